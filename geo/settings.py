@@ -1,0 +1,147 @@
+"""Typed settings, read from ``GILMOK_*`` environment variables once, at start-up.
+
+Nothing reads the environment at import time: call :func:`load_settings` (the CLI and the app
+factory do) and pass the result down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from geo.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://gilmok:gilmok@127.0.0.1:5432/gilmok"
+DEFAULT_WORKING_CRS = "EPSG:5179"
+# South Korea's mainland and islands (Dokdo and Marado included), lon/lat degrees.
+DEFAULT_COUNTRY_BOUNDS = (124.5, 33.0, 132.0, 38.7)
+
+
+def _default_data_dir() -> Path | None:
+    """``../shared/data`` next to the project checkout, where it exists."""
+    candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """gilmok's configuration.
+
+    Attributes
+    ----------
+    database_url
+        SQLAlchemy URL of the PostGIS database (``postgresql+psycopg://...``).
+    data_dir
+        Folder holding the real input data (``GILMOK_DATA_DIR``), or None when absent.
+    working_crs
+        Projected CRS in metres for every distance and area (default EPSG:5179, UTM-K).
+    country_bounds
+        (min_lon, min_lat, max_lon, max_lat) of the country: camera positions outside are rejected.
+    max_coverage_range_m
+        Cap on any camera's coverage radius, metres.
+    """
+
+    database_url: URL = field(default_factory=lambda: make_url(DEFAULT_DATABASE_URL))
+    data_dir: Path | None = field(default_factory=_default_data_dir)
+    working_crs: str = DEFAULT_WORKING_CRS
+    country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
+    max_coverage_range_m: float = 200.0
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (tests, CLI options)."""
+        return replace(self, **changes)
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with its password hidden, for messages and logs."""
+        return self.database_url.render_as_string(hide_password=True)
+
+
+def _parse_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            "GILMOK_DATABASE_URL is not a database URL "
+            "(expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME)"
+        ) from exc
+    if url.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"GILMOK_DATABASE_URL must point at PostgreSQL/PostGIS, not {url.get_backend_name()!r}"
+        )
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if not url.database:
+        raise ConfigurationError("GILMOK_DATABASE_URL names no database")
+    return url
+
+
+def _parse_float(name: str, raw: str, *, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={raw!r} is outside {low}..{high}")
+    return value
+
+
+def _parse_bounds(raw: str) -> tuple[float, float, float, float]:
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise ConfigurationError(
+            f"GILMOK_COUNTRY_BOUNDS={raw!r} must be min_lon,min_lat,max_lon,max_lat"
+        )
+    values = [_parse_float("GILMOK_COUNTRY_BOUNDS", p, low=-180, high=180) for p in parts]
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (min_lon < max_lon and min_lat < max_lat and -90 <= min_lat and max_lat <= 90):
+        raise ConfigurationError(f"GILMOK_COUNTRY_BOUNDS={raw!r} is not a valid box")
+    return (min_lon, min_lat, max_lon, max_lat)
+
+
+def _parse_crs(raw: str) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(raw)
+    except CRSError as exc:
+        raise ConfigurationError(f"GILMOK_WORKING_CRS={raw!r} is not a known CRS") from exc
+    if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
+        raise ConfigurationError(f"GILMOK_WORKING_CRS={raw!r} must be a projected CRS in metres")
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the ``GILMOK_*`` variables.
+
+    Raises
+    ------
+    ConfigurationError
+        naming the variable that is wrong.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    changes: dict[str, Any] = {}
+    if raw := env.get("GILMOK_DATABASE_URL"):
+        changes["database_url"] = _parse_url(raw)
+    if raw := env.get("GILMOK_DATA_DIR"):
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            raise ConfigurationError(f"GILMOK_DATA_DIR={raw!r} is not a directory")
+        changes["data_dir"] = path
+    if raw := env.get("GILMOK_WORKING_CRS"):
+        changes["working_crs"] = _parse_crs(raw)
+    if raw := env.get("GILMOK_COUNTRY_BOUNDS"):
+        changes["country_bounds"] = _parse_bounds(raw)
+    if raw := env.get("GILMOK_MAX_COVERAGE_RANGE_M"):
+        changes["max_coverage_range_m"] = _parse_float(
+            "GILMOK_MAX_COVERAGE_RANGE_M", raw, low=1, high=5000
+        )
+    return settings.with_overrides(**changes)
