@@ -100,7 +100,7 @@ def _parse_bounds(raw: str) -> tuple[float, float, float, float]:
         )
     values = [_parse_float("GILMOK_COUNTRY_BOUNDS", p, low=-180, high=180) for p in parts]
     min_lon, min_lat, max_lon, max_lat = values
-    if not (min_lon < max_lon and min_lat < max_lat and -90 <= min_lat and max_lat <= 90):
+    if not (min_lon < max_lon and min_lat < max_lat and min_lat >= -90 and max_lat <= 90):
         raise ConfigurationError(f"GILMOK_COUNTRY_BOUNDS={raw!r} is not a valid box")
     return (min_lon, min_lat, max_lon, max_lat)
 
