@@ -308,6 +308,7 @@ class Approach(Base):
         UniqueConstraint("incident_id", "seq"),
         _one_of("direction", ("inbound", "outbound")),
         Index("ix_approach_entry_point", "entry_point", postgresql_using="gist"),
+        Index("ix_approach_watch_stretch", "watch_stretch", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

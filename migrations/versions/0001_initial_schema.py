@@ -449,6 +449,14 @@ def upgrade() -> None:
         postgresql_using="gist",
         postgresql_ops={},
     )
+    op.create_geospatial_index(
+        "ix_approach_watch_stretch",
+        "approach",
+        ["watch_stretch"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={},
+    )
     op.create_geospatial_table(
         "coverage",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -742,6 +750,12 @@ def downgrade() -> None:
         "ix_coverage_geom", table_name="coverage", postgresql_using="gist", column_name="geom"
     )
     op.drop_geospatial_table("coverage")
+    op.drop_geospatial_index(
+        "ix_approach_watch_stretch",
+        table_name="approach",
+        postgresql_using="gist",
+        column_name="watch_stretch",
+    )
     op.drop_geospatial_index(
         "ix_approach_entry_point",
         table_name="approach",

@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh PostGIS database for the run, one rolled-back transaction per test.
+
+Database tests never skip: if PostGIS cannot be reached they error, and under ``CI=true`` any
+skipped test fails the run (a silently skipped database test proves nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.orm import Session
+
+from geo.settings import Settings, load_settings
+from geo.store import connect
+from geo.store.migrate import upgrade
+
+DATA_DIR = Path(
+    os.environ.get("GILMOK_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data folder (``GILMOK_DATA_DIR``, default ``../shared/data``)."""
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"real data folder {DATA_DIR} is missing: set GILMOK_DATA_DIR")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return load_settings()
+
+
+def _admin_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+@pytest.fixture(scope="session")
+def fresh_database_url(base_settings: Settings) -> Iterator[URL]:
+    """URL of a database created empty for this test run and dropped at its end."""
+    name = f"gilmok_test_{uuid.uuid4().hex[:10]}"
+    admin = connect(_admin_url(base_settings.database_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base_settings.database_url.set(database=name)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(fresh_database_url: URL) -> Iterator[Engine]:
+    """Engine on the run's database, migrated to head."""
+    upgrade(fresh_database_url)
+    eng = connect(fresh_database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test.
+
+    Code under test may commit: its commits become savepoints inside the outer transaction.
+    """
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield conn
+        finally:
+            outer.rollback()
+
+
+@pytest.fixture
+def session(db: Connection) -> Iterator[Session]:
+    """An ORM session on the rolled-back connection."""
+    with Session(bind=db, join_transaction_mode="create_savepoint") as sess:
+        yield sess
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if os.environ.get("CI") == "true" and terminalreporter.stats.get("skipped"):
+        terminalreporter.write_line("CI=true: skipped tests are failures here", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("CI") == "true" and reporter is not None and reporter.stats.get("skipped"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
