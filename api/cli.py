@@ -6,9 +6,11 @@ command with one line on stderr naming the problem (exit status 1), never a trac
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -99,6 +101,127 @@ def db_current(ctx: Context) -> None:
     current, head = current_revision(engine), head_revision()
     state = "up to date" if current == head else f"behind: the code needs {head}"
     click.echo(f"{ctx.settings.safe_database_url}: revision {current or 'none'} ({state})")
+
+
+def _engine(ctx: Context) -> Any:
+    """A checked engine on a database at the code's schema revision."""
+    from geo.store import connect
+    from geo.store.migrate import require_current
+
+    engine = connect(ctx.settings.database_url)
+    require_current(engine)
+    return engine
+
+
+def _print_summary(summary: Any, *, show_rejected: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    created = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.created.items())
+    click.echo(
+        f"{summary.file_name}: {summary.rows_read} rows read = {summary.rows_imported} imported"
+        f" + {summary.rows_merged} merged duplicates + {summary.rows_rejected} rejected"
+        f" + {summary.rows_already_present} already present"
+        f" ({'adds up' if summary.adds_up else 'DOES NOT ADD UP'}); created {created or 'nothing'};"
+        f" import batch {summary.batch_id}, {summary.seconds:.1f} s"
+    )
+    by_reason: dict[str, int] = {}
+    for row in summary.rejected:
+        key = f"{row['field']}: {row['reason']}"
+        by_reason[key] = by_reason.get(key, 0) + 1
+    for reason, count in sorted(by_reason.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  rejected {count:>6}  {reason}")
+    for row in summary.rejected[:show_rejected]:
+        shown = f" ({row['value']!r})" if row["value"] else ""
+        click.echo(f"  line {row['line']}: {row['field']}{shown}: {row['reason']}")
+    if len(summary.rejected) > show_rejected:
+        click.echo(
+            f"  … {len(summary.rejected) - show_rejected} more rejected rows"
+            " (--show-rejected N, or --json for all)"
+        )
+    for warning in summary.warnings:
+        click.echo(f"  warning: {warning}")
+
+
+def _import_options(func: F) -> F:
+    func = click.option(
+        "--show-rejected", default=20, show_default=True, help="Rejected rows to list by line."
+    )(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")(
+        func
+    )
+    return click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(
+        func
+    )
+
+
+@main.group("import")
+def import_() -> None:
+    """Import real data: CCTV standard data, enforcement cameras, OSM cameras, OSM roads."""
+
+
+def _import_camera_file(
+    ctx: Context, reader: Callable[..., Any], file: Path, **options: Any
+) -> None:
+    from geo.store.loading import import_cameras
+
+    engine = _engine(ctx)
+    read = reader(file, country_bounds=ctx.settings.country_bounds)
+    with engine.begin() as conn:
+        summary = import_cameras(conn, read, path=file)
+    _print_summary(summary, **options)
+
+
+@import_.command("cctv")
+@_import_options
+@pass_context
+@domain_errors
+def import_cctv(ctx: Context, file: Path, show_rejected: int, as_json: bool) -> None:
+    """National CCTV standard data (전국CCTV표준데이터), 13- or 18-column, CP949 or UTF-8."""
+    from geo.ingest.cctv import read_cctv
+
+    _import_camera_file(ctx, read_cctv, file, show_rejected=show_rejected, as_json=as_json)
+
+
+@import_.command("enforcement")
+@_import_options
+@pass_context
+@domain_errors
+def import_enforcement(ctx: Context, file: Path, show_rejected: int, as_json: bool) -> None:
+    """Unmanned traffic-enforcement camera standard data (전국무인교통단속카메라표준데이터)."""
+    from geo.ingest.enforcement import read_enforcement
+
+    _import_camera_file(ctx, read_enforcement, file, show_rejected=show_rejected, as_json=as_json)
+
+
+@import_.command("osm-cameras")
+@_import_options
+@pass_context
+@domain_errors
+def import_osm_cameras(ctx: Context, file: Path, show_rejected: int, as_json: bool) -> None:
+    """Overpass JSON of man_made=surveillance nodes."""
+    from geo.ingest.osm_cameras import read_osm_cameras
+
+    _import_camera_file(ctx, read_osm_cameras, file, show_rejected=show_rejected, as_json=as_json)
+
+
+@import_.command("roads")
+@_import_options
+@click.option("--name", help="Name of the network (default: the file's stem).")
+@pass_context
+@domain_errors
+def import_roads(
+    ctx: Context, file: Path, name: str | None, show_rejected: int, as_json: bool
+) -> None:
+    """An OpenStreetMap road network: OSMnx GraphML, .osm XML or .osm.pbf."""
+    from geo.ingest.osm import read_road_network
+    from geo.store.loading import import_road_network
+
+    engine = _engine(ctx)
+    read = read_road_network(file)
+    with engine.begin() as conn:
+        summary = import_road_network(conn, read, path=file, name=name)
+    _print_summary(summary, show_rejected=show_rejected, as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover
