@@ -155,6 +155,27 @@ def _import_options(func: F) -> F:
     )
 
 
+@main.group()
+def data() -> None:
+    """The real data files (GILMOK_DATA_DIR) and their manifest."""
+
+
+@data.command("check")
+@pass_context
+@domain_errors
+def data_check(ctx: Context) -> None:
+    """Verify the data folder against data/manifest.toml (presence, size, sha256)."""
+    from geo.ingest.manifest import check_data_dir, load_manifest
+
+    files = load_manifest()
+    problems = check_data_dir(ctx.settings.data_dir, files)
+    for entry in files:
+        click.echo(f"{entry.name:40} {entry.importer:12} {entry.licence}: {entry.attribution}")
+    if problems:
+        fail("; ".join(problems))
+    click.echo(f"{len(files)} files in {ctx.settings.data_dir} match the manifest")
+
+
 @main.group("import")
 def import_() -> None:
     """Import real data: CCTV standard data, enforcement cameras, OSM cameras, OSM roads."""

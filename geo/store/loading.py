@@ -9,7 +9,6 @@ and are stored in the working CRS.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import time
@@ -23,20 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.ingest.cameras import CameraRead
+from geo.ingest.manifest import file_sha256
 from geo.ingest.osm import RoadNetworkRead
 from geo.ingest.report import ReadReport
 from geo.store.models import WORKING_SRID
 
 _NULL = r"\N"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
