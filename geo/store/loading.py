@@ -263,6 +263,8 @@ def import_cameras(conn: Connection, read: CameraRead, *, path: str | Path) -> I
         ),
         {"batch": summary.batch_id, "source": read.source},
     )
+    # Dropped now, not only at commit: the caller's transaction may import more files.
+    conn.execute(text("DROP TABLE camera_stage"))
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -385,5 +387,6 @@ def import_road_network(
         text("UPDATE road_network SET import_batch_id = :b WHERE id = :id"),
         {"b": summary.batch_id, "id": network_id},
     )
+    conn.execute(text("DROP TABLE road_node_stage, road_segment_stage"))
     summary.seconds = time.perf_counter() - t0
     return summary
