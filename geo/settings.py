@@ -23,6 +23,59 @@ DEFAULT_WORKING_CRS = "EPSG:5179"
 DEFAULT_COUNTRY_BOUNDS = (124.5, 33.0, 132.0, 38.7)
 
 
+def _default_relay_runtime_dir() -> Path:
+    """Per-user state folder for the relay's generated configuration, logs and secret."""
+    return Path.home() / ".local" / "state" / "gilmok" / "relay"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """The stream relay (Janus by default) and the camera simulator.
+
+    Attributes
+    ----------
+    backend
+        Adapter name for :func:`api.relay.make_relay` (``GILMOK_RELAY_BACKEND``, default janus).
+    host
+        Address of the relay's HTTP API; loopback only by design (``GILMOK_RELAY_HOST``).
+    port, admin_port
+        TCP ports of the relay's HTTP API and admin API (``GILMOK_RELAY_PORT``,
+        ``GILMOK_RELAY_ADMIN_PORT``).
+    public_url
+        Base URL viewers use to reach the relay, when it differs from the internal one
+        (``GILMOK_RELAY_PUBLIC_URL``).
+    secret
+        Master secret from which every relay secret is derived (``GILMOK_RELAY_SECRET``); when
+        unset, ``gilmok relay start`` generates one in ``runtime_dir``. Never shown in repr.
+    runtime_dir
+        Folder for the generated relay configuration, log, pid file and secret
+        (``GILMOK_RELAY_RUNTIME_DIR``).
+    binary
+        The relay executable (``GILMOK_RELAY_BINARY``, default ``janus``).
+    media_ports, source_ports
+        UDP port ranges (low, high) for viewers' WebRTC media and for RTP pulled from camera
+        sources (``GILMOK_RELAY_MEDIA_PORTS``, ``GILMOK_RELAY_SOURCE_PORTS``, as ``low-high``).
+    source_timeout_s
+        Seconds the relay waits for a camera source to answer when a stream is provisioned
+        (``GILMOK_RELAY_SOURCE_TIMEOUT_S``).
+    camsim_port
+        TCP port of the camera simulator's RTSP server (``GILMOK_CAMSIM_PORT``).
+    """
+
+    backend: str = "janus"
+    host: str = "127.0.0.1"
+    port: int = 8088
+    admin_port: int = 7088
+    public_url: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    runtime_dir: Path = field(default_factory=_default_relay_runtime_dir)
+    binary: str = "janus"
+    media_ports: tuple[int, int] = (20000, 20999)
+    source_ports: tuple[int, int] = (21000, 21999)
+    source_timeout_s: float = 3.0
+    camsim_port: int = 8554
+
+
 def _default_data_dir() -> Path | None:
     """``../shared/data`` next to the project checkout, where it exists."""
     candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -45,6 +98,8 @@ class Settings:
         (min_lon, min_lat, max_lon, max_lat) of the country: camera positions outside are rejected.
     max_coverage_range_m
         Cap on any camera's coverage radius, metres.
+    relay
+        The stream relay and the camera simulator (``GILMOK_RELAY_*``, ``GILMOK_CAMSIM_*``).
     """
 
     database_url: URL = field(default_factory=lambda: make_url(DEFAULT_DATABASE_URL))
@@ -52,6 +107,7 @@ class Settings:
     working_crs: str = DEFAULT_WORKING_CRS
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
     max_coverage_range_m: float = 200.0
+    relay: RelaySettings = field(default_factory=RelaySettings)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests, CLI options)."""
@@ -118,6 +174,58 @@ def _parse_crs(raw: str) -> str:
     return raw
 
 
+def _parse_port(name: str, raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigurationError(f"{name}={raw!r} is not a TCP/UDP port (1..65535)")
+    return int(raw)
+
+
+def _parse_port_range(name: str, raw: str) -> tuple[int, int]:
+    low, sep, high = raw.partition("-")
+    if not sep:
+        raise ConfigurationError(f"{name}={raw!r} must be a port range like 20000-20999")
+    ports = (_parse_port(name, low.strip()), _parse_port(name, high.strip()))
+    if ports[0] >= ports[1]:
+        raise ConfigurationError(f"{name}={raw!r}: the low port must be below the high one")
+    return ports
+
+
+def _load_relay(env: Mapping[str, str]) -> RelaySettings:
+    changes: dict[str, Any] = {}
+    if raw := env.get("GILMOK_RELAY_BACKEND"):
+        changes["backend"] = raw.strip().lower()
+    if raw := env.get("GILMOK_RELAY_HOST"):
+        changes["host"] = raw
+    for key, name in (
+        ("port", "GILMOK_RELAY_PORT"),
+        ("admin_port", "GILMOK_RELAY_ADMIN_PORT"),
+        ("camsim_port", "GILMOK_CAMSIM_PORT"),
+    ):
+        if raw := env.get(name):
+            changes[key] = _parse_port(name, raw)
+    if raw := env.get("GILMOK_RELAY_PUBLIC_URL"):
+        changes["public_url"] = raw.rstrip("/")
+    if raw := env.get("GILMOK_RELAY_SECRET"):
+        if len(raw) < 16:
+            raise ConfigurationError("GILMOK_RELAY_SECRET must be at least 16 characters long")
+        changes["secret"] = raw
+    if raw := env.get("GILMOK_RELAY_RUNTIME_DIR"):
+        changes["runtime_dir"] = Path(raw).expanduser()
+    if raw := env.get("GILMOK_RELAY_BINARY"):
+        changes["binary"] = raw
+    for key, name in (
+        ("media_ports", "GILMOK_RELAY_MEDIA_PORTS"),
+        ("source_ports", "GILMOK_RELAY_SOURCE_PORTS"),
+    ):
+        if raw := env.get(name):
+            changes[key] = _parse_port_range(name, raw)
+    if raw := env.get("GILMOK_RELAY_SOURCE_TIMEOUT_S"):
+        changes["source_timeout_s"] = _parse_float(
+            "GILMOK_RELAY_SOURCE_TIMEOUT_S", raw, low=0.1, high=60
+        )
+    return replace(RelaySettings(), **changes)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the ``GILMOK_*`` variables.
 
@@ -144,4 +252,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         changes["max_coverage_range_m"] = _parse_float(
             "GILMOK_MAX_COVERAGE_RANGE_M", raw, low=1, high=5000
         )
+    changes["relay"] = _load_relay(env)
     return settings.with_overrides(**changes)
