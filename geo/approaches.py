@@ -1,0 +1,473 @@
+"""Cordons and their approaches: where roads cross into (or out of) the area around an incident.
+
+Definitions (issue 4; the API and the tests depend on them):
+
+- Cordon of radius R around the incident P: ``network`` mode measures along the roads from the
+  point where P snaps onto its nearest segment; ``euclidean`` mode is the circle of radius R
+  around P. A time-based cordon sets ``R = speed × time``.
+- **Approach** (``direction="inbound"``): a directed edge u→v that the travel mode may use with
+  ``dist_to(u) > R >= dist_to(v)`` (network) or that crosses the circle inward (euclidean).
+  Its **entry point** is on the edge at exactly R from P.
+- **Exit** (``direction="outbound"``): an edge with ``dist_from(u) <= R < dist_from(v)``, or
+  crossing the circle outward; the exit point is at exactly R.
+- **Watch stretch**: the road from ``watch_m`` before to ``watch_m`` after the crossing point in
+  the direction of travel (outside→inside for an approach, inside→outside for an exit),
+  following the segment's geometry and clipped at the segment's ends: it never turns into
+  another road at an intersection, where it could not say which.
+- **Bearing**: direction of travel at the crossing point, degrees clockwise from true north.
+- **Main approach**: motorway, trunk, primary, secondary and their links.
+- Crossings of one road (same name, else same ref, else same OSM way) in the same direction
+  (bearings less than 90° apart) whose points lie within ``merge_m`` of each other are one
+  approach (chains of such crossings too). A dual carriageway's two halves thus stay two when
+  their directions differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.crs import lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
+from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
+from geo.errors import InvalidInput
+from geo.network import Reach, RoadNetwork, SnappedPoint, road_distances, snap_to_road
+
+MIN_RADIUS_M = 50.0
+MAX_RADIUS_M = 5000.0
+DEFAULT_RADIUS_M = 500.0
+#: Two crossings of one road whose travel bearings differ by this much or more are two approaches.
+SAME_DIRECTION_DEG = 90.0
+
+
+@dataclass(frozen=True, eq=False)
+class Approaches:
+    """Approaches and exits of one cordon, as parallel arrays (one entry per approach).
+
+    Attributes
+    ----------
+    direction
+        ``"inbound"`` (approach) or ``"outbound"`` (exit).
+    segment, forward, offset_m
+        The crossing: segment row, whether travel runs along its geometry (u→v), and the
+        crossing point's distance along the geometry from u, metres.
+    x, y
+        Crossing point, metres (working CRS).
+    bearing_deg
+        Direction of travel at the crossing point, degrees clockwise from true north.
+    name, highway, ref, osm_way_id
+        The road's attributes.
+    main
+        Whether it is a main approach (motorway, trunk, primary, secondary and links).
+    stretch
+        Watch stretch (LineString, or MultiLineString for merged crossings), working CRS.
+    members
+        Segment rows of every crossing merged into the approach.
+    """
+
+    direction: NDArray[np.str_]
+    segment: NDArray[np.int64]
+    forward: NDArray[np.bool_]
+    offset_m: NDArray[np.float64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    bearing_deg: NDArray[np.float64]
+    name: NDArray[np.object_]
+    highway: NDArray[np.object_]
+    ref: NDArray[np.object_]
+    osm_way_id: NDArray[np.int64]
+    main: NDArray[np.bool_]
+    stretch: NDArray[np.object_]
+    members: tuple[NDArray[np.int64], ...]
+
+    def __len__(self) -> int:
+        return int(self.segment.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Cordon:
+    """The answer of :func:`find_approaches`: the cordon and its approaches.
+
+    ``incomplete`` is True when the cordon reaches the edge of the loaded road data: approaches
+    beyond it are unknown, not absent. ``reaches`` holds the road distances (network mode) used
+    to draw the cordon.
+    """
+
+    incident_lon: float
+    incident_lat: float
+    incident_x: float
+    incident_y: float
+    snap: SnappedPoint
+    radius_m: float
+    mode: str
+    direction: str
+    travel: str
+    minutes: float | None
+    speed_kmh: float | None
+    incomplete: bool
+    approaches: Approaches
+    crs: str
+    reaches: tuple[Reach, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class _Crossings:
+    """Crossing candidates before merging; ``outbound`` False for approaches."""
+
+    outbound: NDArray[np.bool_]
+    seg: NDArray[np.int64]
+    forward: NDArray[np.bool_]
+    offset: NDArray[np.float64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    grid_bearing: NDArray[np.float64]
+
+
+def resolve_radius_m(
+    radius_m: float | None, minutes: float | None, speed_kmh: float | None
+) -> float:
+    """The cordon radius in metres from a radius or from ``minutes`` at ``speed_kmh``.
+
+    Examples
+    --------
+    >>> resolve_radius_m(None, None, None)
+    500.0
+    >>> round(resolve_radius_m(None, 20, 5), 1)  # 20 minutes on foot at 5 km/h
+    1666.7
+    """
+    if minutes is not None or speed_kmh is not None:
+        if radius_m is not None:
+            raise InvalidInput("give either a radius or minutes and a speed, not both")
+        if minutes is None or speed_kmh is None:
+            raise InvalidInput("a time-based cordon needs both minutes and speed_kmh")
+        if not (minutes > 0 and speed_kmh > 0):
+            raise InvalidInput("minutes and speed_kmh must be positive")
+        radius = float(speed_kmh) * 1000.0 * float(minutes) / 60.0
+        where = f"{minutes:g} minutes at {speed_kmh:g} km/h is {radius:.0f} m, but the radius"
+    else:
+        radius = DEFAULT_RADIUS_M if radius_m is None else float(radius_m)
+        where = f"radius {radius:g} m: the radius"
+    if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
+        raise InvalidInput(
+            f"{where} must be between {MIN_RADIUS_M:g} and {MAX_RADIUS_M:g} m",
+            details={"radius_m": radius},
+        )
+    return radius
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _gather(ptr: NDArray[np.int64], nodes: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions in a CSR's value array of the rows of ``nodes``."""
+    starts = ptr[nodes]
+    counts = ptr[nodes + 1] - starts
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.asarray(np.repeat(starts, counts) + np.arange(total) - offsets, dtype=np.int64)
+
+
+def _network_crossings(
+    network: RoadNetwork, reach: Reach, *, outbound: bool
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64]]:
+    """(segment, forward, offset) of the edges crossing the cordon of ``reach``."""
+    graph = network.graph(reach.travel)
+    r = reach.radius_m
+    snap = reach.snap
+    reached = reach.reached
+    if outbound:
+        rec = graph.by_tail[_gather(graph.by_tail_ptr, reached)]
+    else:
+        rec = graph.by_head[_gather(graph.by_head_ptr, reached)]
+    rec = rec[graph.seg[rec] != snap.segment]
+    inside_end, outside_end = (graph.tail, graph.head) if outbound else (graph.head, graph.tail)
+    rec = rec[reach.lookup(outside_end[rec]) > r]
+    seg = graph.seg[rec]
+    forward = graph.forward[rec]
+    # metres from the inside end to the crossing point, along the edge
+    along = r - reach.lookup(inside_end[rec])
+    length = network.seg_length[seg]
+    if outbound:
+        offset = np.where(forward, along, length - along)
+    else:
+        offset = np.where(forward, length - along, along)
+
+    # the halves of P's own segment: a→P / P→b forward, b→P / P→a backward where two-way
+    s = snap.segment
+    a, b = int(network.seg_u[s]), int(network.seg_v[s])
+    two_way = reach.travel == "foot" or not bool(network.seg_oneway[s])
+    d_a, d_b = reach.lookup(np.array([a, b]))
+    halves = []
+    if outbound:
+        if d_b > r:
+            halves.append((True, snap.offset_m + r))
+        if two_way and d_a > r:
+            halves.append((False, snap.offset_m - r))
+    else:
+        if d_a > r:
+            halves.append((True, snap.offset_m - r))
+        if two_way and d_b > r:
+            halves.append((False, snap.offset_m + r))
+    if halves:
+        seg = np.concatenate([seg, np.full(len(halves), s, dtype=np.int64)])
+        forward = np.concatenate([forward, np.array([h[0] for h in halves])])
+        offset = np.concatenate([offset, np.array([h[1] for h in halves])])
+    return seg, forward, offset
+
+
+def _circle_crossings(
+    network: RoadNetwork, cx: float, cy: float, r: float, *, travel: str, outbound: bool
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """(segment, forward, offset, grid bearing) of the crossings of the circle, by direction."""
+    box = shapely.box(cx - r, cy - r, cx + r, cy + r)
+    segs = network.seg_tree.query(box)
+    first = network.coord_start[segs]
+    counts = network.coord_start[segs + 1] - first - 1  # pieces per segment
+    piece = (
+        np.repeat(first, counts)
+        + np.arange(int(counts.sum()))
+        - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    piece_seg = np.repeat(segs, counts)
+    ax, ay = network.coord_x[piece], network.coord_y[piece]
+    dx, dy = network.coord_x[piece + 1] - ax, network.coord_y[piece + 1] - ay
+    fx, fy = ax - cx, ay - cy
+    qa = dx * dx + dy * dy
+    qb = fx * dx + fy * dy
+    qc = fx * fx + fy * fy - r * r
+    disc = qb * qb - qa * qc
+    ok = (disc > 0) & (qa > 0)
+    root = np.sqrt(np.where(ok, disc, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s1 = (-qb - root) / qa
+        s2 = (-qb + root) / qa
+    # travelling along the piece it enters the disk at s1 and leaves it at s2
+    along_in = ok & (s1 > 0) & (s1 <= 1)
+    along_out = ok & (s2 >= 0) & (s2 < 1)
+    if travel == "drive":
+        backward_ok = ~network.seg_oneway[piece_seg]
+    else:
+        backward_ok = np.ones(piece.shape[0], dtype=bool)
+    fwd_hit, back_hit = (along_out, along_in) if outbound else (along_in, along_out)
+    back_hit = back_hit & backward_ok
+    s = np.concatenate([s1[fwd_hit] if not outbound else s2[fwd_hit],
+                        s2[back_hit] if not outbound else s1[back_hit]])  # fmt: skip
+    idx = np.concatenate([np.flatnonzero(fwd_hit), np.flatnonzero(back_hit)])
+    forward = np.concatenate(
+        [np.ones(int(fwd_hit.sum()), bool), np.zeros(int(back_hit.sum()), bool)]
+    )
+    seg = piece_seg[idx]
+    p = piece[idx]
+    offset = (
+        network.coord_cum[p] - network.coord_cum[network.coord_start[seg]] + s * np.sqrt(qa[idx])
+    )
+    bearing = np.degrees(np.arctan2(dx[idx], dy[idx])) + np.where(forward, 0.0, 180.0)
+    return seg, forward, offset, np.mod(bearing, 360.0)
+
+
+def _merge_groups(
+    c: _Crossings, road: NDArray[np.int64], main: NDArray[np.bool_], merge_m: float
+) -> NDArray[np.int64]:
+    """Group label per crossing (labels are the representative's position)."""
+    k = c.seg.shape[0]
+    label = np.arange(k)
+    if k < 2 or merge_m <= 0:
+        return label
+    close = np.hypot(c.x[:, None] - c.x[None, :], c.y[:, None] - c.y[None, :]) <= merge_m
+    turn = np.abs(np.mod(c.grid_bearing[:, None] - c.grid_bearing[None, :] + 180, 360) - 180)
+    linked = (
+        close
+        & (turn < SAME_DIRECTION_DEG)
+        & (road[:, None] == road[None, :])
+        & (c.outbound[:, None] == c.outbound[None, :])
+    )
+    if int(linked.sum()) == k:  # only the diagonal
+        return label
+    # representative: a main road first, then the first in the (sorted) order
+    priority = np.lexsort((np.arange(k), ~main))
+    rank = np.empty(k, dtype=np.int64)
+    rank[priority] = np.arange(k)
+    group = rank.copy()
+    while True:
+        updated = np.where(linked, group[None, :], k).min(axis=1)
+        if np.array_equal(updated, group):
+            break
+        group = updated
+    return np.asarray(priority[group], dtype=np.int64)
+
+
+def _build_approaches(
+    network: RoadNetwork,
+    c: _Crossings,
+    *,
+    watch_m: float,
+    merge_m: float,
+    north_deg: float,
+) -> Approaches:
+    order = np.lexsort((c.offset, ~c.forward, c.seg, c.outbound))
+    c = _Crossings(*(getattr(c, name)[order] for name in _Crossings.__dataclass_fields__))
+    road = network.seg_road[c.seg]
+    main = network.seg_main[c.seg]
+    sign = np.where(c.forward, 1.0, -1.0)
+    stretch = network.substrings(c.seg, c.offset - sign * watch_m, c.offset + sign * watch_m)
+    group = _merge_groups(c, road, main, merge_m)
+    reps = np.unique(group)
+    members = tuple(np.flatnonzero(group == rep) for rep in reps)
+    merged = stretch[reps].copy()
+    for i, idx in enumerate(members):
+        if idx.shape[0] > 1:
+            merged[i] = shapely.multilinestrings(list(stretch[idx]))
+    seg = c.seg[reps]
+    return Approaches(
+        direction=np.where(c.outbound[reps], "outbound", "inbound"),
+        segment=seg,
+        forward=c.forward[reps],
+        offset_m=c.offset[reps],
+        x=c.x[reps],
+        y=c.y[reps],
+        bearing_deg=np.mod(c.grid_bearing[reps] - north_deg, 360.0),
+        name=network.seg_name[seg],
+        highway=network.seg_highway[seg],
+        ref=network.seg_ref[seg],
+        osm_way_id=network.seg_way[seg],
+        main=np.array([bool(main[idx].any()) for idx in members], dtype=bool),
+        stretch=merged,
+        members=tuple(c.seg[idx] for idx in members),
+    )
+
+
+def find_approaches(
+    network: RoadNetwork,
+    incident: tuple[float, float],
+    *,
+    radius_m: float | None = None,
+    mode: str = "network",
+    direction: str = "inbound",
+    travel: str = "drive",
+    minutes: float | None = None,
+    speed_kmh: float | None = None,
+    watch_m: float = 50.0,
+    merge_m: float = 30.0,
+    xy: bool = False,
+) -> Cordon:
+    """The cordon around an incident and the approaches (and/or exits) crossing it.
+
+    Parameters
+    ----------
+    network
+        From :func:`geo.network.build_road_network`.
+    incident
+        (lon, lat) in degrees, or (x, y) metres in the working CRS when ``xy`` is True.
+    radius_m
+        Cordon radius R, metres, 50–5,000 (default 500); or give ``minutes`` and ``speed_kmh``
+        for R = speed × time.
+    mode
+        ``"network"`` (along the roads) or ``"euclidean"`` (a circle).
+    direction
+        ``"inbound"`` (approaches), ``"outbound"`` (exits) or ``"both"``.
+    travel
+        ``"drive"`` (one-way streets respected) or ``"foot"`` (ignored).
+    watch_m
+        Half-length of the watch stretch, metres.
+    merge_m
+        Crossings of one road in one direction within this distance are one approach, metres.
+
+    Raises
+    ------
+    InvalidInput
+        for a radius out of range or an unknown option.
+    OutsideCoverageArea
+        when the incident is outside the loaded road data or farther than R from any road.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from geo.network import build_road_network
+    >>> segs = pd.DataFrame({"u": [1, 2], "v": [2, 3], "oneway": [False, True],
+    ...                      "name": ["a", "b"], "highway": ["primary", "residential"],
+    ...                      "geometry": [shapely.LineString([(0, 0), (1000, 0)]),
+    ...                                   shapely.LineString([(1000, 0), (1000, 1000)])]})
+    >>> net = build_road_network(segs, segments_crs="EPSG:5179",
+    ...                          extent=shapely.box(-5e3, -5e3, 5e3, 5e3))
+    >>> cordon = find_approaches(net, (400.0, 10.0), radius_m=300, xy=True, direction="both")
+    >>> a = cordon.approaches
+    >>> list(zip(a.direction.tolist(), a.forward.tolist(), a.offset_m.round(1).tolist()))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('inbound', True, 100.0), ('inbound', False, 700.0),
+     ('outbound', True, 700.0), ('outbound', False, 100.0)]
+    """
+    _check_choice("mode", mode, CORDON_MODES)
+    _check_choice("direction", direction, DIRECTIONS)
+    _check_choice("travel", travel, TRAVEL_MODES)
+    r = resolve_radius_m(radius_m, minutes, speed_kmh)
+    if not 0 < watch_m <= 1000 or not 0 <= merge_m <= 1000:
+        raise InvalidInput("watch_m must be in (0, 1000] m and merge_m in [0, 1000] m")
+    if xy:
+        px, py = float(incident[0]), float(incident[1])
+        lon_a, lat_a = xy_to_lonlat([px], [py], crs=network.crs)
+        lon, lat = float(lon_a[0]), float(lat_a[0])
+    else:
+        lon, lat = float(incident[0]), float(incident[1])
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180
+                and -90 <= lat <= 90):  # fmt: skip
+            raise InvalidInput(f"({lon}, {lat}) is not a lon/lat position in degrees")
+        x_a, y_a = lonlat_to_xy([lon], [lat], crs=network.crs)
+        px, py = float(x_a[0]), float(y_a[0])
+    snap = snap_to_road(network, px, py, max_distance_m=r)
+    north = float(north_azimuth_deg([lon], [lat], crs=network.crs)[0])
+    outbound_flags = {"inbound": (False,), "outbound": (True,), "both": (False, True)}[direction]
+
+    parts: list[_Crossings] = []
+    reaches: list[Reach] = []
+    incomplete = False
+    for outbound in outbound_flags:
+        if mode == "network":
+            reach = road_distances(network, snap, radius_m=r, travel=travel, toward=not outbound)
+            reaches.append(reach)
+            seg, forward, offset = _network_crossings(network, reach, outbound=outbound)
+            x, y, azimuth = network.points_along(seg, offset)
+            grid_bearing = np.where(forward, azimuth, np.mod(azimuth + 180.0, 360.0))
+            reached = reach.nodes[reach.dist <= r]
+            budget = r - reach.dist[reach.dist <= r]
+            incomplete = incomplete or bool(np.any(network.node_edge_m[reached] <= budget))
+            incomplete = incomplete or network.distance_to_edge(snap.x, snap.y) <= r
+        else:
+            seg, forward, offset, grid_bearing = _circle_crossings(
+                network, px, py, r, travel=travel, outbound=outbound
+            )
+            x, y, _ = network.points_along(seg, offset)
+            incomplete = network.distance_to_edge(px, py) <= r
+        parts.append(
+            _Crossings(np.full(seg.shape[0], outbound), seg, forward, offset, x, y, grid_bearing)
+        )
+    crossings = _Crossings(
+        *(
+            np.concatenate([getattr(p, name) for p in parts])
+            for name in _Crossings.__dataclass_fields__
+        )
+    )
+    approaches = _build_approaches(
+        network, crossings, watch_m=watch_m, merge_m=merge_m, north_deg=north
+    )
+    return Cordon(
+        incident_lon=lon,
+        incident_lat=lat,
+        incident_x=px,
+        incident_y=py,
+        snap=snap,
+        radius_m=r,
+        mode=mode,
+        direction=direction,
+        travel=travel,
+        minutes=minutes,
+        speed_kmh=speed_kmh,
+        incomplete=incomplete,
+        approaches=approaches,
+        crs=network.crs,
+        reaches=tuple(reaches),
+    )
