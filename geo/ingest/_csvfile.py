@@ -8,10 +8,14 @@ files that are not CSV text with a message naming what they look like, and keeps
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import hashlib
 import io
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +133,45 @@ def clean_name(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip().strip("\"'").strip()
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of small objects.
+
+    Strings and lists cannot form cycles, but every allocation counts towards a collection that
+    scans all of them: on a national file that is most of the parsing time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_rows(text: str, name: str) -> tuple[list[list[str]], list[int]]:
+    """All CSV rows (blank lines as empty rows) and the physical line each starts on.
+
+    The csv module parses in C; only when a quoted field holds a line break (more physical lines
+    than rows) are the rows re-read one by one to follow ``line_num``.
+    """
+    with gc_paused():
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise ImportFileError(f"{name}: the CSV is malformed ({exc})") from exc
+        physical = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if len(rows) == physical:
+            return rows, list(range(1, len(rows) + 1))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows, starts, previous = [], [], 0
+        for row in reader:
+            rows.append(row)
+            starts.append(previous + 1)
+            previous = reader.line_num
+        return rows, starts
+
+
 def read_csv_table(path: str | os.PathLike[str], *, what: str) -> CsvTable:
     """Read a CSV file into trimmed string columns.
 
@@ -167,34 +210,25 @@ def read_csv_table(path: str | os.PathLike[str], *, what: str) -> CsvTable:
     if not text.endswith(("\n", "\r")):
         warnings.append("the file does not end with a newline: its last row may be cut short")
 
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header_row = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise ImportFileError(f"{name}: no header row; expected {what}") from exc
-    header = [clean_name(h) for h in header_row]
+    rows, starts = _parse_rows(text, name)
+    if not rows:
+        raise ImportFileError(f"{name}: no header row; expected {what}")
+    header = [clean_name(h) for h in rows[0]]
     doubled = sorted({h for h in header if header.count(h) > 1})
     if doubled:
         raise ImportFileError(f"{name}: header names {doubled} appear twice; expected {what}")
 
     n_fields = len(header)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    bad: list[tuple[int, int]] = []
-    previous = reader.line_num
-    try:
-        for row in reader:
-            start = previous + 1
-            previous = reader.line_num
+    if all(len(row) == n_fields for row in rows):
+        good, lines, bad = rows[1:], starts[1:], list[tuple[int, int]]()
+    else:
+        good, lines, bad = [], [], []
+        for row, start in zip(rows[1:], starts[1:], strict=True):
             if len(row) == n_fields:
-                rows.append(row)
+                good.append(row)
                 lines.append(start)
-            elif row and any(f.strip() for f in row):
+            elif any(f.strip() for f in row):
                 bad.append((start, len(row)))
-    except csv.Error as exc:
-        raise ImportFileError(
-            f"{name}: the CSV is malformed after line {previous} ({exc}); is the file truncated?"
-        ) from exc
     if bad and bad[-1][0] > (lines[-1] if lines else 1) and bad[-1][1] < n_fields:
         line, got = bad[-1]
         raise ImportFileError(
@@ -202,8 +236,54 @@ def read_csv_table(path: str | os.PathLike[str], *, what: str) -> CsvTable:
             f"{n_fields} fields",
             details={"line": line, "fields": got, "expected": n_fields},
         )
-    columns = {h: [r[i].strip() for r in rows] for i, h in enumerate(header)}
+    with gc_paused():
+        fields = list(zip(*good, strict=True)) if good else [()] * n_fields
+        columns = {h: list(map(str.strip, fields[i])) for i, h in enumerate(header)}
     return CsvTable(header, columns, lines, bad, encoding, warnings)
+
+
+def resolve_columns(
+    header: list[str],
+    required: dict[str, tuple[str, ...]],
+    optional: dict[str, tuple[str, ...]],
+    *,
+    path: str,
+    what: str,
+    other_files: dict[str, str],
+) -> dict[str, str]:
+    """Map our column names to the file's, or raise naming the missing columns.
+
+    Header names are compared without any whitespace, so " 위 도 " finds 위도.
+
+    Raises
+    ------
+    ImportFileError
+        naming the file it looks like, or the missing columns.
+    """
+    by_compact = {re.sub(r"\s+", "", h): h for h in header}
+    for marker, description in other_files.items():
+        if marker in by_compact:
+            raise ImportFileError(f"{path}: this is {description}, not {what}")
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for ours, names in (required | optional).items():
+        name = next((by_compact[n] for n in names if n in by_compact), None)
+        if name is not None:
+            found[ours] = name
+        elif ours in required:
+            missing.append("/".join(names))
+    if missing:
+        shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+        lead = (
+            "the header is not"
+            if len(missing) == len(required)
+            else f"the header lacks {len(missing)} column(s) of"
+        )
+        raise ImportFileError(
+            f"{path}: {lead} {what}: missing {', '.join(missing)} (the header has {shown})",
+            details={"missing": missing, "header": header},
+        )
+    return found
 
 
 def row_digests(columns: dict[str, list[str]], names: list[str]) -> list[str]:

@@ -320,11 +320,16 @@ def settle_rows(
     rejected = np.zeros(len(lines), dtype=bool)
     rejected[[p[0] for p in problems]] = True
     usable = np.flatnonzero(~rejected)
-    usable_keys = pd.Series(np.asarray(keys, dtype=object)[usable])
-    repeat = usable_keys.duplicated().to_numpy()
+    usable_keys = np.asarray(keys, dtype=object)[usable]
+    repeat = pd.Series(usable_keys, dtype=object).duplicated().to_numpy()
     kept = usable[~repeat]
-    first_line = dict(zip(usable_keys[~repeat], (lines[i] for i in kept), strict=True))
-    report.merged = [(lines[i], first_line[keys[i]]) for i in usable[repeat]]
+    repeated = set(usable_keys[repeat].tolist())
+    first_line = {
+        key: lines[i]
+        for key, i in zip(usable_keys[~repeat].tolist(), kept.tolist(), strict=True)
+        if key in repeated
+    }
+    report.merged = [(lines[i], first_line[keys[i]]) for i in usable[repeat].tolist()]
     report.rows_merged = len(report.merged)
     report.rows_kept = len(kept)
     report.check()

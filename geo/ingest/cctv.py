@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 
-from geo.errors import ImportFileError
-from geo.ingest._csvfile import CsvTable, read_csv_table, row_digests
+from geo.ingest._csvfile import (
+    CsvTable,
+    gc_paused,
+    read_csv_table,
+    resolve_columns,
+    row_digests,
+)
 from geo.ingest._direction import (
     COMPASS_8_UNCERTAINTY_DEG,
     DirectionText,
@@ -70,50 +74,6 @@ _OTHER_FILES = {
 }
 
 
-def resolve_columns(
-    header: list[str],
-    required: dict[str, tuple[str, ...]],
-    optional: dict[str, tuple[str, ...]],
-    *,
-    path: str,
-    what: str,
-    other_files: dict[str, str],
-) -> dict[str, str]:
-    """Map our column names to the file's, or raise naming the missing columns.
-
-    Header names are compared without any whitespace, so " 위 도 " finds 위도.
-
-    Raises
-    ------
-    ImportFileError
-        naming the file it looks like, or the missing columns.
-    """
-    by_compact = {re.sub(r"\s+", "", h): h for h in header}
-    for marker, description in other_files.items():
-        if marker in by_compact:
-            raise ImportFileError(f"{path}: this is {description}, not {what}")
-    found: dict[str, str] = {}
-    missing: list[str] = []
-    for ours, names in (required | optional).items():
-        name = next((by_compact[n] for n in names if n in by_compact), None)
-        if name is not None:
-            found[ours] = name
-        elif ours in required:
-            missing.append("/".join(names))
-    if missing:
-        shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
-        lead = (
-            "the header is not"
-            if len(missing) == len(required)
-            else f"the header lacks {len(missing)} column(s) of"
-        )
-        raise ImportFileError(
-            f"{path}: {lead} {what}: missing {', '.join(missing)} (the header has {shown})",
-            details={"missing": missing, "header": header},
-        )
-    return found
-
-
 def _n_cameras_problems(
     raw: pd.Series, done: set[int], field: str
 ) -> tuple[np.ndarray, list[tuple[int, str, str, str]]]:
@@ -137,6 +97,23 @@ def _n_cameras_problems(
 
 def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def _whole_number(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _direction_attributes(d: DirectionText) -> dict[str, object]:
+    """The attributes a site gets from its 촬영방면정보 (JSON-ready: no NaN)."""
+    attrs: dict[str, object] = {"direction_category": d.category, "kind_assumed": not d.kind_stated}
+    if d.range_m is not None:
+        attrs["range_m"] = [_nan_to_none(d.range_m[0]), d.range_m[1]]
+    if d.headings_deg:
+        attrs["site_directions_deg"] = [_nan_to_none(h) for h in d.headings_deg]
+    return attrs
 
 
 def read_cctv(
@@ -184,8 +161,12 @@ def read_cctv(
         for a file that is not this data: another header (naming the missing columns or the
         kind of file it is), binary, empty, undecodable or truncated.
     """
-    name = str(path)
-    table = read_csv_table(path, what=WHAT)
+    with gc_paused():
+        return _read_cctv(str(path), country_bounds)
+
+
+def _read_cctv(name: str, country_bounds: tuple[float, float, float, float] | None) -> CameraRead:
+    table = read_csv_table(name, what=WHAT)
     cols = resolve_columns(
         table.header,
         REQUIRED_COLUMNS,
@@ -269,34 +250,37 @@ def _site_cameras(
         report, cols["installed"], (t for t in installed_texts if t and months[t] is None)
     )
 
-    retention = pd.to_numeric(pd.Series(column["retention_days"]), errors="coerce")
+    retention_texts = column["retention_days"]
+    retention = {t: _whole_number(t) for t in set(retention_texts) if t}
     summarise_unparsed(
-        report,
-        cols["retention_days"],
-        (t for t, r in zip(column["retention_days"], retention, strict=True) if t and np.isnan(r)),
+        report, cols["retention_days"], (t for t in retention_texts if t and retention[t] is None)
     )
-    extras = [ours for ours in ("org_code", "management_no", "update_kind", "update_time",
-                                "modified_time") if ours in column]  # fmt: skip
-    attributes = []
-    for j in range(n_sites):
-        d = site_class[j]
-        attrs: dict[str, object] = {
-            "site_cameras": int(n_cameras[kept[j]]),
-            "retention_days": None if np.isnan(retention.iat[j]) else int(retention.iat[j]),
-            "phone": column["phone"][j],
-            "data_date": column["data_date"][j],
-            "lot_address": column["lot_address"][j],
-            "installed_ym": months.get(installed_texts[j]),
-            "direction_category": d.category,
-            "kind_assumed": not d.kind_stated,
+    # What the direction text says, per distinct text, shared by the sites that carry it.
+    direction_attrs = {text: _direction_attributes(d) for text, d in classes.items()}
+    extras = [ours for ours in OPTIONAL_COLUMNS if ours in column]
+    attributes = [
+        {
+            "site_cameras": n,
+            "retention_days": retention.get(days),
+            "phone": phone,
+            "data_date": data_date,
+            "lot_address": lot,
+            "installed_ym": months.get(installed),
+            **direction_attrs[direction],
+            **dict(zip(extras, more, strict=True)),
         }
-        if d.range_m is not None:
-            attrs["range_m"] = [_nan_to_none(d.range_m[0]), d.range_m[1]]
-        if d.headings_deg:
-            attrs["site_directions_deg"] = [_nan_to_none(h) for h in d.headings_deg]
-        for ours in extras:
-            attrs[ours] = column[ours][j]
-        attributes.append(attrs)
+        for n, days, phone, data_date, lot, installed, direction, *more in zip(
+            n_cameras[kept].tolist(),
+            retention_texts,
+            column["phone"],
+            column["data_date"],
+            column["lot_address"],
+            installed_texts,
+            direction_texts,
+            *(column[ours] for ours in extras),
+            strict=True,
+        )
+    ]
 
     site_attributes = np.empty(n_sites, dtype=object)
     site_attributes[:] = attributes
@@ -322,7 +306,10 @@ def _site_cameras(
 
     return camera_frame(
         {
-            "source_key": pd.Series(per_camera(site_keys)) + "#" + pd.Series(number).astype(str),
+            "source_key": [
+                f"{key}#{i}"
+                for key, i in zip(per_camera(site_keys).tolist(), number.tolist(), strict=True)
+            ],
             "site_key": per_camera(site_keys),
             "line": per_camera(lines),
             "owner_name": per_camera(column["owner"]),
