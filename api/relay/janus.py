@@ -1,0 +1,440 @@
+"""Janus streaming-plugin adapter: one private RTSP mountpoint per relayed stream.
+
+gilmok talks to Janus's HTTP API on loopback with its API secret, through one API session and
+plugin handle shared by all threads (re-created when Janus forgot them: session timeout or a
+restart). Each stream gets:
+
+- a random, unguessable string id (Janus does not list private mountpoints, and viewers see the
+  id, so it must reveal nothing about the incident);
+- a management secret derived from the master relay secret and the id, so the registry stores
+  no secret and any gilmok process can destroy any stream;
+- a viewer credential returned once: the mountpoint ``pin`` and an HMAC-signed Janus ``token``
+  that expires with the grant (Janus refuses it for new sessions and keepalives after that).
+
+Janus reports plugin errors as HTTP 200 with ``plugindata.data.error_code``: 455 no such
+mountpoint, 456 cannot create (source unreachable, or duplicate id), 457 unauthorized.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import math
+import secrets
+import threading
+from datetime import datetime
+from typing import Any, NoReturn
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from api.relay._secrets import derive, relay_secret
+from api.relay.base import (
+    Grant,
+    Relay,
+    RelayedStream,
+    RelayHealth,
+    StreamRegistry,
+    StreamStatus,
+    ViewerEndpoint,
+    mark_live,
+    new_record,
+    utc_now,
+)
+from api.relay.janus_process import janus_secrets
+from geo.errors import CameraSourceUnavailable, Conflict, RelayRefused, RelayUnavailable
+from geo.settings import RelaySettings
+
+PLUGIN = "janus.plugin.streaming"
+NO_SUCH_MOUNTPOINT = 455
+CANNOT_CREATE = 456
+UNAUTHORIZED = 457
+CORE_UNAUTHORIZED = 403
+NO_SUCH_SESSION = 458
+NO_SUCH_HANDLE = 459
+#: A stream whose last packet is older than this is not "flowing" (live video at 15 fps sends
+#: a packet every ~67 ms; a second of silence means the source stalled).
+FLOWING_MAX_AGE_MS = 1000
+
+
+class _MountpointMissing(Exception):
+    """Janus error 455, handled by the callers that expect it."""
+
+
+class _PluginError(Exception):
+    """A streaming-plugin error other than 455/457, mapped by the caller."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+def viewer_token(token_secret: str, expires_at: datetime) -> str:
+    """A Janus HMAC-signed token for the streaming plugin, valid until ``expires_at``.
+
+    Format (Janus ``token_auth_secret``): ``"<unix expiry s>,janus,<plugin>:"`` followed by
+    base64(HMAC-SHA1(secret, the part before the colon)).
+    """
+    data = f"{math.floor(expires_at.timestamp())},janus,{PLUGIN}"
+    mac = hmac.new(token_secret.encode(), data.encode(), hashlib.sha1).digest()
+    return f"{data}:{base64.b64encode(mac).decode()}"
+
+
+def _split_credentials(source_url: str) -> tuple[str, dict[str, str]]:
+    """The source URL without user:password, and those as Janus's ``rtsp_user``/``rtsp_pwd``.
+
+    Janus writes mountpoint URLs to its log; credentials passed separately stay out of it.
+    """
+    parts = urlsplit(source_url)
+    if parts.username is None:
+        return source_url, {}
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal needs its brackets back
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    extra = {"rtsp_user": unquote(parts.username)}
+    if parts.password is not None:
+        extra["rtsp_pwd"] = unquote(parts.password)
+    return urlunsplit(parts._replace(netloc=netloc)), extra
+
+
+def _raise_core_error(reply: dict[str, Any]) -> NoReturn:
+    error = reply.get("error", {})
+    if error.get("code") == CORE_UNAUTHORIZED:
+        raise RelayRefused(
+            "the stream relay refused gilmok's API secret: it was started with another "
+            "GILMOK_RELAY_SECRET (restart it: `gilmok relay stop && gilmok relay start`)"
+        )
+    raise RelayUnavailable(f"Janus error {error.get('code')}: {error.get('reason')}")
+
+
+class _JanusHTTP:
+    """Janus's JSON-over-HTTP API with one keep-alive connection per thread."""
+
+    def __init__(self, host: str, port: int, *, api_secret: str, timeout_s: float) -> None:
+        self.host, self.port = host, port
+        self.api_secret = api_secret
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+            self._local.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._local.conn = None
+
+    def _down(self, reason: str, *, reached: bool = True) -> RelayUnavailable:
+        # details["reached"] False: the request never got to Janus, so it changed nothing.
+        return RelayUnavailable(
+            f"the stream relay (Janus at {self.host}:{self.port}) cannot be reached ({reason}); "
+            "is it running? `gilmok relay status`",
+            details={"reached": reached},
+        )
+
+    def _exchange(self, method: str, path: str, payload: bytes | None) -> dict[str, Any]:
+        # A kept-alive connection may have been closed by Janus meanwhile: one fresh retry.
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                headers = {"Content-Type": "application/json"} if payload else {}
+                conn.request(method, f"/janus{path}", payload, headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop()
+                if attempt == 0:
+                    continue
+                raise self._down("connection closed") from None
+            except ConnectionRefusedError:
+                self._drop()
+                raise self._down("connection refused", reached=False) from None
+            except TimeoutError:
+                self._drop()
+                raise self._down(f"no answer within {self.timeout_s:g} s") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise self._down(getattr(exc, "strerror", None) or type(exc).__name__) from None
+            if resp.status != 200:
+                raise self._down(f"HTTP {resp.status}")
+            try:
+                reply: dict[str, Any] = json.loads(raw)
+            except ValueError:
+                raise self._down("the answer is not JSON") from None
+            return reply
+        raise AssertionError("unreachable")
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` (plus transaction and API secret) to ``/janus{path}``; the JSON reply.
+
+        Raises
+        ------
+        RelayUnavailable
+            Janus does not answer, or answers something that is not Janus JSON.
+        """
+        payload = {**body, "transaction": secrets.token_hex(6), "apisecret": self.api_secret}
+        return self._exchange("POST", path, json.dumps(payload).encode())
+
+    def get_info(self) -> dict[str, Any]:
+        """Janus's unauthenticated server description (``GET /janus/info``)."""
+        return self._exchange("GET", "/info", None)
+
+    def close(self) -> None:
+        self._drop()
+
+
+class JanusRelay(Relay):
+    """The :class:`~api.relay.base.Relay` adapter for Janus 1.1's streaming plugin.
+
+    Parameters
+    ----------
+    settings
+        Relay settings: address, master secret (or the runtime folder holding it), source
+        timeout.
+    registry
+        Where provisioned streams are recorded; in memory by default.
+    """
+
+    name = "janus"
+
+    def __init__(self, settings: RelaySettings, *, registry: StreamRegistry | None = None) -> None:
+        super().__init__(registry=registry)
+        self.settings = settings
+        self._master = relay_secret(settings)
+        self._secrets = janus_secrets(self._master)
+        self._http = _JanusHTTP(
+            settings.host,
+            settings.port,
+            api_secret=self._secrets["api_secret"],
+            # Janus fetches the RTSP description inside `create`: allow for the source timeout.
+            timeout_s=settings.source_timeout_s + 2.0,
+        )
+        self._lock = threading.Lock()
+        self._session: tuple[int, int] | None = None
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        self.viewer_url = f"{base}/janus"
+
+    # ---- Janus API session -----------------------------------------------------------------
+
+    def _core(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = self._http.post(path, body)
+        if reply.get("janus") == "error":
+            _raise_core_error(reply)
+        return reply
+
+    def _handle(self) -> tuple[int, int]:
+        with self._lock:
+            if self._session is None:
+                session = int(self._core("", {"janus": "create"})["data"]["id"])
+                handle = self._core(f"/{session}", {"janus": "attach", "plugin": PLUGIN})
+                self._session = (session, int(handle["data"]["id"]))
+            return self._session
+
+    def _forget(self, stale: tuple[int, int]) -> None:
+        with self._lock:
+            if self._session == stale:
+                self._session = None
+
+    def _message(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send a synchronous streaming-plugin request; its ``plugindata.data``.
+
+        Raises
+        ------
+        _MountpointMissing
+            error 455.
+        RelayRefused
+            error 457 (gilmok's admin key or a stream's derived secret refused).
+        _PluginError
+            any other plugin error.
+        """
+        for attempt in (0, 1):
+            session = self._handle()
+            reply = self._http.post(
+                f"/{session[0]}/{session[1]}", {"janus": "message", "body": body}
+            )
+            if reply.get("janus") == "error":
+                code = reply.get("error", {}).get("code")
+                # The session expired or Janus restarted: a new session, then once more.
+                if code in {NO_SUCH_SESSION, NO_SUCH_HANDLE} and attempt == 0:
+                    self._forget(session)
+                    continue
+                _raise_core_error(reply)
+            data: dict[str, Any] = reply.get("plugindata", {}).get("data", {})
+            code = data.get("error_code")
+            if code == NO_SUCH_MOUNTPOINT:
+                raise _MountpointMissing(body.get("id"))
+            if code == UNAUTHORIZED:
+                # Janus's reason says which secret ("wrong admin_key"), never its value.
+                raise RelayRefused(
+                    f"the stream relay refused gilmok's credentials ({data.get('error')})"
+                )
+            if code is not None:
+                raise _PluginError(int(code), str(data.get("error", "")))
+            return data
+        raise AssertionError("unreachable")
+
+    def _stream_secret(self, relay_stream_id: str) -> str:
+        return derive(self._master, f"janus:stream:{relay_stream_id}")
+
+    def keepalive(self) -> None:
+        """Keep gilmok's API session alive (or replace it when Janus forgot it).
+
+        Optional: every request re-creates a lost session by itself; calling this more often
+        than the session timeout (60 s) only saves that one extra round trip.
+        """
+        for attempt in (0, 1):
+            session = self._handle()
+            reply = self._http.post(f"/{session[0]}", {"janus": "keepalive"})
+            if reply.get("janus") != "error":
+                return
+            if reply.get("error", {}).get("code") == NO_SUCH_SESSION and attempt == 0:
+                self._forget(session)
+                continue
+            _raise_core_error(reply)
+
+    # ---- the adapter interface ---------------------------------------------------------------
+
+    def provision(self, key: str, source_url: str, grant: Grant) -> RelayedStream:
+        relay_stream_id = f"g{secrets.token_hex(12)}"
+        url, rtsp_auth = _split_credentials(source_url)
+        timeout_s = max(1, math.ceil(self.settings.source_timeout_s))
+        pin = secrets.token_urlsafe(12)
+        body: dict[str, Any] = {
+            "request": "create",
+            "admin_key": self._secrets["admin_key"],
+            "type": "rtsp",
+            "id": relay_stream_id,
+            "description": grant.viewer_label or grant.viewer_org,
+            "url": url,
+            **rtsp_auth,
+            "audio": False,
+            "video": True,
+            "secret": self._stream_secret(relay_stream_id),
+            "pin": pin,
+            "is_private": True,
+            "permanent": False,
+            "rtsp_conn_timeout": timeout_s,
+            "rtsp_timeout": timeout_s,
+        }
+        if (urlsplit(url).hostname or "").startswith("127."):
+            # Receive a local source's RTP on loopback only, not on every interface.
+            body["rtspiface"] = "127.0.0.1"
+        record = new_record(self, relay_stream_id, key, grant)
+        self.registry.put(record)
+        try:
+            self._message(body)
+        except _PluginError as exc:
+            self.registry.remove(relay_stream_id)
+            if exc.code == CANNOT_CREATE and "already exists" in exc.reason:
+                raise Conflict(f"relay stream id {relay_stream_id} already exists") from None
+            if exc.code == CANNOT_CREATE:
+                raise CameraSourceUnavailable(
+                    f"the relay cannot pull the camera source of {key!r} (no RTSP answer within "
+                    f"{timeout_s} s, unknown path, or refused)",
+                    details={"key": key},
+                ) from None
+            raise RelayUnavailable(
+                f"Janus refused to create the stream (error {exc.code})"
+            ) from None
+        except RelayRefused:
+            self.registry.remove(relay_stream_id)
+            raise
+        except RelayUnavailable as exc:
+            # Janus may have created it before the connection broke: keep the record so that
+            # the reconciler destroys it, unless Janus certainly does not have it.
+            if exc.details.get("reached") is False or self._certainly_absent(relay_stream_id):
+                self.registry.remove(relay_stream_id)
+            raise
+        self.registry.put(mark_live(record))
+        return RelayedStream(
+            relay_stream_id=relay_stream_id,
+            key=key,
+            viewer=(ViewerEndpoint("janus-streaming", self.viewer_url, relay_stream_id),),
+            credential={
+                "pin": pin,
+                "token": viewer_token(self._secrets["token_secret"], grant.expires_at),
+            },
+            expires_at=grant.expires_at,
+        )
+
+    def _certainly_absent(self, relay_stream_id: str) -> bool:
+        try:
+            return not self.status(relay_stream_id).present
+        except (RelayUnavailable, RelayRefused):
+            return False
+
+    def revoke(self, relay_stream_id: str) -> None:
+        try:
+            self._message(
+                {
+                    "request": "destroy",
+                    "id": relay_stream_id,
+                    "secret": self._stream_secret(relay_stream_id),
+                }
+            )
+        except _MountpointMissing:
+            pass  # already gone (revoked before, or lost in a relay restart): done
+        except _PluginError as exc:
+            raise RelayUnavailable(f"Janus could not destroy a stream (error {exc.code})") from None
+        self.registry.remove(relay_stream_id)
+
+    def status(self, relay_stream_id: str) -> StreamStatus:
+        try:
+            data = self._message(
+                {
+                    "request": "info",
+                    "id": relay_stream_id,
+                    "secret": self._stream_secret(relay_stream_id),
+                }
+            )
+        except _MountpointMissing:
+            return StreamStatus(relay_stream_id, present=False)
+        except _PluginError as exc:
+            raise RelayUnavailable(
+                f"Janus could not describe a stream (error {exc.code})"
+            ) from None
+        # With the secret, `info` also echoes the source URL, secret and pin: read only these.
+        info = data.get("info", {})
+        video = [m for m in info.get("media", []) if m.get("type") == "video"]
+        ages = [int(m["age_ms"]) for m in video if "age_ms" in m]
+        age = min(ages) if ages else None
+        record = self.registry.get(relay_stream_id)
+        if age is not None and record is not None:
+            # Before the first packet Janus reports its clock's age (hours): not a packet age.
+            lived_ms = (utc_now() - record.created_at).total_seconds() * 1000
+            if age > lived_ms + 1000:
+                age = None
+        return StreamStatus(
+            relay_stream_id,
+            present=True,
+            flowing=age is not None and age < FLOWING_MAX_AGE_MS and bool(info.get("enabled")),
+            media_age_ms=age,
+            viewers=info.get("viewers"),
+            codec=video[0].get("codec") if video else None,
+        )
+
+    def health(self) -> RelayHealth:
+        try:
+            info = self._http.get_info()
+            self.keepalive()
+        except (RelayUnavailable, RelayRefused) as exc:
+            return RelayHealth(up=False, backend=self.name, detail=exc.message)
+        version = info.get("version_string")
+        return RelayHealth(
+            up=True,
+            backend=self.name,
+            detail=f"Janus {version} at {self.settings.host}:{self.settings.port}",
+            version=str(version) if version else None,
+        )
+
+    def close(self) -> None:
+        self._http.close()
