@@ -226,6 +226,30 @@ def import_osm_cameras(ctx: Context, file: Path, show_rejected: int, as_json: bo
     _import_camera_file(ctx, read_osm_cameras, file, show_rejected=show_rejected, as_json=as_json)
 
 
+@import_.command("all")
+@click.option("--show-rejected", default=3, show_default=True, help="Rejected rows to list.")
+@pass_context
+@domain_errors
+def import_all(ctx: Context, show_rejected: int) -> None:
+    """Every file of data/manifest.toml found in GILMOK_DATA_DIR, roads first."""
+    from geo.ingest.manifest import check_data_dir, load_manifest
+
+    files = [f for f in load_manifest() if f.import_all]
+    problems = check_data_dir(ctx.settings.data_dir, files)
+    if problems:
+        fail("; ".join(problems))
+    assert ctx.settings.data_dir is not None
+    commands = {"roads": import_roads, "cctv": import_cctv, "enforcement": import_enforcement}
+    click_ctx = click.get_current_context()
+    for entry in files:
+        click_ctx.invoke(
+            commands[entry.importer],
+            file=ctx.settings.data_dir / entry.name,
+            show_rejected=show_rejected,
+            as_json=False,
+        )
+
+
 @import_.command("roads")
 @_import_options
 @click.option("--name", help="Name of the network (default: the file's stem).")

@@ -26,6 +26,8 @@ class DataFile:
     licence: str
     attribution: str
     expect: dict[str, Any] = field(default_factory=dict)
+    #: imported by ``gilmok import all`` (False for data outside the country, kept for tests)
+    import_all: bool = True
 
 
 def file_sha256(path: str | Path) -> str:
