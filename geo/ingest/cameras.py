@@ -162,19 +162,20 @@ def coordinate_rejections(
         "placeholder coordinates (99.999999 / 999.999999): the position is unknown",
         both,
     )
-    invalid = ~(lat.between(-90, 90) & lon.between(-180, 180)).to_numpy()
-    flag(invalid, f"{lat_field},{lon_field}", "not a valid latitude/longitude", both)
     if bounds is not None:
         min_lon, min_lat, max_lon, max_lat = bounds
+        box = f"({min_lon}, {min_lat}, {max_lon}, {max_lat})"
         inside = (lon.between(min_lon, max_lon) & lat.between(min_lat, max_lat)).to_numpy()
         swapped = (lat.between(min_lon, max_lon) & lon.between(min_lat, max_lat)).to_numpy()
-        box = f"({min_lon}, {min_lat}, {max_lon}, {max_lat})"
         flag(
             ~inside & swapped,
             f"{lat_field},{lon_field}",
             f"outside the country bounds {box} (latitude and longitude look swapped)",
             both,
         )
+    invalid = ~(lat.between(-90, 90) & lon.between(-180, 180)).to_numpy()
+    flag(invalid, f"{lat_field},{lon_field}", "not a valid latitude/longitude", both)
+    if bounds is not None:
         flag(~inside, f"{lat_field},{lon_field}", f"outside the country bounds {box}", both)
     return lat, lon, problems
 
