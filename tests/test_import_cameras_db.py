@@ -1,0 +1,135 @@
+"""Camera files into PostGIS: reports that add up, idempotent, all-or-nothing, coverage for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from api.cli import main
+from geo.ingest.cctv import read_cctv
+from geo.ingest.enforcement import read_enforcement
+from geo.ingest.osm_cameras import read_osm_cameras
+from geo.store.loading import import_cameras
+
+pytestmark = pytest.mark.db
+
+COUNTED = ("camera", "coverage", "organization")
+
+
+def _counts(db: Connection) -> dict[str, int]:
+    return {t: db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in COUNTED}
+
+
+@pytest.fixture(scope="module")
+def seoul(data_dir: Path):  # type: ignore[no-untyped-def]
+    return read_cctv(data_dir / "seoul_cctv_2018.csv")
+
+
+def test_seoul_cctv_lands_and_adds_up(db: Connection, seoul, data_dir: Path) -> None:
+    before = _counts(db)
+    summary = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    assert summary.adds_up
+    assert summary.rows_read == 21121
+    assert summary.rows_rejected == 684
+    assert summary.rows_merged == 702
+    assert summary.rows_imported == 21121 - 684 - 702
+    cameras = len(seoul.cameras)
+    assert summary.created["cameras"] == cameras
+    assert summary.created["coverage_polygons"] == cameras
+    after = _counts(db)
+    assert after["camera"] - before["camera"] == cameras
+    assert after["coverage"] - before["coverage"] == cameras
+    # Every rejected row is reported by line, and the batch row keeps the same numbers.
+    stored = db.execute(
+        text("SELECT rows_read, rows_rejected, report FROM import_batch WHERE id = :id"),
+        {"id": summary.batch_id},
+    ).one()
+    assert (stored.rows_read, stored.rows_rejected) == (21121, 684)
+    assert len(stored.report["rejected"]) == 684
+    assert all(r["line"] >= 2 for r in stored.report["rejected"])
+
+
+def test_every_camera_lies_in_its_coverage_and_the_owner_is_its_district(
+    db: Connection, seoul, data_dir: Path
+) -> None:
+    import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    row = db.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE NOT ST_Intersects(v.geom, c.position)) AS outside,"
+            " count(*) FILTER (WHERE o.kind <> 'municipal_centre') AS not_centres,"
+            " count(*) FILTER (WHERE c.source_url IS NOT NULL) AS with_url,"
+            " count(DISTINCT o.name) AS owners"
+            " FROM camera c JOIN coverage v ON v.camera_id = c.id"
+            " JOIN organization o ON o.id = c.owner_id"
+        )
+    ).one()
+    assert row.outside == 0
+    assert row.not_centres == 0
+    assert row.with_url == 0
+    assert row.owners >= 25  # Seoul's 25 district offices
+
+
+def test_same_file_twice_creates_nothing_new(db: Connection, seoul, data_dir: Path) -> None:
+    path = data_dir / "seoul_cctv_2018.csv"
+    import_cameras(db, seoul, path=path)
+    before = _counts(db)
+    again = import_cameras(db, read_cctv(path), path=path)
+    assert _counts(db) == before
+    assert again.created == {"cameras": 0, "coverage_polygons": 0, "organizations": 0}
+    assert again.rows_already_present == again.rows_imported + 19735
+    assert again.adds_up
+
+
+@pytest.mark.parametrize(
+    ("reader", "name", "source"),
+    [
+        (read_enforcement, "traffic_enforcement_cameras_2020.csv", "enforcement"),
+        (read_osm_cameras, "osm_surveillance_switzerland.json", "osm"),
+    ],
+)
+def test_other_camera_sources_land_and_add_up(
+    db: Connection, data_dir: Path, reader, name: str, source: str
+) -> None:  # type: ignore[no-untyped-def]
+    kwargs = {"country_bounds": None} if source == "osm" else {}
+    read = reader(data_dir / name, **kwargs)
+    summary = import_cameras(db, read, path=data_dir / name)
+    assert summary.adds_up
+    assert summary.created["cameras"] == len(read.cameras) > 0
+    n = db.execute(
+        text("SELECT count(*) FROM camera WHERE source = :s"), {"s": source}
+    ).scalar_one()
+    assert n == len(read.cameras)
+
+
+def _gilmok(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_wrong_file_is_a_clear_error_and_changes_nothing(
+    engine: Engine, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GILMOK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        before = _counts(conn)
+    other_schema = tmp_path / "other.csv"
+    other_schema.write_text("name,lon,lat\nsomewhere,127.0,37.5\n", encoding="utf-8")
+    truncated = tmp_path / "truncated.csv"
+    truncated.write_bytes((data_dir / "seoul_cctv_2018.csv").read_bytes()[:100_000])
+    cases = [
+        (("import", "cctv", str(data_dir / "mapo.osm")), "mapo.osm"),
+        (("import", "cctv", str(data_dir / "traffic_enforcement_cameras_2020.csv")), "enforcement"),
+        (("import", "cctv", str(other_schema)), "missing"),
+        (("import", "cctv", str(truncated)), "truncated"),
+        (("import", "roads", str(data_dir / "seoul_cctv_2018.csv")), "not a road network"),
+    ]
+    for args, expected in cases:
+        result = _gilmok(*args)
+        assert result.exit_code == 1, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    with engine.connect() as conn:
+        assert _counts(conn) == before
