@@ -9,14 +9,21 @@ pixels on each metre of the target:
 - fixed camera whose heading is unknown: a disk marked ``"low"`` confidence, never a made-up
   sector.
 
-The radius comes from the horizontal pixel count and field of view. A rectilinear lens
-(field of view under 180°) spreads its pixels over a width ``2·d·tan(fov/2)`` at distance
-``d``, so ``range = pixels_h / (2·tan(fov/2)·px_per_m)``. That formula degenerates at 180° and
-above, where lenses are fisheye/panoramic (a 360° dome): their pixels spread over the arc
-``d·fov`` (radians), the whole circumference ``2πd`` for a 360° lens, so
-``range = pixels_h / (fov_rad·px_per_m)``. Every range is capped at ``max_range_m`` (setting
-``GILMOK_MAX_COVERAGE_RANGE_M``, default 200 m): beyond it, weather, mounting and occlusion
-make any claim of useful video doubtful.
+The radius comes from the horizontal pixel count and the *lens's* field of view. A rectilinear
+lens (under 180°) spreads its pixels over a width ``2·d·tan(fov/2)`` at distance ``d``, so
+``range = pixels_h / (2·tan(fov/2)·px_per_m)``. That formula degenerates at 180° and above:
+
+- a *fixed* camera listed with 180° or more has a panoramic (fisheye) lens, whose pixels
+  spread over the arc ``d·fov`` (radians) — the whole circumference ``2πd`` for 360° — so
+  ``range = pixels_h / (fov_rad·px_per_m)``;
+- a *PTZ or dome* camera listed with 180° or more ("360도 전방면" in the Korean registry,
+  where these are speed domes) is telling where it can look, not its lens: its coverage is
+  the disk, and its range comes from the lens it zooms with, the kind's default lens field
+  of view (:data:`KIND_DEFAULTS`). Spreading 1920 px over 360° would claim a 5 m reach for
+  a camera that sees a plate at 50 m.
+
+Every range is capped at ``max_range_m`` (setting ``GILMOK_MAX_COVERAGE_RANGE_M``, default
+200 m): beyond it, weather, mounting and occlusion make any claim of useful video doubtful.
 
 Missing resolution or field of view take documented defaults by camera kind
 (:data:`KIND_DEFAULTS`). Polygons are in the working CRS (metres); arcs are drawn with one
@@ -42,13 +49,13 @@ DEFAULT_MAX_RANGE_M = 200.0
 #: (horizontal pixels, horizontal field of view in degrees).
 #:
 #: - ``fixed``: a 1080p bullet/box camera with a 4 mm-class lens, 60° wide;
-#: - ``ptz``: a 1080p PTZ assumed zoomed to 30° — the tele end (a few degrees) would
-#:   claim every PTZ sees 200 m in all directions at once, the wide end would ignore its zoom;
-#: - ``dome``: a 360° fisheye dome, 2560 px across the circle.
+#: - ``ptz`` and ``dome`` (a speed dome that looks all round): 1080p, lens assumed zoomed to
+#:   30° — the tele end (a few degrees) would claim every PTZ sees 200 m in all directions
+#:   at once, the wide end would ignore its zoom.
 KIND_DEFAULTS: dict[str, tuple[float, float]] = {
     "fixed": (1920.0, 60.0),
     "ptz": (1920.0, 30.0),
-    "dome": (2560.0, 360.0),
+    "dome": (1920.0, 30.0),
 }
 #: Fields of view from this width up are treated as fisheye/panoramic lenses.
 PANORAMIC_FOV_DEG = 180.0
@@ -125,7 +132,7 @@ def dori_range_m(
     array([15.36, 26.6 ])
     >>> float(dori_range_m(1920, 2.0, level="detect")[()])  # a zoomed PTZ hits the cap
     200.0
-    >>> round(float(dori_range_m(2560, 360.0, level="detect")[()]), 2)
+    >>> round(float(dori_range_m(2560, 360.0, level="detect")[()]), 2)  # fixed fisheye
     16.3
     """
     px_per_m = level_px_per_m(level)
@@ -152,13 +159,17 @@ def dori_level_index(pixels_h: ArrayLike, fov_deg: ArrayLike, distance_m: ArrayL
 def fill_camera_defaults(
     kind: ArrayLike, pixels_h: ArrayLike, fov_deg: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Pixels and field of view with missing (NaN / NA / <= 0) values filled by kind defaults.
+    """Pixels and *lens* field of view, missing values (NaN / NA / <= 0) filled by kind defaults.
+
+    A PTZ or dome listed with 180° or more is telling where it can look, not its lens: its
+    lens field of view is the kind's default.
 
     Examples
     --------
-    >>> px, fov = fill_camera_defaults(["fixed", "dome"], [np.nan, 3840], [np.nan, np.nan])
+    >>> px, fov = fill_camera_defaults(["fixed", "dome", "fixed"], [np.nan, 3840, 2560],
+    ...                                [np.nan, 360.0, 360.0])
     >>> px.tolist(), fov.tolist()
-    ([1920.0, 3840.0], [60.0, 360.0])
+    ([1920.0, 3840.0, 2560.0], [60.0, 30.0, 360.0])
     """
     kinds = np.asarray(kind, dtype=object)
     pixels = np.array(pixels_h, dtype=np.float64, copy=True).reshape(kinds.shape)
@@ -173,6 +184,8 @@ def fill_camera_defaults(
         mine = kinds == name
         pixels[mine & ~(pixels > 0)] = default_px
         fov[mine & ~((fov > 0) & (fov <= 360))] = default_fov
+        if name != "fixed":
+            fov[mine & (fov >= PANORAMIC_FOV_DEG)] = default_fov
     return pixels, fov
 
 

@@ -1,0 +1,374 @@
+"""An R-tree over camera coverage, built once from plain columns, answering "whose coverage meets
+this geometry" fast.
+
+The index holds each camera's parameters as numpy arrays and a shapely ``STRtree`` over the
+bounding box of its widest coverage (the ``detect`` level: every stronger level's coverage is
+the same shape, nested inside it). A query takes the tree's candidates, drops those whose box
+at the requested level misses the geometry's box, builds the coverage polygons of the few
+left at that level and tests them exactly. Coverage at any DORI level is thus computed on
+demand from the stored parameters, with the same function (:func:`camera_coverage`) that the
+PostGIS loader uses, so both paths give the same polygons.
+
+It builds from a PostGIS query result, a GeoPackage layer or a camera reader's table alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike, NDArray
+
+from geo.coverage import (
+    DEFAULT_MAX_RANGE_M,
+    DORI_LEVELS,
+    coverage_spans,
+    dori_range_m,
+    fill_camera_defaults,
+    level_px_per_m,
+    sector_polygons,
+)
+from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
+from geo.errors import InvalidInput
+
+#: Camera statuses left out of the index altogether: the camera no longer exists.
+EXCLUDED_STATUSES = frozenset({"retired"})
+
+
+@dataclass(frozen=True)
+class CameraCoverage:
+    """Coverage of cameras at one DORI level (working CRS, metres).
+
+    ``grid_heading_deg``, ``grid_pan_min_deg`` and ``grid_pan_max_deg`` are the compass values
+    turned to grid azimuths; ``pixels_h`` and ``fov_deg`` have the kind defaults filled in.
+    """
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    grid_heading_deg: NDArray[np.float64]
+    grid_pan_min_deg: NDArray[np.float64]
+    grid_pan_max_deg: NDArray[np.float64]
+    pixels_h: NDArray[np.float64]
+    fov_deg: NDArray[np.float64]
+    range_m: NDArray[np.float64]
+    polygons: NDArray[np.object_]
+    confidence: NDArray[np.str_]
+
+
+def camera_coverage(
+    lon: ArrayLike,
+    lat: ArrayLike,
+    *,
+    kind: ArrayLike,
+    heading_deg: ArrayLike,
+    fov_deg: ArrayLike,
+    resolution_px_h: ArrayLike,
+    pan_min_deg: ArrayLike | None = None,
+    pan_max_deg: ArrayLike | None = None,
+    heading_source: ArrayLike | None = None,
+    level: str = "observe",
+    max_range_m: float = DEFAULT_MAX_RANGE_M,
+    crs: str = DEFAULT_WORKING_CRS,
+) -> CameraCoverage:
+    """Coverage polygons of cameras described as in the registry (lon/lat, compass headings).
+
+    Parameters
+    ----------
+    lon, lat
+        Positions, degrees (EPSG:4326).
+    kind
+        ``"fixed"``, ``"ptz"`` or ``"dome"``.
+    heading_deg, pan_min_deg, pan_max_deg
+        Degrees clockwise from true north, NaN where unknown.
+    fov_deg, resolution_px_h
+        Horizontal field of view (degrees) and pixels; NaN/NA take the kind's defaults.
+    heading_source
+        ``"surveyed"``, ``"osm_tag"``, ``"inferred"``, ``"unknown"``.
+    level
+        DORI level of the radius.
+    max_range_m
+        Cap on the radius, metres.
+
+    Examples
+    --------
+    >>> cov = camera_coverage([126.9769], [37.5759], kind=["fixed"], heading_deg=[90.0],
+    ...                       fov_deg=[60.0], resolution_px_h=[1920])
+    >>> round(float(cov.range_m[0]), 1), cov.confidence.tolist()
+    (26.6, ['high'])
+    """
+    lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    x, y = lonlat_to_xy(lon, lat, crs=crs)
+    north = north_azimuth_deg(lon, lat, crs=crs)
+    return _coverage_at(
+        x, y, north, kind=kind, heading_deg=heading_deg, fov_deg=fov_deg,
+        resolution_px_h=resolution_px_h, pan_min_deg=pan_min_deg, pan_max_deg=pan_max_deg,
+        heading_source=heading_source, level=level, max_range_m=max_range_m,
+    )  # fmt: skip
+
+
+def _float(values: ArrayLike | None, n: int) -> NDArray[np.float64]:
+    if values is None:
+        return np.full(n, np.nan)
+    series = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
+    return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def _coverage_at(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    north: NDArray[np.float64],
+    *,
+    kind: ArrayLike,
+    heading_deg: ArrayLike,
+    fov_deg: ArrayLike,
+    resolution_px_h: ArrayLike,
+    pan_min_deg: ArrayLike | None,
+    pan_max_deg: ArrayLike | None,
+    heading_source: ArrayLike | None,
+    level: str,
+    max_range_m: float,
+) -> CameraCoverage:
+    from geo.coverage import coverage_polygons
+
+    kinds = np.asarray(kind, dtype=object)
+    n = kinds.shape[0]
+    pixels, fov = fill_camera_defaults(kinds, _float(resolution_px_h, n), _float(fov_deg, n))
+    grid_heading = np.mod(_float(heading_deg, n) + north, 360.0)
+    pan_min = np.mod(_float(pan_min_deg, n) + north, 360.0)
+    pan_max = np.mod(_float(pan_max_deg, n) + north, 360.0)
+    radius = dori_range_m(pixels, fov, level=level, max_range_m=max_range_m)
+    polygons, confidence = coverage_polygons(
+        x, y, grid_heading, fov, radius, kind=kinds, pan_min_deg=pan_min, pan_max_deg=pan_max,
+        heading_source=heading_source,
+    )  # fmt: skip
+    return CameraCoverage(
+        x, y, grid_heading, pan_min, pan_max, pixels, fov, radius, polygons, confidence
+    )
+
+
+def sector_bounds(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    start_deg: NDArray[np.float64],
+    span_deg: NDArray[np.float64],
+    radius_m: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Bounding boxes (minx, miny, maxx, maxy) of circular sectors, exact, vectorised.
+
+    A sector's box holds its centre, its two arc ends and every compass point of the arc
+    (north, east, south, west) that lies within its span.
+
+    Examples
+    --------
+    >>> sector_bounds(np.array([0.0]), np.array([0.0]), np.array([45.0]), np.array([90.0]),
+    ...               np.array([10.0])).round(2).tolist()
+    [[0.0, -7.07, 10.0, 7.07]]
+    """
+    angles = [start_deg, start_deg + span_deg]
+    inside = [np.ones_like(start_deg, dtype=bool)] * 2
+    for compass in (0.0, 90.0, 180.0, 270.0):
+        angles.append(np.full_like(start_deg, compass))
+        inside.append(np.mod(compass - start_deg, 360.0) <= span_deg)
+    theta = np.radians(np.stack(angles))
+    px = np.where(np.stack(inside), x + radius_m * np.sin(theta), x)
+    py = np.where(np.stack(inside), y + radius_m * np.cos(theta), y)
+    return np.column_stack(
+        [np.minimum(px.min(0), x), np.minimum(py.min(0), y),
+         np.maximum(px.max(0), x), np.maximum(py.max(0), y)]
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageIndex:
+    """Cameras and an R-tree over their coverage (see the module's docstring).
+
+    Rows are cameras; ``camera_id`` holds their ids. Angles named ``grid_*`` are grid azimuths
+    of the working CRS; ``heading_deg``/``pan_*_deg`` keep the compass values (NaN unknown).
+    """
+
+    crs: str
+    max_range_m: float
+    camera_id: NDArray[Any]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    kind: NDArray[np.object_]
+    heading_deg: NDArray[np.float64]
+    pan_min_deg: NDArray[np.float64]
+    pan_max_deg: NDArray[np.float64]
+    heading_source: NDArray[np.object_]
+    pixels_h: NDArray[np.float64]
+    fov_deg: NDArray[np.float64]
+    grid_start_deg: NDArray[np.float64]
+    grid_span_deg: NDArray[np.float64]
+    confidence: NDArray[np.str_]
+    online: NDArray[np.bool_]
+    tree: shapely.STRtree
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def range_m(self, cameras: ArrayLike, *, level: str) -> NDArray[np.float64]:
+        """Coverage radius (metres) of camera rows at DORI ``level``."""
+        cams = np.asarray(cameras, dtype=np.int64)
+        return dori_range_m(
+            self.pixels_h[cams], self.fov_deg[cams], level=level, max_range_m=self.max_range_m
+        )
+
+    def coverage(self, cameras: ArrayLike, *, level: str) -> NDArray[np.object_]:
+        """Coverage polygons (working CRS) of camera rows at DORI ``level``."""
+        cams = np.asarray(cameras, dtype=np.int64)
+        return sector_polygons(
+            self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams],
+            self.range_m(cams, level=level),
+        )  # fmt: skip
+
+    def query(
+        self, geometries: ArrayLike, *, level: str = "observe"
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.object_]]:
+        """Pairs (geometry position, camera row) whose coverage at ``level`` intersects.
+
+        Geometries are in the working CRS. Also returns each pair's coverage polygon.
+        Pairs come sorted by geometry, then camera row.
+        """
+        level_px_per_m(level)
+        geoms = np.atleast_1d(np.asarray(geometries, dtype=object))
+        if geoms.shape[0] == 0 or len(self) == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0, dtype=object)
+        pair_geom, pair_cam = self.tree.query(geoms)
+        if pair_geom.shape[0] == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0, dtype=object)
+        cams, inverse = np.unique(pair_cam, return_inverse=True)
+        radius = self.range_m(cams, level=level)
+        boxes = sector_bounds(
+            self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams], radius
+        )[inverse]
+        gb = shapely.bounds(geoms)[pair_geom]
+        meets = (
+            (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
+            & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
+        )  # fmt: skip
+        pair_geom, pair_cam, inverse = pair_geom[meets], pair_cam[meets], inverse[meets]
+        used, local = np.unique(inverse, return_inverse=True)
+        polygons = sector_polygons(
+            self.x[cams[used]], self.y[cams[used]], self.grid_start_deg[cams[used]],
+            self.grid_span_deg[cams[used]], radius[used],
+        )[local]  # fmt: skip
+        hit = shapely.intersects(polygons, geoms[pair_geom])
+        pair_geom, pair_cam, polygons = pair_geom[hit], pair_cam[hit], polygons[hit]
+        order = np.lexsort((pair_cam, pair_geom))
+        return (
+            pair_geom[order].astype(np.int64),
+            pair_cam[order].astype(np.int64),
+            polygons[order],
+        )
+
+
+def _column(cameras: Any, names: tuple[str, ...], n: int, default: Any) -> NDArray[Any]:
+    for name in names:
+        if name in cameras:
+            return np.asarray(cameras[name])
+    return np.full(n, default, dtype=object)
+
+
+def build_coverage_index(
+    cameras: Any,
+    *,
+    max_range_m: float = DEFAULT_MAX_RANGE_M,
+    crs: str = DEFAULT_WORKING_CRS,
+) -> CoverageIndex:
+    """Build the coverage index from a camera table, once.
+
+    Parameters
+    ----------
+    cameras
+        A (Geo)DataFrame or mapping of columns, one row per camera: ``id`` (or ``camera_id``;
+        default the row number); position as ``lon``/``lat`` degrees, or ``x``/``y`` metres in
+        ``crs``, or a point ``geometry`` (lon/lat unless the GeoDataFrame says otherwise);
+        ``kind``; and, where known, ``heading_deg``, ``heading_source``, ``fov_deg``,
+        ``pan_min_deg``, ``pan_max_deg``, ``resolution_px_h``, ``status`` (``"online"``,
+        ``"offline"``; ``"retired"`` cameras are left out; missing means online).
+    max_range_m
+        Cap on every coverage radius, metres (``Settings.max_coverage_range_m``).
+    crs
+        Working CRS (metres).
+
+    Examples
+    --------
+    >>> index = build_coverage_index(
+    ...     {"id": [7], "lon": [126.9769], "lat": [37.5759], "kind": ["ptz"]})
+    >>> len(index), index.online.tolist()
+    (1, [True])
+    """
+    if "kind" not in cameras:
+        raise InvalidInput("cameras need a 'kind' column (fixed, ptz or dome)")
+    kind_all = np.asarray(cameras["kind"], dtype=object)
+    n_all = kind_all.shape[0]
+    status_all = _column(cameras, ("status",), n_all, "online")
+    keep = ~np.isin(status_all.astype(str), list(EXCLUDED_STATUSES))
+
+    def col(names: tuple[str, ...], default: Any = np.nan) -> NDArray[Any]:
+        return _column(cameras, names, n_all, default)[keep]
+
+    if "lon" in cameras and "lat" in cameras:
+        lon, lat = _float(col(("lon",)), int(keep.sum())), _float(col(("lat",)), int(keep.sum()))
+        x, y = lonlat_to_xy(lon, lat, crs=crs)
+    elif "x" in cameras and "y" in cameras:
+        x, y = _float(col(("x",)), int(keep.sum())), _float(col(("y",)), int(keep.sum()))
+        lon, lat = xy_to_lonlat(x, y, crs=crs)
+    elif "geometry" in cameras:
+        from geo.crs import transform_geometry
+
+        source = getattr(cameras, "crs", None) or "EPSG:4326"
+        points = transform_geometry(col(("geometry",), None), source=source, target=crs)
+        x, y = shapely.get_x(points), shapely.get_y(points)
+        lon, lat = xy_to_lonlat(x, y, crs=crs)
+    else:
+        raise InvalidInput("cameras need lon/lat, x/y or a point geometry")
+    n = x.shape[0]
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise InvalidInput("every camera needs a finite position")
+    ids = col(("id", "camera_id"), None)
+    camera_id = np.flatnonzero(keep) if ids[0:1].tolist() == [None] else ids
+    kind = kind_all[keep]
+    heading = _float(col(("heading_deg",)), n)
+    pan_min = _float(col(("pan_min_deg",)), n)
+    pan_max = _float(col(("pan_max_deg",)), n)
+    source = col(("heading_source",), None)
+    source = np.where(pd.isna(source), np.where(np.isnan(heading), "unknown", "surveyed"), source)
+    cover = _coverage_at(
+        x, y, north_azimuth_deg(lon, lat, crs=crs), kind=kind, heading_deg=heading,
+        fov_deg=col(("fov_deg",)), resolution_px_h=col(("resolution_px_h",)),
+        pan_min_deg=pan_min, pan_max_deg=pan_max, heading_source=source,
+        level=DORI_LEVELS[0], max_range_m=max_range_m,
+    )  # fmt: skip
+    start, span, _ = coverage_spans(
+        cover.grid_heading_deg, cover.fov_deg, kind=kind,
+        pan_min_deg=cover.grid_pan_min_deg, pan_max_deg=cover.grid_pan_max_deg,
+    )  # fmt: skip
+    boxes = sector_bounds(x, y, start, span, cover.range_m)
+    status = col(("status",), "online")
+    return CoverageIndex(
+        crs=crs,
+        max_range_m=float(max_range_m),
+        camera_id=np.asarray(camera_id),
+        x=x,
+        y=y,
+        kind=kind,
+        heading_deg=heading,
+        pan_min_deg=pan_min,
+        pan_max_deg=pan_max,
+        heading_source=np.asarray(source, dtype=object),
+        pixels_h=cover.pixels_h,
+        fov_deg=cover.fov_deg,
+        grid_start_deg=start,
+        grid_span_deg=span,
+        confidence=cover.confidence,
+        online=np.asarray(pd.isna(status) | (status == "online"), dtype=bool),
+        tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
+    )

@@ -1,0 +1,165 @@
+"""Which cameras watch each approach, ranked, and which approaches are blind.
+
+A camera *watches* an approach when its coverage at the requested DORI level intersects the
+approach's watch stretch. The watchers of one approach are ranked:
+
+1. online before offline (offline cameras are listed, last, and flagged);
+2. the DORI level reached on the stretch: the pixel density at the nearest point of the
+   stretch inside the camera's coverage (never below the requested level);
+3. facing the traffic: the camera can look within ±60° of the reverse of the direction of
+   travel at the crossing (inbound traffic for an approach, outbound traffic for an exit).
+   A fixed camera faces it when its heading does; a PTZ or dome when its pan range lets it
+   (always, without pan limits); a fixed camera with an unknown heading does not;
+4. distance from the camera to the crossing point (entry or exit point);
+5. camera id, so that the order is reproducible.
+
+An approach that no online camera watches at the requested level is **blind**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.approaches import Approaches, Cordon
+from geo.coverage import DORI_LEVELS, dori_level_index, level_px_per_m, pixel_density
+from geo.index import CoverageIndex
+
+#: A camera faces the traffic when it can look within this angle of it, degrees.
+FACING_TOLERANCE_DEG = 60.0
+
+
+@dataclass(frozen=True, eq=False)
+class Watchers:
+    """Cameras watching each approach: one row per (approach, camera), ranked within approach.
+
+    Attributes
+    ----------
+    approach
+        Position of the approach in :class:`geo.approaches.Approaches`.
+    camera, camera_id
+        Row in the :class:`geo.index.CoverageIndex` and the camera's id.
+    rank
+        1 = best, within the approach.
+    level
+        DORI level reached on the watch stretch.
+    px_per_m
+        Horizontal pixels per metre at the nearest watched point of the stretch.
+    facing
+        Whether it can face the traffic (see the module's docstring).
+    distance_m
+        From the camera to the crossing point, metres.
+    online, confidence
+        Camera status, and ``"low"`` where its coverage rests on an unknown or inferred heading.
+    blind
+        Per approach: no online camera watches it at ``requested_level``.
+    """
+
+    requested_level: str
+    approach: NDArray[np.int64]
+    camera: NDArray[np.int64]
+    camera_id: NDArray[np.object_]
+    rank: NDArray[np.int64]
+    level: NDArray[np.str_]
+    px_per_m: NDArray[np.float64]
+    facing: NDArray[np.bool_]
+    distance_m: NDArray[np.float64]
+    online: NDArray[np.bool_]
+    confidence: NDArray[np.str_]
+    blind: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.approach.shape[0])
+
+
+def _angle_between(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.abs(np.mod(a - b + 180.0, 360.0) - 180.0)
+
+
+def facing_traffic(
+    index: CoverageIndex, cameras: NDArray[np.int64], travel_bearing_deg: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Whether each camera can look within ±60° of the traffic travelling at the bearing given
+    (degrees clockwise from true north), i.e. toward the reverse of that bearing.
+
+    Examples
+    --------
+    >>> from geo.index import build_coverage_index
+    >>> idx = build_coverage_index({"lon": [127.0] * 3, "lat": [37.5] * 3,
+    ...     "kind": ["fixed", "fixed", "ptz"], "heading_deg": [180.0, 90.0, np.nan]})
+    >>> facing_traffic(idx, np.arange(3), np.zeros(3)).tolist()  # traffic going north
+    [True, False, True]
+    """
+    target = np.mod(travel_bearing_deg + 180.0, 360.0)
+    kind = index.kind[cameras]
+    heading = index.heading_deg[cameras]
+    pan_min, pan_max = index.pan_min_deg[cameras], index.pan_max_deg[cameras]
+    fixed_faces = np.isfinite(heading) & (_angle_between(heading, target) <= FACING_TOLERANCE_DEG)
+    limited = np.isfinite(pan_min) & np.isfinite(pan_max)
+    sweep = np.mod(pan_max - pan_min, 360.0) + 2 * FACING_TOLERANCE_DEG
+    within = np.mod(target - (pan_min - FACING_TOLERANCE_DEG), 360.0) <= sweep
+    steerable_faces = ~limited | (sweep >= 360.0) | within
+    return np.where(kind == "fixed", fixed_faces, steerable_faces)
+
+
+def cameras_watching(
+    index: CoverageIndex, approaches: Approaches | Cordon, *, level: str = "observe"
+) -> Watchers:
+    """The cameras watching each approach at DORI ``level``, ranked, and the blind approaches.
+
+    Parameters
+    ----------
+    index
+        From :func:`geo.index.build_coverage_index`, in the same working CRS as the approaches.
+    approaches
+        A :class:`geo.approaches.Cordon` or its ``approaches``.
+    level
+        ``"detect"``, ``"observe"`` (default), ``"recognise"`` or ``"identify"``.
+    """
+    if isinstance(approaches, Cordon):
+        approaches = approaches.approaches
+    level_px_per_m(level)
+    level_idx = DORI_LEVELS.index(level)
+    k = len(approaches)
+    pair_app, cams, polygons = index.query(approaches.stretch, level=level)
+    n = pair_app.shape[0]
+
+    # the nearest point of the stretch inside the coverage sets the pixel density there
+    watched = shapely.intersection(polygons, approaches.stretch[pair_app])
+    near = shapely.distance(shapely.points(index.x[cams], index.y[cams]), watched)
+    density = pixel_density(index.pixels_h[cams], index.fov_deg[cams], near)
+    reached = np.maximum(
+        dori_level_index(index.pixels_h[cams], index.fov_deg[cams], near), level_idx
+    )
+    facing = facing_traffic(index, cams, approaches.bearing_deg[pair_app])
+    distance = np.hypot(
+        index.x[cams] - approaches.x[pair_app], index.y[cams] - approaches.y[pair_app]
+    )
+    online = index.online[cams]
+    camera_id = index.camera_id[cams]
+
+    order = np.lexsort((camera_id, distance, ~facing, -reached, ~online, pair_app))
+    pair_app, cams, density, reached, facing, distance, online, camera_id = (
+        a[order] for a in (pair_app, cams, density, reached, facing, distance, online, camera_id)
+    )
+    first = np.searchsorted(pair_app, pair_app, side="left")
+    rank = np.arange(n) - first + 1
+    watched_online = np.zeros(k, dtype=bool)
+    watched_online[pair_app[online]] = True
+    return Watchers(
+        requested_level=level,
+        approach=pair_app,
+        camera=cams,
+        camera_id=np.asarray(camera_id, dtype=object),
+        rank=rank.astype(np.int64),
+        level=np.asarray(DORI_LEVELS, dtype=str)[reached] if n else np.empty(0, dtype=str),
+        px_per_m=np.asarray(density, dtype=np.float64),
+        facing=facing,
+        distance_m=distance,
+        online=online,
+        confidence=index.confidence[cams],
+        blind=~watched_online,
+    )
