@@ -45,6 +45,15 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='gilmok'")" != "1" ]
   say "creating role gilmok"
   psql_admin -c "CREATE ROLE gilmok LOGIN PASSWORD 'gilmok' CREATEDB"
 fi
+# The web app works as gilmok_app, a NOLOGIN role the migrations grant no UPDATE/DELETE on the
+# audit trail (migrations/versions/0002); gilmok may switch to it (SET ROLE), so the default URL works.
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='gilmok_app'")" != "1" ]; then
+  say "creating role gilmok_app"
+  psql_admin -c "CREATE ROLE gilmok_app NOLOGIN"
+fi
+if [ "$(psql_admin -c "SELECT pg_has_role('gilmok', 'gilmok_app', 'MEMBER')")" != "t" ]; then
+  psql_admin -c "GRANT gilmok_app TO gilmok"
+fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='gilmok'")" != "1" ]; then
   say "creating database gilmok"
   psql_admin -c "CREATE DATABASE gilmok OWNER gilmok"
