@@ -1,0 +1,284 @@
+"""The audit trail: append-only, hash-chained records of every request, decision and credential.
+
+Each record's ``record_hash`` is SHA-256 over the previous record's hash followed by the
+record's canonical JSON (sorted keys, no spaces, UTF-8), so altering or removing a record
+breaks the chain at that point. Appends are serialised by a transaction-level advisory lock
+and take ids ``previous + 1`` themselves (not from the sequence, whose rolled-back values would
+leave gaps): under the lock there is one chain, and a gap in the ids means a removed record.
+
+What the chain cannot show on its own is the removal of the newest records: :func:`verify`
+returns the head hash, which an operator records elsewhere (a ticket, a notebook, a second
+system) to anchor the chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+#: ``prev_hash`` of the first record.
+GENESIS_HASH = "0" * 64
+#: Key of the advisory lock serialising appends ("gilmok:audit" as a 64-bit integer).
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:audit").digest()[:8], "big", signed=True)
+_COLUMNS = (
+    "id, at, actor, organization_id, action, subject_type, subject_id, legal_basis, details,"
+    " prev_hash, record_hash"
+)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One record of the trail, as stored."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    organization_id: int | None
+    action: str
+    subject_type: str
+    subject_id: str
+    legal_basis: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    record_hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What :func:`verify` found: ``ok``, or the first bad record and why."""
+
+    ok: bool
+    records: int
+    head_id: int | None
+    head_hash: str | None
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of ``value`` that is hashed: sorted keys, no spaces, UTF-8, no NaN.
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": ["가", None]})
+    '{"a":["가",null],"b":1}'
+    """
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def compute_hash(
+    prev_hash: str,
+    *,
+    id: int,
+    at: dt.datetime,
+    actor: str,
+    organization_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    legal_basis: str | None,
+    details: Mapping[str, Any],
+) -> str:
+    """``sha256(prev_hash || canonical JSON of the record)`` as 64 hex digits."""
+    body = canonical_json(
+        {
+            "id": id,
+            "at": _iso(at),
+            "actor": actor,
+            "organization_id": organization_id,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "legal_basis": legal_basis,
+            "details": details,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _recompute(row: Any) -> str:
+    return compute_hash(
+        row.prev_hash,
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        organization_id=row.organization_id,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        legal_basis=row.legal_basis,
+        details=row.details,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"audit details must be JSON values, not {type(value).__name__}")
+
+
+def append(
+    conn: Connection,
+    *,
+    actor: str,
+    organization_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: str | int,
+    legal_basis: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one record to the chain, inside the caller's transaction.
+
+    The record is committed (or rolled back) with what it records. ``details`` hold JSON values
+    (datetimes become ISO 8601 text); they are hashed as PostgreSQL stores them, so numbers
+    that JSONB normalises (``1e20``) verify later as they were hashed.
+    """
+    raw = json.dumps(dict(details or {}), default=_jsonable, ensure_ascii=False, allow_nan=False)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    # A fresh snapshot after the lock (READ COMMITTED): the last committed record is the head.
+    head = conn.execute(
+        text(
+            "SELECT clock_timestamp() AS now, CAST(:details AS jsonb) AS details,"
+            " (SELECT id FROM audit_record ORDER BY id DESC LIMIT 1) AS last_id,"
+            " (SELECT record_hash FROM audit_record ORDER BY id DESC LIMIT 1) AS last_hash"
+        ),
+        {"details": raw},
+    ).one()
+    fields: dict[str, Any] = {
+        "id": (head.last_id or 0) + 1,
+        "at": head.now,
+        "actor": actor,
+        "organization_id": organization_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "legal_basis": legal_basis,
+        "details": head.details,
+    }
+    prev_hash = head.last_hash or GENESIS_HASH
+    record_hash = compute_hash(prev_hash, **fields)
+    conn.execute(
+        text(
+            f"INSERT INTO audit_record ({_COLUMNS}) VALUES (:id, :at, :actor, :organization_id,"
+            " :action, :subject_type, :subject_id, :legal_basis, CAST(:details_json AS jsonb),"
+            " :prev_hash, :record_hash)"
+        ),
+        {
+            **fields,
+            "details_json": canonical_json(head.details),
+            "prev_hash": prev_hash,
+            "record_hash": record_hash,
+        },
+    )
+    return AuditRecord(**fields, prev_hash=prev_hash, record_hash=record_hash)
+
+
+def verify(conn: Connection, *, batch_size: int = 5000) -> ChainCheck:
+    """Recompute the whole chain and name the first record altered or removed.
+
+    Checked in id order: ids run 1, 2, 3, ... (a gap is a removal); each record's hash matches
+    its content; each record's ``prev_hash`` is its predecessor's hash (a mismatch there means
+    the predecessor was altered and re-hashed to hide it).
+    """
+    result = conn.execution_options(yield_per=batch_size).execute(
+        text(f"SELECT {_COLUMNS} FROM audit_record ORDER BY id")
+    )
+    count = 0
+    last_id, last_hash = 0, GENESIS_HASH
+    for row in result:
+        count += 1
+        if row.id != last_id + 1:
+            missing = (
+                f"record {last_id + 1}"
+                if row.id == last_id + 2
+                else f"records {last_id + 1}..{row.id - 1}"
+            )
+            result.close()
+            return ChainCheck(
+                False,
+                count,
+                last_id or None,
+                last_hash,
+                last_id + 1,
+                f"{missing} removed: the ids jump from {last_id} to {row.id}",
+            )
+        if _recompute(row) != row.record_hash:
+            result.close()
+            return ChainCheck(
+                False,
+                count,
+                last_id or None,
+                last_hash,
+                row.id,
+                f"record {row.id} was altered: its content no longer matches its hash",
+            )
+        if row.prev_hash != last_hash:
+            result.close()
+            culprit = last_id if last_id else row.id
+            return ChainCheck(
+                False,
+                count,
+                last_id or None,
+                last_hash,
+                culprit,
+                f"record {culprit} was altered and re-hashed: record {row.id} no longer links"
+                " to it",
+            )
+        last_id, last_hash = row.id, row.record_hash
+    return ChainCheck(True, count, last_id or None, last_hash if last_id else None)
+
+
+def list_records(
+    conn: Connection,
+    *,
+    action: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    organization_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """Records in id order matching every given filter; ``after_id`` pages (keyset)."""
+    where, params = ["TRUE"], {"limit": limit}
+    filters: dict[str, tuple[str, Any]] = {
+        "action": ("action = :action", action),
+        "subject_type": ("subject_type = :subject_type", subject_type),
+        "subject_id": ("subject_id = :subject_id", subject_id),
+        "organization_id": ("organization_id = :organization_id", organization_id),
+        "since": ("at >= :since", since),
+        "until": ("at < :until", until),
+        "after_id": ("id > :after_id", after_id),
+    }
+    for name, (clause, value) in filters.items():
+        if value is not None:
+            where.append(clause)
+            params[name] = value
+    rows = conn.execute(
+        text(
+            f"SELECT {_COLUMNS} FROM audit_record WHERE {' AND '.join(where)}"
+            " ORDER BY id LIMIT :limit"
+        ),
+        params,
+    )
+    return [AuditRecord(**row._mapping) for row in rows]
