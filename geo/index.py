@@ -287,9 +287,10 @@ def build_coverage_index(
     Parameters
     ----------
     cameras
-        A (Geo)DataFrame or mapping of columns, one row per camera: ``id`` (or ``camera_id``;
-        default the row number); position as ``lon``/``lat`` degrees, or ``x``/``y`` metres in
-        ``crs``, or a point ``geometry`` (lon/lat unless the GeoDataFrame says otherwise);
+        A (Geo)DataFrame or mapping of columns, one row per camera: ``id`` (or ``camera_id``,
+        else ``source_key``, else the row number); position as ``lon``/``lat`` degrees, or
+        ``x``/``y`` metres in ``crs``, or a point ``geometry`` (lon/lat unless the
+        GeoDataFrame says otherwise);
         ``kind``; and, where known, ``heading_deg``, ``heading_source``, ``fov_deg``,
         ``pan_min_deg``, ``pan_max_deg``, ``resolution_px_h``, ``status`` (``"online"``,
         ``"offline"``; ``"retired"`` cameras are left out; missing means online).
@@ -333,7 +334,7 @@ def build_coverage_index(
     n = x.shape[0]
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise InvalidInput("every camera needs a finite position")
-    ids = col(("id", "camera_id"), None)
+    ids = col(("id", "camera_id", "source_key"), None)
     camera_id = np.flatnonzero(keep) if ids[0:1].tolist() == [None] else ids
     kind = kind_all[keep]
     heading = _float(col(("heading_deg",)), n)

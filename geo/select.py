@@ -54,6 +54,8 @@ class Watchers:
         From the camera to the crossing point, metres.
     online, confidence
         Camera status, and ``"low"`` where its coverage rests on an unknown or inferred heading.
+    x, y, kind
+        Camera position (metres, working CRS) and kind.
     blind
         Per approach: no online camera watches it at ``requested_level``.
     """
@@ -69,6 +71,9 @@ class Watchers:
     distance_m: NDArray[np.float64]
     online: NDArray[np.bool_]
     confidence: NDArray[np.str_]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    kind: NDArray[np.object_]
     blind: NDArray[np.bool_]
 
     def __len__(self) -> int:
@@ -161,5 +166,8 @@ def cameras_watching(
         distance_m=distance,
         online=online,
         confidence=index.confidence[cams],
+        x=index.x[cams],
+        y=index.y[cams],
+        kind=index.kind[cams],
         blind=~watched_online,
     )

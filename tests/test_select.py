@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import geopandas as gpd
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from spatial_helpers import seoul_segments
 
+from geo.answer import answer_to_geojson, format_answer_table
 from geo.approaches import find_approaches
 from geo.coverage import DORI_LEVELS, KIND_DEFAULTS
 from geo.crs import lonlat_to_xy, xy_to_lonlat
@@ -264,3 +266,36 @@ def test_no_cameras_means_every_approach_is_blind(network):
     assert len(w) == 0
     assert w.blind.all()
     assert len(w.blind) == len(cordon.approaches)
+
+
+def test_answer_as_geojson_and_table(network, gwanghwamun):
+    cordon, cameras = gwanghwamun
+    watchers = cameras_watching(build_coverage_index(cameras), cordon, level="observe")
+    collection = answer_to_geojson(cordon, watchers, network=network)
+    json.dumps(collection)  # serialisable as is
+    assert collection["type"] == "FeatureCollection"
+    roles = [f["properties"]["role"] for f in collection["features"]]
+    assert roles.count("incident") == roles.count("cordon") == 1
+    assert roles.count("approach") == roles.count("watch_stretch") == len(cordon.approaches)
+    assert roles.count("camera") == len(watchers)
+    for feature in collection["features"]:
+        coords = shapely.get_coordinates(shapely.from_geojson(json.dumps(feature["geometry"])))
+        assert np.all((coords[:, 0] > 126) & (coords[:, 0] < 128))  # lon first
+        assert np.all((coords[:, 1] > 37) & (coords[:, 1] < 38))
+    blind = [
+        f["properties"]["blind"]
+        for f in collection["features"]
+        if f["properties"]["role"] == "approach"
+    ]
+    assert blind == watchers.blind.tolist()
+    circle = answer_to_geojson(
+        find_approaches(network, GWANGHWAMUN, radius_m=300, mode="euclidean"), network=network
+    )["features"][1]["geometry"]
+    assert circle["type"] == "Polygon"
+    assert shapely.Polygon(circle["coordinates"][0]).exterior.is_ccw  # RFC 7946 winding
+
+    table = format_answer_table(cordon, watchers, network=network)
+    assert "network cordon 400 m (drive, both)" in table
+    assert table.count("\nA") >= len(cordon.approaches)
+    if watchers.blind.any():
+        assert "BLIND" in table

@@ -1,0 +1,274 @@
+"""An incident's answer for people and programs: a GeoJSON FeatureCollection and a text table.
+
+The FeatureCollection (RFC 7946: lon/lat, counter-clockwise exterior rings, 7 decimals ≈ 1 cm)
+holds, told apart by the ``role`` property:
+
+- ``incident``: the point, with the cordon's options and ``incomplete``;
+- ``cordon``: the roads within R (network mode) or the circle (euclidean mode);
+- ``approach``: each entry/exit point, id ``A1``, ``A2``…, with road, class, ``main``,
+  ``bearing_deg``, ``blind`` and its number of online watchers;
+- ``watch_stretch``: each approach's stretch of road;
+- ``camera``: each (approach, camera) pair with ``rank``, ``dori_level``, ``px_per_m``,
+  ``facing``, ``distance_m``, ``online``, ``confidence``.
+
+No camera source URL is ever part of it: the index does not hold them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.approaches import Cordon
+from geo.crs import geometry_to_lonlat, xy_to_lonlat
+from geo.network import RoadNetwork
+from geo.select import Watchers
+
+_DECIMALS = 7
+
+
+def approach_label(position: int) -> str:
+    """Stable label of the approach at ``position`` (0-based): ``A1``, ``A2``, …"""
+    return f"A{position + 1}"
+
+
+def cordon_geometry(network: RoadNetwork, cordon: Cordon) -> shapely.Geometry:
+    """The cordon in the working CRS: the parts of roads within R (network), or the circle.
+
+    In network mode these are, for each direction computed, the stretches of every edge a
+    traveller covers within R of the incident (to it for inbound, from it for outbound).
+    """
+    if cordon.mode == "euclidean":
+        return shapely.Point(cordon.incident_x, cordon.incident_y).buffer(
+            cordon.radius_m, quad_segs=16
+        )
+    segs, starts, ends = [], [], []
+    r = cordon.radius_m
+    for reach in cordon.reaches:
+        graph = network.graph(reach.travel)
+        reached = reach.reached
+        ptr, grouped = (
+            (graph.by_head_ptr, graph.by_head)
+            if reach.toward
+            else (graph.by_tail_ptr, graph.by_tail)
+        )
+        counts = ptr[reached + 1] - ptr[reached]
+        rec = grouped[np.repeat(ptr[reached], counts) + _ramp(counts)]
+        rec = rec[graph.seg[rec] != reach.snap.segment]
+        near_end = graph.head[rec] if reach.toward else graph.tail[rec]
+        budget = r - reach.lookup(near_end)
+        seg = graph.seg[rec]
+        length = network.seg_length[seg]
+        covered = np.minimum(budget, length)
+        # offsets along the geometry: the covered part touches the reached end
+        at_v = graph.forward[rec] == reach.toward
+        segs.append(seg)
+        starts.append(np.where(at_v, length - covered, 0.0))
+        ends.append(np.where(at_v, length, covered))
+        s, t = reach.snap.segment, reach.snap.offset_m
+        segs.append(np.array([s]))
+        starts.append(np.array([max(0.0, t - r)]))
+        ends.append(np.array([min(float(network.seg_length[s]), t + r)]))
+    lines = network.substrings(np.concatenate(segs), np.concatenate(starts), np.concatenate(ends))
+    return shapely.multilinestrings(lines[shapely.length(lines) > 0])
+
+
+def _ramp(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _geojson_geometries(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
+    lonlat = geometry_to_lonlat(geoms, crs=crs)
+    lonlat = shapely.orient_polygons(shapely.set_precision(lonlat, 10.0**-_DECIMALS))
+    return [json.loads(text) for text in shapely.to_geojson(lonlat)]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 2) if math.isfinite(value) else None
+    return value
+
+
+def answer_to_geojson(
+    cordon: Cordon, watchers: Watchers | None = None, *, network: RoadNetwork
+) -> dict[str, Any]:
+    """The answer as an RFC 7946 FeatureCollection (a JSON-ready dict); see the module doc."""
+    a = cordon.approaches
+    k = len(a)
+    online_watchers = np.zeros(k, dtype=np.int64)
+    if watchers is not None and len(watchers):
+        np.add.at(online_watchers, watchers.approach[watchers.online], 1)
+    geoms = [
+        shapely.Point(cordon.incident_x, cordon.incident_y),
+        cordon_geometry(network, cordon),
+        *shapely.points(a.x, a.y),
+        *a.stretch,
+    ]
+    if watchers is not None:
+        geoms += list(shapely.points(watchers.x, watchers.y))
+    geometry = _geojson_geometries(np.asarray(geoms, dtype=object), cordon.crs)
+    snapped = cordon.snap.segment
+    features: list[dict[str, Any]] = [
+        {
+            "role": "incident",
+            "radius_m": cordon.radius_m,
+            "mode": cordon.mode,
+            "direction": cordon.direction,
+            "travel": cordon.travel,
+            "minutes": cordon.minutes,
+            "speed_kmh": cordon.speed_kmh,
+            "incomplete": cordon.incomplete,
+            "level": None if watchers is None else watchers.requested_level,
+            "snapped_road": network.seg_name[snapped],
+            "snap_distance_m": cordon.snap.distance_m,
+        },
+        {"role": "cordon", "radius_m": cordon.radius_m, "incomplete": cordon.incomplete},
+    ]
+    for j in range(k):
+        features.append(
+            {
+                "role": "approach",
+                "id": approach_label(j),
+                "direction": a.direction[j],
+                "name": a.name[j],
+                "highway": a.highway[j],
+                "ref": a.ref[j],
+                "osm_way_id": a.osm_way_id[j],
+                "main": a.main[j],
+                "bearing_deg": a.bearing_deg[j],
+                "blind": None if watchers is None else watchers.blind[j],
+                "online_cameras": None if watchers is None else online_watchers[j],
+            }
+        )
+    features += [{"role": "watch_stretch", "approach": approach_label(j)} for j in range(k)]
+    if watchers is not None:
+        for i in range(len(watchers)):
+            features.append(
+                {
+                    "role": "camera",
+                    "camera_id": watchers.camera_id[i],
+                    "approach": approach_label(int(watchers.approach[i])),
+                    "rank": watchers.rank[i],
+                    "kind": watchers.kind[i],
+                    "dori_level": watchers.level[i],
+                    "px_per_m": watchers.px_per_m[i],
+                    "facing": watchers.facing[i],
+                    "distance_m": watchers.distance_m[i],
+                    "online": watchers.online[i],
+                    "confidence": watchers.confidence[i],
+                }
+            )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": geom,
+                "properties": {key: _clean(value) for key, value in props.items()},
+            }
+            for geom, props in zip(geometry, features, strict=True)
+        ],
+    }
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(_width(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]  # fmt: skip
+
+
+def format_answer_table(
+    cordon: Cordon, watchers: Watchers | None = None, *, network: RoadNetwork
+) -> str:
+    """A readable summary: the cordon, one line per approach, then its ranked cameras."""
+    a = cordon.approaches
+    lon, lat = xy_to_lonlat(a.x, a.y, crs=cordon.crs)
+    size = (
+        f"{cordon.minutes:g} min at {cordon.speed_kmh:g} km/h = {cordon.radius_m:.0f} m"
+        if cordon.minutes is not None
+        else f"{cordon.radius_m:g} m"
+    )
+    level = "" if watchers is None else f", cameras at DORI level {watchers.requested_level}"
+    lines = [
+        f"Incident {cordon.incident_lon:.6f}, {cordon.incident_lat:.6f}: {cordon.mode} cordon "
+        f"{size} ({cordon.travel}, {cordon.direction}){level}",
+        f"Snapped to {network.seg_name[cordon.snap.segment] or 'an unnamed road'} "
+        f"({network.seg_highway[cordon.snap.segment]}), {cordon.snap.distance_m:.0f} m away",
+    ]
+    if cordon.incomplete:
+        lines.append(
+            "INCOMPLETE: the cordon reaches the edge of the loaded road data; approaches beyond "
+            "it are unknown, not absent"
+        )
+    n_blind = int(watchers.blind.sum()) if watchers is not None else 0
+    summary = f"{len(a)} approaches/exits, {int(a.main.sum())} main"
+    lines.append(summary + (f", {n_blind} blind" if watchers is not None else ""))
+    if len(a) == 0:
+        return "\n".join(lines)
+    rows = [["id", "dir", "road", "class", "main", "bearing", "lon", "lat", "cameras", "best"]]
+    for j in range(len(a)):
+        best = ""
+        count = ""
+        if watchers is not None:
+            mine = np.flatnonzero(watchers.approach == j)
+            count = str(int(watchers.online[mine].sum()))
+            if watchers.blind[j]:
+                best = "BLIND"
+            if mine.shape[0]:
+                top = mine[np.argmin(watchers.rank[mine])]
+                best = (best + " " if best else "") + (
+                    f"{watchers.camera_id[top]} {watchers.level[top]}"
+                    + (" facing" if watchers.facing[top] else "")
+                    + ("" if watchers.online[top] else " offline")
+                )
+        rows.append(
+            [
+                approach_label(j),
+                "in" if a.direction[j] == "inbound" else "out",
+                a.name[j] or a.ref[j] or f"way {a.osm_way_id[j]}",
+                a.highway[j],
+                "yes" if a.main[j] else "",
+                f"{a.bearing_deg[j]:.0f}°",
+                f"{lon[j]:.6f}",
+                f"{lat[j]:.6f}",
+                count,
+                best,
+            ]
+        )
+    lines += ["", *_table(rows)]
+    if watchers is not None and len(watchers):
+        rows = [["approach", "rank", "camera", "kind", "level", "px/m", "facing", "dist", "status"]]
+        for i in range(len(watchers)):
+            rows.append(
+                [
+                    approach_label(int(watchers.approach[i])),
+                    str(watchers.rank[i]),
+                    str(watchers.camera_id[i]),
+                    str(watchers.kind[i]),
+                    str(watchers.level[i]),
+                    f"{watchers.px_per_m[i]:.0f}" if np.isfinite(watchers.px_per_m[i]) else "inf",
+                    "yes" if watchers.facing[i] else "",
+                    f"{watchers.distance_m[i]:.0f} m",
+                    ("online" if watchers.online[i] else "OFFLINE")
+                    + (" low-confidence" if watchers.confidence[i] == "low" else ""),
+                ]
+            )
+        lines += ["", *_table(rows)]
+    return "\n".join(lines)
