@@ -199,8 +199,9 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> ChainCheck:
     its content; each record's ``prev_hash`` is its predecessor's hash (a mismatch there means
     the predecessor was altered and re-hashed to hide it).
     """
-    result = conn.execution_options(yield_per=batch_size).execute(
-        text(f"SELECT {_COLUMNS} FROM audit_record ORDER BY id")
+    result = conn.execute(
+        text(f"SELECT {_COLUMNS} FROM audit_record ORDER BY id"),
+        execution_options={"yield_per": batch_size},
     )
     count = 0
     last_id, last_hash = 0, GENESIS_HASH

@@ -1,0 +1,284 @@
+"""Activations: the legal bases in force, each for an area and a period.
+
+Video may be provided only inside an active activation: :func:`active_activation_covering` is
+the one question the incidents and feeds code asks. An activation is *scheduled* before its
+start, *active* from ``starts_at`` until ``ends_at`` or until it is ended early, then *ended*
+(ended early) or *expired* (ran its course). Areas arrive and leave as lon/lat (EPSG:4326) and
+are stored in the working CRS. Creating and ending are audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shapely.geometry import MultiPolygon
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo import domain
+from geo.areas import geodesic_area_km2
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.store import audit
+from geo.store.models import WORKING_SRID
+
+#: Longest period one activation may cover; a longer situation is renewed with a new reference.
+MAX_PERIOD = dt.timedelta(days=90)
+#: How far ahead an activation may be recorded (exercises are announced months before).
+MAX_LEAD = dt.timedelta(days=366)
+
+ActivationState = Literal["scheduled", "active", "ended", "expired"]
+_MAX_ID = 2**31 - 1
+
+_SELECT = (
+    "SELECT a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
+    " ST_AsGeoJSON(ST_Transform(a.area, 4326), 7) AS area_geojson,"
+    " a.starts_at, a.ends_at, a.ended_at, a.created_at"
+    " FROM activation a JOIN organization o ON o.id = a.issuer_id"
+)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation as stored; ``area`` is a GeoJSON MultiPolygon in lon/lat."""
+
+    id: int
+    basis: str
+    reference: str
+    issuer_id: int
+    issuer_name: str
+    area: dict[str, Any]
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    ended_at: dt.datetime | None
+    created_at: dt.datetime
+
+    @property
+    def effective_end(self) -> dt.datetime:
+        """When video stops being allowed: the planned end, or the early end."""
+        return min(self.ends_at, self.ended_at) if self.ended_at else self.ends_at
+
+    def state(self, at: dt.datetime) -> ActivationState:
+        if self.ended_at is not None and self.ended_at <= at and self.ended_at < self.ends_at:
+            return "ended"
+        if at >= self.ends_at:
+            return "expired"
+        if at < self.starts_at:
+            return "scheduled"
+        return "active"
+
+
+def _row(row: Any) -> Activation:
+    values = dict(row._mapping)
+    values["area"] = json.loads(values.pop("area_geojson"))
+    return Activation(**values)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def get_activation(conn: Connection, activation_id: int) -> Activation:
+    """Raises :class:`NotFound` for an unknown id."""
+    row = None
+    if 1 <= activation_id <= _MAX_ID:
+        row = conn.execute(text(f"{_SELECT} WHERE a.id = :id"), {"id": activation_id}).first()
+    if row is None:
+        raise NotFound(f"no activation has the id {activation_id}", details={"id": activation_id})
+    return _row(row)
+
+
+def create_activation(
+    conn: Connection,
+    *,
+    basis: str,
+    reference: str,
+    area: MultiPolygon,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    issuer_id: int,
+    actor: str,
+) -> Activation:
+    """Record an activation issued by organization ``issuer_id``.
+
+    ``area`` is a validated lon/lat MultiPolygon (:func:`geo.areas.area_from_geojson`).
+
+    Raises
+    ------
+    InvalidInput
+        unknown basis, empty reference, naive times, end not after start, a period over
+        :data:`MAX_PERIOD`, already over, or starting more than :data:`MAX_LEAD` ahead.
+    Forbidden
+        the issuer has a service area and the activation's area reaches outside it.
+    """
+    if basis not in domain.LEGAL_BASES:
+        raise InvalidInput(
+            f"unknown legal basis {basis!r}: one of {', '.join(domain.LEGAL_BASES)}",
+            details={"field": "basis"},
+        )
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("an activation needs the reference number of its legal basis")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise InvalidInput("starts_at and ends_at need a time zone (e.g. +09:00 or Z)")
+    if ends_at <= starts_at:
+        raise InvalidInput("ends_at must be after starts_at", details={"field": "ends_at"})
+    if ends_at - starts_at > MAX_PERIOD:
+        raise InvalidInput(
+            f"an activation may last at most {MAX_PERIOD.days} days; renew it with a new"
+            " reference for a longer situation",
+            details={"field": "ends_at", "max_days": MAX_PERIOD.days},
+        )
+    now = _now()
+    if ends_at <= now:
+        raise InvalidInput("ends_at is in the past: the activation would never be in force")
+    if starts_at > now + MAX_LEAD:
+        raise InvalidInput(
+            f"starts_at is more than {MAX_LEAD.days} days ahead", details={"field": "starts_at"}
+        )
+    wkb = area.wkb
+    outside = conn.execute(
+        text(
+            "SELECT NOT ST_Covers(service_area,"
+            f" ST_Transform(ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID}))"
+            " FROM organization WHERE id = :id AND service_area IS NOT NULL"
+        ),
+        {"wkb": wkb, "id": issuer_id},
+    ).scalar()
+    if outside:
+        raise Forbidden("the activation's area reaches outside the issuing organization's area")
+    activation_id = conn.execute(
+        text(
+            "INSERT INTO activation (basis, reference, issuer_id, area, starts_at, ends_at)"
+            " VALUES (:basis, :reference, :issuer,"
+            f" ST_Multi(ST_Transform(ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID})),"
+            " :starts_at, :ends_at) RETURNING id"
+        ),
+        {
+            "basis": basis,
+            "reference": reference,
+            "issuer": issuer_id,
+            "wkb": wkb,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+        },
+    ).scalar_one()
+    x0, y0, x1, y1 = area.bounds
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=issuer_id,
+        action="activation.created",
+        subject_type="activation",
+        subject_id=activation_id,
+        legal_basis=basis,
+        details={
+            "reference": reference,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "area_km2": round(geodesic_area_km2(area), 3),
+            "area_bounds": [round(v, 6) for v in (x0, y0, x1, y1)],
+        },
+    )
+    return get_activation(conn, activation_id)
+
+
+def end_activation(
+    conn: Connection, activation_id: int, *, actor: str, organization_id: int, reason: str = ""
+) -> Activation:
+    """End an activation now; audited as ``activation.ended``.
+
+    Ending a scheduled activation cancels it: it is never in force.
+
+    Raises
+    ------
+    NotFound
+    Conflict
+        it has ended or expired already.
+    """
+    current = get_activation(conn, activation_id)
+    now = _now()
+    state = current.state(now)
+    if state in ("ended", "expired"):
+        raise Conflict(
+            f"activation {activation_id} has {state} already"
+            f" (at {current.effective_end.isoformat()})",
+            details={"id": activation_id, "state": state},
+        )
+    conn.execute(
+        text("UPDATE activation SET ended_at = :now WHERE id = :id AND ended_at IS NULL"),
+        {"id": activation_id, "now": now},
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=organization_id,
+        action="activation.ended",
+        subject_type="activation",
+        subject_id=activation_id,
+        legal_basis=current.basis,
+        details={"reference": current.reference, "reason": reason, "was": state},
+    )
+    return get_activation(conn, activation_id)
+
+
+def list_activations(
+    conn: Connection,
+    *,
+    state: ActivationState | Literal["all"] = "all",
+    at: dt.datetime | None = None,
+    issuer_id: int | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Activation]:
+    """Activations in id order, optionally only those in ``state`` at ``at`` (default now)."""
+    at = at or _now()
+    conditions = {
+        "all": "TRUE",
+        "scheduled": "a.starts_at > :at AND (a.ended_at IS NULL OR a.ended_at > :at)",
+        "active": _ACTIVE,
+        "ended": "a.ended_at IS NOT NULL AND a.ended_at <= :at AND a.ended_at < a.ends_at",
+        "expired": "a.ends_at <= :at AND (a.ended_at IS NULL OR a.ended_at >= a.ends_at)",
+    }
+    where = [conditions[state]]
+    params: dict[str, Any] = {"at": at, "limit": limit}
+    if issuer_id is not None:
+        where.append("a.issuer_id = :issuer")
+        params["issuer"] = issuer_id
+    if after_id is not None:
+        where.append("a.id > :after")
+        params["after"] = after_id
+    rows = conn.execute(
+        text(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT :limit"), params
+    )
+    return [_row(r) for r in rows]
+
+
+_ACTIVE = "a.starts_at <= :at AND a.ends_at > :at AND (a.ended_at IS NULL OR a.ended_at > :at)"
+
+
+def active_activation_covering(
+    conn: Connection, point_lonlat: tuple[float, float], at: dt.datetime | None = None
+) -> Activation | None:
+    """The activation in force at ``at`` (default now) whose area covers the point, or None.
+
+    ``point_lonlat`` is (longitude, latitude), degrees. When several cover it, the one in
+    force longest wins (then the oldest), so a feed's expiry can be as late as the law allows.
+
+    Examples
+    --------
+    ``active_activation_covering(conn, (126.9780, 37.5665))`` → the activation over Seoul City
+    Hall now, or None: then video may not be provided (:class:`geo.errors.NoLegalBasis`).
+    """
+    lon, lat = point_lonlat
+    row = conn.execute(
+        text(
+            f"{_SELECT} WHERE {_ACTIVE} AND ST_Covers(a.area,"
+            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}))"
+            " ORDER BY LEAST(a.ends_at, COALESCE(a.ended_at, a.ends_at)) DESC, a.id LIMIT 1"
+        ),
+        {"lon": lon, "lat": lat, "at": at or _now()},
+    ).first()
+    return _row(row) if row is not None else None

@@ -1,0 +1,436 @@
+"""Organizations, their API keys, and the 2020 pilot's organizations.
+
+An API key reads ``gk_<prefix>_<secret>``: the 8-hex-digit prefix names the key in logs and the
+audit trail, the secret is 256 random bits. Only the SHA-256 of the whole key is stored; the key
+itself is shown once, when created. Creating an organization or a key, and revoking a key, is
+audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo import domain
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.store import audit
+
+_KEY = re.compile(r"gk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
+
+#: Organization kinds that may hold a key of each role; planners and auditors may sit anywhere.
+ROLE_KINDS: dict[str, frozenset[str]] = {
+    "requester": frozenset({"military_unit", "police", "fire"}),
+    "regional_centre": frozenset({"regional_centre"}),
+    "municipal_centre": frozenset({"municipal_centre"}),
+    "planner": frozenset(domain.ORGANIZATION_KINDS),
+    "auditor": frozenset(domain.ORGANIZATION_KINDS),
+    "admin": frozenset({"admin"}),
+}
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: int
+    name: str
+    kind: str
+    parent_id: int | None
+    parent_name: str | None
+    auto_approve_bases: list[str]
+    active_keys: int = 0
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key's public facts (never the secret)."""
+
+    id: int
+    prefix: str
+    role: str
+    label: str
+    organization_id: int
+    organization_name: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is behind a presented API key: the key, its organization and its role."""
+
+    key_id: int
+    key_prefix: str
+    organization_id: int
+    organization_name: str
+    organization_kind: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        return f"key:{self.key_prefix}"
+
+
+def hash_api_key(key: str) -> bytes:
+    """SHA-256 of the whole key text: what the database stores."""
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh ``(key, prefix)``."""
+    prefix = secrets.token_hex(4)
+    return f"gk_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def _org_row(row: Any) -> Organization:
+    return Organization(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        parent_id=row.parent_id,
+        parent_name=row.parent_name,
+        auto_approve_bases=list(row.auto_approve_bases or []),
+        active_keys=getattr(row, "active_keys", 0),
+    )
+
+
+_ORG_SELECT = (
+    "SELECT o.id, o.name, o.kind, o.parent_id, p.name AS parent_name, o.auto_approve_bases,"
+    " (SELECT count(*) FROM api_key k WHERE k.organization_id = o.id AND k.revoked_at IS NULL)"
+    " AS active_keys FROM organization o LEFT JOIN organization p ON p.id = o.parent_id"
+)
+
+
+def get_organization(conn: Connection, name: str) -> Organization:
+    """The organization called ``name``.
+
+    Raises
+    ------
+    NotFound
+    """
+    row = conn.execute(text(f"{_ORG_SELECT} WHERE o.name = :name"), {"name": name}).first()
+    if row is None:
+        raise NotFound(f"no organization is called {name!r} (see `gilmok orgs list`)")
+    return _org_row(row)
+
+
+def list_organizations(conn: Connection) -> list[Organization]:
+    """Every organization, parents' names resolved, by kind then name."""
+    return [_org_row(r) for r in conn.execute(text(f"{_ORG_SELECT} ORDER BY o.kind, o.name"))]
+
+
+def _check_bases(bases: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(bases))
+    unknown = [b for b in chosen if b not in domain.LEGAL_BASES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown legal basis {', '.join(unknown)}: one of {', '.join(domain.LEGAL_BASES)}"
+        )
+    return chosen
+
+
+def create_organization(
+    conn: Connection,
+    *,
+    name: str,
+    kind: str,
+    actor: str,
+    parent: str | None = None,
+    auto_approve: Iterable[str] = (),
+) -> Organization:
+    """Create an organization; audited as ``organization.created``.
+
+    Raises
+    ------
+    InvalidInput
+        unknown kind or legal basis, or an empty name.
+    NotFound
+        the parent does not exist.
+    Conflict
+        an organization of that name exists.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("an organization needs a name")
+    if kind not in domain.ORGANIZATION_KINDS:
+        raise InvalidInput(
+            f"unknown organization kind {kind!r}: one of {', '.join(domain.ORGANIZATION_KINDS)}"
+        )
+    bases = _check_bases(auto_approve)
+    parent_id = get_organization(conn, parent).id if parent else None
+    row = conn.execute(
+        text(
+            "INSERT INTO organization (name, kind, parent_id, auto_approve_bases)"
+            " VALUES (:name, :kind, :parent_id, CAST(:bases AS jsonb))"
+            " ON CONFLICT (name) DO NOTHING RETURNING id"
+        ),
+        {"name": name, "kind": kind, "parent_id": parent_id, "bases": _json_list(bases)},
+    ).first()
+    if row is None:
+        raise Conflict(f"an organization called {name!r} exists already")
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=row.id,
+        action="organization.created",
+        subject_type="organization",
+        subject_id=row.id,
+        details={"name": name, "kind": kind, "parent": parent, "auto_approve_bases": bases},
+    )
+    return get_organization(conn, name)
+
+
+def _json_list(values: list[str]) -> str:
+    return audit.canonical_json(values)
+
+
+def create_api_key(
+    conn: Connection, *, organization: str, role: str, actor: str, label: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key for ``organization`` with ``role``: ``(its public facts, the key itself)``.
+
+    The key is returned once and stored only as a hash. Audited as ``api_key.created``.
+
+    Raises
+    ------
+    InvalidInput
+        unknown role, or a role the organization's kind may not hold (a municipal-centre key
+        for a military unit, an admin key outside an admin organization).
+    NotFound
+        no such organization.
+    """
+    if role not in domain.ROLES:
+        raise InvalidInput(f"unknown role {role!r}: one of {', '.join(domain.ROLES)}")
+    org = get_organization(conn, organization)
+    if org.kind not in ROLE_KINDS[role]:
+        raise InvalidInput(
+            f"a {role} key cannot belong to {org.name!r}, a {org.kind}: {role} keys are for"
+            f" {', '.join(sorted(ROLE_KINDS[role]))}"
+        )
+    key, prefix = new_api_key()
+    key_id = conn.execute(
+        text(
+            "INSERT INTO api_key (organization_id, role, label, prefix, key_hash)"
+            " VALUES (:org, :role, :label, :prefix, :hash) RETURNING id"
+        ),
+        {"org": org.id, "role": role, "label": label, "prefix": prefix, "hash": hash_api_key(key)},
+    ).scalar_one()
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=org.id,
+        action="api_key.created",
+        subject_type="api_key",
+        subject_id=key_id,
+        details={"prefix": prefix, "role": role, "label": label},
+    )
+    return get_api_key(conn, prefix), key
+
+
+def get_api_key(conn: Connection, prefix: str) -> ApiKey:
+    """A key's public facts by its prefix.
+
+    Raises
+    ------
+    NotFound
+    """
+    row = conn.execute(
+        text(
+            "SELECT k.id, k.prefix, k.role, k.label, k.organization_id, o.name AS"
+            " organization_name, k.created_at, k.revoked_at FROM api_key k"
+            " JOIN organization o ON o.id = k.organization_id WHERE k.prefix = :prefix"
+        ),
+        {"prefix": prefix},
+    ).first()
+    if row is None:
+        raise NotFound(f"no API key has the prefix {prefix!r}")
+    return ApiKey(**row._mapping)
+
+
+def revoke_api_key(conn: Connection, *, prefix: str, actor: str) -> ApiKey:
+    """Revoke a key now; audited as ``api_key.revoked``.
+
+    Raises
+    ------
+    NotFound
+    Conflict
+        the key is revoked already.
+    """
+    key = get_api_key(conn, prefix)
+    if key.revoked_at is not None:
+        raise Conflict(f"the key {prefix} was revoked at {key.revoked_at.isoformat()}")
+    conn.execute(text("UPDATE api_key SET revoked_at = now() WHERE id = :id"), {"id": key.id})
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=key.organization_id,
+        action="api_key.revoked",
+        subject_type="api_key",
+        subject_id=key.id,
+        details={"prefix": prefix, "role": key.role},
+    )
+    return get_api_key(conn, prefix)
+
+
+def authenticate(conn: Connection, presented: str) -> Caller | None:
+    """The caller behind a presented key, or None for a malformed, unknown or revoked key."""
+    match = _KEY.fullmatch(presented)
+    if match is None:
+        return None
+    row = conn.execute(
+        text(
+            "SELECT k.id, k.prefix, k.role, k.key_hash, o.id AS org_id, o.name, o.kind"
+            " FROM api_key k JOIN organization o ON o.id = k.organization_id"
+            " WHERE k.prefix = :prefix AND k.revoked_at IS NULL"
+        ),
+        {"prefix": match.group(1)},
+    ).first()
+    if row is None or not hmac.compare_digest(bytes(row.key_hash), hash_api_key(presented)):
+        return None
+    return Caller(row.id, row.prefix, row.org_id, row.name, row.kind, row.role)
+
+
+# --- the 2020 MOLIT–MND pilot ----------------------------------------------------------------
+
+REGIONAL_CENTRE = "수도권 광역통합운영센터"
+SEOUL_CENTRE = "서울특별시 스마트도시통합운영센터"
+YONGIN_CENTRE = "용인시 스마트도시통합운영센터"
+CAPITAL_DEFENSE_COMMAND = "수도방위사령부"
+
+#: (name, kind, parent): parents first. The 52nd and 56th Divisions are under the Capital
+#: Defense Command; the 55th (Yongin) is not, and is left without a parent here.
+PILOT_ORGANIZATIONS: tuple[tuple[str, str, str | None], ...] = (
+    (REGIONAL_CENTRE, "regional_centre", None),
+    (SEOUL_CENTRE, "municipal_centre", REGIONAL_CENTRE),
+    (YONGIN_CENTRE, "municipal_centre", REGIONAL_CENTRE),
+    (CAPITAL_DEFENSE_COMMAND, "military_unit", None),
+    ("제52보병사단", "military_unit", CAPITAL_DEFENSE_COMMAND),
+    ("제55보병사단", "military_unit", None),
+    ("제56보병사단", "military_unit", CAPITAL_DEFENSE_COMMAND),
+)
+
+#: Seoul's 25 autonomous districts (자치구).
+SEOUL_DISTRICTS = (
+    "종로구",
+    "중구",
+    "용산구",
+    "성동구",
+    "광진구",
+    "동대문구",
+    "중랑구",
+    "성북구",
+    "강북구",
+    "도봉구",
+    "노원구",
+    "은평구",
+    "서대문구",
+    "마포구",
+    "양천구",
+    "강서구",
+    "구로구",
+    "금천구",
+    "영등포구",
+    "동작구",
+    "관악구",
+    "서초구",
+    "강남구",
+    "송파구",
+    "강동구",
+)
+#: District names other cities have too: without "서울" in the name they are not Seoul's.
+_SHARED_DISTRICT_NAMES = frozenset({"중구", "강서구"})
+_SEOUL_PREFIX = re.compile(r"^(서울특별시|서울시|서울)\s*")
+_YONGIN_PREFIX = re.compile(r"^(경기도\s*)?용인")
+
+
+def _seoul_district(name: str) -> str | None:
+    """The Seoul district a camera owner's name stands for (``서울특별시 종로구청`` → 종로구)."""
+    seoul = _SEOUL_PREFIX.match(name) is not None
+    bare = _SEOUL_PREFIX.sub("", name).strip()
+    bare = bare.removesuffix("청").strip()
+    if bare in SEOUL_DISTRICTS and (seoul or bare not in _SHARED_DISTRICT_NAMES):
+        return bare
+    return None
+
+
+@dataclass
+class PilotReport:
+    """What :func:`seed_pilot` did; a second run reports everything as already present."""
+
+    created: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    linked: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+    unlinked_owners: list[str] = field(default_factory=list)
+
+
+def seed_pilot(conn: Connection, *, actor: str) -> PilotReport:
+    """Create the 2020 pilot's organizations and attach camera owners to their centres.
+
+    Idempotent. Municipal centres created by the CCTV import (``서울특별시 종로구청``, ...) get
+    the Seoul centre as parent, those named for Yongin the Yongin centre, when they have no
+    parent yet; an existing different parent is kept and reported. Camera-owning centres that
+    fit neither stay unlinked and are reported.
+    """
+    report = PilotReport()
+    for name, kind, parent in PILOT_ORGANIZATIONS:
+        try:
+            existing = get_organization(conn, name)
+        except NotFound:
+            create_organization(conn, name=name, kind=kind, parent=parent, actor=actor)
+            report.created.append(name)
+            continue
+        if existing.kind != kind:
+            raise Conflict(
+                f"{name!r} exists as a {existing.kind}, but the pilot needs a {kind}: rename or"
+                " remove it first"
+            )
+        report.present.append(name)
+        if parent and existing.parent_id is None:
+            _set_parent(conn, existing, parent, actor=actor)
+            report.linked[name] = parent
+    pilot_names = {name for name, _, _ in PILOT_ORGANIZATIONS}
+    for org in list_organizations(conn):
+        if org.kind != "municipal_centre" or org.name in pilot_names:
+            continue
+        target = (
+            SEOUL_CENTRE
+            if _seoul_district(org.name) or _SEOUL_PREFIX.match(org.name)
+            else YONGIN_CENTRE
+            if _YONGIN_PREFIX.match(org.name)
+            else None
+        )
+        if target is None:
+            if org.parent_id is None:
+                report.unlinked_owners.append(org.name)
+        elif org.parent_id is None:
+            _set_parent(conn, org, target, actor=actor)
+            report.linked[org.name] = target
+        elif org.parent_name != target:
+            report.kept[org.name] = org.parent_name or ""
+    return report
+
+
+def _set_parent(conn: Connection, org: Organization, parent: str, *, actor: str) -> None:
+    parent_org = get_organization(conn, parent)
+    conn.execute(
+        text("UPDATE organization SET parent_id = :parent WHERE id = :id"),
+        {"parent": parent_org.id, "id": org.id},
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=org.id,
+        action="organization.parent_set",
+        subject_type="organization",
+        subject_id=org.id,
+        details={"name": org.name, "parent": parent},
+    )
