@@ -1,0 +1,83 @@
+"""gilmok's HTTP API: the Flask app factory.
+
+``create_app()`` reads the ``GILMOK_*`` settings, makes the database engine (it connects on
+first use, so the app starts and ``/healthz`` reports while the database is down), registers the
+blueprints and the one error map, and serves the OpenAPI 3 document, generated from the same
+marshmallow schemas that validate requests, at ``/openapi.json``. Nothing is built at import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.engine import Connection, Engine
+
+    from geo.settings import Settings
+
+#: Largest request body accepted, bytes: an activation's area with 20,000 vertices fits.
+MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+_DESCRIPTION = """\
+Which cameras watch the approaches to an incident, and — only under an active legal basis —
+their feeds for an authorised situation room.
+
+Every endpoint under /v1 needs an API key (`Authorization: Bearer gk_…` or `X-API-Key`);
+each operation lists the roles that may call it in `x-gilmok-roles`. Every error has the body
+`{"code", "message", "details"}`. Coordinates are [longitude, latitude] (EPSG:4326).
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | Connection | None = None
+) -> Flask:
+    """The gilmok WSGI app.
+
+    Parameters
+    ----------
+    settings
+        Defaults to :func:`geo.settings.load_settings` (the ``GILMOK_*`` environment).
+    engine
+        The database to use instead of one made from ``settings.database_url``: an engine, or
+        a connection inside a transaction (tests), in which each request runs as a savepoint.
+    """
+    from flask import Flask
+    from flask_smorest import Api
+
+    from api import activations, audit, health
+    from api.auth import SECURITY_SCHEMES
+    from api.context import AppState
+    from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
+    from geo.settings import load_settings
+    from geo.store import connect
+
+    settings = settings or load_settings()
+    bind = engine if engine is not None else connect(settings.database_url, check=False)
+
+    class GilmokApi(Api):
+        ERROR_SCHEMA = ErrorSchema
+
+        def handle_http_exception(self, error: Any) -> Any:
+            return handle_http_exception(error)
+
+    app = Flask("gilmok")
+    app.config.update(
+        API_TITLE="gilmok",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        API_SPEC_OPTIONS={"info": {"description": _DESCRIPTION}},
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["gilmok"] = AppState(settings=settings, bind=bind)
+    api = GilmokApi(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    register_error_handlers(app)
+    for module in (health, activations, audit):
+        api.register_blueprint(module.blp)
+    # The incidents, feeds, cameras and spatial blueprints register here as they land.
+    return app

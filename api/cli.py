@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from geo.domain import LEGAL_BASES, ORGANIZATION_KINDS, ROLES
 from geo.errors import GilmokError
 from geo.settings import Settings, load_settings
 
@@ -378,6 +379,174 @@ def camsim_stop(ctx: Context) -> None:
 
     stopped = stop_background(ctx.settings.relay)
     click.echo("camera simulator stopped" if stopped else "camera simulator was not running")
+
+
+def _cli_actor() -> str:
+    """How the audit trail names a person at the terminal."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations and their API keys."""
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(ORGANIZATION_KINDS))
+@click.option("--parent", help="Name of the parent organization (routing goes through it).")
+@click.option(
+    "--auto-approve",
+    "auto_approve",
+    multiple=True,
+    type=click.Choice(list(LEGAL_BASES)),
+    help="Legal basis whose feed requests this centre approves automatically (repeatable).",
+)
+@pass_context
+@domain_errors
+def orgs_create(
+    ctx: Context, name: str, kind: str, parent: str | None, auto_approve: tuple[str, ...]
+) -> None:
+    """Create the organization NAME."""
+    from geo.store.orgs import create_organization
+
+    with _engine(ctx).begin() as conn:
+        org = create_organization(
+            conn,
+            name=name,
+            kind=kind,
+            parent=parent,
+            auto_approve=auto_approve,
+            actor=_cli_actor(),
+        )
+    click.echo(f"organization {org.id}: {org.name} ({org.kind})")
+
+
+@orgs.command("key")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--label", default="", help="What the key is for (shown in listings).")
+@pass_context
+@domain_errors
+def orgs_key(ctx: Context, name: str, role: str, label: str) -> None:
+    """Create an API key for the organization NAME; the key is printed once, never stored."""
+    from geo.store.orgs import create_api_key
+
+    with _engine(ctx).begin() as conn:
+        info, key = create_api_key(
+            conn, organization=name, role=role, label=label, actor=_cli_actor()
+        )
+    click.echo(f"{role} key {info.prefix} for {info.organization_name} (shown only now):", err=True)
+    click.echo(key)
+
+
+@orgs.command("revoke-key")
+@click.argument("prefix")
+@pass_context
+@domain_errors
+def orgs_revoke_key(ctx: Context, prefix: str) -> None:
+    """Revoke the API key whose prefix is PREFIX (gk_PREFIX_…)."""
+    from geo.store.orgs import revoke_api_key
+
+    with _engine(ctx).begin() as conn:
+        info = revoke_api_key(conn, prefix=prefix, actor=_cli_actor())
+    click.echo(f"key {info.prefix} ({info.role}, {info.organization_name}) revoked")
+
+
+@orgs.command("list")
+@pass_context
+@domain_errors
+def orgs_list(ctx: Context) -> None:
+    """Every organization: id, kind, parent, active keys, auto-approved legal bases."""
+    from geo.store.orgs import list_organizations
+
+    with _engine(ctx).connect() as conn:
+        rows = list_organizations(conn)
+    for org in rows:
+        parent = f" <- {org.parent_name}" if org.parent_name else ""
+        auto = (
+            f"  auto-approve: {', '.join(org.auto_approve_bases)}" if org.auto_approve_bases else ""
+        )
+        click.echo(f"{org.id:>5}  {org.kind:16} {org.active_keys} keys  {org.name}{parent}{auto}")
+    click.echo(f"{len(rows)} organizations")
+
+
+@orgs.command("seed-pilot")
+@pass_context
+@domain_errors
+def orgs_seed_pilot(ctx: Context) -> None:
+    """Create the 2020 MOLIT–MND pilot's organizations (idempotent).
+
+    The regional integrated centre, the Seoul and Yongin smart-city centres under it, the
+    Capital Defense Command and the 52nd, 55th and 56th Divisions; camera owners imported from
+    the CCTV data (서울특별시 종로구청, …) are attached to their city's centre.
+    """
+    from geo.store.orgs import seed_pilot
+
+    with _engine(ctx).begin() as conn:
+        report = seed_pilot(conn, actor=_cli_actor())
+    for name in report.created:
+        click.echo(f"created  {name}")
+    for name in report.present:
+        click.echo(f"present  {name}")
+    for name, parent in report.linked.items():
+        click.echo(f"linked   {name} -> {parent}")
+    for name, parent in report.kept.items():
+        click.echo(f"kept     {name} -> {parent} (its parent was set before)")
+    for name in report.unlinked_owners:
+        click.echo(f"unlinked {name}: not a Seoul or Yongin centre; set its parent yourself")
+    click.echo(
+        f"{len(report.created)} created, {len(report.present)} present,"
+        f" {len(report.linked)} linked to a centre"
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit.command("verify")
+@pass_context
+@domain_errors
+def audit_verify(ctx: Context) -> None:
+    """Recompute the chain; exit 1 naming the first record altered or removed."""
+    from geo.store.audit import verify
+
+    with _engine(ctx).connect() as conn:
+        check = verify(conn)
+    if not check.ok:
+        fail(f"audit chain broken at record {check.first_bad_id}: {check.problem}")
+    if check.head_id is None:
+        click.echo("audit trail is empty")
+        return
+    click.echo(
+        f"audit chain intact: {check.records} records; head {check.head_id} {check.head_hash}"
+        " (keep this hash elsewhere: it anchors the chain's end)"
+    )
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes (default: 2 × CPUs + 1).",
+)
+@pass_context
+@domain_errors
+def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
+    """Serve the HTTP API through gunicorn."""
+    from api.serve import serve as run
+
+    _engine(ctx).dispose()  # fail now, with one line, if the database is unusable
+    run(ctx.settings, host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":  # pragma: no cover
