@@ -1,0 +1,41 @@
+"""A throwaway migrated database, for tests whose transactions must commit (concurrency, CLI).
+
+The shared ``engine`` database is kept clean by rolled-back transactions; a test that needs
+several connections to see each other's commits gets its own database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from geo.store import connect
+from geo.store.migrate import upgrade
+
+
+@contextlib.contextmanager
+def scratch_database(base: URL) -> Iterator[URL]:
+    """URL of a new database migrated to head; dropped (connections ended) on exit."""
+    name = f"gilmok_scratch_{uuid.uuid4().hex[:10]}"
+    admin = connect(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
