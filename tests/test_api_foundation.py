@@ -458,6 +458,21 @@ def test_active_activation_covering(client: FlaskClient, db: Connection, keys: K
     assert activations.active_activation_covering(db, CITY_HALL) is None
 
 
+def test_require_activation_says_why_there_is_no_basis(
+    client: FlaskClient, db: Connection, keys: Keys
+) -> None:
+    with pytest.raises(ge.NoLegalBasis, match="no legal basis is in force") as none:
+        activations.require_activation(db, CITY_HALL)
+    assert none.value.details["in_force_elsewhere"] == []
+    created = _create(client, keys)
+    assert activations.require_activation(db, CITY_HALL).id == created["id"]
+    with pytest.raises(ge.NoLegalBasis, match="cover other areas") as elsewhere:
+        activations.require_activation(db, GANGNAM_STATION)
+    assert elsewhere.value.details["in_force_elsewhere"] == [
+        {"id": created["id"], "basis": "alert_level_2", "reference": created["reference"]}
+    ]
+
+
 def _square(lon: float, lat: float, size: float) -> dict[str, Any]:
     return {
         "type": "Polygon",

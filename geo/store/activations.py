@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from geo import domain
 from geo.areas import geodesic_area_km2
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis, NotFound
 from geo.store import audit
 from geo.store.models import WORKING_SRID
 
@@ -282,3 +282,41 @@ def active_activation_covering(
         {"lon": lon, "lat": lat, "at": at or _now()},
     ).first()
     return _row(row) if row is not None else None
+
+
+def require_activation(
+    conn: Connection, point_lonlat: tuple[float, float], at: dt.datetime | None = None
+) -> Activation:
+    """The activation covering the point at ``at`` (default now), or :class:`NoLegalBasis`.
+
+    The error says why: no activation in force at all, or those in force cover other ground
+    (listed in ``details`` by id, basis and reference), so a situation room knows what to ask
+    its regional centre for.
+    """
+    at = at or _now()
+    found = active_activation_covering(conn, point_lonlat, at)
+    if found is not None:
+        return found
+    in_force = list_activations(conn, state="active", at=at, limit=20)
+    lon, lat = point_lonlat
+    where = f"({lon:.6f}, {lat:.6f})"
+    if in_force:
+        message = (
+            f"no legal basis covers {where}: the {len(in_force)} activation(s) in force cover"
+            " other areas; video may not be provided here"
+        )
+    else:
+        message = (
+            f"no legal basis is in force: video may not be provided at {where} until one of the"
+            " nine bases is activated for this area"
+        )
+    raise NoLegalBasis(
+        message,
+        details={
+            "location": [lon, lat],
+            "at": at.isoformat(),
+            "in_force_elsewhere": [
+                {"id": a.id, "basis": a.basis, "reference": a.reference} for a in in_force
+            ],
+        },
+    )
