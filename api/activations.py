@@ -20,12 +20,18 @@ from typing import Any
 import marshmallow as ma
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import current_caller, requires_roles
 from api.context import transaction
-from api.schemas import GEOJSON_MULTIPOLYGON, GeoJSONArea, PageArgs, Text, next_after_id
+from api.schemas import (
+    GEOJSON_MULTIPOLYGON,
+    Blueprint,
+    GeoJSONArea,
+    PageArgs,
+    Text,
+    next_after_id,
+)
 from geo import domain
 from geo.errors import Forbidden
 from geo.store import activations as store

@@ -6,12 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import requires_roles
 from api.context import transaction
-from api.schemas import INT32_MAX, PageArgs, Text, next_after_id
+from api.schemas import INT32_MAX, Blueprint, PageArgs, Text, next_after_id
 from geo.store import audit as store
 
 READERS = ("admin", "auditor")

@@ -14,10 +14,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.context import app_state, transaction
 from api.errors import public_message
+from api.schemas import Blueprint
 from geo.errors import GilmokError, SchemaOutOfDate
 from geo.store.app_role import schema_revision
 from geo.store.migrate import head_revision

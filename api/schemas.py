@@ -6,18 +6,41 @@ integers are bounded to what the database columns hold; times need a time zone.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import flask_smorest
 import marshmallow as ma
+from flask import Request
 from marshmallow import fields, validate
+from webargs.flaskparser import FlaskParser
 
 from geo.areas import area_from_geojson
 from geo.errors import InvalidInput
 
+
+class _Parser(FlaskParser):
+    """webargs' parser, with absurdly nested JSON answered as malformed (not a RecursionError)."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            nested = json.JSONDecodeError("nested too deeply", "", 0)
+            return self._handle_invalid_json_error(nested, req)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint with gilmok's request parser: every API blueprint uses it."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone surrogates (valid in JSON escapes, not encodable as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class Text(fields.String):
@@ -30,7 +53,7 @@ class Text(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
         if _CONTROL.search(text):
-            raise ma.ValidationError("must not contain control characters")
+            raise ma.ValidationError("must not contain control characters or lone surrogates")
         return text
 
 

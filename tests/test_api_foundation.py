@@ -491,6 +491,7 @@ def _square(lon: float, lat: float, size: float) -> dict[str, Any]:
         ({"reference": "   "}, "reference"),
         ({"reference": "a\x00b"}, "reference"),
         ({"reference": "x" * 201}, "reference"),
+        ({"reference": "\ud800"}, "reference"),
         ({"starts_at": "2026-01-01T09:00:00"}, "starts_at"),
         ({"starts_at": "tomorrow"}, "starts_at"),
         ({"ends_at": "2020-01-01T00:00:00+09:00"}, "ends_at"),
@@ -545,7 +546,12 @@ def _square(lon: float, lat: float, size: float) -> dict[str, Any]:
 def test_invalid_activations_are_422_naming_the_field(
     client: FlaskClient, keys: Keys, changes: dict[str, Any], field: str
 ) -> None:
-    response = client.post("/v1/activations", json=_body(**changes), headers=keys.headers("admin"))
+    response = client.post(
+        "/v1/activations",
+        data=json.dumps(_body(**changes)),  # ASCII-escaped: a lone surrogate survives
+        content_type="application/json",
+        headers=keys.headers("admin"),
+    )
     body = _assert_error(response, 422, "validation_error")
     assert field in body["details"]["fields"]["json"], body
 
@@ -620,6 +626,23 @@ def test_end_before_start_is_422(client: FlaskClient, keys: Keys) -> None:
             "post",
             "/v1/activations",
             {"data": b"\xff\xfe", "content_type": "application/json"},
+            400,
+            "malformed_json",
+        ),
+        (
+            "post",
+            "/v1/activations",
+            {"data": "[" * 50000 + "]" * 50000, "content_type": "application/json"},
+            400,
+            "malformed_json",
+        ),
+        (
+            "post",
+            "/v1/activations",
+            {
+                "data": '{"area": ' + "[" * 30000 + "]" * 30000 + "}",
+                "content_type": "application/json",
+            },
             400,
             "malformed_json",
         ),
