@@ -183,14 +183,22 @@ def import_() -> None:
 
 
 def _import_camera_file(
-    ctx: Context, reader: Callable[..., Any], file: Path, **options: Any
+    ctx: Context,
+    reader: Callable[..., Any],
+    file: Path,
+    *,
+    anywhere: bool = False,
+    **options: Any,
 ) -> None:
     from geo.store.loading import import_cameras
 
     engine = _engine(ctx)
-    read = reader(file, country_bounds=ctx.settings.country_bounds)
+    bounds = None if anywhere else ctx.settings.country_bounds
+    read = reader(file, country_bounds=bounds)
     with engine.begin() as conn:
-        summary = import_cameras(conn, read, path=file)
+        summary = import_cameras(
+            conn, read, path=file, max_range_m=ctx.settings.max_coverage_range_m
+        )
     _print_summary(summary, **options)
 
 
@@ -218,13 +226,27 @@ def import_enforcement(ctx: Context, file: Path, show_rejected: int, as_json: bo
 
 @import_.command("osm-cameras")
 @_import_options
+@click.option(
+    "--anywhere",
+    is_flag=True,
+    help="Keep cameras outside GILMOK_COUNTRY_BOUNDS (by default they are rejected).",
+)
 @pass_context
 @domain_errors
-def import_osm_cameras(ctx: Context, file: Path, show_rejected: int, as_json: bool) -> None:
+def import_osm_cameras(
+    ctx: Context, file: Path, anywhere: bool, show_rejected: int, as_json: bool
+) -> None:
     """Overpass JSON of man_made=surveillance nodes."""
     from geo.ingest.osm_cameras import read_osm_cameras
 
-    _import_camera_file(ctx, read_osm_cameras, file, show_rejected=show_rejected, as_json=as_json)
+    _import_camera_file(
+        ctx,
+        read_osm_cameras,
+        file,
+        anywhere=anywhere,
+        show_rejected=show_rejected,
+        as_json=as_json,
+    )
 
 
 @import_.command("all")
