@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geo.crs import lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
+from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
 from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
 from geo.errors import InvalidInput
 from geo.network import Reach, RoadNetwork, SnappedPoint, road_distances, snap_to_road
@@ -226,6 +226,14 @@ def _circle_crossings(
     """(segment, forward, offset, grid bearing) of the crossings of the circle, by direction."""
     box = shapely.box(cx - r, cy - r, cx + r, cy + r)
     segs = network.seg_tree.query(box)
+    # only segments whose box reaches the circle from inside to outside can cross it
+    b = network.seg_bounds[segs]
+    near_x = np.maximum(np.maximum(b[:, 0] - cx, cx - b[:, 2]), 0.0)
+    near_y = np.maximum(np.maximum(b[:, 1] - cy, cy - b[:, 3]), 0.0)
+    far_x = np.maximum(np.abs(b[:, 0] - cx), np.abs(b[:, 2] - cx))
+    far_y = np.maximum(np.abs(b[:, 1] - cy), np.abs(b[:, 3] - cy))
+    slack = 1e-6 * r
+    segs = segs[(np.hypot(near_x, near_y) <= r + slack) & (np.hypot(far_x, far_y) >= r - slack)]
     first = network.coord_start[segs]
     counts = network.coord_start[segs + 1] - first - 1  # pieces per segment
     piece = (
@@ -341,6 +349,14 @@ def _build_approaches(
     )
 
 
+def _position_and_north(lon: float, lat: float, crs: str) -> tuple[float, float, float]:
+    """x, y (working CRS) of a lon/lat point and the grid azimuth of true north there, in one
+    transform call (as :func:`geo.crs.north_azimuth_deg` computes it)."""
+    step = 1e-4
+    x, y = get_transformer(LONLAT_CRS, crs).transform([lon, lon], [lat, lat + step])
+    return x[0], y[0], math.degrees(math.atan2(x[1] - x[0], y[1] - y[0]))
+
+
 def find_approaches(
     network: RoadNetwork,
     incident: tuple[float, float],
@@ -416,10 +432,10 @@ def find_approaches(
         if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180
                 and -90 <= lat <= 90):  # fmt: skip
             raise InvalidInput(f"({lon}, {lat}) is not a lon/lat position in degrees")
-        x_a, y_a = lonlat_to_xy([lon], [lat], crs=network.crs)
-        px, py = float(x_a[0]), float(y_a[0])
+    px, py, north = _position_and_north(lon, lat, network.crs)
+    if xy:
+        px, py = float(incident[0]), float(incident[1])
     snap = snap_to_road(network, px, py, max_distance_m=r)
-    north = float(north_azimuth_deg([lon], [lat], crs=network.crs)[0])
     outbound_flags = {"inbound": (False,), "outbound": (True,), "both": (False, True)}[direction]
 
     parts: list[_Crossings] = []

@@ -34,9 +34,6 @@ from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 
-# Edges of zero length (two nodes at one spot) get this length: csgraph drops explicit zeros.
-_MIN_EDGE_M = 1e-6
-
 
 @dataclass(frozen=True, eq=False)
 class TravelGraph:
@@ -95,6 +92,7 @@ class RoadNetwork:
     seg_main: NDArray[np.bool_]
     seg_road: NDArray[np.int64]
     seg_geometry: NDArray[np.object_]
+    seg_bounds: NDArray[np.float64]
     coord_x: NDArray[np.float64]
     coord_y: NDArray[np.float64]
     coord_start: NDArray[np.int64]
@@ -138,21 +136,32 @@ class RoadNetwork:
         Offsets are clipped to the segment. At a vertex, the azimuth is the one of the piece
         that starts there (the last piece at the segment's end).
         """
-        seg = np.asarray(seg, dtype=np.int64)
-        first = self.coord_start[seg]
-        last = self.coord_start[seg + 1] - 1
-        base = self.coord_cum[first]
-        target = base + np.clip(np.asarray(offset_m, dtype=np.float64), 0, self.seg_length[seg])
-        piece = np.searchsorted(self.coord_cum, target, side="right") - 1
-        piece = np.clip(piece, first, np.maximum(first, last - 1))
+        x, y, piece, _ = self._locate(np.asarray(seg, dtype=np.int64), offset_m)
         dx = self.coord_x[piece + 1] - self.coord_x[piece]
         dy = self.coord_y[piece + 1] - self.coord_y[piece]
-        piece_len = self.coord_cum[piece + 1] - self.coord_cum[piece]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(piece_len > 0, (target - self.coord_cum[piece]) / piece_len, 0.0)
-        frac = np.clip(frac, 0.0, 1.0)
-        azimuth = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
-        return self.coord_x[piece] + frac * dx, self.coord_y[piece] + frac * dy, azimuth
+        return x, y, np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
+
+    def _locate(
+        self, seg: NDArray[np.int64], offset_m: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+        """Points at offsets along segments: x, y, the piece (first vertex) holding each, and
+        the offset as a position on ``coord_cum``."""
+        first = self.coord_start[seg]
+        last_piece = np.maximum(first, self.coord_start[seg + 1] - 2)
+        base = self.coord_cum[first]
+        target = base + np.minimum(np.maximum(offset_m, 0.0), self.seg_length[seg])
+        piece = np.minimum(
+            np.maximum(np.searchsorted(self.coord_cum, target, side="right") - 1, first),
+            last_piece,
+        )
+        x0, y0 = self.coord_x[piece], self.coord_y[piece]
+        start = self.coord_cum[piece]
+        piece_len = self.coord_cum[piece + 1] - start
+        frac = (target - start) / np.where(piece_len > 0, piece_len, 1.0)
+        frac = np.minimum(np.maximum(frac, 0.0), 1.0)
+        x = x0 + frac * (self.coord_x[piece + 1] - x0)
+        y = y0 + frac * (self.coord_y[piece + 1] - y0)
+        return x, y, piece, target
 
     def substrings(
         self, seg: ArrayLike, start_m: ArrayLike, end_m: ArrayLike
@@ -165,38 +174,36 @@ class RoadNetwork:
         seg = np.asarray(seg, dtype=np.int64)
         start = np.asarray(start_m, dtype=np.float64)
         end = np.asarray(end_m, dtype=np.float64)
-        if seg.shape[0] == 0:
+        k = seg.shape[0]
+        if k == 0:
             return np.empty(0, dtype=object)
-        low = np.clip(np.minimum(start, end), 0, self.seg_length[seg])
-        high = np.clip(np.maximum(start, end), 0, self.seg_length[seg])
-        ax, ay, _ = self.points_along(seg, low)
-        bx, by, _ = self.points_along(seg, high)
-        base = self.coord_cum[self.coord_start[seg]]
+        both = np.concatenate([seg, seg])
+        x, y, _, target = self._locate(both, np.concatenate([np.minimum(start, end),
+                                                             np.maximum(start, end)]))  # fmt: skip
         # interior vertices: those of the segment strictly between the two offsets
-        lo_vertex = np.searchsorted(self.coord_cum, base + low, side="right")
-        hi_vertex = np.searchsorted(self.coord_cum, base + high, side="left")
-        lo_vertex = np.maximum(lo_vertex, self.coord_start[seg])
-        hi_vertex = np.minimum(hi_vertex, self.coord_start[seg + 1])
+        lo_vertex = np.searchsorted(self.coord_cum, target[:k], side="right")
+        hi_vertex = np.searchsorted(self.coord_cum, target[k:], side="left")
         n_inner = np.maximum(hi_vertex - lo_vertex, 0)
         counts = n_inner + 2
-        line = np.repeat(np.arange(seg.shape[0]), counts)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        j = np.arange(line.shape[0]) - offsets[line]
-        vertex = lo_vertex[line] + j - 1
-        is_first = j == 0
-        is_last = j == counts[line] - 1
-        inner = ~(is_first | is_last)
-        x = np.empty(line.shape[0])
-        y = np.empty(line.shape[0])
-        x[inner] = self.coord_x[vertex[inner]]
-        y[inner] = self.coord_y[vertex[inner]]
-        x[is_first], y[is_first] = ax, ay
-        x[is_last], y[is_last] = bx, by
-        lines = np.asarray(shapely.linestrings(np.column_stack([x, y]), indices=line), dtype=object)
+        total = int(counts.sum())
+        line = np.repeat(np.arange(k), counts)
+        ends = np.cumsum(counts)
+        j = np.arange(total) - np.repeat(ends - counts, counts)
+        vertex = np.minimum(lo_vertex[line] + j - 1, self.coord_x.shape[0] - 1)
+        px = self.coord_x[vertex]
+        py = self.coord_y[vertex]
+        first_at = ends - counts
+        px[first_at], py[first_at] = x[:k], y[:k]
+        px[ends - 1], py[ends - 1] = x[k:], y[k:]
         flip = start > end
         if flip.any():
-            lines[flip] = shapely.reverse(lines[flip])
-        return lines
+            # reverse the flipped lines' vertices in place
+            rev = np.where(flip[line], first_at[line] + (ends - 1)[line] - np.arange(total), 0)
+            take = np.where(flip[line], rev, np.arange(total))
+            px, py = px[take], py[take]
+        return np.asarray(
+            shapely.linestrings(np.column_stack([px, py]), indices=line), dtype=object
+        )
 
 
 @dataclass(frozen=True)
@@ -275,7 +282,7 @@ def _adjacency(
     src, dst, w = src[keep], dst[keep], w[keep]
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    return ptr, dst.astype(np.int64), np.maximum(w, _MIN_EDGE_M)
+    return ptr, dst.astype(np.int64), w  # explicit zeros stay edges in csgraph
 
 
 def _travel_graph(
@@ -426,6 +433,7 @@ def build_road_network(
         seg_main=main,
         seg_road=seg_road.astype(np.int64),
         seg_geometry=geoms,
+        seg_bounds=shapely.bounds(geoms),
         coord_x=np.ascontiguousarray(coords[:, 0]),
         coord_y=np.ascontiguousarray(coords[:, 1]),
         coord_start=coord_start,
@@ -531,7 +539,7 @@ def road_distances(
     for node, length in p_targets:
         k = int(np.searchsorted(nodes, node))
         if k < n and nodes[k] == node:
-            p_edges[k] = min(p_edges.get(k, np.inf), max(length, _MIN_EDGE_M))
+            p_edges[k] = min(p_edges.get(k, np.inf), length)
     p_cols, p_w = list(p_edges), list(p_edges.values())
 
     cols = np.concatenate([pos[keep], np.asarray(p_cols, dtype=np.int64)])
