@@ -2,10 +2,12 @@
 this geometry" fast.
 
 The index holds each camera's parameters as numpy arrays and a shapely ``STRtree`` over the
-bounding box of its widest coverage (the ``detect`` level: every stronger level's coverage is
-the same shape, nested inside it). A query takes the tree's candidates, drops those whose box
-at the requested level misses the geometry's box, builds the coverage polygons of the few
-left at that level and tests them exactly. Coverage at any DORI level is thus computed on
+exact bounding box of its coverage at the default level (``observe``): a stronger level's
+coverage is the same shape nested inside it, and a query at the weaker ``detect`` level grows
+its query box by the largest difference of radius. A query takes the tree's candidates, drops
+those whose box at the requested level misses the geometry's box, measures each camera's
+distance to the geometry in numpy, and builds coverage polygons only for the few pairs that
+distance cannot decide. Coverage at any DORI level is thus computed on
 demand from the stored parameters, with the same function (:func:`camera_coverage`) that the
 PostGIS loader uses, so both paths give the same polygons.
 
@@ -32,6 +34,7 @@ from geo.coverage import (
     sector_polygons,
 )
 from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
+from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
 
 #: Camera statuses left out of the index altogether: the camera no longer exists.
@@ -207,6 +210,7 @@ class CoverageIndex:
     confidence: NDArray[np.str_]
     online: NDArray[np.bool_]
     tree: shapely.STRtree
+    grow_m: tuple[float, ...]
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -228,45 +232,102 @@ class CoverageIndex:
 
     def query(
         self, geometries: ArrayLike, *, level: str = "observe"
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.object_]]:
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """Pairs (geometry position, camera row) whose coverage at ``level`` intersects.
 
-        Geometries are in the working CRS. Also returns each pair's coverage polygon.
-        Pairs come sorted by geometry, then camera row.
+        Geometries are lines in the working CRS. Also returns, per pair, the distance in
+        metres from the camera to the nearest point of the geometry inside its coverage (where
+        the pixel density on it is highest). Pairs come sorted by geometry, then camera row.
+
+        The answer is the one of ``shapely.intersects`` on the coverage polygons; polygons are
+        only built where the distance alone cannot decide (a disk's polygon holds every point
+        within ``r·cos(step/2)`` of its centre and none beyond ``r``).
         """
-        level_px_per_m(level)
+        level_px_per_m(level)  # refuses an unknown level
+        strength = DORI_LEVELS.index(level)
         geoms = np.atleast_1d(np.asarray(geometries, dtype=object))
+        empty = np.empty(0, dtype=np.int64)
         if geoms.shape[0] == 0 or len(self) == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, np.empty(0, dtype=object)
-        pair_geom, pair_cam = self.tree.query(geoms)
+            return empty, empty, np.empty(0)
+        bounds = shapely.bounds(geoms)
+        grow = self.grow_m[strength]
+        query_boxes = shapely.box(
+            bounds[:, 0] - grow, bounds[:, 1] - grow, bounds[:, 2] + grow, bounds[:, 3] + grow
+        )
+        pair_geom, pair_cam = self.tree.query(query_boxes)
         if pair_geom.shape[0] == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, np.empty(0, dtype=object)
-        cams, inverse = np.unique(pair_cam, return_inverse=True)
-        radius = self.range_m(cams, level=level)
+            return empty, empty, np.empty(0)
+        radius = self.range_m(pair_cam, level=level)
         boxes = sector_bounds(
-            self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams], radius
-        )[inverse]
-        gb = shapely.bounds(geoms)[pair_geom]
+            self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
+            self.grid_span_deg[pair_cam], radius,
+        )  # fmt: skip
+        gb = bounds[pair_geom]
         meets = (
             (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
             & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
         )  # fmt: skip
-        pair_geom, pair_cam, inverse = pair_geom[meets], pair_cam[meets], inverse[meets]
-        used, local = np.unique(inverse, return_inverse=True)
-        polygons = sector_polygons(
-            self.x[cams[used]], self.y[cams[used]], self.grid_start_deg[cams[used]],
-            self.grid_span_deg[cams[used]], radius[used],
-        )[local]  # fmt: skip
-        hit = shapely.intersects(polygons, geoms[pair_geom])
-        pair_geom, pair_cam, polygons = pair_geom[hit], pair_cam[hit], polygons[hit]
+        pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
+        near = _distance_to_lines(self.x[pair_cam], self.y[pair_cam], geoms, pair_geom)
+        disk = self.grid_span_deg[pair_cam] >= 360.0
+        sure_hit = disk & (near <= radius * _INNER_DISK)
+        unsure = ~sure_hit & (near <= radius * (1 + 1e-9))
+        hit = sure_hit.copy()
+        if unsure.any():
+            cams = pair_cam[unsure]
+            polygons = sector_polygons(
+                self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams],
+                radius[unsure],
+            )  # fmt: skip
+            lines = geoms[pair_geom[unsure]]
+            touched = shapely.intersects(polygons, lines)
+            hit[unsure] = touched
+            watched = shapely.intersection(polygons[touched], lines[touched])
+            near_unsure = near[unsure]
+            near_unsure[touched] = shapely.distance(
+                shapely.points(self.x[cams[touched]], self.y[cams[touched]]), watched
+            )
+            near[unsure] = near_unsure
+        pair_geom, pair_cam, near = pair_geom[hit], pair_cam[hit], near[hit]
         order = np.lexsort((pair_cam, pair_geom))
-        return (
-            pair_geom[order].astype(np.int64),
-            pair_cam[order].astype(np.int64),
-            polygons[order],
-        )
+        return pair_geom[order].astype(np.int64), pair_cam[order].astype(np.int64), near[order]
+
+
+# A disk's polygon (64 chords) holds every point this fraction of its radius from the centre;
+# the margin absorbs rounding in the vertices.
+_INNER_DISK = np.cos(np.pi / 64) * (1 - 1e-9)
+
+
+def _distance_to_lines(
+    px: NDArray[np.float64],
+    py: NDArray[np.float64],
+    lines: NDArray[np.object_],
+    which: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Distance (metres) from each point to the (Multi)LineString ``lines[which]``, vectorised
+    over the lines' pieces in numpy."""
+    parts, owner = shapely.get_parts(lines, return_index=True)
+    coords, part_of = shapely.get_coordinates(parts, return_index=True)
+    is_piece = part_of[:-1] == part_of[1:]
+    ax, ay = coords[:-1, 0][is_piece], coords[:-1, 1][is_piece]
+    bx, by = coords[1:, 0][is_piece], coords[1:, 1][is_piece]
+    piece_owner = owner[part_of[:-1][is_piece]]  # sorted: parts come in line order
+    ptr = np.searchsorted(piece_owner, np.arange(lines.shape[0] + 1))
+    counts = (ptr[1:] - ptr[:-1])[which]
+    pair = np.repeat(np.arange(which.shape[0]), counts)
+    piece = (
+        np.repeat(ptr[:-1][which], counts)
+        + np.arange(pair.shape[0])
+        - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    dx, dy = bx[piece] - ax[piece], by[piece] - ay[piece]
+    qx, qy = px[pair] - ax[piece], py[pair] - ay[piece]
+    length2 = dx * dx + dy * dy
+    t = np.minimum(np.maximum((qx * dx + qy * dy) / np.where(length2 > 0, length2, 1.0), 0.0), 1.0)
+    d = np.hypot(qx - t * dx, qy - t * dy)
+    out = np.full(which.shape[0], np.inf)
+    np.minimum.at(out, pair, d)
+    return out
 
 
 def _column(cameras: Any, names: tuple[str, ...], n: int, default: Any) -> NDArray[Any]:
@@ -352,7 +413,17 @@ def build_coverage_index(
         cover.grid_heading_deg, cover.fov_deg, kind=kind,
         pan_min_deg=cover.grid_pan_min_deg, pan_max_deg=cover.grid_pan_max_deg,
     )  # fmt: skip
-    boxes = sector_bounds(x, y, start, span, cover.range_m)
+    # the tree holds boxes at the default level; weaker levels grow the query box instead
+    ranges = {lv: dori_range_m(cover.pixels_h, cover.fov_deg, level=lv, max_range_m=max_range_m)
+              for lv in DORI_LEVELS}  # fmt: skip
+    tree_level = DORI_LEVELS.index(DEFAULT_DORI_LEVEL)
+    grow = tuple(
+        float(np.max(ranges[lv] - ranges[DEFAULT_DORI_LEVEL], initial=0.0))
+        if i < tree_level
+        else 0.0
+        for i, lv in enumerate(DORI_LEVELS)
+    )
+    boxes = sector_bounds(x, y, start, span, ranges[DEFAULT_DORI_LEVEL])
     status = col(("status",), "online")
     return CoverageIndex(
         crs=crs,
@@ -372,4 +443,5 @@ def build_coverage_index(
         confidence=cover.confidence,
         online=np.asarray(pd.isna(status) | (status == "online"), dtype=bool),
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
+        grow_m=grow,
     )

@@ -473,7 +473,10 @@ def snap_to_road(
         )
     seg = int(found.min())
     line = network.seg_geometry[seg]
-    offset = float(shapely.line_locate_point(line, point))
+    # GEOS measures the line itself; keep the offset within the length measured here
+    offset = min(
+        max(float(shapely.line_locate_point(line, point)), 0.0), float(network.seg_length[seg])
+    )
     px, py, _ = network.points_along([seg], [offset])
     return SnappedPoint(
         segment=seg,

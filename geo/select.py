@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 
 from geo.approaches import Approaches, Cordon
@@ -129,12 +128,9 @@ def cameras_watching(
     level_px_per_m(level)
     level_idx = DORI_LEVELS.index(level)
     k = len(approaches)
-    pair_app, cams, polygons = index.query(approaches.stretch, level=level)
-    n = pair_app.shape[0]
-
     # the nearest point of the stretch inside the coverage sets the pixel density there
-    watched = shapely.intersection(polygons, approaches.stretch[pair_app])
-    near = shapely.distance(shapely.points(index.x[cams], index.y[cams]), watched)
+    pair_app, cams, near = index.query(approaches.stretch, level=level)
+    n = pair_app.shape[0]
     density = pixel_density(index.pixels_h[cams], index.fov_deg[cams], near)
     reached = np.maximum(
         dori_level_index(index.pixels_h[cams], index.fov_deg[cams], near), level_idx
