@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,41 @@ def test_wrong_file_is_a_clear_error_and_changes_nothing(
         assert "Traceback" not in result.stderr
     with engine.connect() as conn:
         assert _counts(conn) == before
+
+
+def _index_and_constraint_definitions(db: Connection) -> set[str]:
+    rows = db.execute(
+        text(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index"
+            " WHERE indrelid IN ('camera'::regclass, 'coverage'::regclass)"
+            " UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid IN ('camera'::regclass, 'coverage'::regclass)"
+        )
+    ).scalars()
+    return set(rows)
+
+
+def test_bulk_load_rebuilds_every_index_and_key(
+    db: Connection, seoul, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo.store import loading
+
+    monkeypatch.setattr(loading, "BULK_MIN_ROWS", 1000)
+    modes: list[bool] = []
+    real_bulk_mode = loading._bulk_mode
+
+    @contextlib.contextmanager
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with real_bulk_mode(*args, **kwargs) as on:
+            modes.append(on)
+            yield on
+
+    monkeypatch.setattr(loading, "_bulk_mode", spy)
+    before = _index_and_constraint_definitions(db)
+    summary = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    assert summary.created["cameras"] == len(seoul.cameras)
+    assert _index_and_constraint_definitions(db) == before
+    # The rebuilt unique key still keeps a second import out.
+    again = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    assert again.created["cameras"] == 0
+    assert modes == [True, True, False]  # cameras and coverage in bulk, then the normal path

@@ -8,14 +8,19 @@ and are stored in the working CRS.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -69,16 +74,65 @@ class ImportSummary:
 def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     """COPY a DataFrame into ``table`` (columns named like the frame's); NA becomes NULL.
 
-    psycopg's row writer formats in C: measured 3.5 times faster here than rendering the frame
-    as CSV with pandas first.
+    Arrow's C++ CSV writer renders the rows (1.6 million in about 0.6 s here, 40 times faster
+    than a Python loop over rows). In PostgreSQL's CSV format an unquoted empty field is NULL
+    and a quoted one an empty string, which is exactly how Arrow writes null and "".
     """
+    buf = io.BytesIO()
+    table_ = pa.Table.from_pandas(frame, preserve_index=False)
+    pa_csv.write_csv(table_, buf, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buf.getbuffer())
+
+
+#: A load at least this large, and larger than what the table holds, rebuilds the table's
+#: secondary indexes and foreign keys once instead of updating them row by row.
+BULK_MIN_ROWS = 100_000
+
+
+@contextlib.contextmanager
+def _bulk_mode(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
+    """Drop ``table``'s secondary indexes, unique and foreign keys for a large load; rebuild after.
+
+    Yields whether bulk mode is on. Everything happens inside the caller's transaction, so a
+    failure restores the indexes with the data; the table is locked for the load's duration
+    (a first national load, not the everyday update). The primary key and CHECK constraints
+    stay.
+    """
+    present = conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT :n) t"),
+                           {"n": incoming}).scalar_one()  # fmt: skip
+    if incoming < BULK_MIN_ROWS or present >= incoming:
+        yield False
+        return
+    constraints = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f') ORDER BY contype DESC"
+        ),
+        {"t": table},
+    ).all()
+    indexes = conn.execute(
+        text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid"
+            " WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+        ),
+        {"t": table},
+    ).all()
+    for name, _ in constraints:
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    yield True
+    conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    for _, definition in indexes:
+        conn.execute(text(definition))
+    for name, definition in reversed(constraints):  # unique keys before the foreign keys
+        conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
 
 
 def _open_batch(conn: Connection, *, kind: str, path: Path, sha256: str) -> int:
@@ -282,43 +336,53 @@ def import_cameras(
         )
     )
     _copy_frame(conn, "camera_stage", stage)
-    new = conn.execute(
-        text(
-            f"""
-            WITH inserted AS (
-                INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,
-                    heading_deg, heading_source, heading_uncertainty_deg, heading_hint, fov_deg,
-                    pan_min_deg, pan_max_deg, resolution_px_h, megapixels, mount_height_m,
-                    purpose, address, direction_text, provenance, import_batch_id)
-                SELECT :source, source_key, site_key, owner_id,
-                    ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {WORKING_SRID}), kind,
-                    heading_deg, heading_source, heading_uncertainty_deg,
-                    coalesce(heading_hint, ''), fov_deg, pan_min_deg, pan_max_deg,
-                    resolution_px_h, megapixels, mount_height_m, coalesce(purpose, ''),
-                    coalesce(address, ''), coalesce(direction_text, ''), provenance, :batch
-                FROM camera_stage
-                ON CONFLICT (source, source_key) DO NOTHING
-                RETURNING site_key
-            )
-            SELECT count(DISTINCT site_key) AS sites, count(*) AS cameras FROM inserted
-            """
-        ),
-        {"source": read.source, "batch": batch_id},
-    ).one()
+    with _bulk_mode(conn, "camera", len(stage)) as bulk:
+        # In bulk mode the unique key is rebuilt afterwards: the anti-join alone keeps
+        # re-imported cameras out (a file's own keys are unique, the reader sees to that).
+        on_conflict = "" if bulk else "ON CONFLICT (source, source_key) DO NOTHING"
+        new = conn.execute(
+            text(
+                f"""
+                WITH inserted AS (
+                    INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,
+                        heading_deg, heading_source, heading_uncertainty_deg, heading_hint,
+                        fov_deg, pan_min_deg, pan_max_deg, resolution_px_h, megapixels,
+                        mount_height_m, purpose, address, direction_text, provenance,
+                        import_batch_id)
+                    SELECT :source, s.source_key, s.site_key, s.owner_id,
+                        ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
+                                     {WORKING_SRID}),
+                        s.kind, s.heading_deg, s.heading_source, s.heading_uncertainty_deg,
+                        coalesce(s.heading_hint, ''), s.fov_deg, s.pan_min_deg, s.pan_max_deg,
+                        s.resolution_px_h, s.megapixels, s.mount_height_m,
+                        coalesce(s.purpose, ''), coalesce(s.address, ''),
+                        coalesce(s.direction_text, ''), s.provenance, :batch
+                    FROM camera_stage s
+                    WHERE NOT EXISTS (SELECT 1 FROM camera c
+                                      WHERE c.source = :source AND c.source_key = s.source_key)
+                    {on_conflict}
+                    RETURNING site_key
+                )
+                SELECT count(DISTINCT site_key) AS sites, count(*) AS cameras FROM inserted
+                """
+            ),
+            {"source": read.source, "batch": batch_id},
+        ).one()
     coverage_rows = 0
     if new.cameras:
         _copy_frame(conn, "coverage_stage", _observe_coverage(cams, max_range_m=max_range_m))
-        coverage_rows = conn.execute(
-            text(
-                "INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
-                f" SELECT c.id, '{DEFAULT_DORI_LEVEL}', s.range_m, s.confidence,"
-                f" ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), {WORKING_SRID})"
-                " FROM coverage_stage s JOIN camera c"
-                " ON c.source = :source AND c.source_key = s.source_key"
-                " WHERE c.import_batch_id = :batch"
-            ),
-            {"source": read.source, "batch": batch_id},
-        ).rowcount
+        with _bulk_mode(conn, "coverage", int(new.cameras)):
+            coverage_rows = conn.execute(
+                text(
+                    "INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
+                    f" SELECT c.id, '{DEFAULT_DORI_LEVEL}', s.range_m, s.confidence,"
+                    f" ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), {WORKING_SRID})"
+                    " FROM coverage_stage s JOIN camera c"
+                    " ON c.source = :source AND c.source_key = s.source_key"
+                    " WHERE c.import_batch_id = :batch"
+                ),
+                {"source": read.source, "batch": batch_id},
+            ).rowcount
     # Dropped now, not only at commit: the caller's transaction may import more files.
     conn.execute(text("DROP TABLE camera_stage, coverage_stage"))
     sites_in_file = int(cams["site_key"].nunique())
