@@ -347,8 +347,22 @@ def coverage_polygons(
         heading_deg, fov, kind=kinds, pan_min_deg=pan_min_deg, pan_max_deg=pan_max_deg
     )
     polygons = sector_polygons(x, y, start, span, range_m)
-    confidence = np.where(heading_known, "high", "low")
+    return polygons, coverage_confidence(heading_known, kind=kinds, heading_source=heading_source)
+
+
+def coverage_confidence(
+    heading_known: ArrayLike, *, kind: ArrayLike, heading_source: ArrayLike | None = None
+) -> NDArray[np.str_]:
+    """``"high"``, or ``"low"`` for a fixed camera whose heading is unknown or only inferred.
+
+    Examples
+    --------
+    >>> coverage_confidence([True, False, True], kind=["fixed", "fixed", "fixed"],
+    ...                     heading_source=["surveyed", "unknown", "inferred"]).tolist()
+    ['high', 'low', 'low']
+    """
+    confidence = np.where(np.asarray(heading_known, dtype=bool), "high", "low")
     if heading_source is not None:
         inferred = np.asarray(heading_source, dtype=object) == "inferred"
-        confidence[(kinds == "fixed") & inferred] = "low"
-    return polygons, confidence
+        confidence[(np.asarray(kind, dtype=object) == "fixed") & inferred] = "low"
+    return confidence

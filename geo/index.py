@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from geo.coverage import (
     DEFAULT_MAX_RANGE_M,
     DORI_LEVELS,
+    coverage_confidence,
     coverage_spans,
     dori_range_m,
     fill_camera_defaults,
@@ -116,6 +117,10 @@ def camera_coverage(
 def _float(values: ArrayLike | None, n: int) -> NDArray[np.float64]:
     if values is None:
         return np.full(n, np.nan)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
     series = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
     return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
@@ -403,18 +408,19 @@ def build_coverage_index(
     pan_max = _float(col(("pan_max_deg",)), n)
     source = col(("heading_source",), None)
     source = np.where(pd.isna(source), np.where(np.isnan(heading), "unknown", "surveyed"), source)
-    cover = _coverage_at(
-        x, y, north_azimuth_deg(lon, lat, crs=crs), kind=kind, heading_deg=heading,
-        fov_deg=col(("fov_deg",)), resolution_px_h=col(("resolution_px_h",)),
-        pan_min_deg=pan_min, pan_max_deg=pan_max, heading_source=source,
-        level=DORI_LEVELS[0], max_range_m=max_range_m,
+    # parameters only: polygons are built per query, for the few candidates
+    north = north_azimuth_deg(lon, lat, crs=crs)
+    pixels, fov = fill_camera_defaults(kind, _float(col(("resolution_px_h",)), n),
+                                       _float(col(("fov_deg",)), n))  # fmt: skip
+    grid_pan_min = np.mod(pan_min + north, 360.0)
+    grid_pan_max = np.mod(pan_max + north, 360.0)
+    start, span, heading_known = coverage_spans(
+        np.mod(heading + north, 360.0), fov, kind=kind,
+        pan_min_deg=grid_pan_min, pan_max_deg=grid_pan_max,
     )  # fmt: skip
-    start, span, _ = coverage_spans(
-        cover.grid_heading_deg, cover.fov_deg, kind=kind,
-        pan_min_deg=cover.grid_pan_min_deg, pan_max_deg=cover.grid_pan_max_deg,
-    )  # fmt: skip
+    del north, grid_pan_min, grid_pan_max
     # the tree holds boxes at the default level; weaker levels grow the query box instead
-    ranges = {lv: dori_range_m(cover.pixels_h, cover.fov_deg, level=lv, max_range_m=max_range_m)
+    ranges = {lv: dori_range_m(pixels, fov, level=lv, max_range_m=max_range_m)
               for lv in DORI_LEVELS}  # fmt: skip
     tree_level = DORI_LEVELS.index(DEFAULT_DORI_LEVEL)
     grow = tuple(
@@ -436,11 +442,11 @@ def build_coverage_index(
         pan_min_deg=pan_min,
         pan_max_deg=pan_max,
         heading_source=np.asarray(source, dtype=object),
-        pixels_h=cover.pixels_h,
-        fov_deg=cover.fov_deg,
+        pixels_h=pixels,
+        fov_deg=fov,
         grid_start_deg=start,
         grid_span_deg=span,
-        confidence=cover.confidence,
+        confidence=coverage_confidence(heading_known, kind=kind, heading_source=source),
         online=np.asarray(pd.isna(status) | (status == "online"), dtype=bool),
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
         grow_m=grow,

@@ -75,6 +75,7 @@ class RoadNetwork:
 
     crs: str
     extent: shapely.Geometry
+    extent_boundary: shapely.Geometry
     node_id: NDArray[np.int64]
     node_x: NDArray[np.float64]
     node_y: NDArray[np.float64]
@@ -122,10 +123,9 @@ class RoadNetwork:
 
     def distance_to_edge(self, x: float, y: float) -> float:
         """Metres from (x, y) to the boundary of the data's extent; 0 outside it."""
-        point = shapely.Point(x, y)
-        if not shapely.contains(self.extent, point):
+        if not shapely.contains_xy(self.extent, x, y):
             return 0.0
-        return float(shapely.distance(point, shapely.boundary(self.extent)))
+        return float(shapely.distance(shapely.Point(x, y), self.extent_boundary))
 
     def points_along(
         self, seg: ArrayLike, offset_m: ArrayLike
@@ -388,10 +388,13 @@ def build_road_network(
 
     if extent is None:
         extent = shapely.box(*shapely.bounds(shapely.multipoints(coords)))
+    extent_boundary = shapely.boundary(extent)
+    shapely.prepare(extent)
+    shapely.prepare(extent_boundary)
     node_points = shapely.points(node_x, node_y)
     node_edge_m = np.where(
         shapely.contains_xy(extent, node_x, node_y),
-        shapely.distance(node_points, shapely.boundary(extent)),
+        shapely.distance(node_points, extent_boundary),
         0.0,
     )
 
@@ -416,6 +419,7 @@ def build_road_network(
     return RoadNetwork(
         crs=crs,
         extent=extent,
+        extent_boundary=extent_boundary,
         node_id=node_id.astype(np.int64),
         node_x=node_x,
         node_y=node_y,
