@@ -353,9 +353,9 @@ def build_road_network(
     InvalidInput
         when a column is missing or a geometry does not start at u and end at v.
     """
-    for name in ("u", "v", "oneway", "geometry"):
-        if name not in segments:
-            raise InvalidInput(f"road segments need a {name!r} column")
+    for column in ("u", "v", "oneway", "geometry"):
+        if column not in segments:
+            raise InvalidInput(f"road segments need a {column!r} column")
     n_seg = len(segments["u"])
     if n_seg == 0:
         raise NoRoadData("the road network has no segments")

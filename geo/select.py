@@ -143,9 +143,9 @@ def cameras_watching(
     camera_id = index.camera_id[cams]
 
     order = np.lexsort((camera_id, distance, ~facing, -reached, ~online, pair_app))
-    pair_app, cams, density, reached, facing, distance, online, camera_id = (
-        a[order] for a in (pair_app, cams, density, reached, facing, distance, online, camera_id)
-    )
+    pair_app, cams, density, reached = pair_app[order], cams[order], density[order], reached[order]
+    facing, distance, online = facing[order], distance[order], online[order]
+    camera_id = camera_id[order]
     first = np.searchsorted(pair_app, pair_app, side="left")
     rank = np.arange(n) - first + 1
     watched_online = np.zeros(k, dtype=bool)
