@@ -26,8 +26,9 @@ Every range is capped at ``max_range_m`` (setting ``GILMOK_MAX_COVERAGE_RANGE_M`
 200 m): beyond it, weather, mounting and occlusion make any claim of useful video doubtful.
 
 Missing resolution or field of view take documented defaults by camera kind
-(:data:`KIND_DEFAULTS`). Polygons are in the working CRS (metres); arcs are drawn with one
-vertex at least every 5.625° (64 per full circle, under 0.25 m from the true arc at 200 m).
+(:data:`KIND_DEFAULTS`). Polygons are in the working CRS (metres); arcs are drawn with
+vertices close enough that no chord strays more than :data:`ARC_TOLERANCE_M` (10 cm) from
+the true arc.
 """
 
 from __future__ import annotations
@@ -60,7 +61,32 @@ KIND_DEFAULTS: dict[str, tuple[float, float]] = {
 #: Fields of view from this width up are treated as fisheye/panoramic lenses.
 PANORAMIC_FOV_DEG = 180.0
 #: Largest angle between two consecutive arc vertices, degrees.
-ARC_STEP_DEG = 360.0 / 64
+ARC_STEP_DEG = 45.0
+#: Smallest angle between two consecutive arc vertices, degrees (at most 128 per circle).
+MIN_ARC_STEP_DEG = 360.0 / 128
+#: Largest gap between a drawn arc and the true circle, metres. A fixed per-vertex angle would
+#: spend 64 vertices on a dome's 6 m disk; sizing the step to this gap keeps every arc within
+#: 10 cm of the circle with a third of the vertices, which is what makes a national
+#: registry's coverage cheap to store, send and index.
+ARC_TOLERANCE_M = 0.1
+
+
+def arc_step_deg(radius_m: ArrayLike) -> NDArray[np.float64]:
+    """Angle between consecutive arc vertices so the chords stay within :data:`ARC_TOLERANCE_M`.
+
+    A chord spanning angle θ on a circle of radius r lies ``r·(1 − cos(θ/2))`` inside the arc
+    at most; the step is the largest θ keeping that under the tolerance, clipped to
+    [:data:`MIN_ARC_STEP_DEG`, :data:`ARC_STEP_DEG`].
+
+    Examples
+    --------
+    >>> arc_step_deg([6.5, 26.6, 200.0]).round(1)
+    array([20.1,  9.9,  3.6])
+    """
+    r = np.asarray(radius_m, dtype=np.float64)
+    cos_half = np.clip(1.0 - ARC_TOLERANCE_M / np.maximum(r, 1e-9), -1.0, 1.0)
+    step = np.degrees(2.0 * np.arccos(cos_half))
+    return np.asarray(np.clip(step, MIN_ARC_STEP_DEG, ARC_STEP_DEG))
 
 
 def level_px_per_m(level: str) -> float:
@@ -262,7 +288,7 @@ def sector_polygons(
     >>> poly.contains(shapely.Point(5, 0)), poly.contains(shapely.Point(0, 5))
     (True, False)
     >>> round(sector_polygons([0.0], [0.0], [0.0], [360.0], [10.0])[0].area / (100 * np.pi), 3)
-    0.998
+    0.988
     """
     cx = np.atleast_1d(np.asarray(x, dtype=np.float64))
     n = cx.shape[0]
@@ -273,8 +299,8 @@ def sector_polygons(
     if n == 0:
         return np.empty(0, dtype=object)
     disk = span >= 360
-    steps = np.maximum(1, np.ceil(span / ARC_STEP_DEG - 1e-9)).astype(np.int64)
-    steps[disk] = 64
+    span = np.minimum(span, 360.0)
+    steps = np.maximum(1, np.ceil(span / arc_step_deg(radius) - 1e-9)).astype(np.int64)
     # ring vertex counts: sector = centre, steps+1 arc points, centre; disk = steps+1 (closed)
     counts = np.where(disk, steps + 1, steps + 3)
     ring = np.repeat(np.arange(n), counts)
@@ -338,7 +364,7 @@ def coverage_polygons(
     >>> polys, conf = coverage_polygons([0.0, 0.0], [0.0, 0.0], [0.0, np.nan], [60.0, 60.0],
     ...                                 [20.0, 20.0], kind=["fixed", "fixed"])
     >>> conf.tolist(), [round(p.area) for p in polys]
-    (['high', 'low'], [209, 1255])
+    (['high', 'low'], [208, 1249])
     """
     kinds = np.atleast_1d(np.asarray(kind, dtype=object))
     n = kinds.shape[0]

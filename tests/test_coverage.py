@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.coverage import (
-    ARC_STEP_DEG,
+    ARC_TOLERANCE_M,
+    arc_step_deg,
     coverage_polygons,
     coverage_spans,
     dori_level_index,
@@ -79,7 +80,8 @@ def test_fixed_sector_is_the_field_of_view(heading, fov, radius, probes):
     poly = polys[0]
     assert poly.is_valid
     assert confidence.tolist() == ["high"]
-    chord = math.cos(math.radians(ARC_STEP_DEG) / 2)  # the arc is drawn with chords
+    step = math.radians(float(arc_step_deg(radius)))
+    chord = math.cos(step / 2)  # the arc is drawn with chords
     for off, frac in probes:
         x, y = _polar(500.0, 800.0, heading + off, frac * radius)
         point = shapely.Point(x, y)
@@ -87,7 +89,9 @@ def test_fixed_sector_is_the_field_of_view(heading, fov, radius, probes):
             assert poly.contains(point)
         elif abs(off) > fov / 2 + 0.5 or frac > 1.01:
             assert not poly.contains(point)
-    assert poly.area == pytest.approx(math.pi * radius**2 * fov / 360, rel=0.01)
+    # Chords cut off at most the circular segments: area ratio sin(step)/step at worst.
+    inscribed = math.sin(step) / step
+    assert poly.area == pytest.approx(math.pi * radius**2 * fov / 360, rel=1 - inscribed + 0.002)
 
 
 def test_heading_unknown_gives_a_low_confidence_disk_never_a_sector():
@@ -102,7 +106,11 @@ def test_heading_unknown_gives_a_low_confidence_disk_never_a_sector():
     )
     assert confidence.tolist() == ["low", "high", "high", "low"]
     disk = math.pi * 400
-    assert [p.area / disk for p in polys] == pytest.approx([0.998, 1 / 6, 0.998, 1 / 6], abs=0.002)
+    ratios = [p.area / disk for p in polys]
+    # A disk's chords stay within ARC_TOLERANCE_M of the circle: it loses under 2·tol/r of its area.
+    for i in (0, 2):
+        assert 1 - 2 * ARC_TOLERANCE_M / 20 < ratios[i] < 1
+    assert [ratios[1], ratios[3]] == pytest.approx([1 / 6, 1 / 6], abs=0.002)
 
 
 def test_pan_limited_sector_is_widened_by_half_the_lens_on_each_side():
@@ -165,7 +173,7 @@ def test_sector_bounds_hold_every_polygon_tightly():
     polys = shapely.bounds(sector_polygons(x, y, start, span, radius))
     assert np.all(polys[:, :2] >= boxes[:, :2] - 1e-9)
     assert np.all(polys[:, 2:] <= boxes[:, 2:] + 1e-9)
-    slack = radius * (1 - math.cos(math.radians(ARC_STEP_DEG) / 2))
+    slack = radius * (1 - np.cos(np.radians(arc_step_deg(radius)) / 2))
     assert np.all(np.abs(polys - boxes).max(axis=1) <= slack + 1e-9)
 
 
