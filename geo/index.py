@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from geo.coverage import (
     DEFAULT_MAX_RANGE_M,
     DORI_LEVELS,
+    arc_step_deg,
     coverage_confidence,
     coverage_spans,
     dori_range_m,
@@ -275,7 +276,9 @@ class CoverageIndex:
         pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
         near = _distance_to_lines(self.x[pair_cam], self.y[pair_cam], geoms, pair_geom)
         disk = self.grid_span_deg[pair_cam] >= 360.0
-        sure_hit = disk & (near <= radius * _INNER_DISK)
+        # A disk's polygon holds every point within r·cos(step/2) of its centre (its chords).
+        inner = radius * np.cos(np.radians(arc_step_deg(radius)) / 2) * (1 - 1e-9)
+        sure_hit = disk & (near <= inner)
         unsure = ~sure_hit & (near <= radius * (1 + 1e-9))
         hit = sure_hit.copy()
         if unsure.any():
@@ -300,7 +303,6 @@ class CoverageIndex:
 
 # A disk's polygon (64 chords) holds every point this fraction of its radius from the centre;
 # the margin absorbs rounding in the vertices.
-_INNER_DISK = np.cos(np.pi / 64) * (1 - 1e-9)
 
 
 def _distance_to_lines(
