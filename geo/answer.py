@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -76,7 +76,11 @@ def cordon_geometry(network: RoadNetwork, cordon: Cordon) -> shapely.Geometry:
         starts.append(np.array([max(0.0, t - r)]))
         ends.append(np.array([min(float(network.seg_length[s]), t + r)]))
     lines = network.substrings(np.concatenate(segs), np.concatenate(starts), np.concatenate(ends))
-    return shapely.multilinestrings(lines[shapely.length(lines) > 0])
+    return cast(shapely.Geometry, shapely.multilinestrings(lines[shapely.length(lines) > 0]))
+
+
+def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
+    return np.asarray(shapely.points(x, y), dtype=object).reshape(-1)
 
 
 def _ramp(counts: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -110,11 +114,11 @@ def answer_to_geojson(
     geoms = [
         shapely.Point(cordon.incident_x, cordon.incident_y),
         cordon_geometry(network, cordon),
-        *shapely.points(a.x, a.y),
+        *_points(a.x, a.y),
         *a.stretch,
     ]
     if watchers is not None:
-        geoms += list(shapely.points(watchers.x, watchers.y))
+        geoms += list(_points(watchers.x, watchers.y))
     geometry = _geojson_geometries(np.asarray(geoms, dtype=object), cordon.crs)
     snapped = cordon.snap.segment
     features: list[dict[str, Any]] = [

@@ -175,8 +175,10 @@ def read_graphml_segments(
     bad_wkt = (
         shapely.is_missing(geoms) | (shapely.get_type_id(geoms) != 1) | shapely.is_empty(geoms)
     )
-    start = shapely.get_coordinates(shapely.get_point(np.where(bad_wkt, None, geoms), 0))
-    end = shapely.get_coordinates(shapely.get_point(np.where(bad_wkt, None, geoms), -1))
+    usable = geoms.copy()
+    usable[bad_wkt] = None
+    start = shapely.get_coordinates(shapely.get_point(usable, 0))
+    end = shapely.get_coordinates(shapely.get_point(usable, -1))
     ok_index = np.flatnonzero(~bad_wkt)
     starts_at_u = np.zeros(len(geoms), dtype=bool)
     ends_at_u = np.zeros(len(geoms), dtype=bool)

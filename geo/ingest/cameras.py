@@ -145,7 +145,9 @@ def coordinate_rejections(
 
     def flag(mask: np.ndarray, field: str, reason: str, values: pd.Series) -> None:
         new = mask & ~done
-        problems.extend((int(i), field, reason, str(values.iat[i])) for i in np.flatnonzero(new))
+        problems.extend(
+            (int(i), field, reason, str(values.iat[int(i)])) for i in np.flatnonzero(new)
+        )
         done[new] = True
 
     for raw, parsed, field in ((lat_raw, lat, lat_field), (lon_raw, lon, lon_field)):

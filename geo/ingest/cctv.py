@@ -84,10 +84,10 @@ def _n_cameras_problems(
     for i in np.flatnonzero(~good.to_numpy()):
         if int(i) in done:
             continue
-        value = raw.iat[i]
+        value = str(raw.iat[int(i)])
         if value == "":
             reason = "missing: the number of cameras is unknown"
-        elif not whole.iat[i]:
+        elif not whole.iat[int(i)]:
             reason = "not a whole number of cameras"
         else:
             reason = f"not a number of cameras between 1 and {MAX_CAMERAS_PER_SITE}"

@@ -272,16 +272,15 @@ def _default_positions(
     if crowded.empty:
         return []
     field = f"{cols['lat']},{cols['lon']}"
-    return [
-        (
-            int(i),
-            field,
-            f"placeholder coordinates: {crowded[position.iat[i]]} different 설치장소 share "
-            "this exact position",
-            position.iat[i],
+    problems = []
+    for i in np.flatnonzero(usable & position.isin(crowded.index).to_numpy()):
+        where = str(position.iat[int(i)])
+        reason = (
+            f"placeholder coordinates: {int(crowded.loc[where])} different 설치장소 share "
+            "this exact position"
         )
-        for i in np.flatnonzero(usable & position.isin(crowded.index).to_numpy())
-    ]
+        problems.append((int(i), field, reason, where))
+    return problems
 
 
 def _source_keys(
