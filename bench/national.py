@@ -65,11 +65,11 @@ def make_national_cctv(out: Path, *, target_cameras: int = 1_600_000) -> Path:
             except ValueError:
                 writer.writerow(row)
                 continue
+            shifted = list(row)
             if 33 <= lat <= 39 and 124 <= lon <= 132:
-                row = list(row)
-                row[lat_i] = f"{lat + dlat:.6f}"
-                row[lon_i] = f"{lon + dlon:.6f}"
-            writer.writerow(row)
+                shifted[lat_i] = f"{lat + dlat:.6f}"
+                shifted[lon_i] = f"{lon + dlon:.6f}"
+            writer.writerow(shifted)
     tmp = out.with_suffix(".tmp")
     tmp.write_bytes(buf.getvalue().encode("cp949"))
     tmp.rename(out)

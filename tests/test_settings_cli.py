@@ -55,7 +55,10 @@ def _gilmok(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     ("url", "expected"),
     [
         ("postgresql://gilmok:s3cr3t-pw@127.0.0.1:5432/gilmok", "password authentication failed"),
-        ("postgresql://gilmok:s3cr3t-pw@127.0.0.1:1/gilmok", "no server is answering at 127.0.0.1:1"),
+        (
+            "postgresql://gilmok:s3cr3t-pw@127.0.0.1:1/gilmok",
+            "no server is answering at 127.0.0.1:1",
+        ),
         ("postgresql://nobody_here:s3cr3t-pw@127.0.0.1:5432/gilmok", "'nobody_here'"),
     ],
 )
