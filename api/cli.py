@@ -571,5 +571,66 @@ def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
     run(ctx.settings, host=host, port=port, workers=workers)
 
 
+@main.command()
+@click.option("--lon", type=float, required=True, help="Incident longitude, degrees (EPSG:4326).")
+@click.option("--lat", type=float, required=True, help="Incident latitude, degrees.")
+@click.option("--radius", "radius_m", type=float, help="Cordon radius, metres (default 500).")
+@click.option("--minutes", type=float, help="Time-based cordon: minutes of travel ...")
+@click.option("--speed-kmh", type=float, help="... at this speed, km/h.")
+@click.option("--mode", type=click.Choice(["network", "euclidean"]), default="network")
+@click.option("--direction", type=click.Choice(["inbound", "outbound", "both"]), default="inbound")
+@click.option("--travel", type=click.Choice(["drive", "foot"]), default="drive")
+@click.option(
+    "--level",
+    type=click.Choice(["detect", "observe", "recognise", "identify"]),
+    default="observe",
+    show_default=True,
+)
+@click.option("--format", "fmt", type=click.Choice(["geojson", "table"]), default="geojson")
+@pass_context
+@domain_errors
+def approaches(
+    ctx: Context,
+    lon: float,
+    lat: float,
+    radius_m: float | None,
+    minutes: float | None,
+    speed_kmh: float | None,
+    mode: str,
+    direction: str,
+    travel: str,
+    level: str,
+    fmt: str,
+) -> None:
+    """The approaches to an incident and the cameras watching them, from the imported data."""
+    from geo.incident import answer_incident
+    from geo.store.snapshot import load_snapshot
+
+    settings = ctx.settings
+    engine = _engine(ctx)
+    with engine.connect() as conn:
+        snapshot = load_snapshot(
+            conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+        )
+    network = snapshot.network_for(lon, lat)
+    answer = answer_incident(
+        network.graph,
+        snapshot.index,
+        (lon, lat),
+        radius_m=radius_m,
+        minutes=minutes,
+        speed_kmh=speed_kmh,
+        mode=mode,
+        direction=direction,
+        travel=travel,
+        level=level,
+    )
+    if fmt == "table":
+        click.echo(f"Road network {network.name}; {len(snapshot.cameras)} cameras in the index")
+        click.echo(answer.to_table())
+    else:
+        click.echo(json.dumps(answer.to_geojson(), ensure_ascii=False))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

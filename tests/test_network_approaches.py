@@ -291,9 +291,7 @@ def cordon_north(cordon) -> float:
     direction=st.sampled_from(["inbound", "outbound", "both"]),
     travel=st.sampled_from(["drive", "foot"]),
 )
-def test_approaches_match_brute_force(  # noqa: PLR0917
-    network, brute, lon, lat, radius, mode, direction, travel
-):
+def test_approaches_match_brute_force(network, brute, lon, lat, radius, mode, direction, travel):
     x, y = lonlat_to_xy([lon], [lat])
     expected, incomplete = brute.approaches(
         (float(x[0]), float(y[0])), r=radius, mode=mode, direction=direction, travel=travel

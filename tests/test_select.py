@@ -159,9 +159,7 @@ def as_dict(watchers):
     direction=st.sampled_from(["inbound", "outbound", "both"]),
     level=st.sampled_from(DORI_LEVELS),
 )
-def test_watchers_match_brute_force(  # noqa: PLR0917
-    network, seed, dlon, dlat, radius, mode, direction, level
-):
+def test_watchers_match_brute_force(network, seed, dlon, dlat, radius, mode, direction, level):
     incident = (GWANGHWAMUN[0] + dlon, GWANGHWAMUN[1] + dlat)
     try:
         cordon = find_approaches(network, incident, radius_m=radius, mode=mode, direction=direction)

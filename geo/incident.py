@@ -1,0 +1,69 @@
+"""The one question, asked in one call: the approaches to an incident and the cameras watching them.
+
+:func:`answer_incident` runs the cordon query (:func:`geo.approaches.find_approaches`) and the
+watching query (:func:`geo.select.cameras_watching`) on a road network and a coverage index
+held in memory — built from PostGIS by :mod:`geo.store.snapshot` or from a GeoPackage — and
+keeps what both need to render the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from geo.answer import answer_to_geojson, format_answer_table
+from geo.approaches import Cordon, find_approaches
+from geo.domain import DEFAULT_DORI_LEVEL
+from geo.index import CoverageIndex
+from geo.network import RoadNetwork
+from geo.select import Watchers, cameras_watching
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A cordon, its approaches and their ranked watching cameras, with the network they use."""
+
+    cordon: Cordon
+    watchers: Watchers
+    network: RoadNetwork
+
+    def to_geojson(self) -> dict[str, Any]:
+        """RFC 7946 FeatureCollection (lon/lat); see :mod:`geo.answer`."""
+        return answer_to_geojson(self.cordon, self.watchers, network=self.network)
+
+    def to_table(self) -> str:
+        """A readable summary for a terminal."""
+        return format_answer_table(self.cordon, self.watchers, network=self.network)
+
+
+def answer_incident(
+    network: RoadNetwork,
+    index: CoverageIndex,
+    incident: tuple[float, float],
+    *,
+    radius_m: float | None = None,
+    minutes: float | None = None,
+    speed_kmh: float | None = None,
+    mode: str = "network",
+    direction: str = "inbound",
+    travel: str = "drive",
+    level: str = DEFAULT_DORI_LEVEL,
+) -> Answer:
+    """Approaches of the cordon around ``incident`` (lon, lat) and the cameras watching them.
+
+    Options are those of :func:`geo.approaches.find_approaches` (radius in metres, or minutes
+    at a speed in km/h) and the DORI ``level`` of :func:`geo.select.cameras_watching`.
+    """
+    cordon = find_approaches(
+        network,
+        incident,
+        radius_m=radius_m,
+        minutes=minutes,
+        speed_kmh=speed_kmh,
+        mode=mode,
+        direction=direction,
+        travel=travel,
+    )
+    return Answer(
+        cordon=cordon, watchers=cameras_watching(index, cordon, level=level), network=network
+    )

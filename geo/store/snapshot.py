@@ -1,0 +1,195 @@
+"""Read the registry out of PostGIS into the in-memory core: road graphs and the coverage index.
+
+The API and the CLI answer queries from a snapshot built once (per worker) from the tables;
+:func:`load_snapshot` reads them with ``COPY … TO STDOUT`` into Arrow (1.6 million cameras in a
+few seconds) and hands plain columns to :mod:`geo.network` and :mod:`geo.index`. The PostGIS
+twin of the watching query, :func:`watching_pairs_sql`, answers the same question from the
+stored coverage polygons with the GiST index, so the two paths can be checked against each
+other.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.crs import lonlat_to_xy
+from geo.errors import NoRoadData, OutsideCoverageArea
+from geo.index import CoverageIndex, build_coverage_index
+from geo.network import RoadNetwork, build_road_network
+from geo.store.models import WORKING_SRID
+
+
+def _copy_out(conn: Connection, query: str, types: dict[str, pa.DataType]) -> pa.Table:
+    """Run ``query`` through ``COPY … TO STDOUT`` and parse the CSV with Arrow."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    buf = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    buf.seek(0)
+    return pa_csv.read_csv(
+        buf,
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class NetworkSnapshot:
+    """One imported road network, as a routing graph."""
+
+    id: int
+    name: str
+    extent: shapely.Geometry
+    graph: RoadNetwork
+
+
+def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
+    """Every imported road network as a :class:`geo.network.RoadNetwork`, largest first."""
+    networks = conn.execute(
+        text(
+            "SELECT id, name, ST_AsBinary(extent) AS extent FROM road_network"
+            " ORDER BY ST_Area(extent) DESC, id"
+        )
+    ).all()
+    out = []
+    for net in networks:
+        table = _copy_out(
+            conn,
+            "SELECT s.id, a.osm_id AS u, b.osm_id AS v, s.oneway, s.name, s.highway, s.ref,"
+            " s.osm_way_id, s.bridge, s.tunnel, encode(ST_AsBinary(s.geom), 'hex') AS wkb"
+            " FROM road_segment s JOIN road_node a ON a.id = s.source"
+            f" JOIN road_node b ON b.id = s.target WHERE s.network_id = {int(net.id)}"
+            " ORDER BY s.id",
+            {"u": pa.int64(), "v": pa.int64(), "osm_way_id": pa.int64(), "wkb": pa.string()},
+        )
+        frame = table.drop(["wkb"]).to_pandas()
+        frame["geometry"] = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
+        for column in ("name", "highway", "ref"):
+            frame[column] = frame[column].fillna("")
+        extent = shapely.from_wkb(bytes(net.extent))
+        graph = build_road_network(frame, crs=crs, extent=extent, segments_crs=crs)
+        out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, graph=graph))
+    return out
+
+
+CAMERA_QUERY = (
+    "SELECT c.id, ST_X(c.position) AS x, ST_Y(c.position) AS y, c.kind, c.heading_deg,"
+    " c.heading_source, c.fov_deg, c.pan_min_deg, c.pan_max_deg, c.resolution_px_h, c.status,"
+    " c.owner_id, o.name AS owner_name, c.source"
+    " FROM camera c JOIN organization o ON o.id = c.owner_id WHERE c.status <> 'retired'"
+    " ORDER BY c.id"
+)
+
+
+def load_cameras(conn: Connection) -> pd.DataFrame:
+    """Every camera that is not retired: position (working CRS) and what coverage needs.
+
+    Never the source URL.
+    """
+    table = _copy_out(
+        conn,
+        CAMERA_QUERY,
+        {
+            "id": pa.int64(),
+            "resolution_px_h": pa.float64(),
+            "heading_deg": pa.float64(),
+            "fov_deg": pa.float64(),
+            "pan_min_deg": pa.float64(),
+            "pan_max_deg": pa.float64(),
+            "owner_id": pa.int64(),
+        },
+    )
+    return table.to_pandas()
+
+
+@dataclass
+class RegistrySnapshot:
+    """The road graphs and coverage index one process answers queries from."""
+
+    networks: list[NetworkSnapshot]
+    cameras: pd.DataFrame
+    index: CoverageIndex
+    crs: str
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def network_for(self, lon: float, lat: float) -> NetworkSnapshot:
+        """The largest road network whose extent holds the point.
+
+        Raises
+        ------
+        NoRoadData
+            when no road network is loaded.
+        OutsideCoverageArea
+            when the point lies outside every loaded network.
+        """
+        if not self.networks:
+            raise NoRoadData("no road network is loaded: run `gilmok import roads FILE` first")
+        x, y = lonlat_to_xy([lon], [lat], crs=self.crs)
+        point = shapely.Point(float(x[0]), float(y[0]))
+        for net in self.networks:
+            if shapely.covers(net.extent, point):
+                return net
+        names = ", ".join(n.name for n in self.networks)
+        raise OutsideCoverageArea(
+            f"({lon:.6f}, {lat:.6f}) is outside the loaded road data ({names})",
+            details={"lon": lon, "lat": lat},
+        )
+
+
+def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
+    """Build the in-memory snapshot of roads and cameras from the database."""
+    t0 = time.perf_counter()
+    networks = load_road_networks(conn, crs=crs)
+    cameras = load_cameras(conn)
+    index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
+    return RegistrySnapshot(
+        networks=networks,
+        cameras=cameras,
+        index=index,
+        crs=crs,
+        seconds=time.perf_counter() - t0,
+        counts={
+            "road_networks": len(networks),
+            "road_segments": sum(len(n.graph.seg_length) for n in networks),
+            "cameras": len(cameras),
+        },
+    )
+
+
+def watching_pairs_sql(
+    conn: Connection, stretches: Sequence[shapely.Geometry] | np.ndarray, *, level: str = "observe"
+) -> list[tuple[int, int]]:
+    """(stretch position, camera id) pairs whose stored coverage intersects, by PostGIS.
+
+    The GiST index on ``coverage.geom`` finds the candidates; ``ST_Intersects`` decides. Only
+    levels stored in the ``coverage`` table can be asked (the import stores ``observe``).
+    Retired cameras are left out, as in the in-memory index.
+    """
+    wkb = [shapely.to_wkb(g, hex=True) for g in stretches]
+    rows = conn.execute(
+        text(
+            "SELECT s.ord - 1 AS pos, v.camera_id FROM unnest(CAST(:wkb AS text[]))"
+            " WITH ORDINALITY AS s(wkb, ord)"
+            f" JOIN coverage v ON v.level = :level AND ST_Intersects(v.geom,"
+            f" ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), {WORKING_SRID}))"
+            " JOIN camera c ON c.id = v.camera_id AND c.status <> 'retired'"
+            " ORDER BY 1, 2"
+        ),
+        {"wkb": wkb, "level": level},
+    ).all()
+    return [(int(pos), int(cam)) for pos, cam in rows]
