@@ -390,3 +390,41 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     record_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Drill(Base):
+    """A named drill: camera sets precomputed for many scenario points with one set of options."""
+
+    __tablename__ = "drill"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    #: the cordon query's options (radius_m / minutes+speed_kmh, mode, direction, travel, level)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    source_file: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class DrillScenario(Base):
+    """One scenario point of a drill and, once computed, its approaches and best cameras."""
+
+    __tablename__ = "drill_scenario"
+    __table_args__ = (
+        UniqueConstraint("drill_id", "name"),
+        _one_of("status", ("pending", "done", "failed")),
+        Index("ix_drill_scenario_location", "location", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drill.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    location: Mapped[Any] = mapped_column(_geom("POINT"))
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    approaches: Mapped[int | None] = mapped_column(Integer)
+    blind: Mapped[int | None] = mapped_column(Integer)
+    incomplete: Mapped[bool | None] = mapped_column(Boolean)
+    #: approaches with their best cameras: [{seq, road_name, highway, main, bearing_deg,
+    #: blind, lon, lat, cameras: [{camera_id, rank, dori_level, facing, distance_m}]}]
+    result: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    error: Mapped[str] = mapped_column(Text, server_default="")
+    computed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
