@@ -14,6 +14,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,11 @@ def import_cameras(
     path = Path(path)
     t0 = time.perf_counter()
     cams = read.cameras
+    # Coverage is pure numpy/shapely work that needs only the parsed rows: it runs in a thread
+    # while PostgreSQL loads the cameras (both release the GIL for most of their time).
+    pool = ThreadPoolExecutor(max_workers=1)
+    coverage = pool.submit(_observe_coverage, cams, max_range_m=max_range_m)
+    pool.shutdown(wait=False)
     batch_id = _open_batch(conn, kind=read.source, path=path, sha256=file_sha256(path))
     owners, orgs_created = _ensure_owners(conn, cams["owner_name"])
     stage = pd.DataFrame(
@@ -391,7 +397,7 @@ def import_cameras(
         ).one()
     coverage_rows = 0
     if new.cameras:
-        _copy_frame(conn, "coverage_stage", _observe_coverage(cams, max_range_m=max_range_m))
+        _copy_frame(conn, "coverage_stage", coverage.result())
         with _bulk_mode(conn, "coverage", int(new.cameras)):
             coverage_rows = conn.execute(
                 text(
