@@ -42,7 +42,12 @@ def _copy_out(conn: Connection, query: str, types: dict[str, pa.DataType]) -> pa
     return pa_csv.read_csv(
         buf,
         convert_options=pa_csv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+            column_types=types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            # PostgreSQL's CSV writes booleans as t/f, which Arrow does not know by default
+            true_values=["t"],
+            false_values=["f"],
         ),
     )
 
@@ -74,7 +79,15 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
             " FROM road_segment s JOIN road_node a ON a.id = s.source"
             f" JOIN road_node b ON b.id = s.target WHERE s.network_id = {int(net.id)}"
             " ORDER BY s.id",
-            {"u": pa.int64(), "v": pa.int64(), "osm_way_id": pa.int64(), "wkb": pa.string()},
+            {
+                "u": pa.int64(),
+                "v": pa.int64(),
+                "osm_way_id": pa.int64(),
+                "oneway": pa.bool_(),
+                "bridge": pa.bool_(),
+                "tunnel": pa.bool_(),
+                "wkb": pa.string(),
+            },
         )
         frame = table.drop(["wkb"]).to_pandas()
         frame["geometry"] = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
