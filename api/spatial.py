@@ -1,0 +1,252 @@
+"""The spatial endpoints, for any authenticated caller: approaches, cameras and coverage.
+
+A camera's *location* is public data in Korea; its video is not. These endpoints answer where
+cameras are and what they see — never a source URL — and need an API key, but no legal basis.
+
+- ``GET /v1/approaches``: the core query (cordon, approaches, ranked watching cameras) as the
+  RFC 7946 FeatureCollection of :meth:`geo.incident.Answer.to_geojson`, from the worker's
+  registry snapshot (:mod:`api.snapshot`); stateless, nothing recorded.
+- ``GET /v1/cameras`` and ``GET /v1/coverage``: what lies in a bounding box, paged by id.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from api.auth import requires_roles
+from api.context import transaction
+from api.schemas import Blueprint, PageArgs
+from api.snapshot import current_snapshot
+from geo import domain
+from geo.approaches import MAX_RADIUS_M, MIN_RADIUS_M
+from geo.incident import Answer, answer_incident
+from geo.store import cameras as store
+
+#: Largest bounding box side, degrees (about 44 × 55 km in Korea).
+MAX_BBOX_DEG = 0.5
+#: Longest time-based cordon, minutes, and fastest speed, km/h (the radius limit binds anyway).
+MAX_MINUTES = 600.0
+MAX_SPEED_KMH = 300.0
+
+blp = Blueprint(
+    "spatial",
+    __name__,
+    url_prefix="/v1",
+    description="Where cameras are, what they cover, and which watch an incident's approaches"
+    " (any API key; never a video or a source URL)",
+)
+
+
+def longitude(**kwargs: Any) -> fields.Float:
+    return fields.Float(
+        validate=validate.Range(min=-180, max=180),
+        metadata={"description": "Longitude, degrees (EPSG:4326)"},
+        **kwargs,
+    )
+
+
+def latitude(**kwargs: Any) -> fields.Float:
+    return fields.Float(
+        validate=validate.Range(min=-90, max=90),
+        metadata={"description": "Latitude, degrees (EPSG:4326)"},
+        **kwargs,
+    )
+
+
+class CordonOptions(ma.Schema):
+    """The core query's options, shared by ``/v1/approaches`` and ``POST /v1/incidents``."""
+
+    radius_m = fields.Float(
+        validate=validate.Range(min=MIN_RADIUS_M, max=MAX_RADIUS_M),
+        metadata={"description": "Cordon radius R, metres (default 500); or minutes+speed_kmh"},
+    )
+    minutes = fields.Float(
+        validate=validate.Range(min=0, max=MAX_MINUTES, min_inclusive=False),
+        metadata={"description": "Time-based cordon: minutes of travel (with speed_kmh)"},
+    )
+    speed_kmh = fields.Float(
+        validate=validate.Range(min=0, max=MAX_SPEED_KMH, min_inclusive=False),
+        metadata={"description": "Time-based cordon: speed, km/h (with minutes)"},
+    )
+    mode = fields.String(
+        load_default="network",
+        validate=validate.OneOf(domain.CORDON_MODES),
+        metadata={"description": "network: along the roads; euclidean: a circle"},
+    )
+    direction = fields.String(
+        load_default="inbound",
+        validate=validate.OneOf(domain.DIRECTIONS),
+        metadata={"description": "inbound: approaches; outbound: exits; both"},
+    )
+    travel = fields.String(
+        load_default="drive",
+        validate=validate.OneOf(domain.TRAVEL_MODES),
+        metadata={"description": "drive: one-way streets respected; foot: ignored"},
+    )
+    level = fields.String(
+        load_default=domain.DEFAULT_DORI_LEVEL,
+        validate=validate.OneOf(list(domain.DORI_PX_PER_M)),
+        metadata={"description": "DORI level the cameras must reach on the watch stretch"},
+    )
+
+    @ma.validates_schema
+    def _radius_or_time(self, data: dict[str, Any], **_: Any) -> None:
+        timed = [name for name in ("minutes", "speed_kmh") if name in data]
+        if timed and "radius_m" in data:
+            raise ma.ValidationError(
+                "give either radius_m or minutes and speed_kmh, not both", field_name="radius_m"
+            )
+        if len(timed) == 1:
+            missing = ({"minutes", "speed_kmh"} - set(timed)).pop()
+            raise ma.ValidationError(
+                "a time-based cordon needs both minutes and speed_kmh", field_name=missing
+            )
+        if len(timed) == 2:
+            radius = data["speed_kmh"] * 1000.0 * data["minutes"] / 60.0
+            if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
+                raise ma.ValidationError(
+                    f"{data['minutes']:g} minutes at {data['speed_kmh']:g} km/h is"
+                    f" {radius:.0f} m; the radius must be between {MIN_RADIUS_M:g} and"
+                    f" {MAX_RADIUS_M:g} m",
+                    field_name="minutes",
+                )
+
+
+class ApproachesQuery(CordonOptions):
+    lon = longitude(required=True)
+    lat = latitude(required=True)
+
+
+def answer_at(lon: float, lat: float, options: dict[str, Any]) -> Answer:
+    """The core query at (lon, lat) with the validated cordon options, from the snapshot.
+
+    Raises
+    ------
+    OutsideCoverageArea
+        outside every loaded road network, or farther than R from any road.
+    NoRoadData
+        no road network is loaded.
+    """
+    snapshot = current_snapshot()
+    network = snapshot.network_for(lon, lat)
+    return answer_incident(
+        network.graph,
+        snapshot.index,
+        (lon, lat),
+        radius_m=options.get("radius_m"),
+        minutes=options.get("minutes"),
+        speed_kmh=options.get("speed_kmh"),
+        mode=options["mode"],
+        direction=options["direction"],
+        travel=options["travel"],
+        level=options["level"],
+    )
+
+
+class FeatureCollectionOut(ma.Schema):
+    type = fields.String(required=True, metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Dict(), required=True)
+
+
+class FeaturePageOut(FeatureCollectionOut):
+    next_after_id = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "after_id of the next page"}
+    )
+
+
+class BBox(fields.Field):
+    """``minlon,minlat,maxlon,maxlat`` in degrees, each side at most :data:`MAX_BBOX_DEG`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "type": "string",
+            "example": "126.97,37.56,126.99,37.58",
+            "description": "minlon,minlat,maxlon,maxlat (EPSG:4326 degrees); each side at most"
+            f" {MAX_BBOX_DEG}°",
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:  # noqa: ARG002
+        parts = str(value).split(",")
+        try:
+            x0, y0, x1, y1 = (float(p) for p in parts)
+        except ValueError:
+            raise ma.ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat") from None
+        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+            raise ma.ValidationError("must be finite numbers")
+        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+            raise ma.ValidationError(
+                "must be minlon < maxlon within ±180 and minlat < maxlat within ±90"
+            )
+        if x1 - x0 > MAX_BBOX_DEG or y1 - y0 > MAX_BBOX_DEG:
+            raise ma.ValidationError(
+                f"each side must be at most {MAX_BBOX_DEG}°; page a smaller box"
+            )
+        return (x0, y0, x1, y1)
+
+
+class BBoxQuery(PageArgs):
+    bbox = BBox(required=True)
+
+
+class CoverageQuery(BBoxQuery):
+    level = fields.String(
+        load_default=domain.DEFAULT_DORI_LEVEL,
+        validate=validate.OneOf(list(domain.DORI_PX_PER_M)),
+        metadata={"description": "DORI level of the stored polygons (the import stores observe)"},
+    )
+
+
+def _page(features: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "next_after_id": features[-1]["id"] if len(features) == limit else None,
+    }
+
+
+@blp.route("/approaches")
+class Approaches(MethodView):
+    @requires_roles(*domain.ROLES)
+    @blp.arguments(ApproachesQuery, location="query", unknown=ma.RAISE)
+    @blp.response(200, FeatureCollectionOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)"""
+        return answer_at(args["lon"], args["lat"], args).to_geojson()
+
+
+@blp.route("/cameras")
+class Cameras(MethodView):
+    @requires_roles(*domain.ROLES)
+    @blp.arguments(BBoxQuery, location="query", unknown=ma.RAISE)
+    @blp.response(200, FeaturePageOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Cameras in a bounding box (GeoJSON points, paged by id; never a source URL)"""
+        with transaction() as conn:
+            features = store.cameras_in_bbox(
+                conn, args["bbox"], limit=args["limit"], after_id=args.get("after_id")
+            )
+        return _page(features, args["limit"])
+
+
+@blp.route("/coverage")
+class Coverage(MethodView):
+    @requires_roles(*domain.ROLES)
+    @blp.arguments(CoverageQuery, location="query", unknown=ma.RAISE)
+    @blp.response(200, FeaturePageOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Stored coverage polygons meeting a bounding box (GeoJSON, paged by coverage id)"""
+        with transaction() as conn:
+            features = store.coverage_in_bbox(
+                conn,
+                args["bbox"],
+                level=args["level"],
+                limit=args["limit"],
+                after_id=args.get("after_id"),
+            )
+        return _page(features, args["limit"])

@@ -1,0 +1,314 @@
+"""Feed requests: one camera's video asked for one incident, routed, decided, and on record.
+
+**Routing.** A request goes requester → regional (광역) centre → the municipal centre that owns
+the camera. The regional centre is the first ``regional_centre`` up the *owner's* parent chain
+(종로구청 → 서울 centre → 수도권 광역 centre): it is the centre that integrates the owner and
+forwards to it, so a cordon across city or province borders fans out through each owner's own
+regional centre. When the owner's chain has none, the first one up the requester's chain is
+used; when neither has one the request goes to the owner directly (``routed_via_id`` NULL) and
+the audit record says so.
+
+**Decision.** The owning centre's ``auto_approve_bases`` policy: a request whose activation's
+basis is listed is approved at once (``decided_by`` NULL, the reason names the policy); others
+wait as ``pending`` until that centre approves or denies. Every request and decision is audited
+with the activation's legal basis. Provisioning approved requests on the relay is
+:mod:`api.provisioning`'s (its SQL is :mod:`geo.store.sessions`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.errors import Conflict, NotFound
+from geo.store import audit
+from geo.store.cameras import CameraRef
+
+_MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    """A feed request as stored, with the names of the organizations it involves."""
+
+    id: int
+    incident_id: int
+    camera_id: int
+    requester_id: int
+    requester_name: str
+    routed_via_id: int | None
+    routed_via_name: str | None
+    owner_id: int
+    owner_name: str
+    activation_id: int
+    basis: str
+    status: str
+    reason: str
+    decided_by: int | None
+    decided_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+_SELECT = (
+    "SELECT f.id, f.incident_id, f.camera_id, f.requester_id, r.name AS requester_name,"
+    " f.routed_via_id, v.name AS routed_via_name, f.owner_id, o.name AS owner_name,"
+    " f.activation_id, a.basis, f.status, f.reason, f.decided_by, f.decided_at, f.created_at"
+    " FROM feed_request f JOIN organization r ON r.id = f.requester_id"
+    " LEFT JOIN organization v ON v.id = f.routed_via_id"
+    " JOIN organization o ON o.id = f.owner_id JOIN activation a ON a.id = f.activation_id"
+)
+
+
+def regional_centre_for(conn: Connection, *, owner_id: int, requester_id: int) -> int | None:
+    """The regional centre routing requests from ``requester_id`` to ``owner_id`` (module doc)."""
+    row = conn.execute(
+        text(
+            "WITH RECURSIVE chain(start, id, depth) AS ("
+            "  SELECT s.start, s.id, 0 FROM (VALUES (0, CAST(:owner AS int)),"
+            "   (1, CAST(:requester AS int))) AS s(start, id)"
+            "  UNION ALL SELECT c.start, o.parent_id, c.depth + 1 FROM chain c"
+            "  JOIN organization o ON o.id = c.id"
+            "  WHERE o.parent_id IS NOT NULL AND c.depth < 16)"
+            " SELECT c.id FROM chain c JOIN organization o ON o.id = c.id"
+            " WHERE o.kind = 'regional_centre' ORDER BY c.start, c.depth LIMIT 1"
+        ),
+        {"owner": owner_id, "requester": requester_id},
+    ).first()
+    return int(row[0]) if row is not None else None
+
+
+def _policy(conn: Connection, owner_ids: Iterable[int]) -> dict[int, list[str]]:
+    rows = conn.execute(
+        text("SELECT id, auto_approve_bases FROM organization WHERE id = ANY(:ids)"),
+        {"ids": list(set(owner_ids))},
+    )
+    return {int(r.id): list(r.auto_approve_bases or []) for r in rows}
+
+
+def create_requests(
+    conn: Connection,
+    *,
+    incident_id: int,
+    cameras: list[CameraRef],
+    requester_id: int,
+    activation_id: int,
+    basis: str,
+    actor: str,
+) -> tuple[list[FeedRequest], list[FeedRequest]]:
+    """One request per camera, routed and auto-decided; ``(created, already requested)``.
+
+    A camera already requested for this incident is not requested again: its existing request
+    is returned in the second list.
+    """
+    wanted = {c.id for c in cameras}
+    existing = {
+        r.camera_id: r for r in list_requests(conn, incident_id=incident_id) if r.camera_id in wanted
+    }
+    policy = _policy(conn, (c.owner_id for c in cameras))
+    routes: dict[int, int | None] = {}
+    created_ids = []
+    for camera in cameras:
+        if camera.id in existing:
+            continue
+        if camera.owner_id not in routes:
+            routes[camera.owner_id] = regional_centre_for(
+                conn, owner_id=camera.owner_id, requester_id=requester_id
+            )
+        via = routes[camera.owner_id]
+        auto = basis in policy.get(camera.owner_id, [])
+        reason = (
+            f"auto-approved: {camera.owner_name} approves {basis} requests automatically"
+            if auto
+            else f"waiting for {camera.owner_name} to approve or deny"
+        )
+        request_id = conn.execute(
+            text(
+                "INSERT INTO feed_request (incident_id, camera_id, requester_id, routed_via_id,"
+                " owner_id, activation_id, status, reason, decided_at) VALUES (:incident,"
+                " :camera, :requester, :via, :owner, :activation, :status, :reason,"
+                " CASE WHEN :auto THEN now() END) RETURNING id"
+            ),
+            {
+                "incident": incident_id,
+                "camera": camera.id,
+                "requester": requester_id,
+                "via": via,
+                "owner": camera.owner_id,
+                "activation": activation_id,
+                "status": "approved" if auto else "pending",
+                "reason": reason,
+                "auto": auto,
+            },
+        ).scalar_one()
+        created_ids.append(request_id)
+        audit.append(
+            conn,
+            actor=actor,
+            organization_id=requester_id,
+            action="feed.requested",
+            subject_type="feed_request",
+            subject_id=request_id,
+            legal_basis=basis,
+            details={
+                "incident_id": incident_id,
+                "camera_id": camera.id,
+                "owner_id": camera.owner_id,
+                "routed_via_id": via,
+                "route": "via regional centre" if via is not None else "direct to the owner",
+                "activation_id": activation_id,
+            },
+        )
+        if auto:
+            audit.append(
+                conn,
+                actor="policy:auto_approve",
+                organization_id=camera.owner_id,
+                action="feed.approved",
+                subject_type="feed_request",
+                subject_id=request_id,
+                legal_basis=basis,
+                details={"incident_id": incident_id, "camera_id": camera.id, "auto": True},
+            )
+    created = [get_request(conn, i) for i in created_ids]
+    return created, list(existing.values())
+
+
+def get_request(conn: Connection, request_id: int) -> FeedRequest:
+    """Raises :class:`NotFound` for an unknown id."""
+    row = None
+    if 1 <= request_id <= _MAX_ID:
+        row = conn.execute(text(f"{_SELECT} WHERE f.id = :id"), {"id": request_id}).first()
+    if row is None:
+        raise NotFound(f"no feed request has the id {request_id}", details={"id": request_id})
+    return FeedRequest(**row._mapping)
+
+
+def list_requests(
+    conn: Connection, *, incident_id: int, status: str | None = None
+) -> list[FeedRequest]:
+    """An incident's feed requests in id order, optionally of one status."""
+    where = "f.incident_id = :incident" + (" AND f.status = :status" if status else "")
+    rows = conn.execute(
+        text(f"{_SELECT} WHERE {where} ORDER BY f.id"), {"incident": incident_id, "status": status}
+    )
+    return [FeedRequest(**r._mapping) for r in rows]
+
+
+def decide(
+    conn: Connection,
+    request_id: int,
+    *,
+    approve: bool,
+    key_id: int,
+    organization_id: int,
+    actor: str,
+    reason: str = "",
+) -> FeedRequest:
+    """The owning centre's decision on a pending request; audited.
+
+    The caller checks that ``organization_id`` owns the camera.
+
+    Raises
+    ------
+    NotFound
+    Conflict
+        the request is not pending (decided already, revoked, ...).
+    """
+    current = get_request(conn, request_id)
+    verb = "approved" if approve else "denied"
+    text_reason = f"{verb} by {current.owner_name}" + (f": {reason}" if reason else "")
+    updated = conn.execute(
+        text(
+            "UPDATE feed_request SET status = :status, reason = :reason, decided_by = :key,"
+            " decided_at = now() WHERE id = :id AND status = 'pending' RETURNING id"
+        ),
+        {"status": verb, "reason": text_reason, "key": key_id, "id": request_id},
+    ).first()
+    if updated is None:
+        raise Conflict(
+            f"feed request {request_id} is {current.status}, not pending: it was decided already",
+            details={"id": request_id, "status": current.status},
+        )
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=organization_id,
+        action=f"feed.{verb}",
+        subject_type="feed_request",
+        subject_id=request_id,
+        legal_basis=current.basis,
+        details={
+            "incident_id": current.incident_id,
+            "camera_id": current.camera_id,
+            "reason": reason,
+        },
+    )
+    return get_request(conn, request_id)
+
+
+def set_reason(conn: Connection, request_ids: list[int], reason: str) -> None:
+    """Record why approved requests are not provisioned yet."""
+    conn.execute(
+        text("UPDATE feed_request SET reason = :reason WHERE id = ANY(:ids) AND status = 'approved'"),
+        {"reason": reason, "ids": request_ids},
+    )
+
+
+def revoke_unprovisioned(
+    conn: Connection, *, incident_id: int, reason: str, actor: str, organization_id: int
+) -> list[int]:
+    """Revoke an incident's pending and approved-not-provisioned requests; audited each.
+
+    Only used while no provisioner is installed (it revokes live feeds too, and these).
+    """
+    rows = conn.execute(
+        text(
+            "UPDATE feed_request f SET status = 'revoked', reason = :reason"
+            " FROM activation a WHERE a.id = f.activation_id AND f.incident_id = :incident"
+            " AND f.status IN ('pending', 'approved') RETURNING f.id, f.camera_id, a.basis"
+        ),
+        {"incident": incident_id, "reason": reason},
+    ).all()
+    for row in sorted(rows):
+        audit.append(
+            conn,
+            actor=actor,
+            organization_id=organization_id,
+            action="feed.revoked",
+            subject_type="feed_request",
+            subject_id=row.id,
+            legal_basis=row.basis,
+            details={"incident_id": incident_id, "camera_id": row.camera_id, "reason": reason},
+        )
+    return [int(r.id) for r in rows]
+
+
+def viewer_sessions(conn: Connection, request_ids: list[int]) -> dict[int, dict[str, object]]:
+    """The latest feed session of each request: relay, stream id, expiry, status.
+
+    Never the credential (only its hash is stored) nor the camera's source URL.
+    """
+    if not request_ids:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT ON (feed_request_id) feed_request_id, relay_name, relay_stream_id,"
+            " expires_at, status, ended_at FROM feed_session"
+            " WHERE feed_request_id = ANY(:ids) ORDER BY feed_request_id, id DESC"
+        ),
+        {"ids": request_ids},
+    )
+    return {
+        int(r.feed_request_id): {
+            "relay": r.relay_name,
+            "stream": r.relay_stream_id,
+            "expires_at": r.expires_at,
+            "session_status": r.status,
+            "ended_at": r.ended_at,
+        }
+        for r in rows
+    }
