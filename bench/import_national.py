@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +35,8 @@ BENCH_DIR = Path("/tmp/gilmok-bench")
 
 def row_by_row(conn, cams, *, max_range_m: float) -> float:  # type: ignore[no-untyped-def]
     """Seconds to insert ``cams`` one camera (and its coverage) per statement."""
-    coverage = _observe_coverage(cams, max_range_m=max_range_m).to_pandas()
+    every = np.arange(len(cams), dtype=np.int64)  # one polygon per camera, as a naive importer
+    coverage = _observe_coverage(cams, every, max_range_m=max_range_m).to_pandas()
     owner = conn.execute(
         text("INSERT INTO organization (name, kind) VALUES ('bench owner', 'municipal_centre')"
              " RETURNING id")

@@ -172,3 +172,32 @@ def test_bulk_load_rebuilds_every_index_and_key(
     again = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
     assert again.created["cameras"] == 0
     assert modes == [True, True, False]  # cameras and coverage in bulk, then the normal path
+
+
+def test_stored_coverage_is_each_cameras_own(db: Connection, seoul, data_dir: Path) -> None:
+    """Cameras alike share one computed polygon; each still gets exactly its own coverage."""
+    import numpy as np
+    import shapely
+
+    from geo.index import camera_coverage
+
+    import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    cams = seoul.cameras.sample(300, random_state=7)
+    stored = dict(
+        db.execute(
+            text(
+                "SELECT c.source_key, ST_AsBinary(v.geom) FROM camera c"
+                " JOIN coverage v ON v.camera_id = c.id WHERE c.source_key = ANY(:keys)"
+            ),
+            {"keys": list(cams["source_key"])},
+        ).all()
+    )
+    own = camera_coverage(
+        cams["lon"], cams["lat"], kind=cams["kind"], heading_deg=cams["heading_deg"],
+        fov_deg=cams["fov_deg"],
+        resolution_px_h=cams["resolution_px_h"].astype("float64").to_numpy(na_value=np.nan),
+        pan_min_deg=cams["pan_min_deg"], pan_max_deg=cams["pan_max_deg"],
+        heading_source=cams["heading_source"],
+    )  # fmt: skip
+    for key, polygon in zip(cams["source_key"], own.polygons, strict=True):
+        assert shapely.equals_exact(shapely.from_wkb(bytes(stored[key])), polygon, tolerance=1e-6)

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
+from numpy.typing import NDArray
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -277,24 +278,45 @@ def _site_provenance(cams: pd.DataFrame, file_name: str) -> pd.Series:
     return cams["site_key"].map(rendered)
 
 
-def _observe_coverage(cams: pd.DataFrame, *, max_range_m: float) -> pa.Table:
-    """Coverage at the default DORI level for each camera: range, confidence, polygon as WKB hex."""
+#: Camera columns that decide a coverage polygon: cameras alike in all of them share one.
+COVERAGE_PARAMETERS = (
+    "lon", "lat", "kind", "heading_deg", "heading_source", "fov_deg", "pan_min_deg",
+    "pan_max_deg", "resolution_px_h",
+)  # fmt: skip
+
+
+def coverage_keys(cams: pd.DataFrame) -> NDArray[np.int64]:
+    """Per camera, the number of its distinct coverage parameter set (0, 1, … in order seen).
+
+    The cameras of one site (카메라대수 > 1) usually share position, kind and lens: the national
+    file's 1.6 million cameras have about half as many distinct coverages.
+    """
+    grouped = cams.groupby(list(COVERAGE_PARAMETERS), dropna=False, sort=False)
+    return np.asarray(grouped.ngroup().to_numpy(), dtype=np.int64)
+
+
+def _observe_coverage(
+    cams: pd.DataFrame, keys: NDArray[np.int64], *, max_range_m: float
+) -> pa.Table:
+    """Coverage at the default DORI level per distinct key: range, confidence, WKB hex."""
+    first = np.unique(keys, return_index=True)[1]
+    distinct = cams.iloc[first]
     cov = camera_coverage(
-        cams["lon"].to_numpy(),
-        cams["lat"].to_numpy(),
-        kind=cams["kind"].to_numpy(dtype=object),
-        heading_deg=cams["heading_deg"].to_numpy(dtype=float),
-        fov_deg=cams["fov_deg"].to_numpy(dtype=float),
-        resolution_px_h=cams["resolution_px_h"].astype("float64").to_numpy(na_value=np.nan),
-        pan_min_deg=cams["pan_min_deg"].to_numpy(dtype=float),
-        pan_max_deg=cams["pan_max_deg"].to_numpy(dtype=float),
-        heading_source=cams["heading_source"].to_numpy(dtype=object),
+        distinct["lon"].to_numpy(),
+        distinct["lat"].to_numpy(),
+        kind=distinct["kind"].to_numpy(dtype=object),
+        heading_deg=distinct["heading_deg"].to_numpy(dtype=float),
+        fov_deg=distinct["fov_deg"].to_numpy(dtype=float),
+        resolution_px_h=distinct["resolution_px_h"].astype("float64").to_numpy(na_value=np.nan),
+        pan_min_deg=distinct["pan_min_deg"].to_numpy(dtype=float),
+        pan_max_deg=distinct["pan_max_deg"].to_numpy(dtype=float),
+        heading_source=distinct["heading_source"].to_numpy(dtype=object),
         level=DEFAULT_DORI_LEVEL,
         max_range_m=max_range_m,
     )
     return pa.table(
         {
-            "source_key": pa.array(cams["source_key"].to_numpy(dtype=object), pa.string()),
+            "coverage_key": pa.array(keys[first]),
             "range_m": pa.array(cov.range_m),
             "confidence": pa.array(cov.confidence.astype(object), pa.string()),
             "wkb": polygons_wkb_hex(cov.polygons),
@@ -320,8 +342,9 @@ def import_cameras(
     cams = read.cameras
     # Coverage is pure numpy/shapely work that needs only the parsed rows: it runs in a thread
     # while PostgreSQL loads the cameras (both release the GIL for most of their time).
+    keys = coverage_keys(cams)
     pool = ThreadPoolExecutor(max_workers=1)
-    coverage = pool.submit(_observe_coverage, cams, max_range_m=max_range_m)
+    coverage = pool.submit(_observe_coverage, cams, keys, max_range_m=max_range_m)
     pool.shutdown(wait=False)
     batch_id = _open_batch(conn, kind=read.source, path=path, sha256=file_sha256(path))
     owners, orgs_created = _ensure_owners(conn, cams["owner_name"])
@@ -347,6 +370,7 @@ def import_cameras(
             "address": cams["address"],
             "direction_text": cams["direction_text"],
             "provenance": _site_provenance(cams, path.name),
+            "coverage_key": keys,
         }
     )
     conn.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves on a load
@@ -357,8 +381,9 @@ def import_cameras(
             " kind text, heading_deg float8, heading_source text, heading_uncertainty_deg float8,"
             " heading_hint text, fov_deg float8, pan_min_deg float8, pan_max_deg float8,"
             " resolution_px_h int, megapixels float8, mount_height_m float8, purpose text,"
-            " address text, direction_text text, provenance jsonb) ON COMMIT DROP;"
-            " CREATE TEMP TABLE coverage_stage (source_key text, range_m float8,"
+            " address text, direction_text text, provenance jsonb, coverage_key int8)"
+            " ON COMMIT DROP;"
+            " CREATE TEMP TABLE coverage_stage (coverage_key int8, range_m float8,"
             " confidence text, wkb text) ON COMMIT DROP"
         )
     )
@@ -401,11 +426,15 @@ def import_cameras(
         with _bulk_mode(conn, "coverage", int(new.cameras)):
             coverage_rows = conn.execute(
                 text(
-                    "INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
-                    f" SELECT c.id, '{DEFAULT_DORI_LEVEL}', s.range_m, s.confidence,"
-                    f" ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), {WORKING_SRID})"
-                    " FROM coverage_stage s JOIN camera c"
+                    # Each distinct polygon is decoded once, then shared by its cameras.
+                    "WITH g AS MATERIALIZED (SELECT coverage_key, range_m, confidence,"
+                    f" ST_SetSRID(ST_GeomFromWKB(decode(wkb, 'hex')), {WORKING_SRID}) AS geom"
+                    " FROM coverage_stage)"
+                    " INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
+                    f" SELECT c.id, '{DEFAULT_DORI_LEVEL}', g.range_m, g.confidence, g.geom"
+                    " FROM camera_stage s JOIN camera c"
                     " ON c.source = :source AND c.source_key = s.source_key"
+                    " JOIN g ON g.coverage_key = s.coverage_key"
                     " WHERE c.import_batch_id = :batch"
                 ),
                 {"source": read.source, "batch": batch_id},
