@@ -60,6 +60,9 @@ class RelaySettings:
         (``GILMOK_RELAY_SOURCE_TIMEOUT_S``).
     camsim_port
         TCP port of the camera simulator's RTSP server (``GILMOK_CAMSIM_PORT``).
+    configured
+        Whether the app and the worker drive a relay: True once ``GILMOK_RELAY_BACKEND`` is set
+        (the relay commands work without it, on the defaults).
     """
 
     backend: str = "janus"
@@ -74,6 +77,7 @@ class RelaySettings:
     source_ports: tuple[int, int] = (21000, 21999)
     source_timeout_s: float = 3.0
     camsim_port: int = 8554
+    configured: bool = False
 
 
 def _default_data_dir() -> Path | None:
@@ -100,6 +104,9 @@ class Settings:
         Cap on any camera's coverage radius, metres.
     relay
         The stream relay and the camera simulator (``GILMOK_RELAY_*``, ``GILMOK_CAMSIM_*``).
+    feed_session_max_s
+        Longest a feed session's credential lives, seconds, whatever the activation's end
+        (``GILMOK_FEED_SESSION_MAX_S``, default 2 hours).
     """
 
     database_url: URL = field(default_factory=lambda: make_url(DEFAULT_DATABASE_URL))
@@ -108,6 +115,7 @@ class Settings:
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
     max_coverage_range_m: float = 200.0
     relay: RelaySettings = field(default_factory=RelaySettings)
+    feed_session_max_s: float = 7200.0
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests, CLI options)."""
@@ -194,6 +202,7 @@ def _load_relay(env: Mapping[str, str]) -> RelaySettings:
     changes: dict[str, Any] = {}
     if raw := env.get("GILMOK_RELAY_BACKEND"):
         changes["backend"] = raw.strip().lower()
+        changes["configured"] = True
     if raw := env.get("GILMOK_RELAY_HOST"):
         changes["host"] = raw
     for key, name in (
@@ -251,6 +260,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if raw := env.get("GILMOK_MAX_COVERAGE_RANGE_M"):
         changes["max_coverage_range_m"] = _parse_float(
             "GILMOK_MAX_COVERAGE_RANGE_M", raw, low=1, high=5000
+        )
+    if raw := env.get("GILMOK_FEED_SESSION_MAX_S"):
+        changes["feed_session_max_s"] = _parse_float(
+            "GILMOK_FEED_SESSION_MAX_S", raw, low=1, high=7 * 24 * 3600
         )
     changes["relay"] = _load_relay(env)
     return settings.with_overrides(**changes)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh PostGIS database for the run, one rolled-back transaction per test.
+"""Shared fixtures: a fresh PostGIS database for the run, one rolled-back transaction per test;
+a private Janus and camera simulator for the relay tests.
 
 Database tests never skip: if PostGIS cannot be reached they error, and under ``CI=true`` any
 skipped test fails the run (a silently skipped database test proves nothing).
@@ -7,16 +8,22 @@ skipped test fails the run (a silently skipped database test proves nothing).
 from __future__ import annotations
 
 import os
+import random
+import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from relay_helpers import CAMERAS, free_tcp_port
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
-from geo.settings import Settings, load_settings
+from api.relay.camsim import SYSTEM_PYTHON, CameraSimulator
+from api.relay.janus_process import JanusProcess
+from geo.settings import RelaySettings, Settings, load_settings
 from geo.store import connect
 from geo.store.migrate import upgrade
 
@@ -93,6 +100,41 @@ def session(db: Connection) -> Iterator[Session]:
     """An ORM session on the rolled-back connection."""
     with Session(bind=db, join_transaction_mode="create_savepoint") as sess:
         yield sess
+
+
+@pytest.fixture(scope="session")
+def relay_settings(tmp_path_factory: pytest.TempPathFactory) -> RelaySettings:
+    """Settings for a private Janus: free ports, a temporary runtime folder, its own secret."""
+    if shutil.which("janus") is None:
+        pytest.fail("janus is not installed: run scripts/setup.sh --with-relay")
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.fail(f"{SYSTEM_PYTHON} is missing: run scripts/setup.sh --with-relay")
+    # UDP blocks below the kernel's ephemeral range (32768+), picked at random so that two
+    # test runs at once rarely share one.
+    block = random.randrange(22000, 32000, 500)
+    return RelaySettings(
+        port=free_tcp_port(),
+        admin_port=free_tcp_port(),
+        secret=f"test-{secrets.token_urlsafe(24)}",
+        runtime_dir=tmp_path_factory.mktemp("relay"),
+        media_ports=(block, block + 199),
+        source_ports=(block + 200, block + 499),
+        source_timeout_s=2.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def janus(relay_settings: RelaySettings) -> Iterator[JanusProcess]:
+    """A real Janus for the whole run (tests that kill it must start it again)."""
+    with JanusProcess(relay_settings) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def camsim() -> Iterator[CameraSimulator]:
+    """The GStreamer camera simulator: /cam1 .. /cam{CAMERAS} on a free port."""
+    with CameraSimulator(cameras=CAMERAS, port=0) as sim:
+        yield sim
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,34 +1,26 @@
 """The relay layer against a real Janus 1.1 and the GStreamer camera simulator.
 
-Both run for the whole session on free ports of their own (so a developer's running relay is
-not disturbed). Every test gets a fresh adapter whose teardown checks that nothing it ever
+Both run for the whole session on free ports of their own, so a developer's running relay is
+not disturbed (fixtures in conftest.py). Every test gets a fresh adapter whose teardown checks that nothing it ever
 provisioned is left on Janus or in its registry. Nothing here skips: missing packages fail
 with the command that installs them.
 """
 
 from __future__ import annotations
 
-import json
-import random
-import secrets
-import shutil
-import socket
 import socketserver
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
+from relay_helpers import CAMERAS, Viewer, free_tcp_port, grant
 
-from api.relay import Grant, InMemoryRegistry, ProvisionRecord, make_relay, wait_flowing
+from api.relay import InMemoryRegistry, ProvisionRecord, make_relay, wait_flowing
 from api.relay.base import utc_now
-from api.relay.camsim import SYSTEM_PYTHON, CameraSimulator, map_cameras
+from api.relay.camsim import CameraSimulator, map_cameras
 from api.relay.janus import JanusRelay, viewer_token
 from api.relay.janus_process import JanusProcess, janus_secrets
 from geo.errors import (
@@ -38,48 +30,6 @@ from geo.errors import (
     RelayUnavailable,
 )
 from geo.settings import RelaySettings, load_settings
-
-CAMERAS = 20
-
-
-def _free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def relay_settings(tmp_path_factory: pytest.TempPathFactory) -> RelaySettings:
-    """Settings for a private Janus: free ports, a temporary runtime folder, its own secret."""
-    for tool in ("janus",):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed: run scripts/setup.sh --with-relay")
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.fail(f"{SYSTEM_PYTHON} is missing: run scripts/setup.sh --with-relay")
-    # UDP blocks below the kernel's ephemeral range (32768+), picked at random so that two
-    # test runs at once rarely share one.
-    block = random.randrange(22000, 32000, 500)
-    return RelaySettings(
-        port=_free_tcp_port(),
-        admin_port=_free_tcp_port(),
-        secret=f"test-{secrets.token_urlsafe(24)}",
-        runtime_dir=tmp_path_factory.mktemp("relay"),
-        media_ports=(block, block + 199),
-        source_ports=(block + 200, block + 499),
-        source_timeout_s=2.0,
-    )
-
-
-@pytest.fixture(scope="session")
-def janus(relay_settings: RelaySettings) -> Iterator[JanusProcess]:
-    with JanusProcess(relay_settings) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="session")
-def camsim() -> Iterator[CameraSimulator]:
-    with CameraSimulator(cameras=CAMERAS, port=0) as sim:
-        yield sim
 
 
 class RecordingRegistry(InMemoryRegistry):
@@ -109,50 +59,6 @@ def relay(janus: JanusProcess, relay_settings: RelaySettings) -> Iterator[JanusR
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
     assert not left_in_registry, f"left in the registry: {left_in_registry}"
-
-
-def grant(org: str = "army-ops-room", minutes: float = 10) -> Grant:
-    return Grant(viewer_org=org, expires_at=utc_now() + timedelta(minutes=minutes))
-
-
-class Viewer:
-    """A bare Janus API client, as a situation room's browser would be (without WebRTC)."""
-
-    def __init__(self, settings: RelaySettings, token: str) -> None:
-        self.base = f"http://{settings.host}:{settings.port}/janus"
-        self.token = token
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        payload = {**body, "transaction": secrets.token_hex(4), "token": self.token}
-        req = urllib.request.Request(
-            self.base + path, data=json.dumps(payload).encode(), method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return dict(json.load(resp))
-
-    def attach(self) -> tuple[int, int]:
-        reply = self.post("", {"janus": "create"})
-        assert reply["janus"] == "success", reply
-        session = int(reply["data"]["id"])
-        handle = self.post(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"})
-        return session, int(handle["data"]["id"])
-
-    def watch(self, stream: str, pin: str) -> dict[str, Any]:
-        """The streaming plugin's answer to ``watch`` (it comes as an asynchronous event)."""
-        session, handle = self.attach()
-        ack = self.post(f"/{session}/{handle}", {"janus": "message", "body": {
-            "request": "watch", "id": stream, "pin": pin}})  # fmt: skip
-        assert ack["janus"] == "ack", ack
-        url = f"{self.base}/{session}?maxev=1&token={urllib.parse.quote(self.token)}"
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(url, timeout=35) as resp:
-                events = json.load(resp)
-            for event in events if isinstance(events, list) else [events]:
-                if event.get("janus") == "event":
-                    self.post(f"/{session}", {"janus": "destroy"})
-                    return dict(event)
-        raise AssertionError("no answer to watch")
 
 
 # ---- provisioning and media ----------------------------------------------------------------
@@ -282,7 +188,7 @@ def test_a_bad_source_is_a_camera_error_and_leaves_nothing(
     relay: JanusRelay, camsim: CameraSimulator, where: str
 ) -> None:
     url = camsim.missing_url() if where == "unknown path" else (
-        f"rtsp://user:pw@127.0.0.1:{_free_tcp_port()}/cam1")  # fmt: skip
+        f"rtsp://user:pw@127.0.0.1:{free_tcp_port()}/cam1")  # fmt: skip
     with pytest.raises(CameraSourceUnavailable) as info:
         relay.provision("feed-bad", url, grant())
     assert url not in info.value.message
@@ -373,7 +279,7 @@ def test_a_silent_source_is_present_but_not_flowing(relay: JanusRelay) -> None:
 def test_relay_down_is_relay_unavailable_and_leaves_no_record(
     relay_settings: RelaySettings, camsim: CameraSimulator
 ) -> None:
-    nowhere = RelaySettings(**{**vars(relay_settings), "port": _free_tcp_port()})
+    nowhere = RelaySettings(**{**vars(relay_settings), "port": free_tcp_port()})
     adapter = JanusRelay(nowhere)
     health = adapter.health()
     assert not health.up

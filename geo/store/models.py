@@ -370,6 +370,27 @@ class FeedSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RelayStream(Base):
+    """A stream gilmok provisioned on a relay and has not yet destroyed: the relay registry.
+
+    Written before the relay is asked to create the stream (``provisioning``), so a crash in
+    between leaves a row the reconciler destroys rather than an orphan nobody can find. Holds
+    no secret: the adapter derives a stream's management secret from its id.
+    """
+
+    __tablename__ = "relay_stream"
+    __table_args__ = (_one_of("state", ("provisioning", "live")),)
+
+    relay_stream_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    backend: Mapped[str] = mapped_column(Text, index=True)
+    #: the provisioner's key (``feed_request:<id>``)
+    key: Mapped[str] = mapped_column(Text)
+    viewer_org: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(Text, server_default="provisioning")
+
+
 class AuditRecord(Base):
     """Append-only, hash-chained record of every request, decision, provision, view and revocation.
 

@@ -1,0 +1,153 @@
+"""``gilmok worker``: the one place where feeds end on time and the relay is kept honest.
+
+Every tick (0.25 s by default) it ends the sessions that may no longer be live (expiry, the
+activation ended, the incident closed, a centre's revoke: :func:`api.provisioning.expire_due`),
+then reconciles the relay with the database and provisions approved requests that waited for
+the relay (:func:`api.provisioning.reconcile`). A revocation written to the database therefore
+reaches the relay within one tick even when nobody called :func:`~api.provisioning.revoke_for`.
+
+Why a process of its own and not a scheduler thread inside the API: the API runs as several
+gunicorn workers that are started, recycled and killed independently; a thread in each would
+run the same sweep several times over, and none would run while the API is down. One worker
+process is one clock. Several may run (a standby for failover): a PostgreSQL advisory lock
+lets exactly one of them work at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from api.provisioning import expire_due, reconcile
+from api.relay.base import Relay
+from geo.errors import GilmokError
+from geo.settings import Settings
+from geo.store.app_role import app_transaction
+
+log = logging.getLogger("gilmok.worker")
+
+WORKER_ACTOR = "system:worker"
+#: Advisory lock held by the active worker ("gilmok:worker" as a 64-bit integer).
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:worker").digest()[:8], "big", signed=True)
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    ended: int = 0
+    reconciled: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        counts = [v for k, v in self.reconciled.items() if k != "relay_up"]
+        return bool(self.ended or any(counts) or self.error)
+
+
+class Worker:
+    """The revocation, expiry and reconciliation loop.
+
+    Parameters
+    ----------
+    engine
+        The database (each phase of a tick is one transaction as the app role).
+    relay
+        The relay adapter, registered in the database (:func:`api.provisioning.make_app_relay`).
+    settings
+        For the session limit of requests provisioned here.
+    interval_s
+        Seconds between the starts of two ticks.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        relay: Relay | None,
+        settings: Settings,
+        *,
+        interval_s: float = 0.25,
+        actor: str = WORKER_ACTOR,
+    ) -> None:
+        self.engine = engine
+        self.relay = relay
+        self.settings = settings
+        self.interval_s = interval_s
+        self.actor = actor
+        self.ticks = 0
+        self._lock_conn: Connection | None = None
+
+    def tick(self) -> TickReport:
+        """One round: end what must end, then reconcile and provision. Never raises."""
+        started = time.monotonic()
+        report = TickReport()
+        try:
+            with app_transaction(self.engine) as conn:
+                report.ended = expire_due(conn, self.relay, actor=self.actor)
+            with app_transaction(self.engine) as conn:
+                report.reconciled = reconcile(
+                    conn, self.relay, settings=self.settings, actor=self.actor
+                )
+        except GilmokError as exc:
+            report.error = exc.message
+            log.warning("worker tick failed: %s", exc.message)
+        except Exception as exc:  # a bug must not stop revocations for good
+            report.error = f"{type(exc).__name__}: {exc}"
+            log.exception("worker tick failed")
+        report.seconds = time.monotonic() - started
+        self.ticks += 1
+        return report
+
+    def _acquire(self) -> bool:
+        """Hold the worker lock (one active worker per database); False while another has it."""
+        if self._lock_conn is not None:
+            return True
+        conn = self.engine.connect()
+        try:
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+            )
+            conn.commit()
+        except Exception:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._lock_conn = conn
+        return True
+
+    def _release(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None:
+            conn.close()  # ending the session releases the lock
+
+    def run(self, stop: threading.Event, *, on_tick: Any = None) -> None:
+        """Tick every ``interval_s`` until ``stop`` is set; ``on_tick(report)`` after each."""
+        waiting_said = False
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    active = self._acquire()
+                except Exception as exc:
+                    log.warning("worker cannot reach the database: %s", type(exc).__name__)
+                    active = False
+                if active:
+                    report = self.tick()
+                    if on_tick is not None:
+                        on_tick(report)
+                elif not waiting_said:
+                    log.info("another gilmok worker is active: standing by")
+                    waiting_said = True
+                stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+        finally:
+            self._release()
