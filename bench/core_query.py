@@ -1,0 +1,330 @@
+"""Benchmark: one incident query (approaches + watching cameras) in-process against PostGIS.
+
+Usage: ``.venv/bin/python bench/core_query.py [--quick] [--queries 300] [--keep-db]``
+
+In a database made for the run (``gilmok_bench``, dropped at the end unless ``--keep-db``;
+``--reuse-db`` answers from a kept one), the national bench data of :mod:`bench.national` is
+loaded through the store's bulk loading: 1.6 million cameras with their observe-level coverage
+and the ~2 million road segments (``--quick``: the real Seoul 2018 cameras and the real
+central-Seoul network). The in-process side is the API's: the snapshot read back from that
+database (:mod:`geo.store.snapshot`) and :func:`geo.incident.answer_incident`.
+
+The baseline is the query a competent GIS analyst writes over the same GiST-indexed tables,
+one statement per incident:
+
+- euclidean: the segments within R whose geometry meets the circle (``ST_DWithin`` +
+  ``ST_Intersects`` with the circle's ring), each crossing point taken inward (the point 1 m
+  before it lies outside), the 100 m stretch around it, and the coverage polygons meeting the
+  stretch (``ST_Intersects``);
+- network: P snapped to its nearest segment (KNN ``<->``), ``pgr_drivingDistance`` on the
+  edges inside the box of half-side R around P (directed; a two-way segment has its reverse
+  cost, a one-way one -1; searched on the reversed graph, from a virtual node at P, so that
+  the distances are *to* P), the edges u→v with v within R and u beyond, their entry points
+  and stretches, and the cameras as above.
+
+Each runs with JIT on and off; the faster is kept. Incidents are the same random points on
+roads for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.national import (
+    BENCH_DIR,
+    data_dir,
+    make_national_cctv,
+    make_national_roads,
+    read_national_roads,
+)
+from geo.crs import xy_to_lonlat
+from geo.incident import answer_incident
+from geo.index import build_coverage_index
+from geo.ingest.cctv import read_cctv
+from geo.ingest.osm import read_road_network
+from geo.network import RoadNetwork
+from geo.settings import Settings, load_settings
+from geo.store import connect
+from geo.store.loading import import_cameras, import_road_network
+from geo.store.migrate import upgrade
+from geo.store.snapshot import load_cameras, load_road_networks
+
+EUCLIDEAN_SQL = """
+WITH p AS (
+    SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 5179) AS g
+), circle AS (
+    SELECT g, ST_ExteriorRing(ST_Buffer(g, %(r)s, 32)) AS ring FROM p
+), crossing AS (
+    SELECT s.id, s.oneway, s.geom, ST_Length(s.geom) AS len,
+           ST_LineLocatePoint(s.geom, d.geom) AS f
+    FROM circle c
+    JOIN road_segment s ON ST_DWithin(s.geom, c.g, %(r)s) AND ST_Intersects(s.geom, c.ring)
+    CROSS JOIN LATERAL ST_Dump(ST_Intersection(s.geom, c.ring)) AS d
+), approach AS MATERIALIZED (
+    SELECT row_number() OVER () AS aid, x.id, x.forward,
+           ST_LineSubstring(x.geom, greatest(x.f - 50 / x.len, 0), least(x.f + 50 / x.len, 1))
+               AS stretch
+    FROM (
+        SELECT id, true AS forward, f, len, geom,
+               ST_LineInterpolatePoint(geom, greatest(f - 1 / len, 0)) AS before
+        FROM crossing
+        UNION ALL
+        SELECT id, false, f, len, geom, ST_LineInterpolatePoint(geom, least(f + 1 / len, 1))
+        FROM crossing WHERE NOT oneway
+    ) x, circle c
+    WHERE NOT ST_DWithin(x.before, c.g, %(r)s)
+)
+SELECT a.aid, a.id, a.forward, v.camera_id
+FROM approach a
+LEFT JOIN coverage v ON v.level = 'observe' AND ST_Intersects(v.geom, a.stretch)
+"""
+
+NETWORK_SQL = """
+WITH p AS (
+    SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 5179) AS g
+), box AS (
+    SELECT g, ST_Expand(g, %(r)s) AS b FROM p
+), snap AS (
+    SELECT s.source, s.target, s.oneway, s.length_m * ST_LineLocatePoint(s.geom, box.g) AS off,
+           s.length_m AS len, box.b
+    FROM box CROSS JOIN LATERAL (
+        SELECT * FROM road_segment s ORDER BY s.geom <-> box.g LIMIT 1
+    ) s
+), reached AS (
+    SELECT d.node, d.agg_cost
+    FROM snap, pgr_drivingDistance(
+        format(
+            'SELECT id, source, target, CASE WHEN oneway THEN -1 ELSE length_m END AS cost,'
+            ' length_m AS reverse_cost FROM road_segment WHERE geom && %%L::geometry'
+            ' UNION ALL SELECT -1, 0, %%s, %%s, -1'
+            ' UNION ALL SELECT -2, 0, %%s, %%s, -1 WHERE %%L',
+            snap.b, snap.source, snap.off, snap.target, snap.len - snap.off, NOT snap.oneway),
+        0, %(r)s, true) AS d
+), approach AS MATERIALIZED (
+    SELECT row_number() OVER () AS aid, x.id, x.forward,
+           ST_LineSubstring(x.geom, greatest(x.f - 50 / x.len, 0), least(x.f + 50 / x.len, 1))
+               AS stretch
+    FROM (
+        SELECT s.id, true AS forward, s.geom, s.length_m AS len,
+               1 - (%(r)s - r.agg_cost) / s.length_m AS f
+        FROM box JOIN road_segment s ON s.geom && box.b
+        JOIN reached r ON r.node = s.target
+        WHERE NOT EXISTS (SELECT 1 FROM reached u WHERE u.node = s.source)
+        UNION ALL
+        SELECT s.id, false, s.geom, s.length_m, (%(r)s - r.agg_cost) / s.length_m
+        FROM box JOIN road_segment s ON s.geom && box.b
+        JOIN reached r ON r.node = s.source
+        WHERE NOT s.oneway AND NOT EXISTS (SELECT 1 FROM reached u WHERE u.node = s.target)
+    ) x
+)
+SELECT a.aid, a.id, a.forward, v.camera_id
+FROM approach a
+LEFT JOIN coverage v ON v.level = 'observe' AND ST_Intersects(v.geom, a.stretch)
+"""
+
+BASELINE_SQL = {"euclidean": EUCLIDEAN_SQL, "network": NETWORK_SQL}
+GIST_INDEXES = {
+    "euclidean": ("ix_road_segment_geom", "ix_coverage_geom"),
+    "network": ("ix_road_segment_geom", "ix_coverage_geom"),
+}
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, bytes."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def load_data(conn: Connection, settings: Settings, *, quick: bool) -> dict[str, Any]:
+    """Import the cameras (with coverage) and the roads; seconds and counts."""
+    out: dict[str, Any] = {}
+    if quick:
+        roads_path = data_dir() / "seoul_central_drive.graphml"
+        roads = read_road_network(roads_path)
+        cctv_path = data_dir() / "seoul_cctv_2018.csv"
+    else:
+        folder = make_national_roads(BENCH_DIR / "national_roads_2000k")
+        roads_path = folder / "segments.parquet"
+        roads = read_national_roads(folder)
+        cctv_path = make_national_cctv(BENCH_DIR / "national_cctv_tiles_1600k.csv")
+    t0 = time.perf_counter()
+    summary = import_road_network(conn, roads, path=roads_path, name="bench")
+    out["roads_s"] = time.perf_counter() - t0
+    out["segments"] = summary.created["road_segments"]
+    t0 = time.perf_counter()
+    read = read_cctv(cctv_path, country_bounds=settings.country_bounds)
+    cams = import_cameras(conn, read, path=cctv_path, max_range_m=settings.max_coverage_range_m)
+    out["cameras_s"] = time.perf_counter() - t0
+    out["cameras"] = cams.created["cameras"]
+    return out
+
+
+def incident_points(network: RoadNetwork, n: int, *, seed: int = 4) -> np.ndarray:
+    """``n`` random points on roads (uniform over segments, then along the segment), lon/lat."""
+    rng = np.random.default_rng(seed)
+    seg = rng.integers(0, network.n_segments, n)
+    x, y, _ = network.points_along(seg, rng.random(n) * network.seg_length[seg])
+    lon, lat = xy_to_lonlat(x, y, crs=network.crs)
+    return np.column_stack([lon, lat])
+
+
+def timed(fn: Callable[[float, float], int], points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-call seconds and the mean result count, after a short warm-up."""
+    for lon, lat in points[:5]:
+        fn(lon, lat)
+    times, counts = [], []
+    for lon, lat in points:
+        t0 = time.perf_counter()
+        counts.append(fn(lon, lat))
+        times.append(time.perf_counter() - t0)
+    return np.asarray(times), float(np.mean(counts))
+
+
+def explain(raw: Any, mode: str, params: dict[str, float]) -> str:
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + BASELINE_SQL[mode], params)
+        return "\n".join(row[0] for row in cur.fetchall())
+
+
+def fmt_ms(times: np.ndarray) -> str:
+    return f"{np.median(times) * 1e3:7.2f} / {np.percentile(times, 99) * 1e3:7.2f}"
+
+
+def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
+    engine = connect(url)
+    if not args.reuse_db:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgrouting"))
+            loaded = load_data(conn, settings, quick=args.quick)
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        print(
+            f"loaded {loaded['segments']:,} road segments in {loaded['roads_s']:.0f} s, "
+            f"{loaded['cameras']:,} cameras with coverage in {loaded['cameras_s']:.0f} s"
+        )
+
+    with engine.connect() as conn:
+        t0 = time.perf_counter()
+        networks = load_road_networks(conn, crs=settings.working_crs)
+        network = networks[0].graph
+        t_roads = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cameras = load_cameras(conn)
+        t_cams = time.perf_counter() - t0
+    gc.collect()
+    rss0 = rss_bytes()
+    t0 = time.perf_counter()
+    index = build_coverage_index(
+        cameras, max_range_m=settings.max_coverage_range_m, crs=settings.working_crs
+    )
+    build_s = time.perf_counter() - t0
+    gc.collect()
+    index_mb = (rss_bytes() - rss0) / 1e6
+    print(
+        f"snapshot: {network.n_segments:,} segments read and built in {t_roads:.1f} s;"
+        f" {len(cameras):,} cameras read in {t_cams:.1f} s"
+    )
+    print(
+        f"coverage index for {len(index):,} cameras: built in {build_s:.1f} s (goal < 30 s),"
+        f" RSS +{index_mb:,.0f} MB (goal < 1,500 MB)"
+    )
+
+    points = incident_points(network, args.queries)
+    raw = engine.raw_connection().driver_connection
+    assert raw is not None
+    raw.autocommit = True
+    rows: list[tuple[str, int, np.ndarray, float, float, np.ndarray, float, str]] = []
+    for mode in ("network", "euclidean"):
+        for radius in (500, 2000):
+
+            def gilmok(lon: float, lat: float, mode: str = mode, radius: int = radius) -> int:
+                answer = answer_incident(network, index, (lon, lat), radius_m=radius, mode=mode)
+                return len(answer.watchers)
+
+            t_all0 = time.perf_counter()
+            g_times, g_count = timed(gilmok, points)
+            qps = len(points) / (time.perf_counter() - t_all0)
+
+            def baseline(lon: float, lat: float, mode: str = mode, radius: int = radius) -> int:
+                with raw.cursor() as cur:
+                    cur.execute(BASELINE_SQL[mode], {"lon": lon, "lat": lat, "r": radius})
+                    return sum(1 for row in cur.fetchall() if row[3] is not None)
+
+            best: tuple[np.ndarray, float, str] | None = None
+            for jit in ("on", "off"):
+                raw.execute(f"SET jit = {jit}")
+                b_times, b_count = timed(baseline, points)
+                if best is None or np.median(b_times) < np.median(best[0]):
+                    best = (b_times, b_count, jit)
+            assert best is not None
+            rows.append((mode, radius, g_times, qps, g_count, best[0], best[1], best[2]))
+            print(
+                f"  {mode:9} R={radius:>4} m: gilmok {fmt_ms(g_times)} ms, {qps:,.0f} q/s;"
+                f" baseline {fmt_ms(best[0])} ms (jit {best[2]})",
+                flush=True,
+            )
+        raw.execute("SET jit = off")
+        plan = explain(raw, mode, {"lon": points[0, 0], "lat": points[0, 1], "r": 500})
+        used = [name for name in GIST_INDEXES[mode] if name in plan]
+        print(f"\nEXPLAIN ANALYZE, {mode}, R = 500 m (GiST indexes used: {', '.join(used)}):")
+        print(plan)
+
+    print(f"\n{len(points)} incidents on roads; median / p99 ms; watchers = (approach, camera)")
+    print(
+        f"{'mode':10}{'R (m)':>6}  {'gilmok med / p99':>17} {'q/s':>6}"
+        f"  {'baseline med / p99':>19} {'jit':>4}  {'ratio':>6}  {'watchers g/b':>13}"
+    )
+    for mode, radius, g, qps, gc_, b, bc, jit in rows:
+        ratio = statistics.median(b.tolist()) / statistics.median(g.tolist())
+        print(
+            f"{mode:10}{radius:>6}  {fmt_ms(g):>17} {qps:>6,.0f}  {fmt_ms(b):>19} {jit:>4}"
+            f"  {ratio:>5.1f}x  {gc_:>6.1f}/{bc:<6.1f}"
+        )
+    engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="real Seoul data only (< 2 min)")
+    parser.add_argument("--queries", type=int, default=None, help="incidents (300; quick 100)")
+    parser.add_argument("--db", default=None, help="database name (default gilmok_bench[_quick])")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument("--reuse-db", action="store_true", help="answer from a kept database")
+    args = parser.parse_args(argv)
+    args.queries = args.queries or (100 if args.quick else 300)
+    settings = load_settings()
+    name = args.db or ("gilmok_bench_quick" if args.quick else "gilmok_bench")
+    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    url = settings.database_url.set(database=name)
+    if not args.reuse_db:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        upgrade(url)
+    try:
+        run(url, settings, args)
+    finally:
+        if not args.keep_db:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
