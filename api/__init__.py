@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.engine import Connection, Engine
 
+    from api.relay.base import Relay
     from geo.settings import Settings
 
 #: Largest request body accepted, bytes: an activation's area with 20,000 vertices fits.
@@ -30,7 +31,10 @@ each operation lists the roles that may call it in `x-gilmok-roles`. Every error
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | Connection | None = None
+    settings: Settings | None = None,
+    *,
+    engine: Engine | Connection | None = None,
+    relay: Relay | None = None,
 ) -> Flask:
     """The gilmok WSGI app.
 
@@ -41,6 +45,10 @@ def create_app(
     engine
         The database to use instead of one made from ``settings.database_url``: an engine, or
         a connection inside a transaction (tests), in which each request runs as a savepoint.
+    relay
+        The stream relay adapter to use; by default the one ``GILMOK_RELAY_BACKEND`` names
+        (registered in the database), or none when it is unset. Built without contacting the
+        relay: the app starts while the relay is down and ``/healthz`` says so.
     """
     from flask import Flask
     from flask_smorest import Api
@@ -72,7 +80,11 @@ def create_app(
         API_SPEC_OPTIONS={"info": {"description": _DESCRIPTION}},
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["gilmok"] = AppState(settings=settings, bind=bind)
+    if relay is None:
+        from api.provisioning import make_app_relay
+
+        relay = make_app_relay(settings, bind)
+    app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
     api = GilmokApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)

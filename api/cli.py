@@ -632,5 +632,95 @@ def approaches(
         click.echo(json.dumps(answer.to_geojson(), ensure_ascii=False))
 
 
+@main.group()
+def cameras() -> None:
+    """The camera registry's source URLs (secrets that go to the relay and nowhere else)."""
+
+
+@cameras.command("set-source")
+@click.argument("camera_id", type=click.IntRange(1))
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="Remove the camera's source URL.")
+@pass_context
+@domain_errors
+def cameras_set_source(ctx: Context, camera_id: int, url: str | None, clear: bool) -> None:
+    """Set camera CAMERA_ID's video source URL (``-`` or nothing: read it from stdin).
+
+    Reading it from stdin keeps a URL with credentials out of the shell history and the
+    process list. The URL is never printed, returned by the API or written to the audit trail.
+    """
+    from geo.store.sessions import set_camera_sources
+
+    if clear and url:
+        fail("give a URL or --clear, not both")
+    if not clear and url in (None, "-"):
+        url = sys.stdin.readline().strip()
+    with _engine(ctx).begin() as conn:
+        set_camera_sources(conn, {camera_id: None if clear else url}, actor=_cli_actor())
+    click.echo(f"camera {camera_id}: source URL {'cleared' if clear else 'set'}")
+
+
+def _tick_line(report: Any) -> str:
+    done = report.reconciled
+    parts = [f"ended {report.ended}"] + [
+        f"{name.replace('_', ' ')} {done.get(name, 0)}"
+        for name in ("orphans_destroyed", "reprovisioned", "failed", "provisioned")
+    ]
+    relay = "relay up" if done.get("relay_up") else "relay DOWN"
+    error = f"; error: {report.error}" if report.error else ""
+    return f"{', '.join(parts)} ({relay}, {report.seconds * 1000:.0f} ms){error}"
+
+
+@main.command("worker")
+@click.option(
+    "--interval",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(0.02, 0.5),
+    help="Seconds between two rounds (revocations reach the relay within one round).",
+)
+@click.option("--once", is_flag=True, help="Run one round and exit.")
+@pass_context
+@domain_errors
+def worker(ctx: Context, interval: float, once: bool) -> None:
+    """End feeds on time, keep the relay in step with the database, provision approved feeds.
+
+    Every round: sessions past their expiry, whose activation ended, whose incident closed or
+    whose request a centre revoked are destroyed on the relay; streams the relay lost are
+    restored and streams no live session holds are destroyed; approved requests that waited
+    for the relay are provisioned. Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    import signal
+    import threading
+
+    from api.provisioning import make_app_relay
+    from api.worker import Worker
+
+    settings = ctx.settings
+    engine = _engine(ctx)
+    relay = make_app_relay(settings, engine)
+    if relay is None:
+        fail("no stream relay is configured: set GILMOK_RELAY_BACKEND (e.g. janus)")
+    assert relay is not None
+    loop = Worker(engine, relay, settings, interval_s=interval)
+    if once:
+        click.echo(_tick_line(loop.tick()))
+        relay.close()
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    where = f"{settings.relay.host}:{settings.relay.port}"
+    click.echo(f"worker started: a round every {interval:g} s; relay {relay.name} at {where}")
+
+    def say(report: Any) -> None:
+        if report.busy:
+            click.echo(_tick_line(report))
+
+    loop.run(stop, on_tick=say)
+    relay.close()
+    click.echo(f"worker stopped after {loop.ticks} rounds")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -127,8 +127,16 @@ class Worker:
 
     def _release(self) -> None:
         conn, self._lock_conn = self._lock_conn, None
-        if conn is not None:
-            conn.close()  # ending the session releases the lock
+        if conn is None:
+            return
+        # A pooled connection outlives close(): end the database session itself, which
+        # releases the session-level lock even when the unlock cannot be sent.
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+        except Exception:
+            log.debug("worker lock: unlock failed; the session's end releases it")
+        conn.invalidate()
+        conn.close()
 
     def run(self, stop: threading.Event, *, on_tick: Any = None) -> None:
         """Tick every ``interval_s`` until ``stop`` is set; ``on_tick(report)`` after each."""
