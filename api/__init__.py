@@ -91,5 +91,9 @@ def create_app(
     register_error_handlers(app)
     for module in (health, activations, audit):
         api.register_blueprint(module.blp)
-    # The incidents, feeds, cameras and spatial blueprints register here as they land.
+    from api import incidents, snapshot, spatial
+
+    snapshot.init_app(app)
+    for module in (spatial, incidents):
+        api.register_blueprint(module.blp)
     return app

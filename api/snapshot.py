@@ -140,7 +140,7 @@ def snapshot_cache(app: Flask | None = None) -> SnapshotCache:
     if cache is None:
         with _INIT_LOCK:
             cache = app.extensions.get(EXTENSION) or init_app(app)
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def current_snapshot() -> RegistrySnapshot:

@@ -23,7 +23,10 @@ _PUBLIC_COLUMNS = (
     " c.heading_source, c.fov_deg, c.pan_min_deg, c.pan_max_deg, c.resolution_px_h,"
     " c.megapixels, c.mount_height_m, c.purpose, c.address, c.direction_text, c.source"
 )
-_ENVELOPE = f"ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), {WORKING_SRID})"
+# The box's edges densified (0.001°) before projection, so the projected polygon follows them.
+_ENVELOPE = (
+    f"ST_Transform(ST_Segmentize(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), 0.001), {WORKING_SRID})"
+)
 
 
 def registry_version(conn: Connection) -> tuple[int, int, int]:
@@ -65,7 +68,8 @@ def cameras_in_bbox(
             f"SELECT {_PUBLIC_COLUMNS},"
             " ST_AsGeoJSON(ST_Transform(c.position, 4326), 7) AS geometry"
             " FROM camera c JOIN organization o ON o.id = c.owner_id"
-            f" WHERE c.position && {_ENVELOPE} AND c.status <> 'retired' AND c.id > :after"
+            f" WHERE ST_Intersects(c.position, {_ENVELOPE}) AND c.status <> 'retired'"
+            " AND c.id > :after"
             " ORDER BY c.id LIMIT :limit"
         ),
         {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "after": after_id or 0, "limit": limit},
@@ -96,8 +100,8 @@ def coverage_in_bbox(
             "SELECT v.id, v.camera_id, v.level, v.range_m, v.confidence, c.kind, c.status,"
             " c.owner_id, ST_AsGeoJSON(ST_Transform(v.geom, 4326), 7) AS geometry"
             " FROM coverage v JOIN camera c ON c.id = v.camera_id"
-            f" WHERE v.geom && {_ENVELOPE} AND v.level = :level AND c.status <> 'retired'"
-            " AND v.id > :after ORDER BY v.id LIMIT :limit"
+            f" WHERE ST_Intersects(v.geom, {_ENVELOPE}) AND v.level = :level"
+            " AND c.status <> 'retired' AND v.id > :after ORDER BY v.id LIMIT :limit"
         ),
         {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "level": level, "after": after_id or 0,
          "limit": limit},

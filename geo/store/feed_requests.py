@@ -106,7 +106,9 @@ def create_requests(
     """
     wanted = {c.id for c in cameras}
     existing = {
-        r.camera_id: r for r in list_requests(conn, incident_id=incident_id) if r.camera_id in wanted
+        r.camera_id: r
+        for r in list_requests(conn, incident_id=incident_id)
+        if r.camera_id in wanted
     }
     policy = _policy(conn, (c.owner_id for c in cameras))
     routes: dict[int, int | None] = {}
@@ -253,7 +255,9 @@ def decide(
 def set_reason(conn: Connection, request_ids: list[int], reason: str) -> None:
     """Record why approved requests are not provisioned yet."""
     conn.execute(
-        text("UPDATE feed_request SET reason = :reason WHERE id = ANY(:ids) AND status = 'approved'"),
+        text(
+            "UPDATE feed_request SET reason = :reason WHERE id = ANY(:ids) AND status = 'approved'"
+        ),
         {"reason": reason, "ids": request_ids},
     )
 
