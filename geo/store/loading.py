@@ -535,28 +535,18 @@ def import_road_network(
         }
     )
     _copy_frame(conn, "road_segment_stage", seg_stage)
-    n_nodes = conn.execute(
-        text(
-            "INSERT INTO road_node (network_id, osm_id, geom) SELECT :net, osm_id,"
-            f" ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {WORKING_SRID})"
-            " FROM road_node_stage"
-        ),
-        {"net": network_id},
-    ).rowcount
-    n_segments = conn.execute(
-        text(
-            "INSERT INTO road_segment (network_id, source, target, osm_way_id, highway, name, ref,"
-            " oneway, bridge, tunnel, length_m, maxspeed_kmh, lanes, attributes, geom)"
-            " SELECT :net, a.id, b.id, s.osm_way_id, s.highway, coalesce(s.name, ''),"
-            " coalesce(s.ref, ''), s.oneway, s.bridge, s.tunnel, s.length_m, s.maxspeed_kmh,"
-            " s.lanes, s.attributes,"
-            f" ST_Transform(ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), 4326), {WORKING_SRID})"
-            " FROM road_segment_stage s"
-            " JOIN road_node a ON a.network_id = :net AND a.osm_id = s.u"
-            " JOIN road_node b ON b.network_id = :net AND b.osm_id = s.v"
-        ),
-        {"net": network_id},
-    ).rowcount
+    # a national network (millions of rows) rebuilds its indexes and keys once, not per row
+    with _bulk_mode(conn, "road_node", len(nodes)):
+        n_nodes = conn.execute(
+            text(
+                "INSERT INTO road_node (network_id, osm_id, geom) SELECT :net, osm_id,"
+                f" ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {WORKING_SRID})"
+                " FROM road_node_stage"
+            ),
+            {"net": network_id},
+        ).rowcount
+    with _bulk_mode(conn, "road_segment", len(segments)):
+        n_segments = _insert_segments(conn, network_id)
     if n_segments != len(segments):
         raise ValueError(
             f"{path.name}: {len(segments) - n_segments} segments name nodes the reader did not list"
@@ -572,4 +562,24 @@ def import_road_network(
         already_present=0,
         created={"road_nodes": n_nodes, "road_segments": n_segments},
         t0=t0,
+    )
+
+
+def _insert_segments(conn: Connection, network_id: int) -> int:
+    """Staged segments into ``road_segment``, their ends resolved to node rows; the count."""
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO road_segment (network_id, source, target, osm_way_id, highway, name,"
+                " ref, oneway, bridge, tunnel, length_m, maxspeed_kmh, lanes, attributes, geom)"
+                " SELECT :net, a.id, b.id, s.osm_way_id, s.highway, coalesce(s.name, ''),"
+                " coalesce(s.ref, ''), s.oneway, s.bridge, s.tunnel, s.length_m, s.maxspeed_kmh,"
+                " s.lanes, s.attributes, ST_Transform(ST_SetSRID(ST_GeomFromWKB("
+                f"decode(s.wkb, 'hex')), 4326), {WORKING_SRID})"
+                " FROM road_segment_stage s"
+                " JOIN road_node a ON a.network_id = :net AND a.osm_id = s.u"
+                " JOIN road_node b ON b.network_id = :net AND b.osm_id = s.v"
+            ),
+            {"net": network_id},
+        ).rowcount
     )
