@@ -1,0 +1,334 @@
+"""Benchmark: ``GET /v1/approaches`` through ``gilmok serve`` under load, beside PostGIS.
+
+Usage: ``.venv/bin/python bench/api_approaches.py [--seconds 10] [--connections 2,8] [--keep-db]``
+
+In a database made for the run (``gilmok_bench_api``, dropped at the end unless ``--keep-db``)
+the real central-Seoul drive network and the real Seoul 2018 CCTV registry (with coverage) are
+loaded through the store, and a requester key is made. ``gilmok serve --workers 2`` (gunicorn,
+sync workers, access log on, as deployed) serves it; each worker loads its registry snapshot on
+its first request (warmed up before measuring). ``wrk`` (Debian's; installed when missing and
+this runs as root) drives ``GET /v1/approaches`` over random points on the roads — the same
+points for every row — for ``--seconds`` per mode and number of connections (2: latency with
+the two workers busy but no queue; 8: sustained throughput, latency then includes queueing in
+front of the sync workers), reporting median and p99 latency, requests/s and every non-2xx
+answer or socket error. Each request authenticates its API key
+against PostgreSQL, as in production.
+
+The baseline is the one of ``bench/core_query.py`` (the competent GIS analyst's statement over
+the GiST-indexed tables: ST_DWithin + ST_Intersects for the circle's crossings and the coverage
+meeting each stretch; pgRouting's ``pgr_drivingDistance`` for network mode), run with JIT off
+on the same points: one connection in sequence for latency, then ``--baseline-clients``
+connections at once for throughput. It returns rows, not a JSON answer, and does no ranking:
+it is the database's share of the work only.
+
+Everything shares this machine's cores (server, load generator, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.core_query import BASELINE_SQL, incident_points, load_data
+from geo.settings import Settings, load_settings
+from geo.store import connect, orgs
+from geo.store.migrate import upgrade
+from geo.store.snapshot import load_road_networks
+
+ROOT = Path(__file__).resolve().parents[1]
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def ensure_wrk() -> str:
+    """The path of ``wrk``, installed from Debian when missing (idempotent; root only)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: apt-get install wrk (as root), then run this again")
+    print("installing wrk (Debian package)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    found = shutil.which("wrk")
+    assert found is not None
+    return found
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, key: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def start_server(url: URL, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GILMOK_DATABASE_URL": url.render_as_string(hide_password=False),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                return server
+        except (OSError, urllib.error.URLError):
+            if server.poll() is not None:
+                sys.exit(f"gilmok serve exited: see {log}")
+            time.sleep(0.1)
+    server.terminate()
+    sys.exit(f"gilmok serve did not answer in 20 s: see {log}")
+
+
+def warm_up(base: str, key: str, paths: list[str]) -> None:
+    """Enough concurrent requests that both workers have loaded their snapshot."""
+    statuses: list[int] = []
+
+    def hit(i: int) -> None:
+        for path in paths[i::4][:10]:
+            statuses.append(_get(base + path, key)[0])
+
+    threads = [threading.Thread(target=hit, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        sys.exit(f"warm-up answers were not all 200: {sorted(set(bad))}")
+
+
+_LUA = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i], {["Authorization"] = "Bearer %s"})
+end
+"""
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        raise ValueError(f"not a wrk duration: {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(
+    wrk: str, base: str, key: str, paths: list[str], *, seconds: int, connections: int
+) -> dict[str, float]:
+    """Median, p99 (seconds), requests/s and errors of one wrk run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_LUA % (", ".join(json.dumps(p) for p in paths), key))
+    try:
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+             base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return {
+        "median": _seconds(latency["50"]),
+        "p99": _seconds(latency["99"]),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        "errors": float(errors),
+    }
+
+
+def baseline(
+    url: URL, mode: str, radius: int, points: np.ndarray, *, seconds: float, clients: int
+) -> dict[str, float]:
+    """The PostGIS baseline (JIT off): sequential latency, then throughput with ``clients``."""
+    import psycopg
+
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    sql = BASELINE_SQL[mode]
+
+    def session() -> psycopg.Connection:
+        conn = psycopg.connect(dsn, autocommit=True)
+        conn.execute("SET jit = off")
+        return conn
+
+    with session() as conn:
+        for lon, lat in points[:10]:
+            conn.execute(sql, {"lon": lon, "lat": lat, "r": radius}).fetchall()
+        times = []
+        for lon, lat in points:
+            t0 = time.perf_counter()
+            conn.execute(sql, {"lon": lon, "lat": lat, "r": radius}).fetchall()
+            times.append(time.perf_counter() - t0)
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def work(k: int) -> None:
+        with session() as conn:
+            i = k
+            while time.perf_counter() < stop:
+                lon, lat = points[i % len(points)]
+                conn.execute(sql, {"lon": lon, "lat": lat, "r": radius}).fetchall()
+                done[k] += 1
+                i += clients
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    return {
+        "median": float(np.median(times)),
+        "p99": float(np.percentile(times, 99)),
+        "rps": sum(done) / elapsed,
+        "requests": float(sum(done)),
+        "errors": 0.0,
+    }
+
+
+def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
+    wrk = ensure_wrk()
+    engine = connect(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgrouting"))
+        loaded = load_data(conn, settings, quick=True)
+        orgs.create_organization(conn, name="bench 상황실", kind="military_unit", actor="bench")
+        key = orgs.create_api_key(
+            conn, organization="bench 상황실", role="requester", actor="bench"
+        )[1]
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        network = load_road_networks(conn, crs=settings.working_crs)[0].graph
+    engine.dispose()
+    print(
+        f"loaded {loaded['segments']:,} road segments and {loaded['cameras']:,} cameras"
+        " (real central-Seoul roads, real Seoul 2018 CCTV)",
+        flush=True,
+    )
+    points = incident_points(network, args.points)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.gettempdir()) / "gilmok-bench-api-serve.log"
+    server = start_server(url, port, log)
+    rows: list[tuple[str, dict[str, float]]] = []
+    try:
+        for mode in ("network", "euclidean"):
+            paths = [
+                f"/v1/approaches?lon={lon:.7f}&lat={lat:.7f}&radius_m={args.radius}&mode={mode}"
+                for lon, lat in points
+            ]
+            warm_up(base, key, paths)
+            status, body = _get(base + paths[0], key)
+            features = len(json.loads(body)["features"])
+            print(f"{mode}: first answer {status}, {features} features; wrk …", flush=True)
+            for connections in args.connections:
+                api = run_wrk(wrk, base, key, paths, seconds=args.seconds, connections=connections)
+                rows.append((f"API {mode}, wrk {connections} connections", api))
+            print(f"{mode}: PostGIS baseline …", flush=True)
+            rows.append(
+                (
+                    f"PostGIS {mode} ({'pgRouting' if mode == 'network' else 'GiST'}, jit off)",
+                    baseline(
+                        url,
+                        mode,
+                        args.radius,
+                        points,
+                        seconds=min(args.seconds, 10),
+                        clients=args.baseline_clients,
+                    ),
+                )
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    print(
+        f"\nGET /v1/approaches, R = {args.radius} m, {len(points)} random points on roads;"
+        f" gunicorn 2 sync workers; wrk 2 threads, {args.seconds} s per row;"
+        f" baseline latency sequential, req/s with {args.baseline_clients} connections"
+    )
+    print(f"{'path':48} {'median ms':>10} {'p99 ms':>8} {'req/s':>8} {'requests':>9} {'errors':>7}")
+    for name, r in rows:
+        print(
+            f"{name:48} {r['median'] * 1e3:>10.2f} {r['p99'] * 1e3:>8.2f} {r['rps']:>8.0f}"
+            f" {r['requests']:>9.0f} {r['errors']:>7.0f}"
+        )
+    print("goals (issue 5): median < 5 ms, p99 < 25 ms, > 300 req/s on 2 cores, zero errors")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per mode")
+    parser.add_argument(
+        "--connections",
+        type=lambda v: [int(c) for c in v.split(",")],
+        default=[2, 8],
+        help="wrk connections, one run each (comma-separated)",
+    )
+    parser.add_argument("--radius", type=int, default=500, help="cordon radius, metres")
+    parser.add_argument("--points", type=int, default=200, help="random incident points")
+    parser.add_argument("--baseline-clients", type=int, default=2)
+    parser.add_argument("--db", default="gilmok_bench_api", help="database name")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    url = settings.database_url.set(database=args.db)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{args.db}"'))
+    upgrade(url)
+    try:
+        run(url, settings, args)
+    finally:
+        if not args.keep_db:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
