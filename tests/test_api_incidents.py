@@ -25,6 +25,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.relay.base import (
+    Grant,
+    Relay,
+    RelayedStream,
+    RelayHealth,
+    StreamStatus,
+    ViewerEndpoint,
+)
 from api.snapshot import SnapshotCache, snapshot_cache
 from geo.ingest.cameras import CameraRead
 from geo.ingest.cctv import read_cctv
@@ -667,3 +675,89 @@ def test_schema_fuzz_finds_no_server_errors(app: Flask, api: Api, world: World) 
         if path:
             _fuzz(operation, headers, {}, failures)
     assert not failures, failures
+
+
+# --- with a relay -----------------------------------------------------------------------------
+
+
+class FakeRelay(Relay):
+    """Keeps streams in a dict; remembers the source URLs it was given (only it may see them)."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.streams: dict[str, str] = {}
+        self.count = 0
+
+    def provision(self, key: str, source_url: str, grant: Grant) -> RelayedStream:
+        self.count += 1
+        stream_id = f"s{self.count}"
+        self.streams[stream_id] = source_url
+        return RelayedStream(
+            relay_stream_id=stream_id,
+            key=key,
+            viewer=(ViewerEndpoint("janus-streaming", "http://relay.example/janus", stream_id),),
+            credential={"pin": f"pin-{self.count}", "token": f"token-{self.count}"},
+            expires_at=grant.expires_at,
+        )
+
+    def revoke(self, relay_stream_id: str) -> None:
+        self.streams.pop(relay_stream_id, None)
+
+    def status(self, relay_stream_id: str) -> StreamStatus:
+        return StreamStatus(relay_stream_id, present=relay_stream_id in self.streams)
+
+    def health(self) -> RelayHealth:
+        return RelayHealth(up=True, backend=self.name, detail="fake")
+
+
+def test_approved_feeds_are_provisioned_and_credentials_go_to_the_requester_only(
+    db: Connection, world: World, base_settings: Settings, bodies: list[bytes]
+) -> None:
+    relay = FakeRelay()
+    app = create_app(base_settings, engine=db, relay=relay)
+    snapshot_cache(app).install(world.snapshot)
+
+    @app.after_request
+    def keep(response: Response) -> Response:
+        bodies.append(response.get_data())
+        return response
+
+    api = Api(app.test_client(), world.keys)
+    _activate(api)
+    incident = _incident(api)
+    url = f"/v1/incidents/{incident['id']}/feeds"
+    feeds = api.post("requester", url, {"best": 1}).json["items"]
+    auto = [f for f in feeds if f["owner"]["name"] == JONGNO]
+    manual = [f for f in feeds if f["owner"]["name"] == JUNG]
+    assert {f["status"] for f in auto} == {"provisioned"}
+    assert all(f["credential"]["credential"]["pin"].startswith("pin-") for f in auto)
+    assert len(relay.streams) == len(auto)
+    assert all(SECRET in source for source in relay.streams.values())
+    # The owning centre approves: provisioned at once, but its answer holds no credential.
+    approved = api.post("jung", f"/v1/feed-requests/{manual[0]['id']}/approve").json
+    assert approved["status"] == "provisioned"
+    assert "credential" not in approved
+    assert "viewer" not in approved
+    # The requester takes it; another division may not.
+    other = api.post("other_requester", f"/v1/feed-requests/{manual[0]['id']}/credential")
+    _error(other, 403, "forbidden")
+    taken = api.post("requester", f"/v1/feed-requests/{manual[0]['id']}/credential").json
+    assert taken["status"] == "provisioned"
+    assert taken["credential"]["credential"]["token"].startswith("token-")
+    assert taken["viewer"]["session_status"] == "live"
+    # Listings show session facts to the requester only, and never a credential.
+    listed = api.get("requester", url).json["items"]
+    assert all("credential" not in f for f in listed)
+    assert all(
+        f["viewer"]["session_status"] == "live" for f in listed if f["status"] == "provisioned"
+    )
+    assert all("viewer" not in f for f in api.get("jung", url).json["items"])
+    # Closing the incident takes every stream off the relay.
+    assert api.post("requester", f"/v1/incidents/{incident['id']}/close").status_code == 200
+    assert relay.streams == {}
+    assert {f["status"] for f in api.get("requester", url).json["items"]} == {"revoked"}
+    assert api.get("auditor", "/v1/audit/verify").json["ok"]
+    leaked = [b[:200] for b in bodies if SECRET.encode() in b or b"rtsp://" in b]
+    assert not leaked, leaked
