@@ -388,6 +388,9 @@ def import_cameras(
         )
     )
     _copy_frame(conn, "camera_stage", stage)
+    # Temporary tables have no statistics until analysed: without them the planner guesses a
+    # thousand rows and may pick nested loops over millions.
+    conn.execute(text("ANALYZE camera_stage"))
     with _bulk_mode(conn, "camera", len(stage)) as bulk:
         # In bulk mode the unique key is rebuilt afterwards: the anti-join alone keeps
         # re-imported cameras out (a file's own keys are unique, the reader sees to that).
@@ -423,6 +426,7 @@ def import_cameras(
     coverage_rows = 0
     if new.cameras:
         _copy_frame(conn, "coverage_stage", coverage.result())
+        conn.execute(text("ANALYZE coverage_stage"))
         with _bulk_mode(conn, "coverage", int(new.cameras)):
             coverage_rows = conn.execute(
                 text(
@@ -535,6 +539,7 @@ def import_road_network(
         }
     )
     _copy_frame(conn, "road_segment_stage", seg_stage)
+    conn.execute(text("ANALYZE road_node_stage, road_segment_stage"))
     # a national network (millions of rows) rebuilds its indexes and keys once, not per row
     with _bulk_mode(conn, "road_node", len(nodes)):
         n_nodes = conn.execute(
