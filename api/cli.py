@@ -632,6 +632,163 @@ def approaches(
         click.echo(json.dumps(answer.to_geojson(), ensure_ascii=False))
 
 
+@main.group("export")
+def export_() -> None:
+    """Files for planners: the registry as a GeoPackage, to work with no database."""
+
+
+@export_.command("gpkg")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+@domain_errors
+def export_gpkg(ctx: Context, file: Path) -> None:
+    """Write roads, cameras (no source URLs), coverage and import reports to FILE (.gpkg)."""
+    from geo.store.export import export_geopackage
+
+    with _engine(ctx).connect() as conn:
+        counts = export_geopackage(conn, file)
+    layers = ", ".join(f"{n} {name}" for name, n in counts.items())
+    click.echo(f"{file}: {layers} (EPSG:5179)")
+
+
+@main.group()
+def drills() -> None:
+    """Drills: camera sets precomputed for many scenario points, stored and exported."""
+
+
+def _drill_summary(info: Any) -> str:
+    return (
+        f"drill {info.name}: {info.scenarios} scenarios ({info.done} done, {info.failed} failed,"
+        f" {info.pending} pending), {info.approaches} approaches, {info.blind} blind,"
+        f" {info.cameras} cameras"
+    )
+
+
+@drills.command("precompute")
+@click.argument("scenarios", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name of the drill (default: the scenario file's stem).")
+@click.option("--radius", "radius_m", type=float, help="Cordon radius, metres (default 500).")
+@click.option("--minutes", type=float, help="Time-based cordon: minutes of travel ...")
+@click.option("--speed-kmh", type=float, help="... at this speed, km/h.")
+@click.option("--mode", type=click.Choice(["network", "euclidean"]), default="network")
+@click.option("--direction", type=click.Choice(["inbound", "outbound", "both"]), default="inbound")
+@click.option("--travel", type=click.Choice(["drive", "foot"]), default="drive")
+@click.option(
+    "--level",
+    type=click.Choice(["detect", "observe", "recognise", "identify"]),
+    default="observe",
+    show_default=True,
+)
+@click.option("--best", default=3, show_default=True, help="Cameras kept per approach.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also export the drill to FILE (.gpkg, .csv or .geojson).",
+)
+@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786).")
+@click.option("--workers", default=2, show_default=True, help="Local Dask worker processes.")
+@click.option(
+    "--batch-size", default=250, show_default=True, help="Scenarios per task (and per commit)."
+)
+@click.option("--retry-failed", is_flag=True, help="Compute failed scenarios again.")
+@pass_context
+@domain_errors
+def drills_precompute(
+    ctx: Context,
+    scenarios: Path,
+    name: str | None,
+    radius_m: float | None,
+    minutes: float | None,
+    speed_kmh: float | None,
+    mode: str,
+    direction: str,
+    travel: str,
+    level: str,
+    best: int,
+    out: Path | None,
+    scheduler: str | None,
+    workers: int,
+    batch_size: int,
+    retry_failed: bool,
+) -> None:
+    """Precompute the approaches and best cameras of every point of SCENARIOS (a CSV name,lon,lat,
+    a GeoPackage or a GeoJSON of named points), stored under the drill's name.
+
+    Re-running skips the scenarios already done: an interrupted run resumes where it stopped.
+    """
+    from geo.drills import DrillOptions, batches, dask_client, precompute
+    from geo.gpkg import read_scenario_points
+    from geo.store import drills as store
+    from geo.store.snapshot import load_snapshot
+
+    options = DrillOptions(
+        radius_m=radius_m, minutes=minutes, speed_kmh=speed_kmh, mode=mode,
+        direction=direction, travel=travel, level=level, best=best,
+    )  # fmt: skip
+    points = read_scenario_points(scenarios)
+    name = name or scenarios.stem
+    settings = ctx.settings
+    engine = _engine(ctx)
+    with engine.begin() as conn:
+        drill_id, created = store.ensure_drill(
+            conn, name, options=options.as_dict(), source_file=scenarios.name
+        )
+        added = store.add_scenarios(conn, drill_id, points["name"], points["lon"], points["lat"])
+        if retry_failed:
+            store.reset_failed(conn, drill_id)
+        pending = store.pending_scenarios(conn, drill_id)
+    click.echo(
+        f"drill {name} ({'new' if created else 'existing'}): {len(points)} scenarios in"
+        f" {scenarios.name}, {added} added; {len(pending)} to compute"
+    )
+    if len(pending):
+        with engine.connect() as conn:
+            snapshot = load_snapshot(
+                conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+            )
+        todo = batches(pending["id"], pending["lon"], pending["lat"], batch_size)
+        with (
+            dask_client(scheduler, workers=workers) as client,
+            click.progressbar(length=len(pending), label="scenarios", file=sys.stderr) as bar,
+        ):
+
+            def save(results: list[dict[str, Any]]) -> None:
+                with engine.begin() as conn:
+                    store.save_results(conn, drill_id, results)
+                bar.update(len(results))
+
+            try:
+                precompute(client, snapshot, todo, options, save=save)
+            except KeyboardInterrupt:
+                fail(f"interrupted: what was saved stays; run the same command to resume {name}")
+    with engine.connect() as conn:
+        info = store.get_drill(conn, name)
+        if out is not None:
+            from geo.gpkg import write_drill_file
+
+            write_drill_file(out, *store.export_frames(conn, info.id))
+    click.echo(_drill_summary(info))
+    if out is not None:
+        click.echo(f"exported to {out}")
+
+
+@drills.command("export")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+@domain_errors
+def drills_export(ctx: Context, name: str, file: Path) -> None:
+    """Export the drill NAME to FILE (.gpkg, .csv or .geojson)."""
+    from geo.gpkg import write_drill_file
+    from geo.store import drills as store
+
+    with _engine(ctx).connect() as conn:
+        info = store.get_drill(conn, name)
+        write_drill_file(file, *store.export_frames(conn, info.id))
+    click.echo(_drill_summary(info))
+    click.echo(f"exported to {file}")
+
+
 @main.group()
 def cameras() -> None:
     """The camera registry's source URLs (secrets that go to the relay and nowhere else)."""

@@ -1,0 +1,228 @@
+"""Files planners and drill designers hand around: the registry as a GeoPackage, scenario points,
+drill exports (GeoPackage, CSV, GeoJSON).
+
+A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, read by
+:func:`load_registry_gpkg`) holds, in the working CRS (EPSG:5179):
+
+- ``road_network``: one polygon per imported network (its extent), ``id``, ``name``;
+- ``road_segment``: ``network_id``, ``u``/``v`` (OSM node ids), ``oneway``, ``name``,
+  ``highway``, ``ref``, ``osm_way_id``, ``bridge``, ``tunnel``, the line running u→v;
+- ``camera``: position and what coverage needs, owner and provenance flags — never the
+  source URL;
+- ``coverage``: the stored coverage polygons (``camera_id``, ``level``, ``range_m``);
+- ``import_batch`` (no geometry): each import's counts and its report as JSON.
+
+:func:`load_registry_gpkg` builds from it the same in-memory objects
+:func:`geo.store.snapshot.load_snapshot` builds from PostGIS, so notebooks and drills run on
+either with no database. This module does file I/O only; the math stays in the core.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
+from geo.errors import ImportFileError, InvalidInput
+from geo.index import build_coverage_index
+from geo.network import build_road_network
+
+#: Layers of a registry GeoPackage, in the order they are written.
+REGISTRY_LAYERS = ("road_network", "road_segment", "camera", "coverage", "import_batch")
+#: Drill export formats, by file suffix.
+DRILL_FORMATS = {".gpkg": "GPKG", ".csv": "CSV", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+
+
+def write_registry_gpkg(path: Path | str, layers: dict[str, pd.DataFrame]) -> Path:
+    """Write the registry's layers (GeoDataFrames, or DataFrames for tables) to ``path``.
+
+    An existing file is replaced: a GeoPackage export is a snapshot, not an append log.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".gpkg":
+        raise InvalidInput(f"{path.name}: a registry export is a GeoPackage (.gpkg)")
+    path.unlink(missing_ok=True)
+    for name in REGISTRY_LAYERS:
+        frame = layers[name]
+        if "source_url" in frame.columns:  # a secret: it goes to the relay, never to a file
+            raise ValueError("the camera source URL must never be exported")
+        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG")
+    return path
+
+
+def read_layer(path: Path | str, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    """One layer of a GeoPackage (a DataFrame when it has no geometry)."""
+    try:
+        return pyogrio.read_dataframe(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise ImportFileError(f"{Path(path).name}: cannot read layer {layer!r}: {exc}") from exc
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str)
+
+
+def load_registry_gpkg(
+    path: Path | str, *, max_range_m: float, crs: str = DEFAULT_WORKING_CRS
+) -> Any:
+    """The registry snapshot (road graphs, cameras, coverage index) from a GeoPackage export.
+
+    Returns a :class:`geo.store.snapshot.RegistrySnapshot`, as
+    :func:`geo.store.snapshot.load_snapshot` does from PostGIS; retired cameras are left out.
+    """
+    from geo.store.snapshot import NetworkSnapshot, RegistrySnapshot
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such GeoPackage")
+    nets = read_layer(path, "road_network")
+    segments = read_layer(path, "road_segment")
+    file_crs = str(segments.crs) if getattr(segments, "crs", None) is not None else crs
+    networks = []
+    extents = transform_geometry(np.asarray(nets.geometry), source=file_crs, target=crs)
+    order = np.argsort(-shapely.area(extents), kind="stable")
+    for i in order:
+        net = nets.iloc[int(i)]
+        frame = pd.DataFrame(segments[segments["network_id"] == net["id"]])
+        for column in ("name", "highway", "ref"):
+            frame[column] = _text(frame[column])
+        frame["geometry"] = np.asarray(frame.geometry)
+        graph = build_road_network(frame, crs=crs, extent=extents[i], segments_crs=file_crs)
+        networks.append(
+            NetworkSnapshot(
+                id=int(net["id"]), name=str(net["name"]), extent=extents[i], graph=graph
+            )
+        )
+    cameras = read_layer(path, "camera")
+    cameras = cameras[cameras["status"] != "retired"].reset_index(drop=True)
+    points = transform_geometry(np.asarray(cameras.geometry), source=file_crs, target=crs)
+    table = pd.DataFrame(cameras.drop(columns="geometry"))
+    table.insert(1, "x", shapely.get_x(points))
+    table.insert(2, "y", shapely.get_y(points))
+    index = build_coverage_index(table, max_range_m=max_range_m, crs=crs)
+    return RegistrySnapshot(
+        networks=networks,
+        cameras=table,
+        index=index,
+        crs=crs,
+        seconds=time.perf_counter() - t0,
+        counts={
+            "road_networks": len(networks),
+            "road_segments": sum(len(n.graph.seg_length) for n in networks),
+            "cameras": len(table),
+        },
+    )
+
+
+def import_batches_gpkg(path: Path | str) -> pd.DataFrame:
+    """The ``import_batch`` table of a registry GeoPackage, with ``report`` parsed from JSON."""
+    frame = pd.DataFrame(read_layer(path, "import_batch"))
+    frame["report"] = [json.loads(r) if isinstance(r, str) else {} for r in frame["report"]]
+    return frame
+
+
+def read_scenario_points(path: Path | str) -> pd.DataFrame:
+    """Named scenario points from a CSV (columns ``name,lon,lat``), GeoPackage or GeoJSON.
+
+    Returns a DataFrame ``name`` (text), ``lon``, ``lat`` (degrees, EPSG:4326). A GeoPackage or
+    GeoJSON needs point geometries and a ``name`` attribute; its CRS is honoured.
+
+    Raises
+    ------
+    ImportFileError
+        when the file cannot be read or lacks the columns.
+    InvalidInput
+        for a missing or repeated name, or a position that is not lon/lat.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            frame = pd.read_csv(path, dtype={"name": str}, encoding="utf-8-sig")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise ImportFileError(f"{path.name}: cannot read the CSV: {exc}") from exc
+        missing = {"name", "lon", "lat"} - set(frame.columns)
+        if missing:
+            raise ImportFileError(
+                f"{path.name}: a scenario CSV needs the columns name,lon,lat;"
+                f" missing {', '.join(sorted(missing))}"
+            )
+        lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+        names = frame["name"]
+    elif suffix in (".gpkg", ".geojson", ".json"):
+        try:
+            layer = pyogrio.read_dataframe(path)
+        except pyogrio.errors.DataSourceError as exc:
+            raise ImportFileError(f"{path.name}: cannot read: {exc}") from exc
+        if "name" not in layer.columns:
+            raise ImportFileError(f"{path.name}: scenario points need a 'name' attribute")
+        geoms = np.asarray(layer.geometry)
+        if not np.all(shapely.get_type_id(geoms) == 0):
+            raise ImportFileError(f"{path.name}: every scenario must be a point")
+        source = layer.crs or LONLAT_CRS
+        points = transform_geometry(geoms, source=source, target=LONLAT_CRS)
+        lon, lat = shapely.get_x(points), shapely.get_y(points)
+        names = layer["name"]
+    else:
+        raise ImportFileError(f"{path.name}: scenarios come as .csv, .gpkg or .geojson")
+    text = names.astype("string").str.strip()
+    line_offset = 2 if suffix == ".csv" else 1
+    blank = np.flatnonzero(text.isna().to_numpy() | (text.fillna("") == "").to_numpy())
+    if blank.size:
+        raise InvalidInput(f"{path.name}: scenario at row {blank[0] + line_offset} has no name")
+    repeated = text[text.duplicated()]
+    if len(repeated):
+        raise InvalidInput(f"{path.name}: scenario name {repeated.iloc[0]!r} is repeated")
+    bad = np.flatnonzero(
+        ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+    )
+    if bad.size:
+        raise InvalidInput(
+            f"{path.name}: scenario {text.iloc[bad[0]]!r} has no lon/lat position in degrees"
+        )
+    return pd.DataFrame({"name": text.astype(str).to_numpy(), "lon": lon, "lat": lat})
+
+
+def write_drill_file(path: Path | str, scenarios: pd.DataFrame, approaches: pd.DataFrame) -> Path:
+    """Write a drill's results: a GeoPackage (layers ``scenario`` and ``approach``), a CSV (one
+    row per approach, scenario columns repeated; scenarios without approaches keep one row) or
+    a GeoJSON FeatureCollection of approach entry points (RFC 7946, lon/lat).
+
+    ``scenarios`` has ``name``, ``lon``, ``lat`` and the scenario's counts; ``approaches`` has
+    ``scenario`` (the name), ``lon``, ``lat`` and the approach's columns.
+    """
+    path = Path(path)
+    driver = DRILL_FORMATS.get(path.suffix.lower())
+    if driver is None:
+        raise InvalidInput(f"{path.name}: a drill exports to .gpkg, .csv or .geojson")
+    path.unlink(missing_ok=True)
+
+    def points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=LONLAT_CRS
+        )
+
+    if driver == "GPKG":
+        pyogrio.write_dataframe(points(scenarios), path, layer="scenario", driver="GPKG")
+        pyogrio.write_dataframe(points(approaches), path, layer="approach", driver="GPKG")
+    elif driver == "GeoJSON":
+        pyogrio.write_dataframe(points(approaches), path, driver="GeoJSON")
+    else:
+        renamed = scenarios.rename(
+            columns={c: f"scenario_{c}" for c in scenarios.columns if c != "name"}
+        )
+        table = renamed.merge(
+            approaches.rename(columns={"scenario": "name"}), on="name", how="left"
+        ).rename(columns={"name": "scenario"})
+        table.to_csv(path, index=False, encoding="utf-8")
+    return path

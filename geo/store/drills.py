@@ -1,0 +1,311 @@
+"""Drills in PostGIS: named scenario sets, what is pending, results stored batch by batch.
+
+A drill row holds its options; each ``drill_scenario`` row starts ``pending`` and becomes
+``done`` (or ``failed``, with the reason) when its result is saved, with ``computed_at`` set
+then. Saving only touches pending rows, so a scenario is never recorded twice, and a re-run
+picks up exactly the rows still pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.errors import Conflict, NotFound
+from geo.store.models import WORKING_SRID
+
+
+@dataclass(frozen=True)
+class DrillInfo:
+    """A drill and the counts of its scenarios."""
+
+    id: int
+    name: str
+    options: dict[str, Any]
+    source_file: str
+    created_at: dt.datetime
+    scenarios: int
+    done: int
+    failed: int
+    pending: int
+    approaches: int
+    blind: int
+    cameras: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One stored scenario; ``result`` holds its approaches and best cameras once done."""
+
+    id: int
+    name: str
+    lon: float
+    lat: float
+    status: str
+    approaches: int | None
+    blind: int | None
+    incomplete: bool | None
+    result: list[dict[str, Any]] | None
+    error: str
+    computed_at: dt.datetime | None
+
+
+def ensure_drill(
+    conn: Connection, name: str, *, options: dict[str, Any], source_file: str = ""
+) -> tuple[int, bool]:
+    """The drill named ``name``, created with ``options`` if new: (id, created).
+
+    Raises
+    ------
+    Conflict
+        when a drill of that name exists with other options (its results would not match).
+    """
+    row = conn.execute(
+        text(
+            "INSERT INTO drill (name, options, source_file)"
+            " VALUES (:name, CAST(:options AS jsonb), :source)"
+            " ON CONFLICT (name) DO NOTHING RETURNING id"
+        ),
+        {"name": name, "options": json.dumps(options), "source": source_file},
+    ).first()
+    if row is not None:
+        return int(row.id), True
+    existing = conn.execute(
+        text("SELECT id, options FROM drill WHERE name = :name"), {"name": name}
+    ).one()
+    if existing.options != options:
+        raise Conflict(
+            f"drill {name!r} exists with other options ({existing.options});"
+            " give another --name, or the same options",
+            details={"drill": name, "options": existing.options},
+        )
+    return int(existing.id), False
+
+
+def add_scenarios(
+    conn: Connection,
+    drill_id: int,
+    names: Iterable[Any],
+    lon: Iterable[Any],
+    lat: Iterable[Any],
+) -> int:
+    """Add scenario points (lon/lat degrees) by name; names already in the drill are kept as
+    they are. Returns the number added."""
+    result = conn.execute(
+        text(
+            "INSERT INTO drill_scenario (drill_id, name, location)"
+            " SELECT :drill, p.name, ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326),"
+            f" {WORKING_SRID})"
+            " FROM unnest(CAST(:names AS text[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))"
+            " AS p(name, lon, lat)"
+            " ON CONFLICT (drill_id, name) DO NOTHING"
+        ),
+        {
+            "drill": drill_id,
+            "names": [str(n) for n in names],
+            "lon": [float(x) for x in lon],
+            "lat": [float(y) for y in lat],
+        },
+    )
+    return int(result.rowcount)
+
+
+def pending_scenarios(
+    conn: Connection, drill_id: int, *, retry_failed: bool = False
+) -> pd.DataFrame:
+    """Scenarios still to compute: ``id``, ``lon``, ``lat``, in id order (failed ones too when
+    ``retry_failed``)."""
+    statuses = ["pending", "failed"] if retry_failed else ["pending"]
+    rows = conn.execute(
+        text(
+            "SELECT id, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+            " SELECT id, ST_Transform(location, 4326) AS p FROM drill_scenario"
+            " WHERE drill_id = :drill AND status = ANY(:statuses)) s ORDER BY id"
+        ),
+        {"drill": drill_id, "statuses": statuses},
+    ).all()
+    return pd.DataFrame(rows, columns=["id", "lon", "lat"])
+
+
+def reset_failed(conn: Connection, drill_id: int) -> int:
+    """Put the drill's failed scenarios back to pending. Returns how many."""
+    result = conn.execute(
+        text(
+            "UPDATE drill_scenario SET status = 'pending', error = '', computed_at = NULL"
+            " WHERE drill_id = :drill AND status = 'failed'"
+        ),
+        {"drill": drill_id},
+    )
+    return int(result.rowcount)
+
+
+def save_results(conn: Connection, drill_id: int, results: Sequence[dict[str, Any]]) -> int:
+    """Store computed scenarios (dicts of :func:`geo.drills.run_scenario` with their ``id``).
+
+    Only pending rows change: a result arriving twice is recorded once. Returns rows updated.
+    """
+    if not results:
+        return 0
+    updated = conn.execute(
+        text(
+            "UPDATE drill_scenario s SET status = r.status, approaches = r.approaches,"
+            " blind = r.blind, incomplete = r.incomplete, result = CAST(r.result AS jsonb),"
+            " error = r.error, computed_at = clock_timestamp()"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:status AS text[]),"
+            " CAST(:approaches AS int[]), CAST(:blind AS int[]), CAST(:incomplete AS bool[]),"
+            " CAST(:result AS text[]), CAST(:error AS text[]))"
+            " AS r(id, status, approaches, blind, incomplete, result, error)"
+            " WHERE s.id = r.id AND s.drill_id = :drill AND s.status = 'pending'"
+        ),
+        {
+            "drill": drill_id,
+            "ids": [r["id"] for r in results],
+            "status": [r["status"] for r in results],
+            "approaches": [r["approaches"] for r in results],
+            "blind": [r["blind"] for r in results],
+            "incomplete": [r["incomplete"] for r in results],
+            "result": [
+                None if r["result"] is None else json.dumps(r["result"], ensure_ascii=False)
+                for r in results
+            ],
+            "error": [r["error"] for r in results],
+        },
+    )
+    return int(updated.rowcount)
+
+
+def get_drill(conn: Connection, name: str) -> DrillInfo:
+    """The drill named ``name`` with its counts.
+
+    Raises
+    ------
+    NotFound
+        when there is no such drill.
+    """
+    row = conn.execute(
+        text(
+            "SELECT d.id, d.name, d.options, d.source_file, d.created_at,"
+            " count(s.id) AS scenarios,"
+            " count(s.id) FILTER (WHERE s.status = 'done') AS done,"
+            " count(s.id) FILTER (WHERE s.status = 'failed') AS failed,"
+            " count(s.id) FILTER (WHERE s.status = 'pending') AS pending,"
+            " coalesce(sum(s.approaches), 0) AS approaches, coalesce(sum(s.blind), 0) AS blind,"
+            " (SELECT count(DISTINCT c->>'camera_id') FROM drill_scenario x,"
+            "  jsonb_array_elements(x.result) a, jsonb_array_elements(a->'cameras') c"
+            "  WHERE x.drill_id = d.id AND x.status = 'done') AS cameras"
+            " FROM drill d LEFT JOIN drill_scenario s ON s.drill_id = d.id"
+            " WHERE d.name = :name GROUP BY d.id"
+        ),
+        {"name": name},
+    ).first()
+    if row is None:
+        raise NotFound(f"no drill named {name!r}", details={"drill": name})
+    return DrillInfo(
+        id=int(row.id), name=row.name, options=row.options, source_file=row.source_file,
+        created_at=row.created_at, scenarios=int(row.scenarios), done=int(row.done),
+        failed=int(row.failed), pending=int(row.pending), approaches=int(row.approaches),
+        blind=int(row.blind), cameras=int(row.cameras),
+    )  # fmt: skip
+
+
+_SCENARIO_COLUMNS = (
+    "SELECT id, name, ST_X(p) AS lon, ST_Y(p) AS lat, status, approaches, blind, incomplete,"
+    " result, error, computed_at FROM (SELECT *, ST_Transform(location, 4326) AS p"
+    " FROM drill_scenario WHERE drill_id = :drill"
+)
+
+
+def _scenario(row: Any) -> Scenario:
+    return Scenario(
+        id=int(row.id), name=row.name, lon=float(row.lon), lat=float(row.lat), status=row.status,
+        approaches=row.approaches, blind=row.blind, incomplete=row.incomplete, result=row.result,
+        error=row.error, computed_at=row.computed_at,
+    )  # fmt: skip
+
+
+def list_scenarios(
+    conn: Connection, drill_id: int, *, after_id: int | None = None, limit: int | None = None
+) -> list[Scenario]:
+    """The drill's scenarios in id order, a page at a time (keyset on ``after_id``)."""
+    rows = conn.execute(
+        text(
+            _SCENARIO_COLUMNS
+            + " AND id > :after) s ORDER BY id"
+            + ("" if limit is None else " LIMIT :limit")
+        ),
+        {"drill": drill_id, "after": after_id or 0, "limit": limit},
+    ).all()
+    return [_scenario(r) for r in rows]
+
+
+def get_scenario(conn: Connection, drill_id: int, scenario_id: int) -> Scenario:
+    """One scenario of the drill.
+
+    Raises
+    ------
+    NotFound
+        when the drill has no scenario with that id.
+    """
+    row = conn.execute(
+        text(_SCENARIO_COLUMNS + " AND id = :id) s"), {"drill": drill_id, "id": scenario_id}
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"the drill has no scenario {scenario_id}", details={"scenario_id": scenario_id}
+        )
+    return _scenario(row)
+
+
+def export_frames(conn: Connection, drill_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The drill as two tables for :func:`geo.gpkg.write_drill_file`: scenarios (one row each)
+    and approaches (one row per approach of a done scenario, best cameras listed)."""
+    scenarios = list_scenarios(conn, drill_id)
+    scen = pd.DataFrame(
+        {
+            "name": [s.name for s in scenarios],
+            "lon": [s.lon for s in scenarios],
+            "lat": [s.lat for s in scenarios],
+            "status": [s.status for s in scenarios],
+            "approaches": pd.array([s.approaches for s in scenarios], dtype="Int64"),
+            "blind": pd.array([s.blind for s in scenarios], dtype="Int64"),
+            "incomplete": pd.array([s.incomplete for s in scenarios], dtype="boolean"),
+            "error": [s.error for s in scenarios],
+            "computed_at": [
+                "" if s.computed_at is None else s.computed_at.isoformat() for s in scenarios
+            ],
+        }
+    )
+    rows = []
+    for s in scenarios:
+        for a in s.result or []:
+            cams = a["cameras"]
+            rows.append(
+                {
+                    "scenario": s.name,
+                    "approach": a["id"],
+                    "direction": a["direction"],
+                    "road_name": a["road_name"],
+                    "ref": a["ref"],
+                    "highway": a["highway"],
+                    "main": a["main"],
+                    "bearing_deg": a["bearing_deg"],
+                    "blind": a["blind"],
+                    "lon": a["lon"],
+                    "lat": a["lat"],
+                    "n_cameras": len(cams),
+                    "best_camera": str(cams[0]["camera_id"]) if cams else "",
+                    "best_level": cams[0]["dori_level"] if cams else "",
+                    "cameras": ";".join(str(c["camera_id"]) for c in cams),
+                }
+            )
+    columns = ["scenario", "approach", "direction", "road_name", "ref", "highway", "main",
+               "bearing_deg", "blind", "lon", "lat", "n_cameras", "best_camera", "best_level",
+               "cameras"]  # fmt: skip
+    return scen, pd.DataFrame(rows, columns=columns)

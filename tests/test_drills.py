@@ -1,0 +1,281 @@
+"""Drills on the real data: precomputed on 2 Dask workers, interrupted and resumed with nothing
+computed twice, exported and read back, served by the API; the GeoPackage round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from real_registry import cctv_sites_on_roads, real_registry_url
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Engine
+
+from api import create_app
+from api.cli import main
+from geo.drills import DrillOptions, batches, dask_client, precompute, run_batch
+from geo.gpkg import load_registry_gpkg, read_scenario_points
+from geo.incident import answer_incident
+from geo.settings import Settings
+from geo.store import connect, orgs
+from geo.store import drills as store
+from geo.store.export import export_geopackage
+from geo.store.snapshot import load_snapshot
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+GWANGHWAMUN = (126.9769, 37.5759)
+GANGNAM_STATION = (127.0276, 37.4979)  # outside the central-Seoul road data
+
+
+@pytest.fixture(scope="module")
+def registry_url(base_settings: Settings, data_dir: Path) -> URL:
+    return real_registry_url(base_settings.database_url, data_dir)
+
+
+@pytest.fixture(scope="module")
+def engine(registry_url: URL):  # type: ignore[no-untyped-def]
+    eng = connect(registry_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def snapshot(engine: Engine, base_settings: Settings):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return load_snapshot(
+            conn, crs=base_settings.working_crs, max_range_m=base_settings.max_coverage_range_m
+        )
+
+
+@pytest.fixture(scope="module")
+def gpkg(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("export") / "registry.gpkg"
+    with engine.connect() as conn:
+        export_geopackage(conn, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenario_csv(registry_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sites = cctv_sites_on_roads(registry_url, every=16)
+    sites.append(("gangnam-station", *GANGNAM_STATION))
+    path = tmp_path_factory.mktemp("scenarios") / "seoul_sites.csv"
+    pd.DataFrame(sites, columns=["name", "lon", "lat"]).to_csv(path, index=False)
+    return path
+
+
+def _env(url: URL) -> dict[str, str]:
+    return {"GILMOK_DATABASE_URL": url.render_as_string(hide_password=False)}
+
+
+def test_geopackage_round_trip_gives_the_postgis_snapshot(
+    snapshot, gpkg: Path, base_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    layers = pyogrio.list_layers(gpkg)[:, 0].tolist()
+    assert layers == ["road_network", "road_segment", "camera", "coverage", "import_batch"]
+    cameras = pyogrio.read_dataframe(gpkg, layer="camera")
+    assert "source_url" not in cameras.columns
+    assert str(cameras.crs).endswith("5179")
+    loaded = load_registry_gpkg(gpkg, max_range_m=base_settings.max_coverage_range_m)
+    assert loaded.counts == snapshot.counts
+    a, b = snapshot.networks[0].graph, loaded.networks[0].graph
+    for name in ("seg_u", "seg_v", "seg_oneway", "seg_main", "seg_way", "node_id"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.allclose(a.seg_length, b.seg_length)
+    assert np.array_equal(snapshot.index.camera_id, loaded.index.camera_id)
+    assert a.seg_oneway.sum() < a.n_segments  # two-way streets survive both paths
+    answers = [
+        answer_incident(s.networks[0].graph, s.index, GWANGHWAMUN, radius_m=500)
+        for s in (snapshot, loaded)
+    ]
+    assert answers[0].to_geojson() == answers[1].to_geojson()
+
+
+def test_scenario_files_read_alike(tmp_path: Path, scenario_csv: Path) -> None:
+    points = read_scenario_points(scenario_csv)
+    assert points.columns.tolist() == ["name", "lon", "lat"]
+    geo = tmp_path / "points.geojson"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(
+        points, geometry=gpd.points_from_xy(points.lon, points.lat), crs="EPSG:4326"
+    ).to_crs("EPSG:5179").to_file(tmp_path / "points.gpkg")
+    gpd.GeoDataFrame(
+        points, geometry=gpd.points_from_xy(points.lon, points.lat), crs="EPSG:4326"
+    ).to_file(geo)
+    for path in (geo, tmp_path / "points.gpkg"):
+        other = read_scenario_points(path)
+        assert other["name"].tolist() == points["name"].tolist()
+        assert np.allclose(other[["lon", "lat"]], points[["lon", "lat"]], atol=1e-7)
+
+
+def test_run_batch_is_compact_and_names_failures(snapshot) -> None:  # type: ignore[no-untyped-def]
+    options = DrillOptions(radius_m=500, best=2)
+    done, failed = run_batch(
+        snapshot, [(1, *GWANGHWAMUN), (2, *GANGNAM_STATION)], options.as_dict()
+    )
+    assert done["id"] == 1
+    assert done["status"] == "done"
+    assert done["approaches"] == len(done["result"]) > 0
+    assert done["blind"] == sum(a["blind"] for a in done["result"])
+    assert all(len(a["cameras"]) <= 2 for a in done["result"])
+    yulgok = [a for a in done["result"] if a["road_name"] == "율곡로" and a["main"]]
+    assert yulgok
+    assert all(a["blind"] for a in yulgok)
+    json.dumps(done)  # JSON-ready
+    assert failed["status"] == "failed"
+    assert "outside the loaded road data" in failed["error"]
+
+
+def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
+    engine: Engine,
+    registry_url: URL,
+    scenario_csv: Path,
+    snapshot,
+    tmp_path: Path,
+    base_settings: Settings,
+) -> None:  # type: ignore[no-untyped-def]
+    points = read_scenario_points(scenario_csv)
+    assert 45 <= len(points) <= 60
+    options = DrillOptions(radius_m=500)
+    with engine.begin() as conn:
+        drill_id, created = store.ensure_drill(
+            conn, "seoul_sites", options=options.as_dict(), source_file=scenario_csv.name
+        )
+        assert created
+        store.add_scenarios(conn, drill_id, points["name"], points["lon"], points["lat"])
+        pending = store.pending_scenarios(conn, drill_id)
+    saved_batches: list[int] = []
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    def save(results: list[dict]) -> None:
+        if saved_batches:
+            raise Stop  # Ctrl-C after the first batch is committed
+        with engine.begin() as conn:
+            saved_batches.append(store.save_results(conn, drill_id, results))
+
+    todo = batches(pending["id"], pending["lon"], pending["lat"], 10)
+    out = tmp_path / "seoul_sites.gpkg"
+    with dask_client(workers=2) as client:
+        with pytest.raises(Stop):
+            precompute(client, snapshot, todo, options, save=save)
+        assert saved_batches == [10]
+        with engine.connect() as conn:
+            first = dict(
+                conn.execute(
+                    text(
+                        "SELECT id, computed_at FROM drill_scenario"
+                        " WHERE drill_id = :d AND status <> 'pending'"
+                    ),
+                    {"d": drill_id},
+                ).all()
+            )
+        assert len(first) == 10
+        # resumed from the command line, on the same cluster (--scheduler)
+        result = CliRunner().invoke(
+            main,
+            ["drills", "precompute", str(scenario_csv), "--radius", "500",
+             "--scheduler", client.scheduler.address, "--batch-size", "20", "--out", str(out)],
+            env=_env(registry_url),
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"existing): {len(points)} scenarios in seoul_sites.csv, 0 added;" in result.output
+    assert f"{len(points) - 10} to compute" in result.output
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, status, computed_at FROM drill_scenario WHERE drill_id = :d"),
+            {"d": drill_id},
+        ).all()
+        info = store.get_drill(conn, "seoul_sites")
+    assert all(r.computed_at is not None for r in rows)
+    assert {r.id: r.computed_at for r in rows if r.id in first} == first  # not computed again
+    assert [r.status for r in rows].count("failed") == 1  # Gangnam station: outside the data
+    assert (info.done, info.failed, info.pending) == (len(points) - 1, 1, 0)
+    assert info.approaches > 3 * info.done
+    assert 0 < info.blind < info.approaches
+    assert info.cameras > 0
+    summary = (
+        f"drill seoul_sites: {len(points)} scenarios ({len(points) - 1} done, 1 failed,"
+        f" 0 pending), {info.approaches} approaches, {info.blind} blind, {info.cameras} cameras"
+    )
+    assert summary in result.output
+
+    # a third run finds nothing to do
+    again = CliRunner().invoke(
+        main, ["drills", "precompute", str(scenario_csv), "--radius", "500"], env=_env(registry_url)
+    )
+    assert again.exit_code == 0, again.output
+    assert "0 to compute" in again.output
+    # other options under the same name are refused, naming the conflict
+    other = CliRunner().invoke(
+        main, ["drills", "precompute", str(scenario_csv), "--radius", "300"], env=_env(registry_url)
+    )
+    assert other.exit_code == 1
+    assert "exists with other options" in other.output
+
+    # exports read back with the stored numbers
+    scen = pyogrio.read_dataframe(out, layer="scenario")
+    appr = pyogrio.read_dataframe(out, layer="approach")
+    assert len(scen) == len(points)
+    assert len(appr) == info.approaches
+    assert int(appr["blind"].sum()) == info.blind
+    for suffix in ("csv", "geojson"):
+        path = tmp_path / f"drill.{suffix}"
+        exported = CliRunner().invoke(
+            main, ["drills", "export", "seoul_sites", str(path)], env=_env(registry_url)
+        )
+        assert exported.exit_code == 0, exported.output
+        if suffix == "csv":
+            table = pd.read_csv(path)
+            assert table["approach"].notna().sum() == info.approaches
+            assert table["scenario"].nunique() == len(points)
+        else:
+            features = json.loads(path.read_text())["features"]
+            assert len(features) == info.approaches
+            assert sum(f["properties"]["blind"] for f in features) == info.blind
+
+    # the API returns the stored sets
+    with engine.begin() as conn:
+        org = orgs.create_organization(conn, name="훈련 설계반", kind="planner", actor="test")
+        _, key = orgs.create_api_key(conn, organization=org.name, role="planner", actor="test")
+        _, auditor = orgs.create_api_key(conn, organization=org.name, role="auditor", actor="test")
+    app = create_app(base_settings.with_overrides(database_url=registry_url), engine=engine)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    page = client.get("/v1/drills/seoul_sites?limit=20", headers=headers)
+    assert page.status_code == 200, page.json
+    body = page.json
+    assert (body["scenarios"], body["blind"], body["cameras"]) == (
+        len(points),
+        info.blind,
+        info.cameras,
+    )
+    assert body["options"]["radius_m"] == 500
+    assert len(body["items"]) == 20
+    rest = client.get(
+        f"/v1/drills/seoul_sites?after_id={body['next_after_id']}&limit=500", headers=headers
+    ).json
+    assert len(rest["items"]) == len(points) - 20
+    assert rest["next_after_id"] is None
+    done = next(s for s in body["items"] if s["status"] == "done" and s["approaches"])
+    one = client.get(f"/v1/drills/seoul_sites/scenarios/{done['id']}", headers=headers)
+    assert one.status_code == 200
+    with engine.connect() as conn:
+        stored = store.get_scenario(conn, drill_id, done["id"])
+    assert one.json["result"] == stored.result
+    assert one.json["name"] == stored.name
+    assert "source_url" not in json.dumps(one.json)
+    missing = client.get("/v1/drills/nothing", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json["code"] == "not_found"
+    no_such = client.get("/v1/drills/seoul_sites/scenarios/999999999", headers=headers)
+    assert no_such.status_code == 404
+    forbidden = client.get("/v1/drills/seoul_sites", headers={"Authorization": f"Bearer {auditor}"})
+    assert forbidden.status_code == 403
