@@ -24,6 +24,7 @@ Definitions (issue 4; the API and the tests depend on them):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -222,8 +223,15 @@ def _network_crossings(
 
 def _circle_crossings(
     network: RoadNetwork, cx: float, cy: float, r: float, *, travel: str, outbound: bool
-) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """(segment, forward, offset, grid bearing) of the crossings of the circle, by direction."""
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
+    """(segment, forward, offset, grid bearing, x, y) of the crossings of the circle."""
     box = shapely.box(cx - r, cy - r, cx + r, cy + r)
     segs = network.seg_tree.query(box)
     # only segments whose box reaches the circle from inside to outside can cross it
@@ -275,7 +283,8 @@ def _circle_crossings(
         network.coord_cum[p] - network.coord_cum[network.coord_start[seg]] + s * np.sqrt(qa[idx])
     )
     bearing = np.degrees(np.arctan2(dx[idx], dy[idx])) + np.where(forward, 0.0, 180.0)
-    return seg, forward, offset, np.mod(bearing, 360.0)
+    x, y = ax[idx] + s * dx[idx], ay[idx] + s * dy[idx]
+    return seg, forward, offset, np.mod(bearing, 360.0), x, y
 
 
 def _merge_groups(
@@ -324,12 +333,21 @@ def _build_approaches(
     sign = np.where(c.forward, 1.0, -1.0)
     stretch = network.substrings(c.seg, c.offset - sign * watch_m, c.offset + sign * watch_m)
     group = _merge_groups(c, road, main, merge_m)
-    reps = np.unique(group)
-    members = tuple(np.flatnonzero(group == rep) for rep in reps)
-    merged = stretch[reps].copy()
-    for i, idx in enumerate(members):
-        if idx.shape[0] > 1:
-            merged[i] = shapely.multilinestrings(list(stretch[idx]))
+    # crossings grouped by label (labels are sorted representatives), ascending within a group
+    by_group = np.argsort(group, kind="stable")
+    sorted_group = group[by_group]
+    first = np.flatnonzero(np.diff(sorted_group, prepend=-1))
+    reps = sorted_group[first]
+    merged = stretch[reps]
+    sorted_seg = c.seg[by_group]
+    bounds = [*first.tolist(), group.shape[0]]
+    members = [sorted_seg[a:b] for a, b in itertools.pairwise(bounds)]
+    group_main = np.logical_or.reduceat(main[by_group], first) if first.shape[0] else main
+    sizes = np.diff(np.append(first, group.shape[0]))
+    for i in np.flatnonzero(sizes > 1):
+        merged[i] = shapely.multilinestrings(
+            list(stretch[by_group[first[i] : first[i] + sizes[i]]])
+        )
     seg = c.seg[reps]
     return Approaches(
         direction=np.where(c.outbound[reps], "outbound", "inbound"),
@@ -343,9 +361,9 @@ def _build_approaches(
         highway=network.seg_highway[seg],
         ref=network.seg_ref[seg],
         osm_way_id=network.seg_way[seg],
-        main=np.array([bool(main[idx].any()) for idx in members], dtype=bool),
+        main=group_main,
         stretch=merged,
-        members=tuple(c.seg[idx] for idx in members),
+        members=tuple(members),
     )
 
 
@@ -453,10 +471,9 @@ def find_approaches(
             incomplete = incomplete or bool(np.any(network.node_edge_m[reached] <= budget))
             incomplete = incomplete or network.distance_to_edge(snap.x, snap.y) <= r
         else:
-            seg, forward, offset, grid_bearing = _circle_crossings(
+            seg, forward, offset, grid_bearing, x, y = _circle_crossings(
                 network, px, py, r, travel=travel, outbound=outbound
             )
-            x, y, _ = network.points_along(seg, offset)
             incomplete = network.distance_to_edge(px, py) <= r
         parts.append(
             _Crossings(np.full(seg.shape[0], outbound), seg, forward, offset, x, y, grid_bearing)

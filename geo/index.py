@@ -217,6 +217,7 @@ class CoverageIndex:
     online: NDArray[np.bool_]
     tree: shapely.STRtree
     grow_m: tuple[float, ...]
+    tree_range_m: NDArray[np.float64]
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -224,6 +225,8 @@ class CoverageIndex:
     def range_m(self, cameras: ArrayLike, *, level: str) -> NDArray[np.float64]:
         """Coverage radius (metres) of camera rows at DORI ``level``."""
         cams = np.asarray(cameras, dtype=np.int64)
+        if level == DEFAULT_DORI_LEVEL:
+            return self.tree_range_m[cams]
         return dori_range_m(
             self.pixels_h[cams], self.fov_deg[cams], level=level, max_range_m=self.max_range_m
         )
@@ -255,25 +258,30 @@ class CoverageIndex:
         empty = np.empty(0, dtype=np.int64)
         if geoms.shape[0] == 0 or len(self) == 0:
             return empty, empty, np.empty(0)
-        bounds = shapely.bounds(geoms)
         grow = self.grow_m[strength]
-        query_boxes = shapely.box(
-            bounds[:, 0] - grow, bounds[:, 1] - grow, bounds[:, 2] + grow, bounds[:, 3] + grow
-        )
-        pair_geom, pair_cam = self.tree.query(query_boxes)
+        if grow == 0.0:
+            # the tree's boxes (default level) hold the coverage at this level and stronger ones
+            pair_geom, pair_cam = self.tree.query(geoms)
+            radius = self.range_m(pair_cam, level=level)
+        else:
+            bounds = shapely.bounds(geoms)
+            query_boxes = shapely.box(
+                bounds[:, 0] - grow, bounds[:, 1] - grow, bounds[:, 2] + grow, bounds[:, 3] + grow
+            )
+            pair_geom, pair_cam = self.tree.query(query_boxes)
+            radius = self.range_m(pair_cam, level=level)
+            boxes = sector_bounds(
+                self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
+                self.grid_span_deg[pair_cam], radius,
+            )  # fmt: skip
+            gb = bounds[pair_geom]
+            meets = (
+                (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
+                & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
+            )  # fmt: skip
+            pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
         if pair_geom.shape[0] == 0:
             return empty, empty, np.empty(0)
-        radius = self.range_m(pair_cam, level=level)
-        boxes = sector_bounds(
-            self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
-            self.grid_span_deg[pair_cam], radius,
-        )  # fmt: skip
-        gb = bounds[pair_geom]
-        meets = (
-            (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
-            & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
-        )  # fmt: skip
-        pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
         near = _distance_to_lines(self.x[pair_cam], self.y[pair_cam], geoms, pair_geom)
         disk = self.grid_span_deg[pair_cam] >= 360.0
         # A disk's polygon holds every point within r·cos(step/2) of its centre (its chords).
@@ -452,4 +460,5 @@ def build_coverage_index(
         online=np.asarray(pd.isna(status) | (status == "online"), dtype=bool),
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
         grow_m=grow,
+        tree_range_m=ranges[DEFAULT_DORI_LEVEL],
     )
