@@ -817,6 +817,24 @@ def cameras_set_source(ctx: Context, camera_id: int, url: str | None, clear: boo
     click.echo(f"camera {camera_id}: source URL {'cleared' if clear else 'set'}")
 
 
+@cameras.command("infer-headings")
+@pass_context
+@domain_errors
+def cameras_infer_headings(ctx: Context) -> None:
+    """Infer fixed cameras' unknown headings from the nearest road (one-way roads only)."""
+    from geo.store.headings import infer_registry_headings
+
+    with _engine(ctx).begin() as conn:
+        report = infer_registry_headings(
+            conn, crs=ctx.settings.working_crs, max_range_m=ctx.settings.max_coverage_range_m
+        )
+    click.echo(
+        f"{report.looked_at} fixed cameras of unknown heading: {report.inferred} inferred"
+        f" (one-way road, facing the oncoming traffic), {report.both_senses} beside a two-way"
+        f" road (axis recorded, heading still unknown), {report.no_road} with no road near"
+    )
+
+
 def _tick_line(report: Any) -> str:
     done = report.reconciled
     parts = [f"ended {report.ended}"] + [

@@ -324,6 +324,54 @@ def _observe_coverage(
     )
 
 
+def refresh_coverage(
+    conn: Connection, camera_ids: list[int], *, max_range_m: float = DEFAULT_MAX_RANGE_M
+) -> int:
+    """Redraw the stored (observe-level) coverage of these cameras from their columns now."""
+    cams = pd.DataFrame(
+        conn.execute(
+            text(
+                "SELECT id, ST_X(p) AS lon, ST_Y(p) AS lat, kind, heading_deg, heading_source,"
+                " fov_deg, pan_min_deg, pan_max_deg, resolution_px_h FROM camera,"
+                " LATERAL ST_Transform(position, 4326) AS p WHERE id = ANY(:ids) ORDER BY id"
+            ),
+            {"ids": camera_ids},
+        ).all(),
+        columns=["id", "lon", "lat", "kind", "heading_deg", "heading_source", "fov_deg",
+                 "pan_min_deg", "pan_max_deg", "resolution_px_h"],
+    )  # fmt: skip
+    if cams.empty:
+        return 0
+    for column in ("heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg"):
+        cams[column] = pd.to_numeric(cams[column]).astype("float64")
+    cams["resolution_px_h"] = cams["resolution_px_h"].astype("Int64")
+    keys = np.arange(len(cams), dtype=np.int64)
+    table = _observe_coverage(cams, keys, max_range_m=max_range_m)
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE coverage_refresh (coverage_key int8, range_m float8,"
+            " confidence text, wkb text) ON COMMIT DROP"
+        )
+    )
+    _copy_frame(conn, "coverage_refresh", table)
+    conn.execute(
+        text("DELETE FROM coverage WHERE camera_id = ANY(:ids) AND level = :level"),
+        {"ids": camera_ids, "level": DEFAULT_DORI_LEVEL},
+    )
+    written = conn.execute(
+        text(
+            "INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
+            f" SELECT (CAST(:ids AS int8[]))[r.coverage_key + 1], '{DEFAULT_DORI_LEVEL}',"
+            f" r.range_m, r.confidence,"
+            f" ST_SetSRID(ST_GeomFromWKB(decode(r.wkb, 'hex')), {WORKING_SRID})"
+            " FROM coverage_refresh r"
+        ),
+        {"ids": [int(i) for i in cams["id"]]},
+    ).rowcount
+    conn.execute(text("DROP TABLE coverage_refresh"))
+    return int(written)
+
+
 def import_cameras(
     conn: Connection,
     read: CameraRead,
