@@ -254,7 +254,7 @@ def import_osm_cameras(
 @pass_context
 @domain_errors
 def import_all(ctx: Context, show_rejected: int) -> None:
-    """Every file of data/manifest.toml found in GILMOK_DATA_DIR, roads first."""
+    """Every file of data/manifest.toml found in GILMOK_DATA_DIR, roads first; then headings."""
     from geo.ingest.manifest import check_data_dir, load_manifest
 
     files = [f for f in load_manifest() if f.import_all]
@@ -271,6 +271,8 @@ def import_all(ctx: Context, show_rejected: int) -> None:
             show_rejected=show_rejected,
             as_json=False,
         )
+    # Roads and cameras are both in now: fixed cameras of unknown heading look along a road.
+    click_ctx.invoke(cameras_infer_headings)
 
 
 @import_.command("roads")
