@@ -17,6 +17,10 @@ The rules this module keeps:
 - Every transition is audited in the transaction that makes it.
 
 Relay calls happen while the feed request's row is locked, inside the caller's transaction.
+Every function here that locks feed rows first takes the audit chain's lock (which
+:func:`geo.store.audit.append` holds until commit anyway), so that the worker and the API
+never wait for each other's rows in opposite orders; the worker takes it only when it has
+something to change.
 The relay registry (:class:`DbStreamRegistry`) commits on its own connection, before and after
 each relay call, so a transaction that rolls back after the relay created a stream leaves a
 registry row whose stream has no live session: the reconciler destroys it.
@@ -130,6 +134,7 @@ def provision_request(
         the relay rejects gilmok's own credentials (a configuration error, not retried).
     """
     now = now or _now()
+    store.take_audit_lock(conn)
     target = store.lock_request(conn, feed_request_id)
     assert target is not None
     if target.status != "approved":
@@ -308,7 +313,10 @@ def provision_pending(
     if relay is None:
         return 0
     done = 0
-    for request_id in store.approved_request_ids(conn, limit=limit):
+    waiting = store.approved_request_ids(conn, limit=limit)
+    if waiting:
+        store.take_audit_lock(conn)
+    for request_id in waiting:
         if store.lock_request(conn, request_id, skip_locked=True) is None:
             continue
         if provision_request(conn, relay, request_id, settings=settings, actor=actor):
@@ -339,6 +347,7 @@ def issue_credential(
     CameraSourceUnavailable
         the camera stopped answering (the session is unchanged; the reconciler decides).
     """
+    store.take_audit_lock(conn)
     store.lock_request(conn, feed_request_id)
     live = store.live_sessions(conn, feed_request_id=feed_request_id, lock=True)
     if not live:
@@ -459,6 +468,7 @@ def revoke_for(
     if incident_id is None and activation_id is None and feed_request_id is None:
         raise InvalidInput("revoke_for needs an incident, an activation or a feed request")
     now = _now()
+    store.take_audit_lock(conn)
     requests = store.open_requests(
         conn, incident_id=incident_id, activation_id=activation_id, feed_request_id=feed_request_id
     )
@@ -504,6 +514,9 @@ def expire_due(
     another transaction holds are left for the next call.
     """
     now = now or _now()
+    if not store.any_session_to_end(conn, now=now):
+        return 0
+    store.take_audit_lock(conn)
     due = store.sessions_to_end(conn, now=now)
     for session in due:
         assert session.end_status is not None
@@ -578,6 +591,7 @@ def reconcile(
 
 
 def _destroy_orphan(conn: Connection, relay: Relay, record: ProvisionRecord, *, actor: str) -> bool:
+    store.take_audit_lock(conn)
     request_id = _request_of(record.key)
     if request_id is None:
         if _now() - record.created_at < FOREIGN_RECORD_GRACE:
@@ -608,6 +622,7 @@ def _restore(
     """Re-provision one live session the relay lost; "reprovisioned", "failed" or None."""
     if relay.status(session.relay_stream_id).present:
         return None
+    store.take_audit_lock(conn)
     if not store.try_lock_request(conn, session.feed_request_id):
         return None
     current = store.live_sessions(conn, feed_request_id=session.feed_request_id, lock=True)

@@ -105,6 +105,17 @@ JOIN activation a ON a.id = r.activation_id
 """
 
 
+def take_audit_lock(conn: Connection) -> None:
+    """Hold the audit chain's lock now, before any row lock, until the transaction ends.
+
+    :func:`geo.store.audit.append` takes this lock (re-entrant within a transaction) and
+    keeps it until commit. A transaction that locked feed rows and then waits for it, while
+    another that audited first waits for those rows, deadlocks: so the provisioner takes it
+    first, and never waits for a row while holding it against someone who audited.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit._LOCK_KEY})
+
+
 def lock_request(
     conn: Connection, feed_request_id: int, *, skip_locked: bool = False
 ) -> RequestForProvisioning | None:
@@ -268,6 +279,28 @@ def live_sessions(
     return [LiveSession(**r._mapping) for r in rows]
 
 
+_DUE = (
+    "s.status = 'live' AND (s.expires_at <= :now"
+    " OR (a.ended_at IS NOT NULL AND a.ended_at <= :now) OR a.ends_at <= :now"
+    " OR i.status <> 'open' OR r.status <> 'provisioned')"
+)
+
+
+def any_session_to_end(conn: Connection, *, now: dt.datetime) -> bool:
+    """Whether some live session must end (a lock-free look before :func:`sessions_to_end`)."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM feed_session s"
+                " JOIN feed_request r ON r.id = s.feed_request_id"
+                " JOIN incident i ON i.id = r.incident_id"
+                f" JOIN activation a ON a.id = r.activation_id WHERE {_DUE})"
+            ),
+            {"now": now},
+        ).scalar()
+    )
+
+
 def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
     """Live sessions that must end now, locked (skipping those another transaction holds).
 
@@ -289,10 +322,7 @@ def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
     rows = conn.execute(
         text(
             _SESSION_SELECT.format(extra=reason)
-            + " WHERE s.status = 'live' AND (s.expires_at <= :now"
-            " OR (a.ended_at IS NOT NULL AND a.ended_at <= :now) OR a.ends_at <= :now"
-            " OR i.status <> 'open' OR r.status <> 'provisioned')"
-            " ORDER BY s.id FOR UPDATE OF s SKIP LOCKED"
+            + f" WHERE {_DUE} ORDER BY s.id FOR UPDATE OF s, r SKIP LOCKED"
         ),
         {"now": now},
     )
