@@ -259,9 +259,9 @@ def _circle_crossings(
     disc = qb * qb - qa * qc
     ok = (disc > 0) & (qa > 0)
     root = np.sqrt(np.where(ok, disc, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s1 = (-qb - root) / qa
-        s2 = (-qb + root) / qa
+    qa_ok = np.where(ok, qa, 1.0)  # s1, s2 are only read where ok
+    s1 = (-qb - root) / qa_ok
+    s2 = (-qb + root) / qa_ok
     # travelling along the piece it enters the disk at s1 and leaves it at s2
     along_in = ok & (s1 > 0) & (s1 <= 1)
     along_out = ok & (s2 >= 0) & (s2 < 1)
@@ -296,15 +296,14 @@ def _merge_groups(
     if k < 2 or merge_m <= 0:
         return label
     close = np.hypot(c.x[:, None] - c.x[None, :], c.y[:, None] - c.y[None, :]) <= merge_m
-    turn = np.abs(np.mod(c.grid_bearing[:, None] - c.grid_bearing[None, :] + 180, 360) - 180)
-    linked = (
-        close
-        & (turn < SAME_DIRECTION_DEG)
-        & (road[:, None] == road[None, :])
-        & (c.outbound[:, None] == c.outbound[None, :])
-    )
-    if int(linked.sum()) == k:  # only the diagonal
+    # most pairs are far apart: test the other conditions on the close pairs only
+    i, j = np.nonzero(close)
+    turn = np.abs(np.mod(c.grid_bearing[i] - c.grid_bearing[j] + 180, 360) - 180)
+    pair = (turn < SAME_DIRECTION_DEG) & (road[i] == road[j]) & (c.outbound[i] == c.outbound[j])
+    if int(pair.sum()) == k:  # only the diagonal
         return label
+    linked = np.zeros((k, k), dtype=bool)
+    linked[i[pair], j[pair]] = True
     # representative: a main road first, then the first in the (sorted) order
     priority = np.lexsort((np.arange(k), ~main))
     rank = np.empty(k, dtype=np.int64)
