@@ -673,3 +673,30 @@ def test_credential_hash_is_sha256_of_canonical_json() -> None:
         hash_credential({"token": "t", "pin": "p"})
         == hashlib.sha256(b'{"pin":"p","token":"t"}').digest()
     )
+
+
+def test_cameras_set_source_reads_the_url_from_stdin_and_never_prints_it(world: World) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    env = {"GILMOK_DATABASE_URL": world.engine.url.render_as_string(hide_password=False)}
+    secret_url = "rtsp://viewer:s3cret@192.0.2.7:554/live"
+    camera = world.sourceless_camera
+    result = CliRunner().invoke(
+        main, ["cameras", "set-source", str(camera)], input=secret_url + "\n", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    with world.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT source_url FROM camera WHERE id = :id"), {"id": camera}
+        ).scalar()
+    assert stored == secret_url
+    bad = CliRunner().invoke(
+        main, ["cameras", "set-source", str(camera), "file:///etc/passwd"], env=env
+    )
+    assert bad.exit_code == 1
+    assert "passwd" not in bad.output
+    cleared = CliRunner().invoke(main, ["cameras", "set-source", str(camera), "--clear"], env=env)
+    assert cleared.exit_code == 0, cleared.output
