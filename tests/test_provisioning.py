@@ -700,3 +700,45 @@ def test_cameras_set_source_reads_the_url_from_stdin_and_never_prints_it(world: 
     assert "passwd" not in bad.output
     cleared = CliRunner().invoke(main, ["cameras", "set-source", str(camera), "--clear"], env=env)
     assert cleared.exit_code == 0, cleared.output
+
+
+def test_the_api_and_the_worker_racing_for_approved_requests_neither_deadlock_nor_double_provision(
+    world: World, relay: JanusRelay
+) -> None:
+    scene = _scene(world)
+    requests = [_request(world, scene, c) for c in world.cameras[:6]]
+    loop = Worker(world.engine, relay, world.settings, interval_s=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        # As the credential endpoint does for approved requests, all in one transaction,
+        # while the worker provisions the same requests.
+        with app_transaction(world.engine) as conn:
+            for request in requests:
+                provision_request(conn, relay, request, settings=world.settings)
+                time.sleep(0.03)  # the worker gets its chance at the others meanwhile
+        deadline = time.monotonic() + 3
+        while any(_request_state(world, r)[0] != "provisioned" for r in requests):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    with world.engine.connect() as conn:
+        per_request = dict(
+            conn.execute(
+                text(
+                    "SELECT feed_request_id, count(*) FROM feed_session"
+                    " WHERE feed_request_id = ANY(:ids) GROUP BY feed_request_id"
+                ),
+                {"ids": requests},
+            ).all()
+        )
+    assert per_request == dict.fromkeys(requests, 1)
+    # An incident closed (audited first, as the API does) then its feeds revoked.
+    with app_transaction(world.engine) as conn:
+        _close_incident(conn, scene)
+        audit.append(conn, actor=ACTOR, organization_id=None, action="incident.closed",
+                     subject_type="incident", subject_id=scene.incident)  # fmt: skip
+        assert revoke_for(conn, relay, incident_id=scene.incident, reason="closed") == 6
