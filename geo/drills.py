@@ -210,9 +210,14 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[A
         yield client
 
 
+def scatter_registry(client: Any, registry: Registry) -> Any:
+    """Copy the registry to every worker once; the future stands for it in tasks."""
+    return client.scatter(registry, broadcast=True, hash=False)
+
+
 def precompute(
     client: Any,
-    registry: Registry,
+    registry: Registry | Any,
     scenario_batches: Sequence[Sequence[tuple[int, float, float]]],
     options: DrillOptions,
     *,
@@ -220,15 +225,18 @@ def precompute(
 ) -> int:
     """Run the batches on the cluster; ``save`` each batch's results as it finishes.
 
-    The registry is scattered to every worker once. On an exception (from ``save`` or a
-    worker, or a KeyboardInterrupt) the batches still running are cancelled and the exception
-    propagates: what was saved stays saved. Returns the number of scenarios saved.
+    The registry is scattered to every worker once (or give the future
+    :func:`scatter_registry` returned, to share one scatter between runs). On an exception
+    (from ``save`` or a worker, or a KeyboardInterrupt) the batches still running are
+    cancelled and the exception propagates: what was saved stays saved. Returns the number
+    of scenarios saved.
     """
-    from dask.distributed import as_completed
+    from dask.distributed import Future, as_completed
 
     if not scenario_batches:
         return 0
-    shared = client.scatter(registry, broadcast=True, hash=False)
+    # a Future is a registry already on the workers (see scatter_registry)
+    shared = registry if isinstance(registry, Future) else scatter_registry(client, registry)
     plain = options.as_dict()
     futures = [
         client.submit(run_batch, shared, list(batch), plain, pure=False)
