@@ -511,6 +511,10 @@ def import_cameras(
     )
 
 
+#: Margin around the nodes' lon/lat box in a road network's extent, degrees (about 1 cm).
+EXTENT_MARGIN_DEG = 1e-7
+
+
 def import_road_network(
     conn: Connection, read: RoadNetworkRead, *, path: str | Path, name: str | None = None
 ) -> ImportSummary:
@@ -547,16 +551,21 @@ def import_road_network(
     if existing is not None:
         conn.execute(text("DELETE FROM road_network WHERE id = :id"), {"id": existing.id})
 
+    # The extent is the nodes' lon/lat box as the working CRS sees it: its parallels and
+    # meridians are curves there, so the box is densified (a 4-corner polygon cut off nodes on
+    # its southern edge by metres at national scale) and widened by EXTENT_MARGIN_DEG, so that
+    # the nodes that define it lie inside it, not on its boundary.
     min_lon, min_lat, max_lon, max_lat = read.bounds
+    m = EXTENT_MARGIN_DEG
     network_id = conn.execute(
         text(
             "INSERT INTO road_network (name, source_format, extent, import_batch_id)"
-            " VALUES (:name, :fmt,"
-            f" ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), {WORKING_SRID}), :batch)"
+            " VALUES (:name, :fmt, ST_Transform(ST_Segmentize("
+            f"ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), 0.001), {WORKING_SRID}), :batch)"
             " RETURNING id"
         ),
-        {"name": name, "fmt": read.source_format, "x0": min_lon, "y0": min_lat, "x1": max_lon,
-         "y1": max_lat, "batch": batch_id},
+        {"name": name, "fmt": read.source_format, "x0": min_lon - m, "y0": min_lat - m,
+         "x1": max_lon + m, "y1": max_lat + m, "batch": batch_id},
     ).scalar_one()  # fmt: skip
     conn.execute(
         text(
