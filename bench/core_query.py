@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
@@ -176,10 +177,13 @@ def load_data(conn: Connection, settings: Settings, *, quick: bool) -> dict[str,
 
 
 def incident_points(network: RoadNetwork, n: int, *, seed: int = 4) -> np.ndarray:
-    """``n`` random points on roads (uniform over segments, then along the segment), lon/lat."""
+    """``n`` random points on roads (uniform over segments, then along the segment), lon/lat;
+    points on the few segments that leave the network's extent are drawn again."""
     rng = np.random.default_rng(seed)
-    seg = rng.integers(0, network.n_segments, n)
-    x, y, _ = network.points_along(seg, rng.random(n) * network.seg_length[seg])
+    seg = rng.integers(0, network.n_segments, 2 * n)
+    x, y, _ = network.points_along(seg, rng.random(2 * n) * network.seg_length[seg])
+    inside = shapely.contains_xy(network.extent, x, y)
+    x, y = x[inside][:n], y[inside][:n]
     lon, lat = xy_to_lonlat(x, y, crs=network.crs)
     return np.column_stack([lon, lat])
 
