@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from api.relay.base import Grant, ProvisionRecord, Relay, RelayedStream
+from api.relay.base import Grant, ProvisionRecord, Relay, RelayedStream, StreamStatus
 from geo.errors import CameraSourceUnavailable, InvalidInput, RelayRefused, RelayUnavailable
 from geo.settings import Settings
 from geo.store import audit
@@ -50,6 +50,9 @@ log = logging.getLogger("gilmok.provisioning")
 SYSTEM_ACTOR = "system:provisioner"
 #: Reason kept on an approved request the relay could not take yet.
 RELAY_NOT_CONFIGURED = "approved, not provisioned: relay not configured"
+#: A live stream whose camera sent nothing for this long is reported (``feed.source_lost``).
+SOURCE_LOST_AFTER = dt.timedelta(seconds=2)
+SOURCE_LOST = "the camera's video source sends no media"
 #: A registry row whose key is not ours and that no live session holds is destroyed after this.
 FOREIGN_RECORD_GRACE = dt.timedelta(seconds=60)
 _KEY_PREFIX = "feed_request:"
@@ -554,6 +557,8 @@ def reconcile(
        new stream with a new credential, same expiry (``feed.reprovisioned``); the old
        credential opens nothing any more, so the requester fetches a new one with
        :func:`issue_credential`. A camera that no longer answers fails that session only;
+       a present stream whose camera went silent is marked (``last_error``,
+       ``feed.source_lost``) until media flows again (``feed.source_restored``);
     3. approved requests waiting for the relay are provisioned (:func:`provision_pending`).
 
     Returns ``{"relay_up", "orphans_destroyed", "reprovisioned", "failed", "provisioned"}``
@@ -619,8 +624,15 @@ def _destroy_orphan(conn: Connection, relay: Relay, record: ProvisionRecord, *, 
 def _restore(
     conn: Connection, relay: Relay, session: store.LiveSession, *, actor: str
 ) -> str | None:
-    """Re-provision one live session the relay lost; "reprovisioned", "failed" or None."""
-    if relay.status(session.relay_stream_id).present:
+    """Re-provision one live session the relay lost; "reprovisioned", "failed" or None.
+
+    A session whose stream is present but silent is kept (the relay reconnects to the camera
+    by itself) and marked with ``last_error`` while its camera sends nothing; both the loss
+    and the recovery are audited.
+    """
+    status = relay.status(session.relay_stream_id)
+    if status.present:
+        _watch_source(conn, session, status, actor=actor)
         return None
     store.take_audit_lock(conn)
     if not store.try_lock_request(conn, session.feed_request_id):
@@ -642,6 +654,39 @@ def _restore(
         )
         return "failed"
     return "reprovisioned"
+
+
+def _watch_source(
+    conn: Connection, session: store.LiveSession, status: StreamStatus, *, actor: str
+) -> None:
+    lost = session.last_error.startswith(SOURCE_LOST)
+    if status.flowing == (not lost):
+        return  # no change: flowing and not marked, or silent and marked already
+    if not status.flowing:
+        age = status.media_age_ms
+        silent_for = (
+            dt.timedelta(milliseconds=age)
+            if age is not None
+            else _now() - (session.created_at or _now())
+        )
+        if silent_for < SOURCE_LOST_AFTER:
+            return
+        message = f"{SOURCE_LOST} (for {silent_for.total_seconds():.0f} s)"
+        action = "feed.source_lost"
+    else:
+        message, action = "", "feed.source_restored"
+    store.take_audit_lock(conn)
+    store.note_session_error(conn, session.id, message)
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=session.requester_id,
+        action=action,
+        subject_type="feed_session",
+        subject_id=session.id,
+        legal_basis=session.basis,
+        details={"feed_request_id": session.feed_request_id, "camera_id": session.camera_id},
+    )
 
 
 # ---- the relay registry in PostgreSQL --------------------------------------------------------

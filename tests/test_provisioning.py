@@ -742,3 +742,42 @@ def test_the_api_and_the_worker_racing_for_approved_requests_neither_deadlock_no
         audit.append(conn, actor=ACTOR, organization_id=None, action="incident.closed",
                      subject_type="incident", subject_id=scene.incident)  # fmt: skip
         assert revoke_for(conn, relay, incident_id=scene.incident, reason="closed") == 6
+
+
+def test_a_camera_going_silent_is_marked_on_its_session_and_cleared_when_it_returns(
+    world: World, relay: JanusRelay, camsim: CameraSimulator
+) -> None:
+    scene = _scene(world)
+    cam = CAMS[-1]
+    silent, steady = (
+        _request(world, scene, world.cameras[-1]),
+        _request(world, scene, world.cameras[0]),
+    )
+    offers = [_provision(world, relay, r) for r in (silent, steady)]
+    wait_flowing(relay, [o["viewer"][0]["stream"] for o in offers if o])
+
+    def reconciled() -> dict[str, Any]:
+        with app_transaction(world.engine) as conn:
+            return reconcile(conn, relay, settings=world.settings)
+
+    camsim.down(cam)
+    try:
+        session = _eventually(
+            lambda: (reconciled(), _session(world, silent))[1],
+            lambda s: s.last_error != "",
+            timeout_s=5,
+        )
+        assert session.last_error.startswith("the camera's video source sends no media")
+        assert session.status == "live"  # kept: the relay reconnects by itself
+        assert _session(world, steady).last_error == ""
+        assert "feed.source_lost" in _actions(world, "feed_session", session.id)
+    finally:
+        camsim.up(cam)
+    # Janus pulls the camera again by itself; the mark goes once media flows.
+    session = _eventually(
+        lambda: (reconciled(), _session(world, silent))[1],
+        lambda s: s.last_error == "",
+        timeout_s=15,
+    )
+    assert session.last_error == ""
+    assert "feed.source_restored" in _actions(world, "feed_session", session.id)

@@ -61,7 +61,9 @@ class RequestForProvisioning:
 class LiveSession:
     """A feed session in status ``live`` with its request's facts.
 
-    ``end_status``/``end_reason`` are set by :func:`sessions_to_end` (why it must end).
+    ``last_error`` says what is wrong with a session that is still live (its camera sends
+    nothing); ``end_status``/``end_reason`` are set by :func:`sessions_to_end` (why it must
+    end).
     """
 
     id: int
@@ -77,6 +79,8 @@ class LiveSession:
     requester_name: str
     activation_id: int
     basis: str
+    last_error: str = ""
+    created_at: dt.datetime | None = None
     end_status: str | None = None
     end_reason: str | None = None
 
@@ -95,7 +99,7 @@ JOIN activation a ON a.id = r.activation_id
 _SESSION_SELECT = """
 SELECT s.id, s.feed_request_id, s.relay_name, s.relay_stream_id, s.expires_at,
        r.status AS request_status, r.incident_id, r.camera_id, c.source_url, r.requester_id,
-       o.name AS requester_name, r.activation_id, a.basis{extra}
+       o.name AS requester_name, r.activation_id, a.basis, s.last_error, s.created_at{extra}
 FROM feed_session s
 JOIN feed_request r ON r.id = s.feed_request_id
 JOIN incident i ON i.id = r.incident_id
