@@ -31,13 +31,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from api.relay.base import Grant, ProvisionRecord, Relay, RelayedStream, StreamStatus
-from geo.errors import CameraSourceUnavailable, InvalidInput, RelayRefused, RelayUnavailable
+from geo.errors import (
+    CameraSourceUnavailable,
+    GilmokError,
+    InvalidInput,
+    RelayRefused,
+    RelayUnavailable,
+)
 from geo.settings import Settings
 from geo.store import audit
 from geo.store import sessions as store
@@ -136,37 +143,86 @@ def provision_request(
     RelayRefused
         the relay rejects gilmok's own credentials (a configuration error, not retried).
     """
+    offers = provision_requests(
+        conn, relay, [feed_request_id], settings=settings, actor=actor, now=now, parallel=1
+    )
+    return offers.get(feed_request_id)
+
+
+def provision_requests(
+    conn: Connection,
+    relay: Relay | None,
+    feed_request_ids: Iterable[int],
+    *,
+    settings: Settings,
+    actor: str = SYSTEM_ACTOR,
+    now: dt.datetime | None = None,
+    parallel: int = 8,
+) -> dict[int, dict[str, Any]]:
+    """:func:`provision_request` for several requests at once; offers by request id.
+
+    The relay calls run ``parallel`` at a time (16 cameras: one relay round trip instead of
+    sixteen); the database work stays on ``conn``, in request id order. Requests that were
+    not provisioned are absent from the result (their status and reason say why).
+    """
     now = now or _now()
     store.take_audit_lock(conn)
-    target = store.lock_request(conn, feed_request_id)
-    assert target is not None
-    if target.status != "approved":
-        return None
-    if not _still_allowed(conn, target, actor=actor, now=now):
-        return None
-    if relay is None:
-        _defer(conn, target, RELAY_NOT_CONFIGURED, actor=actor)
-        return None
-    if not target.source_url:
-        _fail(conn, target, "the camera has no source URL registered", actor=actor)
-        return None
-    expires_at = min(target.activation_end, now + dt.timedelta(seconds=settings.feed_session_max_s))
+    targets = []
+    for request_id in sorted(set(feed_request_ids)):
+        target = store.lock_request(conn, request_id)
+        assert target is not None
+        if target.status != "approved" or not _still_allowed(conn, target, actor=actor, now=now):
+            continue
+        if relay is None:
+            _defer(conn, target, RELAY_NOT_CONFIGURED, actor=actor)
+        elif not target.source_url:
+            _fail(conn, target, "the camera has no source URL registered", actor=actor)
+        else:
+            targets.append(target)
+    if relay is None or not targets:
+        return {}
+    limit = dt.timedelta(seconds=settings.feed_session_max_s)
+
+    def attempt(target: store.RequestForProvisioning) -> RelayedStream | GilmokError:
+        assert relay is not None
+        assert target.source_url is not None
+        grant = _grant(target, min(target.activation_end, now + limit))
+        try:
+            return relay.provision(stream_key(target.id), target.source_url, grant)
+        except (RelayUnavailable, CameraSourceUnavailable, RelayRefused) as exc:
+            return exc
+
+    workers = min(parallel, len(targets)) if _thread_safe(relay) else 1
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="provision") as pool:
+            outcomes = list(pool.map(attempt, targets))
+    else:
+        outcomes = [attempt(t) for t in targets]
+    offers: dict[int, dict[str, Any]] = {}
     try:
-        stream = relay.provision(
-            stream_key(target.id), target.source_url, _grant(target, expires_at)
-        )
-    except RelayUnavailable as exc:
-        _defer(conn, target, f"approved, not provisioned: {exc.message}", actor=actor)
-        return None
-    except CameraSourceUnavailable:
-        _fail(conn, target, "the relay cannot pull the camera's video source", actor=actor)
-        return None
-    try:
-        session_id = _record_session(conn, relay, target, stream, actor=actor)
+        for target, outcome in zip(targets, outcomes, strict=True):
+            if isinstance(outcome, RelayRefused):
+                raise outcome
+            if isinstance(outcome, RelayUnavailable):
+                reason = f"approved, not provisioned: {outcome.message}"
+                _defer(conn, target, reason, actor=actor)
+            elif isinstance(outcome, GilmokError):
+                _fail(conn, target, "the relay cannot pull the camera's video source", actor=actor)
+            else:
+                session_id = _record_session(conn, relay, target, outcome, actor=actor)
+                offers[target.id] = _offer(target.id, session_id, target.camera_id, outcome)
     except BaseException:
-        _revoke_quietly(relay, stream.relay_stream_id)
+        # The caller's transaction will not record these streams: take them down again.
+        for outcome in outcomes:
+            if isinstance(outcome, RelayedStream):
+                _revoke_quietly(relay, outcome.relay_stream_id)
         raise
-    return _offer(target.id, session_id, target.camera_id, stream)
+    return offers
+
+
+def _thread_safe(relay: Relay) -> bool:
+    """Whether the relay's registry may be used from several threads (not a test connection)."""
+    return not isinstance(getattr(relay.registry, "bind", None), Connection)
 
 
 def _still_allowed(
@@ -315,16 +371,12 @@ def provision_pending(
     """Provision approved requests no other transaction is handling; how many became live."""
     if relay is None:
         return 0
-    done = 0
     waiting = store.approved_request_ids(conn, limit=limit)
-    if waiting:
-        store.take_audit_lock(conn)
-    for request_id in waiting:
-        if store.lock_request(conn, request_id, skip_locked=True) is None:
-            continue
-        if provision_request(conn, relay, request_id, settings=settings, actor=actor):
-            done += 1
-    return done
+    if not waiting:
+        return 0
+    store.take_audit_lock(conn)
+    free = [r for r in waiting if store.lock_request(conn, r, skip_locked=True) is not None]
+    return len(provision_requests(conn, relay, free, settings=settings, actor=actor))
 
 
 def issue_credential(
