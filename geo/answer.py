@@ -31,6 +31,9 @@ from geo.network import RoadNetwork
 from geo.select import Watchers
 
 _DECIMALS = 7
+_POINT, _LINESTRING, _POLYGON = 0, 1, 3
+#: Geometry types whose coordinates nest one level deeper than a LineString's.
+_NESTED = {3: "Polygon", 5: "MultiLineString"}
 
 
 def approach_label(position: int) -> str:
@@ -89,9 +92,38 @@ def _ramp(counts: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _geojson_geometries(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
+    """GeoJSON geometry dicts in lon/lat, on the 1e-7° grid, exterior rings counter-clockwise.
+
+    The grid snap (GEOS, which also drops points a line repeats once snapped) and the winding run
+    over the whole array; the coordinates are then read in one call and sliced per geometry —
+    the same numbers ``shapely.to_geojson`` writes, without writing and parsing text.
+    """
     lonlat = geometry_to_lonlat(geoms, crs=crs)
     lonlat = shapely.orient_polygons(shapely.set_precision(lonlat, 10.0**-_DECIMALS))
-    return [json.loads(text) for text in shapely.to_geojson(lonlat)]
+    coords, owner = shapely.get_coordinates(lonlat, return_index=True)
+    rows = coords.tolist()
+    bounds = np.searchsorted(owner, np.arange(len(lonlat) + 1)).tolist()
+    kinds = shapely.get_type_id(lonlat).tolist()
+    out = []
+    for i, (geom, kind) in enumerate(zip(lonlat, kinds, strict=True)):
+        own = rows[bounds[i] : bounds[i + 1]]
+        if not own:
+            out.append(json.loads(shapely.to_geojson(geom)))
+        elif kind == _POINT:
+            out.append({"type": "Point", "coordinates": own[0]})
+        elif kind == _LINESTRING:
+            out.append({"type": "LineString", "coordinates": own})
+        elif kind in _NESTED:
+            parts = shapely.get_rings(geom) if kind == _POLYGON else shapely.get_parts(geom)
+            out.append({"type": _NESTED[kind], "coordinates": _split(own, parts)})
+        else:
+            out.append(json.loads(shapely.to_geojson(geom)))
+    return out
+
+
+def _split(rows: list[list[float]], parts: NDArray[np.object_]) -> list[list[list[float]]]:
+    ends = np.cumsum(shapely.get_num_coordinates(parts)).tolist()
+    return [rows[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _clean(value: Any) -> Any:
@@ -100,6 +132,16 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 2) if math.isfinite(value) else None
     return value
+
+
+def _column(values: Any) -> list[Any]:
+    """A property's values as plain Python: floats to 2 decimals (NaN, inf: None), like _clean."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return [round(v, 2) if math.isfinite(v) else None for v in values.tolist()]
+    if values.dtype.kind in "biuU":
+        return cast(list[Any], values.tolist())
+    return [_clean(v) for v in values.tolist()]
 
 
 def answer_to_geojson(
@@ -137,51 +179,52 @@ def answer_to_geojson(
         },
         {"role": "cordon", "radius_m": cordon.radius_m, "incomplete": cordon.incomplete},
     ]
-    for j in range(k):
-        features.append(
-            {
-                "role": "approach",
-                "id": approach_label(j),
-                "direction": a.direction[j],
-                "name": a.name[j],
-                "highway": a.highway[j],
-                "ref": a.ref[j],
-                "osm_way_id": a.osm_way_id[j],
-                "main": a.main[j],
-                "bearing_deg": a.bearing_deg[j],
-                "blind": None if watchers is None else watchers.blind[j],
-                "online_cameras": None if watchers is None else online_watchers[j],
-            }
-        )
-    features += [{"role": "watch_stretch", "approach": approach_label(j)} for j in range(k)]
+    features = [{key: _clean(value) for key, value in props.items()} for props in features]
+    approach_ids = [approach_label(j) for j in range(k)]
+    features += _rows(
+        role="approach",
+        id=approach_ids,
+        direction=a.direction,
+        name=a.name,
+        highway=a.highway,
+        ref=a.ref,
+        osm_way_id=a.osm_way_id,
+        main=a.main,
+        bearing_deg=a.bearing_deg,
+        blind=[None] * k if watchers is None else watchers.blind,
+        online_cameras=[None] * k if watchers is None else online_watchers,
+    )
+    features += _rows(role="watch_stretch", approach=approach_ids)
     if watchers is not None:
-        for i in range(len(watchers)):
-            features.append(
-                {
-                    "role": "camera",
-                    "camera_id": watchers.camera_id[i],
-                    "approach": approach_label(int(watchers.approach[i])),
-                    "rank": watchers.rank[i],
-                    "kind": watchers.kind[i],
-                    "dori_level": watchers.level[i],
-                    "px_per_m": watchers.px_per_m[i],
-                    "facing": watchers.facing[i],
-                    "distance_m": watchers.distance_m[i],
-                    "online": watchers.online[i],
-                    "confidence": watchers.confidence[i],
-                }
-            )
+        features += _rows(
+            role="camera",
+            camera_id=watchers.camera_id,
+            approach=[approach_ids[j] for j in watchers.approach.tolist()],
+            rank=watchers.rank,
+            kind=watchers.kind,
+            dori_level=watchers.level,
+            px_per_m=watchers.px_per_m,
+            facing=watchers.facing,
+            distance_m=watchers.distance_m,
+            online=watchers.online,
+            confidence=watchers.confidence,
+        )
     return {
         "type": "FeatureCollection",
         "features": [
-            {
-                "type": "Feature",
-                "geometry": geom,
-                "properties": {key: _clean(value) for key, value in props.items()},
-            }
+            {"type": "Feature", "geometry": geom, "properties": props}
             for geom, props in zip(geometry, features, strict=True)
         ],
     }
+
+
+def _rows(*, role: str, **columns: Any) -> list[dict[str, Any]]:
+    """One properties dict per row of ``columns`` (arrays or lists), each starting with ``role``."""
+    names = list(columns)
+    cleaned = [_column(values) for values in columns.values()]
+    return [
+        {"role": role, **dict(zip(names, row, strict=True))} for row in zip(*cleaned, strict=True)
+    ]
 
 
 def _width(text: str) -> int:
