@@ -480,6 +480,7 @@ class CloseIncident(MethodView):
         state = app_state()
         module = _provisioning()
         with transaction() as conn:
+            audit.lock_chain(conn)  # before any row lock: see lock_chain
             incident = incident_store.get_incident(conn, incident_id)
             if caller.role != "admin":
                 _own(caller, incident, "close it")
@@ -620,6 +621,7 @@ class FeedCredential(MethodView):
 def _decide(request_id: int, *, approve: bool, reason: str) -> dict[str, Any]:
     caller = current_caller()
     with transaction() as conn:
+        audit.lock_chain(conn)  # before any row lock: see lock_chain
         current = store.get_request(conn, request_id)
         if current.owner_id != caller.organization_id:
             raise Forbidden(

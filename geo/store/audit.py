@@ -135,6 +135,16 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"audit details must be JSON values, not {type(value).__name__}")
 
 
+def lock_chain(conn: Connection) -> None:
+    """Hold the audit chain's lock until the transaction ends (re-entrant within it).
+
+    A transaction that will audit *and* lock rows takes this first: appends take it too and
+    keep it until commit, so taking it after a row lock can deadlock against a transaction
+    that audited before reaching that row.
+    """
+    lock_chain(conn)
+
+
 def append(
     conn: Connection,
     *,
@@ -153,7 +163,7 @@ def append(
     that JSONB normalises (``1e20``) verify later as they were hashed.
     """
     raw = json.dumps(dict(details or {}), default=_jsonable, ensure_ascii=False, allow_nan=False)
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    lock_chain(conn)
     # A fresh snapshot after the lock (READ COMMITTED): the last committed record is the head.
     head = conn.execute(
         text(

@@ -117,7 +117,7 @@ def take_audit_lock(conn: Connection) -> None:
     another that audited first waits for those rows, deadlocks: so the provisioner takes it
     first, and never waits for a row while holding it against someone who audited.
     """
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit._LOCK_KEY})
+    audit.lock_chain(conn)
 
 
 def lock_request(
