@@ -142,7 +142,7 @@ def lock_chain(conn: Connection) -> None:
     keep it until commit, so taking it after a row lock can deadlock against a transaction
     that audited before reaching that row.
     """
-    lock_chain(conn)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
 def append(
