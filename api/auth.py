@@ -4,22 +4,32 @@ A key is sent as ``Authorization: Bearer gk_<prefix>_<secret>`` or ``X-API-Key: 
 caller (key id and prefix, organization id, name and kind, role) is put in ``g.caller`` for the
 view. Which role may call which endpoint is decided where the endpoint is declared, with
 :func:`requires_roles`, and documented in the OpenAPI document (``x-gilmok-roles``).
+
+A key verified against the database is trusted by this process for :data:`KEY_TTL_S` seconds
+(:class:`VerifiedKeys`), so that a request answered from memory — ``/v1/approaches`` on the
+registry snapshot — needs no database round trip at all. The price is the revocation bound:
+**a key revoked elsewhere (``gilmok orgs revoke-key``, another worker) keeps working for at most
+KEY_TTL_S seconds in a process that verified it just before**; :meth:`VerifiedKeys.forget` drops
+it at once in this process. Failed verifications are never kept: every unknown, malformed or
+revoked key goes to the database each time it is presented.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 
 from api.context import transaction
 from api.errors import Unauthenticated
 from geo import domain
 from geo.errors import Forbidden
-from geo.store.orgs import Caller, authenticate
+from geo.store.orgs import Caller, authenticate, hash_api_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +39,80 @@ SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "gk_<prefix>_<secret>"},
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
+
+
+#: Seconds a verified key is trusted without the database: the longest a revoked key keeps working.
+KEY_TTL_S = 5.0
+#: Verified keys kept at most; past it the expired ones go, then all of them.
+MAX_KEYS = 10_000
+EXTENSION = "gilmok.keys"
+_INIT_LOCK = threading.Lock()
+
+
+class VerifiedKeys:
+    """The keys this process verified in the last ``ttl_s`` seconds: SHA-256 of the key → caller.
+
+    Keyed by the digest the database stores, never by the key itself. Only successes are put
+    here, so a guessed key always costs a database lookup.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = KEY_TTL_S,
+        max_keys: int = MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[bytes, tuple[float, Caller]] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, digest: bytes) -> Caller | None:
+        """The caller verified for ``digest`` less than ``ttl_s`` seconds ago, or None."""
+        found = self._keys.get(digest)
+        if found is None:
+            return None
+        verified_at, caller = found
+        if self.clock() - verified_at < self.ttl_s:
+            return caller
+        with self._lock:
+            if self._keys.get(digest) is found:
+                del self._keys[digest]
+        return None
+
+    def put(self, digest: bytes, caller: Caller) -> None:
+        """Remember that the database accepted ``digest`` for ``caller`` just now."""
+        now = self.clock()
+        with self._lock:
+            if len(self._keys) >= self.max_keys:
+                self._keys = {d: (t, c) for d, (t, c) in self._keys.items() if now - t < self.ttl_s}
+                if len(self._keys) >= self.max_keys:
+                    self._keys.clear()
+            self._keys[digest] = (now, caller)
+
+    def forget(self, prefix: str) -> None:
+        """Drop the key ``gk_<prefix>_…`` now (it was revoked in this process)."""
+        with self._lock:
+            self._keys = {d: (t, c) for d, (t, c) in self._keys.items() if c.key_prefix != prefix}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+def verified_keys(app: Flask | None = None) -> VerifiedKeys:
+    """The verified-key cache of ``app`` (default: the current app), created on first use."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    keys: VerifiedKeys | None = app.extensions.get(EXTENSION)
+    if keys is None:
+        with _INIT_LOCK:
+            keys = app.extensions.setdefault(EXTENSION, VerifiedKeys())
+    return keys
 
 
 def _presented_key() -> str:
@@ -56,16 +140,25 @@ def _presented_key() -> str:
 def authenticate_request() -> Caller:
     """The caller behind the request's key.
 
+    From :func:`verified_keys` when the key was verified less than its TTL ago, else from the
+    database (and then remembered).
+
     Raises
     ------
     Unauthenticated
         no key, or an unknown, malformed or revoked one (the same answer for each).
     """
     key = _presented_key()
+    keys = verified_keys()
+    digest = hash_api_key(key)
+    caller = keys.get(digest)
+    if caller is not None:
+        return caller
     with transaction() as conn:
         caller = authenticate(conn, key)
     if caller is None:
         raise Unauthenticated("the API key is not valid: unknown, revoked or malformed")
+    keys.put(digest, caller)
     return caller
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, Connection
 
 import geo.errors as ge
 from api import create_app
+from api.auth import KEY_TTL_S, verified_keys
 from api.cli import main
 from api.errors import STATUS, status_of
 from geo import domain
@@ -267,10 +268,16 @@ def test_x_api_key_header_works_and_must_agree_with_bearer(client: FlaskClient, 
     _assert_error(client.get("/v1/activations", headers=both), 401, "unauthenticated")
 
 
-def test_a_revoked_key_is_refused(client: FlaskClient, db: Connection, keys: Keys) -> None:
+def test_a_revoked_key_is_refused(
+    app: Flask, client: FlaskClient, db: Connection, keys: Keys
+) -> None:
+    # A process trusts a key it verified for KEY_TTL_S seconds (tests/test_api_key_cache.py).
+    now = [0.0]
+    verified_keys(app).clock = lambda: now[0]
     key = keys.by_role["auditor"]
     assert client.get("/v1/audit", headers={"X-API-Key": key}).status_code == 200
     orgs.revoke_api_key(db, prefix=key.split("_")[1], actor=ACTOR)
+    now[0] += KEY_TTL_S
     _assert_error(client.get("/v1/audit", headers={"X-API-Key": key}), 401, "unauthenticated")
 
 
