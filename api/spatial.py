@@ -5,7 +5,9 @@ cameras are and what they see — never a source URL — and need an API key, bu
 
 - ``GET /v1/approaches``: the core query (cordon, approaches, ranked watching cameras) as the
   RFC 7946 FeatureCollection of :meth:`geo.incident.Answer.to_geojson`, from the worker's
-  registry snapshot (:mod:`api.snapshot`); stateless, nothing recorded.
+  registry snapshot (:mod:`api.snapshot`); stateless, nothing recorded. The hot path: with the
+  caller's key verified lately (:class:`api.auth.VerifiedKeys`) it touches no database, and its
+  body is encoded by orjson (the same JSON, keys sorted, about ten times faster).
 - ``GET /v1/cameras`` and ``GET /v1/coverage``: what lies in a bounding box, paged by id.
 """
 
@@ -15,6 +17,8 @@ import math
 from typing import Any
 
 import marshmallow as ma
+import orjson
+from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -122,6 +126,10 @@ class ApproachesQuery(CordonOptions):
     lat = latitude(required=True)
 
 
+#: One instance for every request: webargs would build a schema per request from the class.
+APPROACHES_QUERY = ApproachesQuery()
+
+
 def answer_at(lon: float, lat: float, options: dict[str, Any]) -> Answer:
     """The core query at (lon, lat) with the validated cordon options, from the snapshot.
 
@@ -213,11 +221,13 @@ def _page(features: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 @blp.route("/approaches")
 class Approaches(MethodView):
     @requires_roles(*domain.ROLES)
-    @blp.arguments(ApproachesQuery, location="query", unknown=ma.RAISE)
+    @blp.arguments(APPROACHES_QUERY, location="query", unknown=ma.RAISE)
     @blp.response(200, FeatureCollectionOut)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)"""
-        return answer_at(args["lon"], args["lat"], args).to_geojson()
+        collection = answer_at(args["lon"], args["lat"], args).to_geojson()
+        body = orjson.dumps(collection, option=orjson.OPT_SORT_KEYS)
+        return Response(body, mimetype="application/json")
 
 
 @blp.route("/cameras")

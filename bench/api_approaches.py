@@ -11,8 +11,10 @@ this runs as root) drives ``GET /v1/approaches`` over random points on the roads
 points for every row — for ``--seconds`` per mode and number of connections (2: latency with
 the two workers busy but no queue; 8: sustained throughput, latency then includes queueing in
 front of the sync workers), reporting median and p99 latency, requests/s and every non-2xx
-answer or socket error. Each request authenticates its API key
-against PostgreSQL, as in production.
+answer or socket error. As in production, each worker verifies the API key against
+PostgreSQL on its first use and then trusts it for ``api.auth.KEY_TTL_S`` seconds, so a request
+answered from the snapshot usually sends no SQL at all. The load average is printed before and
+after the run: everything else running on the machine shares its cores.
 
 The baseline is the one of ``bench/core_query.py`` (the competent GIS analyst's statement over
 the GiST-indexed tables: ST_DWithin + ST_Intersects for the circle's crossings and the coverage
@@ -255,6 +257,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     log = Path(tempfile.gettempdir()) / "gilmok-bench-api-serve.log"
     server = start_server(url, port, log)
     rows: list[tuple[str, dict[str, float]]] = []
+    load_before = os.getloadavg()
     try:
         for mode in ("network", "euclidean"):
             paths = [
@@ -285,7 +288,9 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+    load = ", ".join(f"{v:.2f}" for v in load_before + os.getloadavg())
     print(
+        f"\nload average (1, 5, 15 min) before, after: {load} on {os.cpu_count()} cores"
         f"\nGET /v1/approaches, R = {args.radius} m, {len(points)} random points on roads;"
         f" gunicorn 2 sync workers; wrk 2 threads, {args.seconds} s per row;"
         f" baseline latency sequential, req/s with {args.baseline_clients} connections"
