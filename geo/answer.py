@@ -141,7 +141,10 @@ def _column(values: Any) -> list[Any]:
         return [round(v, 2) if math.isfinite(v) else None for v in values.tolist()]
     if values.dtype.kind in "biuU":
         return cast(list[Any], values.tolist())
-    return [_clean(v) for v in values.tolist()]
+    plain = values.tolist()
+    if all(type(v) is str or v is None for v in plain):
+        return cast(list[Any], plain)
+    return [_clean(v) for v in plain]
 
 
 def answer_to_geojson(
@@ -220,11 +223,10 @@ def answer_to_geojson(
 
 def _rows(*, role: str, **columns: Any) -> list[dict[str, Any]]:
     """One properties dict per row of ``columns`` (arrays or lists), each starting with ``role``."""
-    names = list(columns)
+    names = ["role", *columns]
     cleaned = [_column(values) for values in columns.values()]
-    return [
-        {"role": role, **dict(zip(names, row, strict=True))} for row in zip(*cleaned, strict=True)
-    ]
+    n = len(cleaned[0])
+    return [dict(zip(names, row, strict=True)) for row in zip([role] * n, *cleaned, strict=True)]
 
 
 def _width(text: str) -> int:
