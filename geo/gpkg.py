@@ -32,7 +32,6 @@ import shapely
 
 from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
 from geo.errors import ImportFileError, InvalidInput
-from geo.index import build_coverage_index
 from geo.network import build_road_network
 
 #: Layers of a registry GeoPackage, in the order they are written.
@@ -108,19 +107,7 @@ def load_registry_gpkg(
     table = pd.DataFrame(cameras.drop(columns="geometry"))
     table.insert(1, "x", shapely.get_x(points))
     table.insert(2, "y", shapely.get_y(points))
-    index = build_coverage_index(table, max_range_m=max_range_m, crs=crs)
-    return RegistrySnapshot(
-        networks=networks,
-        cameras=table,
-        index=index,
-        crs=crs,
-        seconds=time.perf_counter() - t0,
-        counts={
-            "road_networks": len(networks),
-            "road_segments": sum(len(n.graph.seg_length) for n in networks),
-            "cameras": len(table),
-        },
-    )
+    return RegistrySnapshot.build(networks, table, crs=crs, max_range_m=max_range_m, started=t0)
 
 
 def import_batches_gpkg(path: Path | str) -> pd.DataFrame:

@@ -140,6 +140,31 @@ class RegistrySnapshot:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def build(
+        cls,
+        networks: list[NetworkSnapshot],
+        cameras: pd.DataFrame,
+        *,
+        crs: str,
+        max_range_m: float,
+        started: float,
+    ) -> RegistrySnapshot:
+        """Index the cameras and count what is loaded; ``started`` is a perf_counter value."""
+        index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
+        return cls(
+            networks=networks,
+            cameras=cameras,
+            index=index,
+            crs=crs,
+            seconds=time.perf_counter() - started,
+            counts={
+                "road_networks": len(networks),
+                "road_segments": sum(len(n.graph.seg_length) for n in networks),
+                "cameras": len(cameras),
+            },
+        )
+
     def network_for(self, lon: float, lat: float) -> NetworkSnapshot:
         """The largest road network whose extent holds the point.
 
@@ -169,19 +194,7 @@ def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> Registry
     t0 = time.perf_counter()
     networks = load_road_networks(conn, crs=crs)
     cameras = load_cameras(conn)
-    index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
-    return RegistrySnapshot(
-        networks=networks,
-        cameras=cameras,
-        index=index,
-        crs=crs,
-        seconds=time.perf_counter() - t0,
-        counts={
-            "road_networks": len(networks),
-            "road_segments": sum(len(n.graph.seg_length) for n in networks),
-            "cameras": len(cameras),
-        },
-    )
+    return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
 
 
 def watching_pairs_sql(
