@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -33,8 +34,9 @@ def upgrade(url: URL, revision: str = "head") -> None:
         command.upgrade(alembic_config(url), revision)
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision the code knows."""
+    """The newest revision the code knows (read from the scripts once per process)."""
     head = ScriptDirectory.from_config(alembic_config(URL.create("postgresql"))).get_current_head()
     assert head is not None
     return head
