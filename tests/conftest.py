@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from relay_helpers import CAMERAS, free_tcp_port
+from scratch_db import drop_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
@@ -60,15 +61,7 @@ def fresh_database_url(base_settings: Settings) -> Iterator[URL]:
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        drop_database(admin, name)
         admin.dispose()
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import atexit
 import functools
-import time
 import uuid
 from pathlib import Path
 
+from scratch_db import drop_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
 
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
@@ -62,23 +61,8 @@ def cctv_sites_on_roads(url: URL, *, every: int) -> list[tuple[str, float, float
 
 
 def _drop(admin: object, name: str) -> None:
-    """Drop the database, ending client connections (autovacuum, run by a superuser after the
-    bulk load, is not ours to end: DROP DATABASE stops it itself)."""
     from sqlalchemy.engine import Engine
 
     assert isinstance(admin, Engine)
-    for _ in range(20):
-        try:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
-                        " :name AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-                    ),
-                    {"name": name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            break
-        except DBAPIError:
-            time.sleep(0.5)
+    drop_database(admin, name)
     admin.dispose()

@@ -7,14 +7,41 @@ several connections to see each other's commits gets its own database, dropped a
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DBAPIError
 
 from geo.store import connect
 from geo.store.migrate import upgrade
+
+
+def drop_database(admin: Engine, name: str) -> None:
+    """Drop a test database, ending our own client sessions on it first.
+
+    An autovacuum worker may be in it (it runs as a superuser we may not signal, and busy
+    after a bulk load); DROP DATABASE cancels it itself, so a refusal is retried briefly.
+    """
+    for attempt in range(20):
+        try:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :name AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend' AND usename = current_user"
+                    ),
+                    {"name": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            return
+        except DBAPIError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 @contextlib.contextmanager
@@ -29,13 +56,5 @@ def scratch_database(base: URL) -> Iterator[URL]:
         upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        drop_database(admin, name)
         admin.dispose()
