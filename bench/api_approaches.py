@@ -49,9 +49,9 @@ from sqlalchemy.engine import URL
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core_query import BASELINE_SQL, incident_points, load_data
+from bench.national import bench_database
 from geo.settings import Settings, load_settings
 from geo.store import connect, orgs
-from geo.store.migrate import upgrade
 from geo.store.snapshot import load_road_networks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,20 +319,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--db", default="gilmok_bench_api", help="database name")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    url = settings.database_url.set(database=args.db)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{args.db}"'))
-    upgrade(url)
-    try:
-        run(url, settings, args)
-    finally:
-        if not args.keep_db:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'))
-        admin.dispose()
+    with bench_database(args.db, keep=args.keep_db) as url:
+        run(url, load_settings(), args)
 
 
 if __name__ == "__main__":

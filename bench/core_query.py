@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.national import (
     BENCH_DIR,
+    bench_database,
     data_dir,
     make_national_cctv,
     make_national_roads,
@@ -60,7 +61,6 @@ from geo.network import RoadNetwork
 from geo.settings import Settings, load_settings
 from geo.store import connect
 from geo.store.loading import import_cameras, import_road_network
-from geo.store.migrate import upgrade
 from geo.store.snapshot import load_cameras, load_road_networks
 
 EUCLIDEAN_SQL = """
@@ -312,22 +312,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reuse-db", action="store_true", help="answer from a kept database")
     args = parser.parse_args(argv)
     args.queries = args.queries or (100 if args.quick else 300)
-    settings = load_settings()
     name = args.db or ("gilmok_bench_quick" if args.quick else "gilmok_bench")
-    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    url = settings.database_url.set(database=name)
-    if not args.reuse_db:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        upgrade(url)
-    try:
-        run(url, settings, args)
-    finally:
-        if not args.keep_db:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with bench_database(name, fresh=not args.reuse_db, keep=args.keep_db) as url:
+        run(url, load_settings(), args)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ the others are the cells of a grid over :data:`KOREA_BOX`, nearest to Seoul firs
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from geo.settings import load_settings
+from geo.store import connect
+from geo.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from geo.ingest.osm import RoadNetworkRead
@@ -210,3 +218,24 @@ def read_national_roads(folder: Path) -> RoadNetworkRead:
         float(nodes.lat.max()),
     )
     return RoadNetworkRead(nodes, segments, report, "graphml", bounds)
+
+
+@contextlib.contextmanager
+def bench_database(name: str, *, fresh: bool = True, keep: bool = False) -> Iterator[URL]:
+    """URL of the benchmark database ``name``: made anew and migrated unless ``fresh`` is
+    False (reuse it as it is), dropped afterwards unless ``keep``."""
+    settings = load_settings()
+    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    url = settings.database_url.set(database=name)
+    try:
+        if fresh:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            upgrade(url)
+        yield url
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
