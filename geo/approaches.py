@@ -32,6 +32,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo import _kernels
 from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
 from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
 from geo.errors import InvalidInput
@@ -164,15 +165,6 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-def _gather(ptr: NDArray[np.int64], nodes: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Positions in a CSR's value array of the rows of ``nodes``."""
-    starts = ptr[nodes]
-    counts = ptr[nodes + 1] - starts
-    total = int(counts.sum())
-    offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.asarray(np.repeat(starts, counts) + np.arange(total) - offsets, dtype=np.int64)
-
-
 def _network_crossings(
     network: RoadNetwork, reach: Reach, *, outbound: bool
 ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64]]:
@@ -180,18 +172,11 @@ def _network_crossings(
     graph = network.graph(reach.travel)
     r = reach.radius_m
     snap = reach.snap
-    reached = reach.reached
-    if outbound:
-        rec = graph.by_tail[_gather(graph.by_tail_ptr, reached)]
-    else:
-        rec = graph.by_head[_gather(graph.by_head_ptr, reached)]
-    rec = rec[graph.seg[rec] != snap.segment]
-    inside_end, outside_end = (graph.tail, graph.head) if outbound else (graph.head, graph.tail)
-    rec = rec[reach.lookup(outside_end[rec]) > r]
+    rec = reach.crossing_rec
     seg = graph.seg[rec]
     forward = graph.forward[rec]
     # metres from the inside end to the crossing point, along the edge
-    along = r - reach.lookup(inside_end[rec])
+    along = reach.crossing_along
     length = network.seg_length[seg]
     if outbound:
         offset = np.where(forward, along, length - along)
@@ -200,9 +185,8 @@ def _network_crossings(
 
     # the halves of P's own segment: a→P / P→b forward, b→P / P→a backward where two-way
     s = snap.segment
-    a, b = int(network.seg_u[s]), int(network.seg_v[s])
     two_way = reach.travel == "foot" or not bool(network.seg_oneway[s])
-    d_a, d_b = reach.lookup(np.array([a, b]))
+    d_a, d_b = reach.end_dist
     halves = []
     if outbound:
         if d_b > r:
@@ -234,57 +218,11 @@ def _circle_crossings(
     """(segment, forward, offset, grid bearing, x, y) of the crossings of the circle."""
     box = shapely.box(cx - r, cy - r, cx + r, cy + r)
     segs = network.seg_tree.query(box)
-    # only segments whose box reaches the circle from inside to outside can cross it
-    b = network.seg_bounds[segs]
-    near_x = np.maximum(np.maximum(b[:, 0] - cx, cx - b[:, 2]), 0.0)
-    near_y = np.maximum(np.maximum(b[:, 1] - cy, cy - b[:, 3]), 0.0)
-    far_x = np.maximum(np.abs(b[:, 0] - cx), np.abs(b[:, 2] - cx))
-    far_y = np.maximum(np.abs(b[:, 1] - cy), np.abs(b[:, 3] - cy))
-    slack = 1e-6 * r
-    segs = segs[(np.hypot(near_x, near_y) <= r + slack) & (np.hypot(far_x, far_y) >= r - slack)]
-    first = network.coord_start[segs]
-    counts = network.coord_start[segs + 1] - first - 1  # pieces per segment
-    piece = (
-        np.repeat(first, counts)
-        + np.arange(int(counts.sum()))
-        - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    piece_seg = np.repeat(segs, counts)
-    ax, ay = network.coord_x[piece], network.coord_y[piece]
-    dx, dy = network.coord_x[piece + 1] - ax, network.coord_y[piece + 1] - ay
-    fx, fy = ax - cx, ay - cy
-    qa = dx * dx + dy * dy
-    qb = fx * dx + fy * dy
-    qc = fx * fx + fy * fy - r * r
-    disc = qb * qb - qa * qc
-    ok = (disc > 0) & (qa > 0)
-    root = np.sqrt(np.where(ok, disc, 0.0))
-    qa_ok = np.where(ok, qa, 1.0)  # s1, s2 are only read where ok
-    s1 = (-qb - root) / qa_ok
-    s2 = (-qb + root) / qa_ok
-    # travelling along the piece it enters the disk at s1 and leaves it at s2
-    along_in = ok & (s1 > 0) & (s1 <= 1)
-    along_out = ok & (s2 >= 0) & (s2 < 1)
-    if travel == "drive":
-        backward_ok = ~network.seg_oneway[piece_seg]
-    else:
-        backward_ok = np.ones(piece.shape[0], dtype=bool)
-    fwd_hit, back_hit = (along_out, along_in) if outbound else (along_in, along_out)
-    back_hit = back_hit & backward_ok
-    s = np.concatenate([s1[fwd_hit] if not outbound else s2[fwd_hit],
-                        s2[back_hit] if not outbound else s1[back_hit]])  # fmt: skip
-    idx = np.concatenate([np.flatnonzero(fwd_hit), np.flatnonzero(back_hit)])
-    forward = np.concatenate(
-        [np.ones(int(fwd_hit.sum()), bool), np.zeros(int(back_hit.sum()), bool)]
-    )
-    seg = piece_seg[idx]
-    p = piece[idx]
-    offset = (
-        network.coord_cum[p] - network.coord_cum[network.coord_start[seg]] + s * np.sqrt(qa[idx])
-    )
-    bearing = np.degrees(np.arctan2(dx[idx], dy[idx])) + np.where(forward, 0.0, 180.0)
-    x, y = ax[idx] + s * dx[idx], ay[idx] + s * dy[idx]
-    return seg, forward, offset, np.mod(bearing, 360.0), x, y
+    return _kernels.circle_crossings(
+        network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
+        network.seg_oneway, np.ascontiguousarray(segs, dtype=np.int64), float(cx), float(cy),
+        float(r), travel != "drive", outbound,
+    )  # fmt: skip
 
 
 def _merge_groups(
@@ -295,26 +233,12 @@ def _merge_groups(
     label = np.arange(k)
     if k < 2 or merge_m <= 0:
         return label
-    close = np.hypot(c.x[:, None] - c.x[None, :], c.y[:, None] - c.y[None, :]) <= merge_m
-    # most pairs are far apart: test the other conditions on the close pairs only
-    i, j = np.nonzero(close)
-    turn = np.abs(np.mod(c.grid_bearing[i] - c.grid_bearing[j] + 180, 360) - 180)
-    pair = (turn < SAME_DIRECTION_DEG) & (road[i] == road[j]) & (c.outbound[i] == c.outbound[j])
-    if int(pair.sum()) == k:  # only the diagonal
-        return label
-    linked = np.zeros((k, k), dtype=bool)
-    linked[i[pair], j[pair]] = True
-    # representative: a main road first, then the first in the (sorted) order
-    priority = np.lexsort((np.arange(k), ~main))
-    rank = np.empty(k, dtype=np.int64)
-    rank[priority] = np.arange(k)
-    group = rank.copy()
-    while True:
-        updated = np.where(linked, group[None, :], k).min(axis=1)
-        if np.array_equal(updated, group):
-            break
-        group = updated
-    return np.asarray(priority[group], dtype=np.int64)
+    return np.asarray(
+        _kernels.merge_labels(
+            c.x, c.y, c.grid_bearing, road, c.outbound, main, float(merge_m), SAME_DIRECTION_DEG
+        ),
+        dtype=np.int64,
+    )
 
 
 def _build_approaches(
@@ -465,9 +389,7 @@ def find_approaches(
             seg, forward, offset = _network_crossings(network, reach, outbound=outbound)
             x, y, azimuth = network.points_along(seg, offset)
             grid_bearing = np.where(forward, azimuth, np.mod(azimuth + 180.0, 360.0))
-            reached = reach.nodes[reach.dist <= r]
-            budget = r - reach.dist[reach.dist <= r]
-            incomplete = incomplete or bool(np.any(network.node_edge_m[reached] <= budget))
+            incomplete = incomplete or reach.reaches_edge
             incomplete = incomplete or network.distance_to_edge(snap.x, snap.y) <= r
         else:
             seg, forward, offset, grid_bearing, x, y = _circle_crossings(

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from geo import _kernels
 from geo.coverage import (
     DEFAULT_MAX_RANGE_M,
     DORI_LEVELS,
@@ -328,21 +329,10 @@ def _distance_to_lines(
     bx, by = coords[1:, 0][is_piece], coords[1:, 1][is_piece]
     piece_owner = owner[part_of[:-1][is_piece]]  # sorted: parts come in line order
     ptr = np.searchsorted(piece_owner, np.arange(lines.shape[0] + 1))
-    counts = (ptr[1:] - ptr[:-1])[which]
-    pair = np.repeat(np.arange(which.shape[0]), counts)
-    piece = (
-        np.repeat(ptr[:-1][which], counts)
-        + np.arange(pair.shape[0])
-        - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    dx, dy = bx[piece] - ax[piece], by[piece] - ay[piece]
-    qx, qy = px[pair] - ax[piece], py[pair] - ay[piece]
-    length2 = dx * dx + dy * dy
-    t = np.minimum(np.maximum((qx * dx + qy * dy) / np.where(length2 > 0, length2, 1.0), 0.0), 1.0)
-    d = np.hypot(qx - t * dx, qy - t * dy)
-    out = np.full(which.shape[0], np.inf)
-    np.minimum.at(out, pair, d)
-    return out
+    return _kernels.distance_to_pieces(
+        np.ascontiguousarray(px), np.ascontiguousarray(py), ax, ay, bx, by, ptr,
+        np.ascontiguousarray(which, dtype=np.int64),
+    )  # fmt: skip
 
 
 def _column(cameras: Any, names: tuple[str, ...], n: int, default: Any) -> NDArray[Any]:

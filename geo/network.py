@@ -19,20 +19,24 @@ beyond the data are unknown, not absent.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
+from geo import _kernels
 from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
+
+#: Per-thread node-distance buffers of :meth:`RoadNetwork.node_scratch`.
+_SCRATCH = threading.local()
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,31 +140,24 @@ class RoadNetwork:
         Offsets are clipped to the segment. At a vertex, the azimuth is the one of the piece
         that starts there (the last piece at the segment's end).
         """
-        x, y, piece, _ = self._locate(np.asarray(seg, dtype=np.int64), offset_m)
-        dx = self.coord_x[piece + 1] - self.coord_x[piece]
-        dy = self.coord_y[piece + 1] - self.coord_y[piece]
-        return x, y, np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
+        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        x, y, azimuth, _, _ = _kernels.locate(
+            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
+            np.ascontiguousarray(np.broadcast_to(np.asarray(offset_m, np.float64), seg.shape)),
+        )  # fmt: skip
+        return x, y, azimuth
 
     def _locate(
         self, seg: NDArray[np.int64], offset_m: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
         """Points at offsets along segments: x, y, the piece (first vertex) holding each, and
         the offset as a position on ``coord_cum``."""
-        first = self.coord_start[seg]
-        last_piece = np.maximum(first, self.coord_start[seg + 1] - 2)
-        base = self.coord_cum[first]
-        target = base + np.minimum(np.maximum(offset_m, 0.0), self.seg_length[seg])
-        piece = np.minimum(
-            np.maximum(np.searchsorted(self.coord_cum, target, side="right") - 1, first),
-            last_piece,
-        )
-        x0, y0 = self.coord_x[piece], self.coord_y[piece]
-        start = self.coord_cum[piece]
-        piece_len = self.coord_cum[piece + 1] - start
-        frac = (target - start) / np.where(piece_len > 0, piece_len, 1.0)
-        frac = np.minimum(np.maximum(frac, 0.0), 1.0)
-        x = x0 + frac * (self.coord_x[piece + 1] - x0)
-        y = y0 + frac * (self.coord_y[piece + 1] - y0)
+        x, y, _, piece, target = _kernels.locate(
+            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length,
+            np.ascontiguousarray(seg, dtype=np.int64),
+            np.ascontiguousarray(np.broadcast_to(np.asarray(offset_m, dtype=np.float64),
+                                                 np.shape(seg))),
+        )  # fmt: skip
         return x, y, piece, target
 
     def substrings(
@@ -171,39 +168,25 @@ class RoadNetwork:
         Each line runs from ``start_m`` to ``end_m``; where ``start_m > end_m`` it runs
         against the geometry. Offsets are clipped to the segment.
         """
-        seg = np.asarray(seg, dtype=np.int64)
-        start = np.asarray(start_m, dtype=np.float64)
-        end = np.asarray(end_m, dtype=np.float64)
-        k = seg.shape[0]
-        if k == 0:
+        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        if seg.shape[0] == 0:
             return np.empty(0, dtype=object)
-        both = np.concatenate([seg, seg])
-        x, y, _, target = self._locate(both, np.concatenate([np.minimum(start, end),
-                                                             np.maximum(start, end)]))  # fmt: skip
-        # interior vertices: those of the segment strictly between the two offsets
-        lo_vertex = np.searchsorted(self.coord_cum, target[:k], side="right")
-        hi_vertex = np.searchsorted(self.coord_cum, target[k:], side="left")
-        n_inner = np.maximum(hi_vertex - lo_vertex, 0)
-        counts = n_inner + 2
-        total = int(counts.sum())
-        line = np.repeat(np.arange(k), counts)
-        ends = np.cumsum(counts)
-        j = np.arange(total) - np.repeat(ends - counts, counts)
-        vertex = np.minimum(lo_vertex[line] + j - 1, self.coord_x.shape[0] - 1)
-        px = self.coord_x[vertex]
-        py = self.coord_y[vertex]
-        first_at = ends - counts
-        px[first_at], py[first_at] = x[:k], y[:k]
-        px[ends - 1], py[ends - 1] = x[k:], y[k:]
-        flip = start > end
-        if flip.any():
-            # reverse the flipped lines' vertices in place
-            rev = np.where(flip[line], first_at[line] + (ends - 1)[line] - np.arange(total), 0)
-            take = np.where(flip[line], rev, np.arange(total))
-            px, py = px[take], py[take]
-        return np.asarray(
-            shapely.linestrings(np.column_stack([px, py]), indices=line), dtype=object
-        )
+        px, py, line = _kernels.substrings(
+            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
+            np.ascontiguousarray(np.broadcast_to(np.asarray(start_m, np.float64), seg.shape)),
+            np.ascontiguousarray(np.broadcast_to(np.asarray(end_m, np.float64), seg.shape)),
+        )  # fmt: skip
+        coords = np.empty((px.shape[0], 2))
+        coords[:, 0], coords[:, 1] = px, py
+        return np.asarray(shapely.linestrings(coords, indices=line), dtype=object)
+
+    def node_scratch(self) -> NDArray[np.float64]:
+        """This thread's buffer of node distances for the bounded search (all ``inf``)."""
+        buffers = _SCRATCH.__dict__.setdefault("buffers", weakref.WeakKeyDictionary())
+        scratch = buffers.get(self)
+        if scratch is None:
+            scratch = buffers[self] = np.full(self.n_nodes, np.inf)
+        return cast(NDArray[np.float64], scratch)
 
 
 @dataclass(frozen=True)
@@ -226,8 +209,16 @@ class Reach:
     """Bounded road distances between a snapped point P and the nodes around it.
 
     ``toward`` True: distances *to* P (traffic coming in); False: *from* P (traffic leaving).
-    ``nodes`` (sorted node indices) is every node within ``radius_m`` of P as the crow flies;
-    ``dist`` their road distance in metres, ``inf`` beyond ``radius_m``.
+    ``nodes`` (sorted node indices) are the nodes within ``radius_m`` along the roads and
+    ``dist`` their road distance in metres.
+
+    The search also finds where the cordon's bound cuts the graph: ``crossing_rec`` are the
+    edge records (of the travel graph) running from beyond the bound to a reached node (toward
+    P) or from a reached node to beyond it (from P), P's own segment excepted, and
+    ``crossing_along`` the metres from the reached end to the bound. ``end_dist`` holds the
+    road distances of P's segment's u and v ends (``inf`` beyond the radius), and
+    ``reaches_edge`` whether a traveller within the budget could get to the data's edge from a
+    reached node.
     """
 
     snap: SnappedPoint
@@ -236,6 +227,10 @@ class Reach:
     toward: bool
     nodes: NDArray[np.int64]
     dist: NDArray[np.float64]
+    crossing_rec: NDArray[np.int64] = field(repr=False)
+    crossing_along: NDArray[np.float64] = field(repr=False)
+    end_dist: tuple[float, float] = (np.inf, np.inf)
+    reaches_edge: bool = False
 
     def lookup(self, node: ArrayLike) -> NDArray[np.float64]:
         """Road distance (metres) of nodes by index; ``inf`` where beyond the radius."""
@@ -250,7 +245,7 @@ class Reach:
     @property
     def reached(self) -> NDArray[np.int64]:
         """Indices of the nodes within ``radius_m`` along the roads."""
-        return self.nodes[self.dist <= self.radius_m]
+        return self.nodes
 
 
 def _column(frame: Any, name: str, default: Any, n: int) -> NDArray[Any]:
@@ -491,25 +486,15 @@ def snap_to_road(
     )
 
 
-def _local_rows(
-    ptr: NDArray[np.int64], nodes: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Positions in a CSR's column arrays of the rows of ``nodes``, and each one's row number."""
-    starts = ptr[nodes]
-    counts = ptr[nodes + 1] - starts
-    row = np.repeat(np.arange(nodes.shape[0]), counts)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return starts[row] + np.arange(row.shape[0]) - offsets[row], row
-
-
 def road_distances(
     network: RoadNetwork, snap: SnappedPoint, *, radius_m: float, travel: str, toward: bool
 ) -> Reach:
     """Shortest road distances (metres) between the snapped point P and the nodes within
-    ``radius_m`` of it, by a Dijkstra bounded at ``radius_m`` on the local graph.
+    ``radius_m`` of it along the roads, by a Dijkstra bounded at ``radius_m``.
 
     P splits its segment: the segment's ends are reached through P, each way only where the
-    travel mode allows that direction.
+    travel mode allows that direction. The search visits only what lies within the radius
+    (road distance is never shorter than straight-line distance), whatever the network's size.
 
     Parameters
     ----------
@@ -518,43 +503,33 @@ def road_distances(
     """
     graph = network.graph(travel)
     r = float(radius_m)
-    box = shapely.box(snap.x - r, snap.y - r, snap.x + r, snap.y + r)
-    nodes = np.sort(network.node_tree.query(box))
-    near = np.hypot(network.node_x[nodes] - snap.x, network.node_y[nodes] - snap.y) <= r + 1.0
-    nodes = nodes[near].astype(np.int64)
-    n = nodes.shape[0]
-
-    ptr, idx, w = (
-        (graph.in_ptr, graph.in_idx, graph.in_w)
-        if toward
-        else (graph.out_ptr, graph.out_idx, graph.out_w)
-    )
-    at, row = _local_rows(ptr, nodes)
-    other = idx[at]
-    pos = np.minimum(np.searchsorted(nodes, other), max(n - 1, 0))
-    keep = nodes[pos] == other if n else np.zeros(0, dtype=bool)
-
-    # P's own edges in the search direction
     seg = snap.segment
     a, b = int(network.seg_u[seg]), int(network.seg_v[seg])
     to_a, to_b = snap.offset_m, float(network.seg_length[seg]) - snap.offset_m
     two_way = travel == "foot" or not bool(network.seg_oneway[seg])
     # searching toward P walks the reversed edges: a→P (always) and b→P (two-way) give P→a,
     # P→b; searching from P walks P→b (always) and P→a (two-way).
-    p_targets = [(a, to_a), (b, to_b)] if two_way else [(a, to_a) if toward else (b, to_b)]
-    p_edges: dict[int, float] = {}
-    for node, length in p_targets:
-        k = int(np.searchsorted(nodes, node))
-        if k < n and nodes[k] == node:
-            p_edges[k] = min(p_edges.get(k, np.inf), length)
-    p_cols, p_w = list(p_edges), list(p_edges.values())
-
-    cols = np.concatenate([pos[keep], np.asarray(p_cols, dtype=np.int64)])
-    data = np.concatenate([w[at][keep], np.asarray(p_w, dtype=np.float64)])
-    counts = np.bincount(row[keep], minlength=n)
-    indptr = np.zeros(n + 2, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1 : n + 1])
-    indptr[n + 1] = indptr[n] + len(p_cols)
-    matrix = csr_matrix((data, cols, indptr), shape=(n + 1, n + 1))
-    dist = dijkstra(matrix, directed=True, indices=n, limit=r)
-    return Reach(snap, r, travel, toward, nodes, np.asarray(dist[:n], dtype=np.float64))
+    from_a = to_a if (two_way or toward) else np.inf
+    from_b = to_b if (two_way or not toward) else np.inf
+    if toward:
+        adjacency = (graph.in_ptr, graph.in_idx, graph.in_w)
+        records = (graph.by_head_ptr, graph.by_head, graph.seg, graph.tail)
+    else:
+        adjacency = (graph.out_ptr, graph.out_idx, graph.out_w)
+        records = (graph.by_tail_ptr, graph.by_tail, graph.seg, graph.head)
+    nodes, dist, rec, along, end_dist, reaches_edge = _kernels.bounded_search(
+        *adjacency,
+        np.array([a, b], dtype=np.int64),
+        np.array([from_a, from_b]),
+        r,
+        network.node_scratch(),
+        *records,
+        seg,
+        network.node_edge_m,
+    )
+    order = np.argsort(nodes)
+    return Reach(
+        snap, r, travel, toward, nodes[order], dist[order],
+        crossing_rec=rec, crossing_along=along,
+        end_dist=(float(end_dist[0]), float(end_dist[1])), reaches_edge=bool(reaches_edge),
+    )  # fmt: skip

@@ -270,7 +270,12 @@ def assert_same(cordon, expected, incomplete) -> None:
         assert tuple(got.members[i].tolist()) == e.members
         assert shapely.hausdorff_distance(got.stretch[i], e.stretch) < 1e-6
         if isinstance(e.stretch, shapely.LineString):
-            assert shapely.equals_exact(got.stretch[i], e.stretch, tolerance=1e-6)
+            # a vertex repeated where the stretch ends exactly on one is the same line
+            assert shapely.equals_exact(
+                shapely.remove_repeated_points(got.stretch[i], 1e-9),
+                shapely.remove_repeated_points(e.stretch, 1e-9),
+                tolerance=1e-6,
+            )
     assert cordon.incomplete == incomplete
 
 

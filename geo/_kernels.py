@@ -1,0 +1,329 @@
+"""Compiled loops of the incident query's hot path (numba), over the flat arrays of
+:class:`geo.network.RoadNetwork` and :class:`geo.index.CoverageIndex`.
+
+One incident touches a few hundred nodes and a few dozen segments. Written as numpy
+expressions, each step costs tens of small array operations of a few microseconds each; these
+loops do the same arithmetic, in the same order and with the same formulas as the numpy
+versions they replace (so the answers are bit for bit those the property tests check), in one
+call per step.
+
+Every function here is pure: arrays in, new arrays out. The one exception is the ``scratch``
+array of :func:`bounded_search`, a per-thread buffer of node distances that the search leaves
+as it found it (all ``inf``).
+
+Compiled code is cached beside this file (``cache=True``): the first process on a fresh
+checkout compiles for a few seconds, later ones load it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+from numba import njit
+
+#: Offsets along a road closer than this are one point, metres.
+_SAME_POINT_M = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _piece_at(coord_cum, first, last_piece, target):
+    """The piece (first vertex) holding ``target`` on ``coord_cum``: the last vertex in
+    ``[first, last_piece]`` whose cumulative distance is not beyond it (``first`` if none)."""
+    if coord_cum[last_piece] <= target:
+        return last_piece
+    lo, hi = first, last_piece  # answer in [first, last_piece - 1]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if coord_cum[mid] <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, offset):
+    """Points at ``offset`` metres along segments (clipped to the segment): x, y, the grid
+    azimuth of the piece there (degrees, u→v), the piece, and the position on ``coord_cum``."""
+    k = seg.shape[0]
+    x = np.empty(k)
+    y = np.empty(k)
+    azimuth = np.empty(k)
+    piece = np.empty(k, dtype=np.int64)
+    target = np.empty(k)
+    for i in range(k):
+        s = seg[i]
+        first = coord_start[s]
+        last_piece = max(first, coord_start[s + 1] - 2)
+        t = coord_cum[first] + min(max(offset[i], 0.0), seg_length[s])
+        p = _piece_at(coord_cum, first, last_piece, t)
+        start = coord_cum[p]
+        piece_len = coord_cum[p + 1] - start
+        frac = (t - start) / (piece_len if piece_len > 0 else 1.0)
+        frac = min(max(frac, 0.0), 1.0)
+        x0, y0 = coord_x[p], coord_y[p]
+        dx, dy = coord_x[p + 1] - x0, coord_y[p + 1] - y0
+        x[i] = x0 + frac * dx
+        y[i] = y0 + frac * dy
+        azimuth[i] = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
+        piece[i] = p
+        target[i] = t
+    return x, y, azimuth, piece, target
+
+
+@njit(cache=True, nogil=True)
+def substrings(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, start, end):
+    """Vertices of the parts of segments between two offsets: (x, y, line index) for
+    ``shapely.linestrings``; a line runs against the geometry where ``start > end``."""
+    k = seg.shape[0]
+    lo = np.minimum(start, end)
+    hi = np.maximum(start, end)
+    lx, ly, _, _, lt = locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, lo)
+    hx, hy, _, _, ht = locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, hi)
+    first_inner = np.empty(k, dtype=np.int64)
+    n_inner = np.empty(k, dtype=np.int64)
+    total = 0
+    for i in range(k):
+        a = coord_start[seg[i]]
+        b = coord_start[seg[i] + 1] - 1
+        # interior vertices: strictly after the low offset, strictly before the high one; a
+        # vertex a rounding error away from an end is that end, not a repeated point
+        v = a
+        while v <= b and coord_cum[v] <= lt[i] + _SAME_POINT_M:
+            v += 1
+        w = v
+        while w <= b and coord_cum[w] < ht[i] - _SAME_POINT_M:
+            w += 1
+        first_inner[i] = v
+        n_inner[i] = max(w - v, 0)
+        total += n_inner[i] + 2
+    px = np.empty(total)
+    py = np.empty(total)
+    line = np.empty(total, dtype=np.int64)
+    j = 0
+    for i in range(k):
+        count = n_inner[i] + 2
+        flip = start[i] > end[i]
+        for m in range(count):
+            at = j + (count - 1 - m if flip else m)
+            if m == 0:
+                px[at], py[at] = lx[i], ly[i]
+            elif m == count - 1:
+                px[at], py[at] = hx[i], hy[i]
+            else:
+                v = first_inner[i] + m - 1
+                px[at], py[at] = coord_x[v], coord_y[v]
+            line[j + m] = i
+        j += count
+    return px, py, line
+
+
+@njit(cache=True, nogil=True)
+def bounded_search(
+    adj_ptr,
+    adj_idx,
+    adj_w,
+    source_node,
+    source_dist,
+    radius,
+    scratch,
+    rec_ptr,
+    rec_by_node,
+    rec_seg,
+    rec_outside,
+    skip_seg,
+    node_edge_m,
+):
+    """Dijkstra from a virtual source (edges ``source_node``/``source_dist``) over a CSR
+    adjacency, bounded at ``radius``; then the edge records crossing the bound.
+
+    Returns ``(nodes, dist, crossing_rec, crossing_along, end_dist, reaches_edge)``: every node
+    within ``radius`` with its distance; each record listed in ``rec_by_node`` under a reached
+    node whose other end (``rec_outside``) lies beyond ``radius``, except those of segment
+    ``skip_seg``, with the metres left from the reached node to the bound; the distances of
+    ``source_node`` (``inf`` beyond the radius); and whether some reached node's remaining
+    budget reaches the data's edge (``node_edge_m``). ``scratch`` (``inf`` everywhere) holds
+    tentative distances during the search and is restored before returning.
+    """
+    heap = [(0.0, np.int64(0))]
+    heap.pop()
+    touched = []
+    for i in range(source_node.shape[0]):
+        node, d = source_node[i], source_dist[i]
+        if d < scratch[node]:
+            if scratch[node] == np.inf:
+                touched.append(node)
+            scratch[node] = d
+            heapq.heappush(heap, (d, node))
+    nodes = []
+    dists = []
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > scratch[u]:
+            continue  # a stale entry
+        if d > radius:
+            break
+        nodes.append(u)
+        dists.append(d)
+        for e in range(adj_ptr[u], adj_ptr[u + 1]):
+            v = adj_idx[e]
+            nd = d + adj_w[e]
+            if nd < scratch[v]:
+                if scratch[v] == np.inf:
+                    touched.append(v)
+                scratch[v] = nd
+                heapq.heappush(heap, (nd, v))
+
+    n = len(nodes)
+    node_arr = np.empty(n, dtype=np.int64)
+    dist_arr = np.empty(n)
+    reaches_edge = False
+    recs = []
+    alongs = []
+    for i in range(n):
+        u, d = nodes[i], dists[i]
+        node_arr[i] = u
+        dist_arr[i] = d
+        budget = radius - d
+        if node_edge_m[u] <= budget:
+            reaches_edge = True
+        for q in range(rec_ptr[u], rec_ptr[u + 1]):
+            rec = rec_by_node[q]
+            if rec_seg[rec] == skip_seg:
+                continue
+            if scratch[rec_outside[rec]] > radius:
+                recs.append(rec)
+                alongs.append(budget)
+    end_dist = np.empty(source_node.shape[0])
+    for i in range(source_node.shape[0]):
+        d = scratch[source_node[i]]
+        end_dist[i] = d if d <= radius else np.inf
+    for node in touched:
+        scratch[node] = np.inf
+    rec_arr = np.empty(len(recs), dtype=np.int64)
+    along_arr = np.empty(len(recs))
+    for i in range(len(recs)):
+        rec_arr[i] = recs[i]
+        along_arr[i] = alongs[i]
+    return node_arr, dist_arr, rec_arr, along_arr, end_dist, reaches_edge
+
+
+@njit(cache=True, nogil=True)
+def circle_crossings(
+    coord_start, coord_cum, coord_x, coord_y, seg_oneway, segs, cx, cy, r, foot, outbound
+):
+    """Crossings of the circle (cx, cy, r) by the pieces of ``segs`` in the direction asked:
+    (segment, forward, offset, grid bearing, x, y)."""
+    out_seg = []
+    out_fwd = []
+    out_off = []
+    out_bear = []
+    out_x = []
+    out_y = []
+    for i in range(segs.shape[0]):
+        s = segs[i]
+        backward_ok = foot or not seg_oneway[s]
+        base = coord_cum[coord_start[s]]
+        for p in range(coord_start[s], coord_start[s + 1] - 1):
+            ax, ay = coord_x[p], coord_y[p]
+            dx, dy = coord_x[p + 1] - ax, coord_y[p + 1] - ay
+            fx, fy = ax - cx, ay - cy
+            qa = dx * dx + dy * dy
+            qb = fx * dx + fy * dy
+            qc = fx * fx + fy * fy - r * r
+            disc = qb * qb - qa * qc
+            if not (disc > 0 and qa > 0):
+                continue
+            root = np.sqrt(disc)
+            s1 = (-qb - root) / qa
+            s2 = (-qb + root) / qa
+            # travelling along the piece it enters the disk at s1 and leaves it at s2
+            along_in = s1 > 0 and s1 <= 1
+            along_out = s2 >= 0 and s2 < 1
+            fwd_hit, fwd_s = (along_out, s2) if outbound else (along_in, s1)
+            back_hit, back_s = (along_in, s1) if outbound else (along_out, s2)
+            azimuth = np.degrees(np.arctan2(dx, dy))
+            for forward, hit, t in (
+                (True, fwd_hit, fwd_s),
+                (False, back_hit and backward_ok, back_s),
+            ):
+                if not hit:
+                    continue
+                out_seg.append(s)
+                out_fwd.append(forward)
+                out_off.append(coord_cum[p] - base + t * np.sqrt(qa))
+                out_bear.append(np.mod(azimuth + (0.0 if forward else 180.0), 360.0))
+                out_x.append(ax + t * dx)
+                out_y.append(ay + t * dy)
+    k = len(out_seg)
+    seg = np.empty(k, dtype=np.int64)
+    fwd = np.empty(k, dtype=np.bool_)
+    off = np.empty(k)
+    bear = np.empty(k)
+    x = np.empty(k)
+    y = np.empty(k)
+    for i in range(k):
+        seg[i], fwd[i], off[i] = out_seg[i], out_fwd[i], out_off[i]
+        bear[i], x[i], y[i] = out_bear[i], out_x[i], out_y[i]
+    return seg, fwd, off, bear, x, y
+
+
+@njit(cache=True, nogil=True)
+def merge_labels(x, y, bearing, road, outbound, main, merge_m, same_direction_deg):
+    """Group label per crossing: crossings of one road in one direction (bearings less than
+    ``same_direction_deg`` apart) within ``merge_m`` of each other, and chains of such, are one
+    group, labelled by its representative's position (a main road first, then the first)."""
+    k = x.shape[0]
+    parent = np.arange(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if np.hypot(x[i] - x[j], y[i] - y[j]) > merge_m:
+                continue
+            turn = np.abs(np.mod(bearing[i] - bearing[j] + 180.0, 360.0) - 180.0)
+            if turn >= same_direction_deg or road[i] != road[j] or outbound[i] != outbound[j]:
+                continue
+            a, b = i, j
+            while parent[a] != a:
+                a = parent[a]
+            while parent[b] != b:
+                b = parent[b]
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    label = np.empty(k, dtype=np.int64)
+    best = np.full(k, -1, dtype=np.int64)  # per root: its representative
+    for i in range(k):
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        rep = best[root]
+        if rep < 0 or (main[i] and not main[rep]):
+            best[root] = i
+    for i in range(k):
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        label[i] = best[root]
+    return label
+
+
+@njit(cache=True, nogil=True)
+def distance_to_pieces(px, py, ax, ay, bx, by, piece_ptr, which):
+    """Distance from each point (px[i], py[i]) to the nearest of the pieces
+    ``piece_ptr[which[i]]:piece_ptr[which[i] + 1]`` (segments a→b); ``inf`` if there are none."""
+    n = which.shape[0]
+    out = np.full(n, np.inf)
+    for i in range(n):
+        g = which[i]
+        best = np.inf
+        for q in range(piece_ptr[g], piece_ptr[g + 1]):
+            dx, dy = bx[q] - ax[q], by[q] - ay[q]
+            qx, qy = px[i] - ax[q], py[i] - ay[q]
+            length2 = dx * dx + dy * dy
+            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
+            t = min(max(t, 0.0), 1.0)
+            d = math.hypot(qx - t * dx, qy - t * dy)
+            best = min(best, d)
+        out[i] = best
+    return out
