@@ -34,6 +34,9 @@ _DECIMALS = 7
 _POINT, _LINESTRING, _POLYGON = 0, 1, 3
 #: Geometry types whose coordinates nest one level deeper than a LineString's.
 _NESTED = {3: "Polygon", 5: "MultiLineString"}
+_MULTILINESTRING = 5
+#: Geometry types written without GEOS: Point, LineString, MultiLineString.
+_FAST_KINDS = [_POINT, _LINESTRING, _MULTILINESTRING]
 
 
 def approach_label(position: int) -> str:
@@ -48,9 +51,22 @@ def cordon_geometry(network: RoadNetwork, cordon: Cordon) -> shapely.Geometry:
     traveller covers within R of the incident (to it for inbound, from it for outbound).
     """
     if cordon.mode == "euclidean":
-        return shapely.Point(cordon.incident_x, cordon.incident_y).buffer(
-            cordon.radius_m, quad_segs=16
-        )
+        return _cordon_circle(cordon)
+    x, y, line = _cordon_lines(network, cordon)
+    if line.shape[0] == 0:
+        return shapely.MultiLineString()
+    lines = shapely.linestrings(np.column_stack([x, y]), indices=line)
+    return cast(shapely.Geometry, shapely.multilinestrings(np.asarray(lines, dtype=object)))
+
+
+def _cordon_circle(cordon: Cordon) -> shapely.Geometry:
+    return shapely.Point(cordon.incident_x, cordon.incident_y).buffer(cordon.radius_m, quad_segs=16)
+
+
+def _cordon_lines(
+    network: RoadNetwork, cordon: Cordon
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Vertices (x, y, line) of the network cordon's lines, zero-length lines left out."""
     segs, starts, ends = [], [], []
     r = cordon.radius_m
     for reach in cordon.reaches:
@@ -78,8 +94,16 @@ def cordon_geometry(network: RoadNetwork, cordon: Cordon) -> shapely.Geometry:
         segs.append(np.array([s]))
         starts.append(np.array([max(0.0, t - r)]))
         ends.append(np.array([min(float(network.seg_length[s]), t + r)]))
-    lines = network.substrings(np.concatenate(segs), np.concatenate(starts), np.concatenate(ends))
-    return cast(shapely.Geometry, shapely.multilinestrings(lines[shapely.length(lines) > 0]))
+    x, y, line = network.substring_vertices(
+        np.concatenate(segs), np.concatenate(starts), np.concatenate(ends)
+    )
+    # a line's length as GEOS measures it: the sum of its pieces
+    same = line[1:] == line[:-1]
+    piece = np.hypot(np.diff(x), np.diff(y))[same]
+    length = np.bincount(line[1:][same], weights=piece, minlength=int(line[-1]) + 1)
+    keep = length > 0
+    at = keep[line]
+    return x[at], y[at], np.cumsum(keep)[line[at]] - 1
 
 
 def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
@@ -91,10 +115,108 @@ def _ramp(counts: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def _geojson_geometries(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
-    """GeoJSON geometry dicts in lon/lat, on the 1e-7° grid, exterior rings counter-clockwise.
+class _Shapes:
+    """GeoJSON geometries gathered in order, written in one pass (see :meth:`geometries`)."""
 
-    The grid snap (GEOS, which also drops points a line repeats once snapped) and the winding run
+    def __init__(self, crs: str) -> None:
+        self.crs = crs
+        self.kinds: list[int] = []
+        self.xs: list[NDArray[np.float64]] = []
+        self.ys: list[NDArray[np.float64]] = []
+        self.parts: list[NDArray[np.int64]] = []  # per coordinate: its part, from 0 per block
+        self.owners: list[NDArray[np.int64]] = []  # per part: its geometry, from 0 per block
+        self.done: dict[int, dict[str, Any]] = {}  # geometries written by GEOS
+
+    def _block(self, x: Any, y: Any, part: Any, owner: Any, kinds: list[int]) -> None:
+        self.xs.append(np.asarray(x, dtype=np.float64))
+        self.ys.append(np.asarray(y, dtype=np.float64))
+        self.parts.append(np.asarray(part, dtype=np.int64))
+        self.owners.append(np.asarray(owner, dtype=np.int64) + len(self.kinds))
+        self.kinds += kinds
+
+    def points(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> None:
+        n = np.arange(np.shape(x)[0])
+        self._block(x, y, n, n, [_POINT] * n.shape[0])
+
+    def multilinestring(self, x: Any, y: Any, line: NDArray[np.int64]) -> None:
+        n_lines = int(line[-1]) + 1 if line.shape[0] else 0
+        self._block(x, y, line, np.zeros(n_lines, dtype=np.int64), [_MULTILINESTRING])
+
+    def geometries(self, geoms: NDArray[np.object_]) -> None:
+        """Any shapely geometries: points and lines join the fast path, others go to GEOS."""
+        kinds = shapely.get_type_id(geoms)
+        fast = np.isin(kinds, _FAST_KINDS) & ~shapely.is_empty(geoms)
+        slow = np.flatnonzero(~fast)
+        if slow.shape[0]:
+            written = _geojson_geometries_geos(geoms[slow], self.crs)
+            for i, geometry in zip(slow.tolist(), written, strict=True):
+                self.done[len(self.kinds) + i] = geometry
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        on_fast = fast[owner]
+        part_ids = np.cumsum(on_fast) - 1  # renumber the fast geometries' parts
+        at = on_fast[part_of]
+        self._block(
+            coords[at, 0], coords[at, 1], part_ids[part_of[at]], owner[on_fast], kinds.tolist()
+        )
+
+    def write(self, *, arrays: bool = False) -> list[dict[str, Any]]:
+        """The geometries in lon/lat on the 1e-7° grid, in the order they were added.
+
+        Every vertex is unprojected in one call and snapped to the grid in numpy; a point a
+        line repeats once snapped is dropped (as GEOS's ``set_precision`` does; a line left
+        with one point becomes empty), then the vertices are sliced per part. With ``arrays``
+        the coordinates are numpy views (for orjson's ``OPT_SERIALIZE_NUMPY``, which writes the
+        same numbers without a Python float apiece).
+        """
+        owner_counts = [o.shape[0] for o in self.owners]
+        part_base = np.cumsum([0, *owner_counts])
+        part_of = np.concatenate(
+            [p + base for p, base in zip(self.parts, part_base[:-1], strict=True)]
+        )
+        owner = np.concatenate(self.owners)
+        n_parts = int(np.sum(owner_counts))
+        lon, lat = xy_to_lonlat(np.concatenate(self.xs), np.concatenate(self.ys), crs=self.crs)
+        scale = 10.0**_DECIMALS
+        lon, lat = np.rint(lon * scale) / scale, np.rint(lat * scale) / scale
+        keep = np.ones(lon.shape[0], dtype=bool)
+        keep[1:] = (part_of[1:] != part_of[:-1]) | (lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1])
+        grid = np.column_stack([lon[keep], lat[keep]])
+        rows: Any = grid if arrays else grid.tolist()
+        part_bounds = np.searchsorted(part_of[keep], np.arange(n_parts + 1)).tolist()
+        first_part = np.searchsorted(owner, np.arange(len(self.kinds) + 1)).tolist()
+        out: list[dict[str, Any]] = []
+        for i, kind in enumerate(self.kinds):
+            if i in self.done:
+                out.append(self.done[i])
+                continue
+            lines = [
+                rows[part_bounds[q] : part_bounds[q + 1]]
+                for q in range(first_part[i], first_part[i + 1])
+            ]
+            if kind == _POINT:
+                out.append({"type": "Point", "coordinates": lines[0][0]})
+            elif kind == _LINESTRING:
+                line = lines[0]
+                out.append({"type": "LineString", "coordinates": line if len(line) > 1 else []})
+            else:
+                coordinates = [line for line in lines if len(line) > 1]
+                out.append({"type": "MultiLineString", "coordinates": coordinates})
+        return out
+
+
+def _geojson_geometries(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
+    """GeoJSON geometry dicts of shapely geometries (working CRS) in lon/lat, on the 1e-7°
+    grid, exterior rings counter-clockwise."""
+    shapes = _Shapes(crs)
+    shapes.geometries(geoms)
+    return shapes.write()
+
+
+def _geojson_geometries_geos(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
+    """GeoJSON geometry dicts of any geometries, snapped and oriented by GEOS.
+
+    The grid snap (which also drops points a line repeats once snapped) and the winding run
     over the whole array; the coordinates are then read in one call and sliced per geometry —
     the same numbers ``shapely.to_geojson`` writes, without writing and parsing text.
     """
@@ -148,23 +270,32 @@ def _column(values: Any) -> list[Any]:
 
 
 def answer_to_geojson(
-    cordon: Cordon, watchers: Watchers | None = None, *, network: RoadNetwork
+    cordon: Cordon,
+    watchers: Watchers | None = None,
+    *,
+    network: RoadNetwork,
+    arrays: bool = False,
 ) -> dict[str, Any]:
-    """The answer as an RFC 7946 FeatureCollection (a JSON-ready dict); see the module doc."""
+    """The answer as an RFC 7946 FeatureCollection (a JSON-ready dict); see the module doc.
+
+    With ``arrays``, coordinates of points and lines are numpy arrays: encode the dict with
+    ``orjson.dumps(..., option=orjson.OPT_SERIALIZE_NUMPY)`` (the same JSON, faster)."""
     a = cordon.approaches
     k = len(a)
     online_watchers = np.zeros(k, dtype=np.int64)
     if watchers is not None and len(watchers):
         np.add.at(online_watchers, watchers.approach[watchers.online], 1)
-    geoms = [
-        shapely.Point(cordon.incident_x, cordon.incident_y),
-        cordon_geometry(network, cordon),
-        *_points(a.x, a.y),
-        *a.stretch,
-    ]
+    shapes = _Shapes(cordon.crs)
+    shapes.points(np.array([cordon.incident_x]), np.array([cordon.incident_y]))
+    if cordon.mode == "euclidean":
+        shapes.geometries(np.array([_cordon_circle(cordon)], dtype=object))
+    else:
+        shapes.multilinestring(*_cordon_lines(network, cordon))
+    shapes.points(a.x, a.y)
+    shapes.geometries(np.asarray(a.stretch, dtype=object))
     if watchers is not None:
-        geoms += list(_points(watchers.x, watchers.y))
-    geometry = _geojson_geometries(np.asarray(geoms, dtype=object), cordon.crs)
+        shapes.points(watchers.x, watchers.y)
+    geometry = shapes.write(arrays=arrays)
     snapped = cordon.snap.segment
     features: list[dict[str, Any]] = [
         {

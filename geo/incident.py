@@ -27,9 +27,10 @@ class Answer:
     watchers: Watchers
     network: RoadNetwork
 
-    def to_geojson(self) -> dict[str, Any]:
-        """RFC 7946 FeatureCollection (lon/lat); see :mod:`geo.answer`."""
-        return answer_to_geojson(self.cordon, self.watchers, network=self.network)
+    def to_geojson(self, *, arrays: bool = False) -> dict[str, Any]:
+        """RFC 7946 FeatureCollection (lon/lat); see :mod:`geo.answer` (and ``arrays`` there:
+        coordinates as numpy arrays, for orjson)."""
+        return answer_to_geojson(self.cordon, self.watchers, network=self.network, arrays=arrays)
 
     def to_table(self) -> str:
         """A readable summary for a terminal."""

@@ -171,14 +171,24 @@ class RoadNetwork:
         seg = np.ascontiguousarray(seg, dtype=np.int64)
         if seg.shape[0] == 0:
             return np.empty(0, dtype=object)
-        px, py, line = _kernels.substrings(
+        px, py, line = self.substring_vertices(seg, start_m, end_m)
+        coords = np.empty((px.shape[0], 2))
+        coords[:, 0], coords[:, 1] = px, py
+        return np.asarray(shapely.linestrings(coords, indices=line), dtype=object)
+
+    def substring_vertices(
+        self, seg: ArrayLike, start_m: ArrayLike, end_m: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """The vertices of :meth:`substrings` without building geometries: x, y and the line
+        (position in ``seg``) each belongs to, lines in order."""
+        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        if seg.shape[0] == 0:
+            return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+        return _kernels.substrings(
             self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
             np.ascontiguousarray(np.broadcast_to(np.asarray(start_m, np.float64), seg.shape)),
             np.ascontiguousarray(np.broadcast_to(np.asarray(end_m, np.float64), seg.shape)),
         )  # fmt: skip
-        coords = np.empty((px.shape[0], 2))
-        coords[:, 0], coords[:, 1] = px, py
-        return np.asarray(shapely.linestrings(coords, indices=line), dtype=object)
 
     def node_scratch(self) -> NDArray[np.float64]:
         """This thread's buffer of node distances for the bounded search (all ``inf``)."""

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 import shapely
 from spatial_helpers import DATA_DIR, seoul_segments
@@ -183,6 +184,11 @@ def test_geojson_is_unchanged_on_real_answers(network: RoadNetwork, index: Cover
             answer_to_geojson(answer.cordon, network=network),
             reference_answer_to_geojson(answer.cordon, network=network),
         )
+        # the API's encoding: coordinates straight from numpy arrays, the same bytes
+        assert orjson.dumps(
+            answer.to_geojson(arrays=True),
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        ) == orjson.dumps(answer.to_geojson(), option=orjson.OPT_SORT_KEYS)
         compared += 1
         cameras += len(answer.watchers)
     assert cameras > 300  # the answers were not all empty
