@@ -227,9 +227,7 @@ class Approaches(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)"""
         collection = answer_at(args["lon"], args["lat"], args).to_geojson(arrays=True)
-        body = orjson.dumps(
-            collection, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-        )
+        body = orjson.dumps(collection, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
         return Response(body, mimetype="application/json")
 
 

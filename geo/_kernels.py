@@ -22,9 +22,24 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike, NDArray
 
 #: Offsets along a road closer than this are one point, metres.
 _SAME_POINT_M = 1e-9
+
+
+def ints(values: ArrayLike) -> NDArray[np.int64]:
+    """``values`` as a writable C-contiguous int64 vector (one compiled variant per kernel)."""
+    return np.require(np.asarray(values, dtype=np.int64).reshape(-1), requirements=["C", "W"])
+
+
+def floats(values: ArrayLike, n: int | None = None) -> NDArray[np.float64]:
+    """``values`` (broadcast to length ``n`` when given) as a writable C-contiguous float64
+    vector."""
+    array = np.asarray(values, dtype=np.float64)
+    if n is not None and array.shape != (n,):
+        array = np.broadcast_to(array, (n,))
+    return np.require(array.reshape(-1), requirements=["C", "W"])
 
 
 @njit(cache=True, nogil=True)

@@ -220,7 +220,7 @@ def _circle_crossings(
     segs = network.seg_tree.query(box)
     return _kernels.circle_crossings(
         network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-        network.seg_oneway, np.ascontiguousarray(segs, dtype=np.int64), float(cx), float(cy),
+        network.seg_oneway, _kernels.ints(segs), float(cx), float(cy),
         float(r), travel != "drive", outbound,
     )  # fmt: skip
 

@@ -8,12 +8,15 @@ keeps what both need to render the answer.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from geo.answer import answer_to_geojson, format_answer_table
 from geo.approaches import Cordon, find_approaches
+from geo.crs import xy_to_lonlat
 from geo.domain import DEFAULT_DORI_LEVEL
+from geo.errors import GilmokError
 from geo.index import CoverageIndex
 from geo.network import RoadNetwork
 from geo.select import Watchers, cameras_watching
@@ -68,3 +71,19 @@ def answer_incident(
     return Answer(
         cordon=cordon, watchers=cameras_watching(index, cordon, level=level), network=network
     )
+
+
+def warm_up(network: RoadNetwork, index: CoverageIndex) -> None:
+    """Answer one small incident in each mode, both directions, so that the compiled loops of
+    :mod:`geo._kernels` are loaded (or, on a fresh checkout, compiled) before the first real
+    incident rather than during it."""
+    if network.n_nodes == 0:
+        return
+    lon, lat = xy_to_lonlat(network.node_x[:1], network.node_y[:1], crs=network.crs)
+    for mode in ("network", "euclidean"):
+        # a node too near the data's edge answers with an error: the first query warms up then
+        with contextlib.suppress(GilmokError):
+            answer_incident(
+                network, index, (float(lon[0]), float(lat[0])),
+                radius_m=200.0, mode=mode, direction="both",
+            ).to_geojson(arrays=True)  # fmt: skip

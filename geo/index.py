@@ -330,8 +330,8 @@ def _distance_to_lines(
     piece_owner = owner[part_of[:-1][is_piece]]  # sorted: parts come in line order
     ptr = np.searchsorted(piece_owner, np.arange(lines.shape[0] + 1))
     return _kernels.distance_to_pieces(
-        np.ascontiguousarray(px), np.ascontiguousarray(py), ax, ay, bx, by, ptr,
-        np.ascontiguousarray(which, dtype=np.int64),
+        _kernels.floats(px), _kernels.floats(py), _kernels.floats(ax), _kernels.floats(ay),
+        _kernels.floats(bx), _kernels.floats(by), _kernels.ints(ptr), _kernels.ints(which),
     )  # fmt: skip
 
 

@@ -140,25 +140,12 @@ class RoadNetwork:
         Offsets are clipped to the segment. At a vertex, the azimuth is the one of the piece
         that starts there (the last piece at the segment's end).
         """
-        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        seg = _kernels.ints(seg)
         x, y, azimuth, _, _ = _kernels.locate(
             self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
-            np.ascontiguousarray(np.broadcast_to(np.asarray(offset_m, np.float64), seg.shape)),
+            _kernels.floats(offset_m, seg.shape[0]),
         )  # fmt: skip
         return x, y, azimuth
-
-    def _locate(
-        self, seg: NDArray[np.int64], offset_m: ArrayLike
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
-        """Points at offsets along segments: x, y, the piece (first vertex) holding each, and
-        the offset as a position on ``coord_cum``."""
-        x, y, _, piece, target = _kernels.locate(
-            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length,
-            np.ascontiguousarray(seg, dtype=np.int64),
-            np.ascontiguousarray(np.broadcast_to(np.asarray(offset_m, dtype=np.float64),
-                                                 np.shape(seg))),
-        )  # fmt: skip
-        return x, y, piece, target
 
     def substrings(
         self, seg: ArrayLike, start_m: ArrayLike, end_m: ArrayLike
@@ -168,7 +155,7 @@ class RoadNetwork:
         Each line runs from ``start_m`` to ``end_m``; where ``start_m > end_m`` it runs
         against the geometry. Offsets are clipped to the segment.
         """
-        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        seg = _kernels.ints(seg)
         if seg.shape[0] == 0:
             return np.empty(0, dtype=object)
         px, py, line = self.substring_vertices(seg, start_m, end_m)
@@ -181,13 +168,13 @@ class RoadNetwork:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """The vertices of :meth:`substrings` without building geometries: x, y and the line
         (position in ``seg``) each belongs to, lines in order."""
-        seg = np.ascontiguousarray(seg, dtype=np.int64)
+        seg = _kernels.ints(seg)
         if seg.shape[0] == 0:
             return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
         return _kernels.substrings(
             self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
-            np.ascontiguousarray(np.broadcast_to(np.asarray(start_m, np.float64), seg.shape)),
-            np.ascontiguousarray(np.broadcast_to(np.asarray(end_m, np.float64), seg.shape)),
+            _kernels.floats(start_m, seg.shape[0]),
+            _kernels.floats(end_m, seg.shape[0]),
         )  # fmt: skip
 
     def node_scratch(self) -> NDArray[np.float64]:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from geo.crs import lonlat_to_xy
 from geo.errors import NoRoadData, OutsideCoverageArea
+from geo.incident import warm_up
 from geo.index import CoverageIndex, build_coverage_index
 from geo.network import RoadNetwork, build_road_network
 from geo.store.models import WORKING_SRID
@@ -150,8 +151,11 @@ class RegistrySnapshot:
         max_range_m: float,
         started: float,
     ) -> RegistrySnapshot:
-        """Index the cameras and count what is loaded; ``started`` is a perf_counter value."""
+        """Index the cameras, warm the query up and count what is loaded; ``started`` is a
+        perf_counter value."""
         index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
+        for net in networks:
+            warm_up(net.graph, index)
         return cls(
             networks=networks,
             cameras=cameras,
