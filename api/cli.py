@@ -774,6 +774,42 @@ def drills_precompute(
         click.echo(f"exported to {out}")
 
 
+@drills.command("sites")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--every", default=10, show_default=True, help="Take every N-th site (1: all).")
+@click.option("--limit", type=click.IntRange(0), help="At most this many points.")
+@click.option(
+    "--inset",
+    "inset_m",
+    default=0.0,
+    show_default=True,
+    help="Metres a site must lie inside the road data's extent.",
+)
+@click.option("--file", "file_name", help="Only sites imported from this file (its base name).")
+@pass_context
+@domain_errors
+def drills_sites(
+    ctx: Context, out: Path, every: int, limit: int | None, inset_m: float, file_name: str | None
+) -> None:
+    """Write real CCTV sites inside the loaded road data to OUT (a CSV name,lon,lat): the
+    scenario points of a drill, the same on every run."""
+    from geo.errors import InvalidInput
+    from geo.store import drills as store
+
+    if out.suffix.lower() != ".csv":
+        raise InvalidInput(f"{out.name}: scenario sites are written as a .csv (name,lon,lat)")
+    with _engine(ctx).connect() as conn:
+        sites = store.cctv_sites(
+            conn, every=every, limit=limit, inset_m=inset_m, file_name=file_name
+        )
+    sites.to_csv(out, index=False, float_format="%.7f")
+    which = "every site" if every == 1 else f"1 site in {every}"
+    source = f" of {file_name}" if file_name else ""
+    inside = "inside" if inset_m == 0 else f"{inset_m:g} m or more inside"
+    cap = "" if limit is None else f", at most {limit}"
+    click.echo(f"{out}: {len(sites)} scenario points ({which}{source} {inside} the road data{cap})")
+
+
 @drills.command("export")
 @click.argument("name")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

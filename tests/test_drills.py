@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Engine
 from api import create_app
 from api.cli import main
 from geo.drills import DrillOptions, batches, dask_client, precompute, run_batch
+from geo.errors import InvalidInput
 from geo.gpkg import load_registry_gpkg, read_scenario_points
 from geo.incident import answer_incident
 from geo.settings import Settings
@@ -279,3 +280,32 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     assert no_such.status_code == 404
     forbidden = client.get("/v1/drills/seoul_sites", headers={"Authorization": f"Bearer {auditor}"})
     assert forbidden.status_code == 403
+
+
+def test_drill_sites_are_every_nth_real_site_inside_the_roads(
+    engine: Engine, registry_url: URL, tmp_path: Path
+) -> None:
+    # the oracle: the fixture's own query, every 16th site 600 m or more inside the extent
+    expected = cctv_sites_on_roads(registry_url, every=16)
+    with engine.connect() as conn:
+        sites = store.cctv_sites(conn, every=16, inset_m=600)
+        assert len(store.cctv_sites(conn, every=1)) > 1000  # the central-Seoul sites
+        assert store.cctv_sites(conn, every=1, file_name="elsewhere.csv").empty
+        with pytest.raises(InvalidInput):
+            store.cctv_sites(conn, every=0)
+    assert sites["name"].tolist() == [name for name, _, _ in expected]
+    assert np.allclose(sites[["lon", "lat"]], [(x, y) for _, x, y in expected], atol=1e-7)
+
+    out = tmp_path / "sites.csv"
+    args = ["drills", "sites", str(out), "--every", "16", "--limit", "20", "--inset", "600",
+            "--file", "seoul_cctv_2018.csv"]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=_env(registry_url))
+    assert result.exit_code == 0, result.output
+    assert "20 scenario points (1 site in 16 of seoul_cctv_2018.csv" in result.output
+    first = out.read_bytes()
+    assert read_scenario_points(out)["name"].tolist() == sites["name"].tolist()[:20]
+    CliRunner().invoke(main, args, env=_env(registry_url))
+    assert out.read_bytes() == first  # deterministic
+    wrong = CliRunner().invoke(main, ["drills", "sites", str(tmp_path / "s.gpkg")])
+    assert wrong.exit_code == 1
+    assert "written as a .csv" in wrong.output

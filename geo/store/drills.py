@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import Conflict, NotFound
+from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store.models import WORKING_SRID
 
 
@@ -55,6 +55,59 @@ class Scenario:
     result: list[dict[str, Any]] | None
     error: str
     computed_at: dt.datetime | None
+
+
+def cctv_sites(
+    conn: Connection,
+    *,
+    every: int = 10,
+    limit: int | None = None,
+    inset_m: float = 0.0,
+    file_name: str | None = None,
+) -> pd.DataFrame:
+    """Real CCTV sites as scenario points: every ``every``-th site inside a loaded road network.
+
+    A site is one place of the CCTV standard data (its cameras share ``site_key`` and
+    position). Sites count when they lie at least ``inset_m`` metres inside a road network's
+    extent (0: anywhere inside it), from the import of ``file_name`` only when given. They are
+    taken in ``site_key`` order (a hash: spread over the area, the same on every run), every
+    ``every``-th from the first, at most ``limit`` of them.
+
+    Returns a DataFrame ``name`` (``site-<site_key>``), ``lon``, ``lat`` (degrees, EPSG:4326,
+    rounded to 1e-7).
+    """
+    if every < 1:
+        raise InvalidInput("every must be at least 1 (1 takes every site)")
+    if limit is not None and limit < 0:
+        raise InvalidInput("limit must not be negative")
+    if inset_m < 0:
+        raise InvalidInput("inset must not be negative (metres inside the road extent)")
+    rows = conn.execute(
+        text(
+            "WITH area AS (SELECT ST_Buffer(extent, -CAST(:inset AS float8)) AS g"
+            "  FROM road_network WHERE extent IS NOT NULL),"
+            " site AS (SELECT DISTINCT ON (c.site_key) c.site_key, c.position"
+            "  FROM camera c JOIN area a ON ST_Covers(a.g, c.position)"
+            "  LEFT JOIN import_batch b ON b.id = c.import_batch_id"
+            "  WHERE c.source = 'cctv_standard'"
+            "  AND (CAST(:file AS text) IS NULL OR b.file_name = :file)"
+            "  ORDER BY c.site_key, c.id),"
+            " numbered AS (SELECT site_key, position,"
+            "  row_number() OVER (ORDER BY site_key) - 1 AS n FROM site)"
+            " SELECT site_key, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+            "  SELECT site_key, n, ST_Transform(position, 4326) AS p FROM numbered"
+            "  WHERE n % :every = 0) s ORDER BY n LIMIT :limit"
+        ),
+        {"inset": inset_m, "file": file_name, "every": every, "limit": limit},
+    ).all()
+    return pd.DataFrame(
+        {
+            "name": [f"site-{r.site_key}" for r in rows],
+            "lon": [round(float(r.lon), 7) for r in rows],
+            "lat": [round(float(r.lat), 7) for r in rows],
+        },
+        columns=["name", "lon", "lat"],
+    )
 
 
 def ensure_drill(
