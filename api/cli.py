@@ -6,9 +6,13 @@ command with one line on stderr naming the problem (exit status 1), never a trac
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -666,6 +670,25 @@ def _drill_summary(info: Any) -> str:
     )
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch system's time limit) stops like Ctrl-C: the batches running
+    are cancelled, Dask shuts down and one line says what is kept. Python's default ends the
+    process on the spot, silently, leaving Dask's semaphores to the resource tracker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @drills.command("precompute")
 @click.argument("scenarios", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Name of the drill (default: the scenario file's stem).")
@@ -718,7 +741,7 @@ def drills_precompute(
 
     Re-running skips the scenarios already done: an interrupted run resumes where it stopped.
     """
-    from geo.drills import DrillOptions, batches, dask_client, precompute
+    from geo.drills import DrillOptions, batches, dask_client, precompute, scatter_registry
     from geo.gpkg import read_scenario_points
     from geo.store import drills as store
     from geo.store.snapshot import load_snapshot
@@ -739,30 +762,49 @@ def drills_precompute(
         if retry_failed:
             store.reset_failed(conn, drill_id)
         pending = store.pending_scenarios(conn, drill_id)
+        counts = store.status_counts(conn, drill_id)
     click.echo(
         f"drill {name} ({'new' if created else 'existing'}): {len(points)} scenarios in"
-        f" {scenarios.name}, {added} added; {len(pending)} to compute"
+        f" {scenarios.name}, {added} added; {counts['done'] + counts['failed']} already"
+        f" computed, skipped; {len(pending)} to compute"
     )
     if len(pending):
-        with engine.connect() as conn:
-            snapshot = load_snapshot(
-                conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+        stored = 0
+        started = time.perf_counter()
+        try:
+            with _terminate_as_interrupt():
+                with engine.connect() as conn:
+                    snapshot = load_snapshot(
+                        conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+                    )
+                todo = batches(pending["id"], pending["lon"], pending["lat"], batch_size)
+                with dask_client(scheduler, workers=workers) as client:
+                    registry = scatter_registry(client, snapshot)
+                    ready = time.perf_counter()
+                    with click.progressbar(
+                        length=len(pending), label="scenarios", file=sys.stderr
+                    ) as bar:
+
+                        def save(results: list[dict[str, Any]]) -> None:
+                            nonlocal stored
+                            with engine.begin() as conn:
+                                stored += store.save_results(conn, drill_id, results)
+                            bar.update(len(results))
+
+                        precompute(client, registry, todo, options, save=save)
+                    computed = time.perf_counter()
+        except KeyboardInterrupt:
+            with engine.connect() as conn:
+                now = store.status_counts(conn, drill_id)
+            fail(
+                f"interrupted: {now['done'] + now['failed']} of {sum(now.values())} scenarios"
+                f" stored ({stored} by this run), {now['pending']} pending;"
+                f" run the same command to resume {name}"
             )
-        todo = batches(pending["id"], pending["lon"], pending["lat"], batch_size)
-        with (
-            dask_client(scheduler, workers=workers) as client,
-            click.progressbar(length=len(pending), label="scenarios", file=sys.stderr) as bar,
-        ):
-
-            def save(results: list[dict[str, Any]]) -> None:
-                with engine.begin() as conn:
-                    store.save_results(conn, drill_id, results)
-                bar.update(len(results))
-
-            try:
-                precompute(client, snapshot, todo, options, save=save)
-            except KeyboardInterrupt:
-                fail(f"interrupted: what was saved stays; run the same command to resume {name}")
+        click.echo(
+            f"this run stored {stored} scenarios in {computed - ready:.1f} s"
+            f" (after {ready - started:.1f} s loading the registry onto the Dask workers)"
+        )
     with engine.connect() as conn:
         info = store.get_drill(conn, name)
         if out is not None:

@@ -13,8 +13,11 @@ batches in flight and a re-run resumes with the scenarios still pending.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -197,17 +200,49 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[A
         with Client(scheduler) as client:
             yield client
         return
-    with (
-        LocalCluster(
+    with _sigint_ignored():
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+        )
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    scheduler_log.addFilter(_unwanted_results)
+    try:
+        with cluster, Client(cluster) as client:
+            yield client
+    finally:
+        scheduler_log.removeFilter(_unwanted_results)
+
+
+def _unwanted_results(record: logging.LogRecord) -> bool:
+    """Drop the scheduler's "Couldn't gather keys" error when every key is forgotten: a result
+    being fetched as its task was cancelled (Ctrl-C during ``result()``), which nobody wants
+    any more; the error line would only muddle the command's own message."""
+    args = record.args
+    return not (
+        record.msg == "Couldn't gather keys: %s"
+        and isinstance(args, Mapping)
+        and all(state == "forgotten" for state in args.values())
+    )
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the local workers start: they inherit it ignored. Ctrl-C in a
+    terminal reaches the whole process group, and a worker that takes it dies mid-task printing
+    a traceback; the client's process alone should take it, cancel the tasks and close the
+    cluster. (A Ctrl-C during those 1-2 s of start-up is ignored by the client too.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal dispositions can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def scatter_registry(client: Any, registry: Registry) -> Any:

@@ -3,8 +3,17 @@ computed twice, exported and read back, served by the API; the GeoPackage round 
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -309,3 +318,133 @@ def test_drill_sites_are_every_nth_real_site_inside_the_roads(
     wrong = CliRunner().invoke(main, ["drills", "sites", str(tmp_path / "s.gpkg")])
     assert wrong.exit_code == 1
     assert "written as a .csv" in wrong.output
+
+
+def test_local_cluster_leaves_ctrl_c_to_the_client() -> None:
+    # Ctrl-C in a terminal signals the whole process group: workers that took it would die
+    # mid-task printing tracebacks instead of being shut down by the client
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.addFilter(lambda record: record.getMessage().startswith("Couldn't gather"))
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    scheduler_log.addHandler(handler)
+    try:
+        with dask_client(workers=1) as client:
+            ignored = client.run(lambda: signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            # a result fetched while Ctrl-C cancelled its task: nobody wants it, no ERROR line
+            scheduler_log.error("Couldn't gather keys: %s", {"run_batch-1": "forgotten"})
+            scheduler_log.error("Couldn't gather keys: %s", {"run_batch-2": "memory"})
+    finally:
+        scheduler_log.removeHandler(handler)
+    assert list(ignored.values()) == [True]
+    assert seen == ["Couldn't gather keys: {'run_batch-2': 'memory'}"]
+
+
+def _stored(engine: Engine, drill: str) -> dict[int, object]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.id, s.computed_at FROM drill_scenario s JOIN drill d ON d.id = s.drill_id"
+                " WHERE d.name = :name AND s.status <> 'pending'"
+            ),
+            {"name": drill},
+        ).all()
+    return dict(rows)
+
+
+@pytest.fixture(scope="module")
+def slow_cluster() -> Iterator[Any]:
+    """One local Dask worker, warmed up, that holds each finished batch 0.1 s: the half-way
+    point of a small drill then lasts long enough to be caught by a poll, on any machine."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class SlowBatches(WorkerPlugin):
+        def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:  # noqa: ARG002
+            if finish == "memory" and str(key).startswith("run_batch"):
+                time.sleep(0.1)
+
+    with dask_client(workers=1) as client:
+        client.register_plugin(SlowBatches(), name="slow-batches")
+        client.run(importlib.import_module, "geo.store.snapshot")  # what a registry unpickles
+        yield client
+
+
+def test_drill_command_stopped_half_way_by_ctrl_c_resumes_computing_nothing_twice(
+    engine: Engine, registry_url: URL, slow_cluster: Any, tmp_path: Path
+) -> None:
+    scenarios = tmp_path / "half_way.csv"
+    made = CliRunner().invoke(
+        main,
+        ["drills", "sites", str(scenarios), "--every", "20", "--limit", "40", "--inset", "600"],
+        env=_env(registry_url),
+    )
+    assert "40 scenario points" in made.output, made.output
+    drill, total = scenarios.stem, 40
+
+    command = ["drills", "precompute", str(scenarios), "--radius", "500", "--batch-size", "4",
+               "--scheduler", slow_cluster.scheduler.address]  # fmt: skip
+    first_run = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *command],
+        env={**os.environ, **_env(registry_url)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(_stored(engine, drill)) < total // 2:
+        assert first_run.poll() is None, first_run.communicate()
+        assert time.monotonic() < deadline, "the drill never got half-way"
+        time.sleep(0.02)
+    first_run.send_signal(signal.SIGINT)  # Ctrl-C
+    out, err = first_run.communicate(timeout=60)
+    done_first = _stored(engine, drill)
+    n = len(done_first)
+    assert total // 2 <= n < total
+    assert first_run.returncode == 1, (out, err)
+    assert "Traceback" not in err
+    assert (
+        f"gilmok: error: interrupted: {n} of {total} scenarios stored ({n} by this run),"
+        f" {total - n} pending; run the same command to resume {drill}"
+    ) in err
+    with engine.connect() as conn:  # nothing half-written: each row all pending or all set
+        partial = conn.execute(
+            text(
+                "SELECT count(*) FROM drill_scenario s JOIN drill d ON d.id = s.drill_id"
+                " WHERE d.name = :name AND ((s.status = 'pending') <> (s.computed_at IS NULL)"
+                " OR (s.status = 'done') <> (s.result IS NOT NULL))"
+            ),
+            {"name": drill},
+        ).scalar_one()
+    assert partial == 0
+
+    out_file = tmp_path / f"{drill}.gpkg"
+    resumed = CliRunner().invoke(main, [*command, "--out", str(out_file)], env=_env(registry_url))
+    assert resumed.exit_code == 0, resumed.output
+    assert f"0 added; {n} already computed, skipped; {total - n} to compute" in resumed.output
+    assert f"this run stored {total - n} scenarios in" in resumed.output
+    done_after = _stored(engine, drill)
+    assert len(done_after) == total
+    assert {k: done_after[k] for k in done_first} == done_first  # not one computed again
+    with engine.connect() as conn:
+        info = store.get_drill(conn, drill)
+    assert (info.done + info.failed, info.pending) == (total, 0)
+    assert f"drill {drill}: {total} scenarios ({info.done} done" in resumed.output
+    scen = pyogrio.read_dataframe(out_file, layer="scenario")
+    appr = pyogrio.read_dataframe(out_file, layer="approach")
+    assert len(scen) == total
+    assert (scen["status"] != "pending").all()
+    assert len(appr) == info.approaches > 0
+    assert int(appr["blind"].sum()) == info.blind
+
+
+def test_sigterm_stops_a_drill_like_ctrl_c() -> None:
+    # `kill` or a batch system's time limit: by default Python dies at once, silently, and the
+    # command could not say what it kept
+    from api.cli import _terminate_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), _terminate_as_interrupt():
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -199,6 +199,15 @@ def reset_failed(conn: Connection, drill_id: int) -> int:
     return int(result.rowcount)
 
 
+def status_counts(conn: Connection, drill_id: int) -> dict[str, int]:
+    """How many of the drill's scenarios are ``pending``, ``done`` and ``failed``."""
+    rows = conn.execute(
+        text("SELECT status, count(*) FROM drill_scenario WHERE drill_id = :drill GROUP BY status"),
+        {"drill": drill_id},
+    ).all()
+    return {"pending": 0, "done": 0, "failed": 0} | {r[0]: int(r[1]) for r in rows}
+
+
 def save_results(conn: Connection, drill_id: int, results: Sequence[dict[str, Any]]) -> int:
     """Store computed scenarios (dicts of :func:`geo.drills.run_scenario` with their ``id``).
 
