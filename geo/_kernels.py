@@ -30,12 +30,29 @@ _SAME_POINT_M = 1e-9
 
 def ints(values: ArrayLike) -> NDArray[np.int64]:
     """``values`` as a writable C-contiguous int64 vector (one compiled variant per kernel)."""
+    if (
+        type(values) is np.ndarray
+        and values.dtype == np.int64
+        and values.ndim == 1
+        and values.flags.c_contiguous
+        and values.flags.writeable
+    ):
+        return values
     return np.require(np.asarray(values, dtype=np.int64).reshape(-1), requirements=["C", "W"])
 
 
 def floats(values: ArrayLike, n: int | None = None) -> NDArray[np.float64]:
     """``values`` (broadcast to length ``n`` when given) as a writable C-contiguous float64
     vector."""
+    if (
+        type(values) is np.ndarray
+        and values.dtype == np.float64
+        and values.ndim == 1
+        and (n is None or values.shape[0] == n)
+        and values.flags.c_contiguous
+        and values.flags.writeable
+    ):
+        return values
     array = np.asarray(values, dtype=np.float64)
     if n is not None and array.shape != (n,):
         array = np.broadcast_to(array, (n,))
@@ -342,3 +359,95 @@ def distance_to_pieces(px, py, ax, ay, bx, by, piece_ptr, which):
             best = min(best, d)
         out[i] = best
     return out
+
+
+@njit(cache=True, nogil=True)
+def nearest_segment(coord_start, coord_cum, coord_x, coord_y, segs, px, py):
+    """The segment of ``segs`` nearest to (px, py): ``(segment, distance, offset)`` where the
+    offset is the distance along its geometry from u to the nearest point. Of equally near
+    segments the lowest index wins, of equally near pieces of one segment the first;
+    ``(-1, inf, 0)`` when ``segs`` is empty."""
+    best_seg = -1
+    best_d = np.inf
+    best_off = 0.0
+    for i in range(segs.shape[0]):
+        s = segs[i]
+        first = coord_start[s]
+        for p in range(first, coord_start[s + 1] - 1):
+            ax, ay = coord_x[p], coord_y[p]
+            dx, dy = coord_x[p + 1] - ax, coord_y[p + 1] - ay
+            qx, qy = px - ax, py - ay
+            length2 = dx * dx + dy * dy
+            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
+            t = min(max(t, 0.0), 1.0)
+            d = math.hypot(qx - t * dx, qy - t * dy)
+            if d < best_d or (d == best_d and s < best_seg):
+                best_seg = s
+                best_d = d
+                best_off = coord_cum[p] - coord_cum[first] + t * math.sqrt(length2)
+    return best_seg, best_d, best_off
+
+
+@njit(cache=True, nogil=True)
+def _stable_order(order, key):
+    """``order`` re-sorted stably by ``key[order]`` (one pass of a lexicographic sort)."""
+    return order[np.argsort(key[order], kind="mergesort")]
+
+
+@njit(cache=True, nogil=True)
+def approach_table(
+    outbound, seg, forward, offset, x, y, bearing,
+    seg_road, seg_main, coord_start, coord_cum, coord_x, coord_y, seg_length,
+    watch_m, merge_m, same_direction_deg,
+):  # fmt: skip
+    """Crossings sorted (outbound last, then by segment, forward first, then by offset), their
+    watch stretches' vertices, and their grouping into approaches (see :func:`merge_labels`).
+
+    Returns ``(order, px, py, line, reps, by_group, group_ptr, group_main)``: ``order`` sorts
+    the input; the stretches (``line`` = position in sorted order) run ``watch_m`` either side
+    of each crossing in the direction of travel; ``reps`` are the sorted positions of each
+    approach's representative, ``by_group[group_ptr[g]:group_ptr[g + 1]]`` the sorted
+    positions of approach ``g``'s crossings (ascending), ``group_main`` whether any is on a
+    main road.
+    """
+    k = seg.shape[0]
+    order = np.argsort(offset, kind="mergesort")
+    order = _stable_order(order, ~forward)
+    order = _stable_order(order, seg)
+    order = _stable_order(order, outbound)
+    s_seg = seg[order]
+    s_fwd = forward[order]
+    s_off = offset[order]
+    sign = np.where(s_fwd, 1.0, -1.0)
+    px, py, line = substrings(
+        coord_start, coord_cum, coord_x, coord_y, seg_length, s_seg,
+        s_off - sign * watch_m, s_off + sign * watch_m,
+    )  # fmt: skip
+    road = seg_road[s_seg]
+    main = seg_main[s_seg]
+    if k >= 2 and merge_m > 0:
+        label = merge_labels(
+            x[order], y[order], bearing[order], road, outbound[order], main,
+            merge_m, same_direction_deg,
+        )  # fmt: skip
+    else:
+        label = np.arange(k)
+    by_group = np.argsort(label, kind="mergesort")
+    sorted_label = label[by_group]
+    n_groups = 0
+    for i in range(k):
+        if i == 0 or sorted_label[i] != sorted_label[i - 1]:
+            n_groups += 1
+    reps = np.empty(n_groups, dtype=np.int64)
+    group_ptr = np.empty(n_groups + 1, dtype=np.int64)
+    group_main = np.zeros(n_groups, dtype=np.bool_)
+    g = -1
+    for i in range(k):
+        if i == 0 or sorted_label[i] != sorted_label[i - 1]:
+            g += 1
+            reps[g] = sorted_label[i]
+            group_ptr[g] = i
+        if main[by_group[i]]:
+            group_main[g] = True
+    group_ptr[n_groups] = k
+    return order, px, py, line, reps, by_group, group_ptr, group_main

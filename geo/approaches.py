@@ -66,8 +66,9 @@ class Approaches:
         Whether it is a main approach (motorway, trunk, primary, secondary and links).
     stretch
         Watch stretch (LineString, or MultiLineString for merged crossings), working CRS.
-    members
-        Segment rows of every crossing merged into the approach.
+    member_seg, member_ptr
+        Segment rows of every crossing merged into approach ``i``:
+        ``member_seg[member_ptr[i]:member_ptr[i + 1]]`` (also as :attr:`members`).
     """
 
     direction: NDArray[np.str_]
@@ -83,10 +84,17 @@ class Approaches:
     osm_way_id: NDArray[np.int64]
     main: NDArray[np.bool_]
     stretch: NDArray[np.object_]
-    members: tuple[NDArray[np.int64], ...]
+    member_seg: NDArray[np.int64]
+    member_ptr: NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
+
+    @property
+    def members(self) -> tuple[NDArray[np.int64], ...]:
+        """Per approach, the segment rows of every crossing merged into it."""
+        bounds = self.member_ptr.tolist()
+        return tuple(self.member_seg[a:b] for a, b in itertools.pairwise(bounds))
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,22 +233,6 @@ def _circle_crossings(
     )  # fmt: skip
 
 
-def _merge_groups(
-    c: _Crossings, road: NDArray[np.int64], main: NDArray[np.bool_], merge_m: float
-) -> NDArray[np.int64]:
-    """Group label per crossing (labels are the representative's position)."""
-    k = c.seg.shape[0]
-    label = np.arange(k)
-    if k < 2 or merge_m <= 0:
-        return label
-    return np.asarray(
-        _kernels.merge_labels(
-            c.x, c.y, c.grid_bearing, road, c.outbound, main, float(merge_m), SAME_DIRECTION_DEG
-        ),
-        dtype=np.int64,
-    )
-
-
 def _build_approaches(
     network: RoadNetwork,
     c: _Crossings,
@@ -249,44 +241,44 @@ def _build_approaches(
     merge_m: float,
     north_deg: float,
 ) -> Approaches:
-    order = np.lexsort((c.offset, ~c.forward, c.seg, c.outbound))
-    c = _Crossings(*(getattr(c, name)[order] for name in _Crossings.__dataclass_fields__))
-    road = network.seg_road[c.seg]
-    main = network.seg_main[c.seg]
-    sign = np.where(c.forward, 1.0, -1.0)
-    stretch = network.substrings(c.seg, c.offset - sign * watch_m, c.offset + sign * watch_m)
-    group = _merge_groups(c, road, main, merge_m)
-    # crossings grouped by label (labels are sorted representatives), ascending within a group
-    by_group = np.argsort(group, kind="stable")
-    sorted_group = group[by_group]
-    first = np.flatnonzero(np.diff(sorted_group, prepend=-1))
-    reps = sorted_group[first]
+    order, px, py, line, reps, by_group, group_ptr, group_main = _kernels.approach_table(
+        c.outbound, _kernels.ints(c.seg), c.forward, _kernels.floats(c.offset),
+        _kernels.floats(c.x), _kernels.floats(c.y), _kernels.floats(c.grid_bearing),
+        network.seg_road, network.seg_main, network.coord_start, network.coord_cum,
+        network.coord_x, network.coord_y, network.seg_length,
+        float(watch_m), float(merge_m), SAME_DIRECTION_DEG,
+    )  # fmt: skip
+    coords = np.empty((px.shape[0], 2))
+    coords[:, 0], coords[:, 1] = px, py
+    stretch = np.asarray(
+        shapely.linestrings(coords, indices=line) if line.shape[0] else [], dtype=object
+    )
     merged = stretch[reps]
-    sorted_seg = c.seg[by_group]
-    bounds = [*first.tolist(), group.shape[0]]
-    members = [sorted_seg[a:b] for a, b in itertools.pairwise(bounds)]
-    group_main = np.logical_or.reduceat(main[by_group], first) if first.shape[0] else main
-    sizes = np.diff(np.append(first, group.shape[0]))
-    for i in np.flatnonzero(sizes > 1):
-        merged[i] = shapely.multilinestrings(
-            list(stretch[by_group[first[i] : first[i] + sizes[i]]])
-        )
-    seg = c.seg[reps]
+    sizes = np.diff(group_ptr)
+    if np.any(sizes > 1):
+        # every merged approach's MultiLineString in one call
+        many = np.flatnonzero(sizes > 1)
+        parts = by_group[np.concatenate([np.arange(group_ptr[g], group_ptr[g + 1]) for g in many])]
+        which = np.repeat(np.arange(many.shape[0]), sizes[many])
+        merged[many] = shapely.multilinestrings(stretch[parts], indices=which)
+    at = order[reps]  # the representatives, as positions in the input
+    seg = c.seg[at]
     return Approaches(
-        direction=np.where(c.outbound[reps], "outbound", "inbound"),
+        direction=np.where(c.outbound[at], "outbound", "inbound"),
         segment=seg,
-        forward=c.forward[reps],
-        offset_m=c.offset[reps],
-        x=c.x[reps],
-        y=c.y[reps],
-        bearing_deg=np.mod(c.grid_bearing[reps] - north_deg, 360.0),
+        forward=c.forward[at],
+        offset_m=c.offset[at],
+        x=c.x[at],
+        y=c.y[at],
+        bearing_deg=np.mod(c.grid_bearing[at] - north_deg, 360.0),
         name=network.seg_name[seg],
         highway=network.seg_highway[seg],
         ref=network.seg_ref[seg],
         osm_way_id=network.seg_way[seg],
         main=group_main,
         stretch=merged,
-        members=tuple(members),
+        member_seg=c.seg[order][by_group],
+        member_ptr=group_ptr,
     )
 
 

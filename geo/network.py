@@ -35,6 +35,9 @@ from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 
+#: Snapping looks this far first, metres, before looking as far as it may.
+_SNAP_NEAR_M = 50.0
+
 #: Per-thread node-distance buffers of :meth:`RoadNetwork.node_scratch`.
 _SCRATCH = threading.local()
 
@@ -179,7 +182,9 @@ class RoadNetwork:
 
     def node_scratch(self) -> NDArray[np.float64]:
         """This thread's buffer of node distances for the bounded search (all ``inf``)."""
-        buffers = _SCRATCH.__dict__.setdefault("buffers", weakref.WeakKeyDictionary())
+        buffers = getattr(_SCRATCH, "buffers", None)
+        if buffers is None:
+            buffers = _SCRATCH.buffers = weakref.WeakKeyDictionary()
         scratch = buffers.get(self)
         if scratch is None:
             scratch = buffers[self] = np.full(self.n_nodes, np.inf)
@@ -453,26 +458,29 @@ def snap_to_road(
         when the point is outside the data's extent or farther than ``max_distance_m`` from
         every road.
     """
-    point = shapely.Point(x, y)
     if not shapely.contains_xy(network.extent, x, y):
         raise OutsideCoverageArea(
             "the incident point is outside the loaded road data; load the road network that "
             "covers it",
             details={"x": x, "y": y},
         )
-    found = network.seg_tree.query_nearest(point, max_distance=max_distance_m)
-    if found.shape[0] == 0:
+    # a segment within d of the point meets the box of half-side d around it: look near first
+    seg, distance, offset = -1, np.inf, 0.0
+    for reach in (min(_SNAP_NEAR_M, max_distance_m), max_distance_m):
+        box = shapely.box(x - reach, y - reach, x + reach, y + reach)
+        seg, distance, offset = _kernels.nearest_segment(
+            network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
+            _kernels.ints(network.seg_tree.query(box)), float(x), float(y),
+        )  # fmt: skip
+        if distance <= reach:
+            break
+    if seg < 0 or distance > max_distance_m:
         raise OutsideCoverageArea(
             f"the incident point is more than {max_distance_m:g} m from any road, so it has no "
             "approaches within that radius",
             details={"x": x, "y": y, "radius_m": max_distance_m},
         )
-    seg = int(found.min())
-    line = network.seg_geometry[seg]
-    # GEOS measures the line itself; keep the offset within the length measured here
-    offset = min(
-        max(float(shapely.line_locate_point(line, point)), 0.0), float(network.seg_length[seg])
-    )
+    offset = min(max(offset, 0.0), float(network.seg_length[seg]))
     px, py, _ = network.points_along([seg], [offset])
     return SnappedPoint(
         segment=seg,

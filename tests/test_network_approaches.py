@@ -90,7 +90,11 @@ class BruteForce:
         point = shapely.Point(x, y)
         distances = [shapely.distance(g, point) for g in self.geoms]
         seg = int(np.argmin(distances))
-        return seg, float(shapely.line_locate_point(self.geoms[seg], point)), distances[seg]
+        # GEOS may place the point a rounding error beyond the end: the road has no more
+        t = min(
+            max(float(shapely.line_locate_point(self.geoms[seg], point)), 0.0), self.length[seg]
+        )
+        return seg, t, distances[seg]
 
     def distances(self, travel: str, seg: int, t: float, toward: bool) -> dict:
         g = self.graphs[travel].copy()
