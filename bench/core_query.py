@@ -22,14 +22,16 @@ one statement per incident:
   the distances are *to* P), the edges u→v with v within R and u beyond, their entry points
   and stretches, and the cameras as above.
 
-Each runs with JIT on and off; the faster is kept. Incidents are the same random points on
-roads for both.
+The baseline's JIT setting (on or off) is the faster on a tenth of the points; then both
+sides answer the same random points on roads, alternately point by point, so that other load on
+the machine weighs on both alike. ``qps`` is the in-process calls per second of busy time.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -200,6 +202,25 @@ def timed(fn: Callable[[float, float], int], points: np.ndarray) -> tuple[np.nda
     return np.asarray(times), float(np.mean(counts))
 
 
+def interleaved(
+    first: Callable[[float, float], int], second: Callable[[float, float], int], points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Per-call seconds of two functions called alternately on each point (after a short
+    warm-up), and their mean result counts."""
+    for lon, lat in points[:5]:
+        first(lon, lat)
+        second(lon, lat)
+    t1, t2, c1, c2 = [], [], [], []
+    for lon, lat in points:
+        t0 = time.perf_counter()
+        c1.append(first(lon, lat))
+        t_mid = time.perf_counter()
+        c2.append(second(lon, lat))
+        t2.append(time.perf_counter() - t_mid)
+        t1.append(t_mid - t0)
+    return np.asarray(t1), np.asarray(t2), float(np.mean(c1)), float(np.mean(c2))
+
+
 def explain(raw: Any, mode: str, params: dict[str, float]) -> str:
     with raw.cursor() as cur:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + BASELINE_SQL[mode], params)
@@ -261,26 +282,26 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
                 answer = answer_incident(network, index, (lon, lat), radius_m=radius, mode=mode)
                 return len(answer.watchers)
 
-            t_all0 = time.perf_counter()
-            g_times, g_count = timed(gilmok, points)
-            qps = len(points) / (time.perf_counter() - t_all0)
-
             def baseline(lon: float, lat: float, mode: str = mode, radius: int = radius) -> int:
                 with raw.cursor() as cur:
                     cur.execute(BASELINE_SQL[mode], {"lon": lon, "lat": lat, "r": radius})
                     return sum(1 for row in cur.fetchall() if row[3] is not None)
 
-            best: tuple[np.ndarray, float, str] | None = None
+            # JIT on or off, whichever is faster on a sample, then both sides interleaved point
+            # by point, so that whatever else loads the machine weighs on both alike
+            sample = points[: max(10, len(points) // 10)]
+            jit_times = {}
             for jit in ("on", "off"):
                 raw.execute(f"SET jit = {jit}")
-                b_times, b_count = timed(baseline, points)
-                if best is None or np.median(b_times) < np.median(best[0]):
-                    best = (b_times, b_count, jit)
-            assert best is not None
-            rows.append((mode, radius, g_times, qps, g_count, best[0], best[1], best[2]))
+                jit_times[jit] = float(np.median(timed(baseline, sample)[0]))
+            jit = min(jit_times, key=jit_times.__getitem__)
+            raw.execute(f"SET jit = {jit}")
+            g_times, b_times, g_counts, b_counts = interleaved(gilmok, baseline, points)
+            qps = len(points) / float(np.sum(g_times))
+            rows.append((mode, radius, g_times, qps, g_counts, b_times, b_counts, jit))
             print(
                 f"  {mode:9} R={radius:>4} m: gilmok {fmt_ms(g_times)} ms, {qps:,.0f} q/s;"
-                f" baseline {fmt_ms(best[0])} ms (jit {best[2]})",
+                f" baseline {fmt_ms(b_times)} ms (jit {jit}); load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
         raw.execute("SET jit = off")
