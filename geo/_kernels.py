@@ -451,3 +451,94 @@ def approach_table(
             group_main[g] = True
     group_ptr[n_groups] = k
     return order, px, py, line, reps, by_group, group_ptr, group_main
+
+
+@njit(cache=True, nogil=True)
+def sector_rings(cx, cy, start_deg, span_deg, radius, tolerance_m, min_step_deg, max_step_deg):
+    """Vertices (x, y, ring) of circular sectors' rings, as :func:`geo.coverage.sector_polygons`
+    draws them: a sector is its centre, its arc points, its centre; a disk (span ≥ 360°) its arc
+    points with the first repeated. Arc points are ``step`` apart, the largest angle whose chord
+    stays within ``tolerance_m`` of the arc, clipped to [min_step_deg, max_step_deg], spread
+    evenly over the span."""
+    n = cx.shape[0]
+    steps = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        cos_half = min(max(1.0 - tolerance_m / max(radius[i], 1e-9), -1.0), 1.0)
+        step = min(max(np.degrees(2.0 * np.arccos(cos_half)), min_step_deg), max_step_deg)
+        span = min(span_deg[i], 360.0)
+        steps[i] = max(1, np.int64(np.ceil(span / step - 1e-9)))
+        counts[i] = steps[i] + 1 if span_deg[i] >= 360 else steps[i] + 3
+        total += counts[i]
+    px = np.empty(total)
+    py = np.empty(total)
+    ring = np.empty(total, dtype=np.int64)
+    at = 0
+    for i in range(n):
+        disk = span_deg[i] >= 360
+        span = min(span_deg[i], 360.0)
+        base = np.radians(start_deg[i])
+        per_step = np.radians(span) / steps[i]
+        last = counts[i] - 1
+        for j in range(counts[i]):
+            centre = not disk and (j == 0 or j == last)  # noqa: PLR1714 (numba: no tuple `in`)
+            if centre:
+                px[at], py[at] = cx[i], cy[i]
+            else:
+                arc_k = (0 if j == last else j) if disk else j - 1
+                angle = base + per_step * arc_k
+                px[at] = cx[i] + radius[i] * np.sin(angle)
+                py[at] = cy[i] + radius[i] * np.cos(angle)
+            ring[at] = i
+            at += 1
+    return px, py, ring
+
+
+@njit(cache=True, nogil=True)
+def watch_candidates(
+    cam_x, cam_y, radius, span_deg, coord_x, coord_y, part_of, owner, n_geoms, pair_geom,
+    tolerance_m, min_step_deg, max_step_deg,
+):  # fmt: skip
+    """For each candidate pair (camera i, line ``pair_geom[i]``): the distance from the camera
+    to the line, and whether its coverage surely meets the line (1), surely does not (0), or
+    only its polygon can tell (2).
+
+    Lines are given by their vertices: ``part_of`` numbers each vertex's part, ``owner`` each
+    part's line (both ascending). A disk's polygon holds every point within ``r·cos(step/2)``
+    of its centre (its chords, ``step`` as in :func:`sector_rings`), and no point of any
+    coverage lies beyond ``r``.
+    """
+    # each line's vertices are contiguous: find where each starts
+    start = np.zeros(n_geoms + 1, dtype=np.int64)
+    for q in range(part_of.shape[0]):
+        start[owner[part_of[q]] + 1] = q + 1
+    for g in range(1, n_geoms + 1):
+        start[g] = max(start[g], start[g - 1])
+    n = pair_geom.shape[0]
+    near = np.empty(n)
+    status = np.zeros(n, dtype=np.int8)
+    for i in range(n):
+        g = pair_geom[i]
+        best = np.inf
+        for q in range(start[g], start[g + 1] - 1):
+            if part_of[q] != part_of[q + 1]:
+                continue
+            ax, ay = coord_x[q], coord_y[q]
+            dx, dy = coord_x[q + 1] - ax, coord_y[q + 1] - ay
+            qx, qy = cam_x[i] - ax, cam_y[i] - ay
+            length2 = dx * dx + dy * dy
+            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
+            t = min(max(t, 0.0), 1.0)
+            best = min(best, math.hypot(qx - t * dx, qy - t * dy))
+        near[i] = best
+        r = radius[i]
+        if span_deg[i] >= 360.0:
+            cos_half = min(max(1.0 - tolerance_m / max(r, 1e-9), -1.0), 1.0)
+            step = min(max(np.degrees(2.0 * np.arccos(cos_half)), min_step_deg), max_step_deg)
+            if best <= r * np.cos(np.radians(step) / 2) * (1 - 1e-9):
+                status[i] = 1
+                continue
+        if best <= r * (1 + 1e-9):
+            status[i] = 2
+    return near, status

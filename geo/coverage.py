@@ -39,6 +39,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from geo import _kernels
 from geo.domain import DORI_PX_PER_M
 from geo.errors import InvalidInput
 
@@ -298,29 +299,11 @@ def sector_polygons(
     radius = _as_column(radius_m, n)
     if n == 0:
         return np.empty(0, dtype=object)
-    disk = span >= 360
-    span = np.minimum(span, 360.0)
-    steps = np.maximum(1, np.ceil(span / arc_step_deg(radius) - 1e-9)).astype(np.int64)
-    # Ring vertex counts: a sector is centre, steps+1 arc points, centre; a disk steps+1 points
-    # with the last equal to the first. Per-vertex values come from np.repeat of per-polygon
-    # values (contiguous, much cheaper than gathering by a ring index over tens of millions).
-    counts = np.where(disk, steps + 1, steps + 3)
-    ring = np.repeat(np.arange(n), counts)
-    offsets = np.cumsum(counts) - counts
-    j = np.arange(ring.shape[0]) - np.repeat(offsets, counts)
-    last = np.repeat(counts - 1, counts)
-    on_disk = np.repeat(disk, counts)
-    arc_k = np.where(on_disk, np.where(j == last, 0, j), j - 1)
-    angle = (
-        np.repeat(np.radians(start), counts) + np.repeat(np.radians(span) / steps, counts) * arc_k
-    )
-    r = np.repeat(radius, counts)
-    centre_x, centre_y = np.repeat(cx, counts), np.repeat(cy, counts)
-    px = centre_x + r * np.sin(angle)
-    py = centre_y + r * np.cos(angle)
-    centre = ~on_disk & ((j == 0) | (j == last))
-    px[centre] = centre_x[centre]
-    py[centre] = centre_y[centre]
+    px, py, ring = _kernels.sector_rings(
+        _kernels.floats(cx), _kernels.floats(cy), _kernels.floats(start),
+        _kernels.floats(span), _kernels.floats(radius),
+        ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
+    )  # fmt: skip
     rings = shapely.linearrings(np.column_stack([px, py]), indices=ring)
     return np.asarray(shapely.polygons(rings), dtype=object)
 

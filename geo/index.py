@@ -26,9 +26,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from geo import _kernels
 from geo.coverage import (
+    ARC_STEP_DEG,
+    ARC_TOLERANCE_M,
     DEFAULT_MAX_RANGE_M,
     DORI_LEVELS,
-    arc_step_deg,
+    MIN_ARC_STEP_DEG,
     coverage_confidence,
     coverage_spans,
     dori_range_m,
@@ -283,13 +285,17 @@ class CoverageIndex:
             pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
         if pair_geom.shape[0] == 0:
             return empty, empty, np.empty(0)
-        near = _distance_to_lines(self.x[pair_cam], self.y[pair_cam], geoms, pair_geom)
-        disk = self.grid_span_deg[pair_cam] >= 360.0
-        # A disk's polygon holds every point within r·cos(step/2) of its centre (its chords).
-        inner = radius * np.cos(np.radians(arc_step_deg(radius)) / 2) * (1 - 1e-9)
-        sure_hit = disk & (near <= inner)
-        unsure = ~sure_hit & (near <= radius * (1 + 1e-9))
-        hit = sure_hit.copy()
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        near, status = _kernels.watch_candidates(
+            self.x[pair_cam], self.y[pair_cam], _kernels.floats(radius),
+            self.grid_span_deg[pair_cam], _kernels.floats(coords[:, 0]),
+            _kernels.floats(coords[:, 1]), _kernels.ints(part_of), _kernels.ints(owner),
+            geoms.shape[0], _kernels.ints(pair_geom),
+            ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
+        )  # fmt: skip
+        hit = status == 1
+        unsure = status == 2
         if unsure.any():
             cams = pair_cam[unsure]
             polygons = sector_polygons(
@@ -308,31 +314,6 @@ class CoverageIndex:
         pair_geom, pair_cam, near = pair_geom[hit], pair_cam[hit], near[hit]
         order = np.lexsort((pair_cam, pair_geom))
         return pair_geom[order].astype(np.int64), pair_cam[order].astype(np.int64), near[order]
-
-
-# A disk's polygon (64 chords) holds every point this fraction of its radius from the centre;
-# the margin absorbs rounding in the vertices.
-
-
-def _distance_to_lines(
-    px: NDArray[np.float64],
-    py: NDArray[np.float64],
-    lines: NDArray[np.object_],
-    which: NDArray[np.int64],
-) -> NDArray[np.float64]:
-    """Distance (metres) from each point to the (Multi)LineString ``lines[which]``, vectorised
-    over the lines' pieces in numpy."""
-    parts, owner = shapely.get_parts(lines, return_index=True)
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    is_piece = part_of[:-1] == part_of[1:]
-    ax, ay = coords[:-1, 0][is_piece], coords[:-1, 1][is_piece]
-    bx, by = coords[1:, 0][is_piece], coords[1:, 1][is_piece]
-    piece_owner = owner[part_of[:-1][is_piece]]  # sorted: parts come in line order
-    ptr = np.searchsorted(piece_owner, np.arange(lines.shape[0] + 1))
-    return _kernels.distance_to_pieces(
-        _kernels.floats(px), _kernels.floats(py), _kernels.floats(ax), _kernels.floats(ay),
-        _kernels.floats(bx), _kernels.floats(by), _kernels.ints(ptr), _kernels.ints(which),
-    )  # fmt: skip
 
 
 def _column(cameras: Any, names: tuple[str, ...], n: int, default: Any) -> NDArray[Any]:
