@@ -381,8 +381,9 @@ def find_approaches(
             seg, forward, offset = _network_crossings(network, reach, outbound=outbound)
             x, y, azimuth = network.points_along(seg, offset)
             grid_bearing = np.where(forward, azimuth, np.mod(azimuth + 180.0, 360.0))
-            incomplete = incomplete or reach.reaches_edge
-            incomplete = incomplete or network.distance_to_edge(snap.x, snap.y) <= r
+            incomplete = (
+                incomplete or reach.reaches_edge or network.distance_to_edge(snap.x, snap.y) <= r
+            )
         else:
             seg, forward, offset, grid_bearing, x, y = _circle_crossings(
                 network, px, py, r, travel=travel, outbound=outbound
@@ -391,12 +392,12 @@ def find_approaches(
         parts.append(
             _Crossings(np.full(seg.shape[0], outbound), seg, forward, offset, x, y, grid_bearing)
         )
-    crossings = _Crossings(
+    crossings = parts[0] if len(parts) == 1 else _Crossings(
         *(
             np.concatenate([getattr(p, name) for p in parts])
             for name in _Crossings.__dataclass_fields__
         )
-    )
+    )  # fmt: skip
     approaches = _build_approaches(
         network, crossings, watch_m=watch_m, merge_m=merge_m, north_deg=north
     )

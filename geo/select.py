@@ -131,6 +131,8 @@ def cameras_watching(
     # the nearest point of the stretch inside the coverage sets the pixel density there
     pair_app, cams, near = index.query(approaches.stretch, level=level)
     n = pair_app.shape[0]
+    if n == 0:
+        return _no_watchers(index, level, k)
     density = pixel_density(index.pixels_h[cams], index.fov_deg[cams], near)
     reached = np.maximum(
         dori_level_index(index.pixels_h[cams], index.fov_deg[cams], near), level_idx
@@ -167,3 +169,16 @@ def cameras_watching(
         kind=index.kind[cams],
         blind=~watched_online,
     )
+
+
+def _no_watchers(index: CoverageIndex, level: str, k: int) -> Watchers:
+    """The answer when no camera watches any of ``k`` approaches: all blind."""
+    ints, floats = np.empty(0, dtype=np.int64), np.empty(0)
+    flags = np.empty(0, dtype=bool)
+    return Watchers(
+        requested_level=level, approach=ints, camera=ints,
+        camera_id=np.asarray(index.camera_id[:0], dtype=object), rank=ints,
+        level=np.empty(0, dtype=str), px_per_m=floats, facing=flags, distance_m=floats,
+        online=flags, confidence=index.confidence[:0], x=floats, y=floats,
+        kind=index.kind[:0], blind=np.ones(k, dtype=bool),
+    )  # fmt: skip
