@@ -1,6 +1,8 @@
 """Benchmark: ``GET /v1/approaches`` through ``gilmok serve`` under load, beside PostGIS.
 
 Usage: ``.venv/bin/python bench/api_approaches.py [--seconds 10] [--connections 2,8] [--keep-db]``
+(national scale: ``--db gilmok_bench --reuse-db``, the database ``bench/core_query.py --keep-db``
+leaves: 1.6 million cameras, 2 million road segments)
 
 In a database made for the run (``gilmok_bench_api``, dropped at the end unless ``--keep-db``)
 the real central-Seoul drive network and the real Seoul 2018 CCTV registry (with coverage) are
@@ -86,10 +88,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str, key: str) -> tuple[int, bytes]:
+def _get(url: str, key: str, timeout: float = 30) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -123,7 +125,8 @@ def warm_up(base: str, key: str, paths: list[str]) -> None:
 
     def hit(i: int) -> None:
         for path in paths[i::4][:10]:
-            statuses.append(_get(base + path, key)[0])
+            # the first request of a worker loads its snapshot: minutes at national scale
+            statuses.append(_get(base + path, key, timeout=900)[0])
 
     threads = [threading.Thread(target=hit, args=(i,)) for i in range(4)]
     for t in threads:
@@ -236,19 +239,26 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     wrk = ensure_wrk()
     engine = connect(url)
     with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgrouting"))
-        loaded = load_data(conn, settings, quick=True)
-        orgs.create_organization(conn, name="bench 상황실", kind="military_unit", actor="bench")
-        key = orgs.create_api_key(
-            conn, organization="bench 상황실", role="requester", actor="bench"
-        )[1]
+        if args.reuse_db:
+            counts = conn.execute(
+                text("SELECT (SELECT count(*) FROM road_segment), (SELECT count(*) FROM camera)")
+            ).one()
+            loaded = {"segments": counts[0], "cameras": counts[1]}
+            what = f"database {args.db}, kept from an earlier run"
+        else:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgrouting"))
+            loaded = load_data(conn, settings, quick=True)
+            what = "real central-Seoul roads, real Seoul 2018 CCTV"
+        name = f"bench 상황실 {int(time.time())}"
+        orgs.create_organization(conn, name=name, kind="military_unit", actor="bench")
+        key = orgs.create_api_key(conn, organization=name, role="requester", actor="bench")[1]
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        if not args.reuse_db:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
         network = load_road_networks(conn, crs=settings.working_crs)[0].graph
     engine.dispose()
     print(
-        f"loaded {loaded['segments']:,} road segments and {loaded['cameras']:,} cameras"
-        " (real central-Seoul roads, real Seoul 2018 CCTV)",
+        f"{loaded['segments']:,} road segments and {loaded['cameras']:,} cameras ({what})",
         flush=True,
     )
     points = incident_points(network, args.points)
@@ -318,8 +328,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline-clients", type=int, default=2)
     parser.add_argument("--db", default="gilmok_bench_api", help="database name")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="answer from a kept database, e.g. --db gilmok_bench (national scale, kept by"
+        " bench/core_query.py --keep-db)",
+    )
     args = parser.parse_args(argv)
-    with bench_database(args.db, keep=args.keep_db) as url:
+    # a reused database stays: it took minutes to load
+    with bench_database(
+        args.db, fresh=not args.reuse_db, keep=args.keep_db or args.reuse_db
+    ) as url:
         run(url, load_settings(), args)
 
 

@@ -334,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.queries = args.queries or (100 if args.quick else 300)
     name = args.db or ("gilmok_bench_quick" if args.quick else "gilmok_bench")
-    with bench_database(name, fresh=not args.reuse_db, keep=args.keep_db) as url:
+    # a reused database stays: it took minutes to load
+    with bench_database(name, fresh=not args.reuse_db, keep=args.keep_db or args.reuse_db) as url:
         run(url, load_settings(), args)
 
 
