@@ -542,3 +542,64 @@ def watch_candidates(
         if best <= r * (1 + 1e-9):
             status[i] = 2
     return near, status
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rank_watchers(
+    pair_app, cams, near, pixels_h, lens_factor, fixed, heading, pan_min, pan_max, online,
+    id_rank, cam_x, cam_y, app_bearing, app_x, app_y, thresholds, level_idx, facing_deg,
+):  # fmt: skip
+    """Per (approach, camera) pair: pixel density at ``near`` metres, the DORI level reached
+    (index into ``thresholds``, at least ``level_idx``), whether the camera can face the
+    traffic (see :func:`geo.select.facing_traffic`), its distance to the crossing point; then
+    the pairs ranked within each approach (online first, stronger level, facing, nearer, lower
+    ``id_rank``). Returns ``(order, density, reached, facing, distance, rank)``, the last five
+    in ranked order, and ``order`` the permutation of the input pairs."""
+    n = pair_app.shape[0]
+    density = np.empty(n)
+    reached = np.empty(n, dtype=np.int64)
+    facing = np.empty(n, dtype=np.bool_)
+    distance = np.empty(n)
+    cam_online = np.empty(n, dtype=np.bool_)
+    cam_id = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        c = cams[i]
+        a = pair_app[i]
+        d = pixels_h[c] / (lens_factor[c] * near[i])
+        density[i] = d
+        level = -1
+        for t in range(thresholds.shape[0]):
+            if thresholds[t] <= d:
+                level = t
+        reached[i] = max(level, level_idx)
+        target = np.mod(app_bearing[a] + 180.0, 360.0)
+        if fixed[c]:
+            h = heading[c]
+            turn = np.abs(np.mod(h - target + 180.0, 360.0) - 180.0)
+            facing[i] = np.isfinite(h) and turn <= facing_deg
+        else:
+            lo, hi = pan_min[c], pan_max[c]
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                facing[i] = True
+            else:
+                sweep = np.mod(hi - lo, 360.0) + 2 * facing_deg
+                within = np.mod(target - (lo - facing_deg), 360.0) <= sweep
+                facing[i] = sweep >= 360.0 or within
+        distance[i] = np.hypot(cam_x[c] - app_x[a], cam_y[c] - app_y[a])
+        cam_online[i] = online[c]
+        cam_id[i] = id_rank[c]
+    # lexicographic: approach, online first, stronger level, facing first, nearer, id
+    order = np.argsort(cam_id, kind="mergesort")
+    order = _stable_order(order, distance)
+    order = _stable_order(order, ~facing)
+    order = _stable_order(order, -reached)
+    order = _stable_order(order, ~cam_online)
+    order = _stable_order(order, pair_app)
+    rank = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        i = order[j]
+        if j > 0 and pair_app[i] == pair_app[order[j - 1]]:
+            rank[j] = rank[j - 1] + 1
+        else:
+            rank[j] = 1
+    return order, density[order], reached[order], facing[order], distance[order], rank

@@ -106,7 +106,7 @@ def level_px_per_m(level: str) -> float:
         ) from None
 
 
-def _lens_width_factor(fov_deg: NDArray[np.float64]) -> NDArray[np.float64]:
+def lens_width_factor(fov_deg: NDArray[np.float64]) -> NDArray[np.float64]:
     """Metres of scene width per metre of distance across the field of view."""
     fov_rad = np.radians(fov_deg)
     rectilinear = 2.0 * np.tan(np.minimum(fov_rad, math.radians(PANORAMIC_FOV_DEG) - 1e-9) / 2)
@@ -127,7 +127,7 @@ def pixel_density(pixels_h: ArrayLike, fov_deg: ArrayLike, distance_m: ArrayLike
     fov = np.asarray(fov_deg, dtype=np.float64)
     distance = np.asarray(distance_m, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        return np.asarray(pixels / (_lens_width_factor(fov) * distance))
+        return np.asarray(pixels / (lens_width_factor(fov) * distance))
 
 
 def dori_range_m(
@@ -167,7 +167,7 @@ def dori_range_m(
     fov = np.asarray(fov_deg, dtype=np.float64)
     if np.any(~(pixels > 0)) or np.any(~((fov > 0) & (fov <= 360))):
         raise InvalidInput("pixels_h must be > 0 and fov_deg in (0, 360]; fill defaults first")
-    return np.asarray(np.minimum(pixels / (_lens_width_factor(fov) * px_per_m), max_range_m))
+    return np.asarray(np.minimum(pixels / (lens_width_factor(fov) * px_per_m), max_range_m))
 
 
 def dori_level_index(pixels_h: ArrayLike, fov_deg: ArrayLike, distance_m: ArrayLike) -> NDArray:

@@ -35,6 +35,7 @@ from geo.coverage import (
     coverage_spans,
     dori_range_m,
     fill_camera_defaults,
+    lens_width_factor,
     level_px_per_m,
     sector_polygons,
 )
@@ -218,6 +219,9 @@ class CoverageIndex:
     grid_span_deg: NDArray[np.float64]
     confidence: NDArray[np.str_]
     online: NDArray[np.bool_]
+    fixed: NDArray[np.bool_]
+    lens_factor: NDArray[np.float64]
+    id_rank: NDArray[np.int64]
     tree: shapely.STRtree
     grow_m: tuple[float, ...]
     tree_range_m: NDArray[np.float64]
@@ -314,6 +318,15 @@ class CoverageIndex:
         pair_geom, pair_cam, near = pair_geom[hit], pair_cam[hit], near[hit]
         order = np.lexsort((pair_cam, pair_geom))
         return pair_geom[order].astype(np.int64), pair_cam[order].astype(np.int64), near[order]
+
+
+def _id_rank(camera_id: Any) -> NDArray[np.int64]:
+    """Each camera's position in the order of the ids (ranking ties break on it)."""
+    ids = np.asarray(camera_id)
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(ids.shape[0], dtype=np.int64)
+    rank[order] = np.arange(ids.shape[0])
+    return rank
 
 
 def _column(cameras: Any, names: tuple[str, ...], n: int, default: Any) -> NDArray[Any]:
@@ -429,6 +442,9 @@ def build_coverage_index(
         grid_span_deg=span,
         confidence=coverage_confidence(heading_known, kind=kind, heading_source=source),
         online=np.asarray(pd.isna(status) | (status == "online"), dtype=bool),
+        fixed=np.asarray(kind == "fixed", dtype=bool),
+        lens_factor=lens_width_factor(fov),
+        id_rank=_id_rank(camera_id),
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
         grow_m=grow,
         tree_range_m=ranges[DEFAULT_DORI_LEVEL],

@@ -23,12 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from geo import _kernels
 from geo.approaches import Approaches, Cordon
-from geo.coverage import DORI_LEVELS, dori_level_index, level_px_per_m, pixel_density
+from geo.coverage import DORI_LEVELS, level_px_per_m
+from geo.domain import DORI_PX_PER_M
 from geo.index import CoverageIndex
 
 #: A camera faces the traffic when it can look within this angle of it, degrees.
 FACING_TOLERANCE_DEG = 60.0
+_THRESHOLDS = np.array([DORI_PX_PER_M[name] for name in DORI_LEVELS])
+_LEVEL_NAMES = np.asarray(DORI_LEVELS, dtype=str)
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,33 +137,25 @@ def cameras_watching(
     n = pair_app.shape[0]
     if n == 0:
         return _no_watchers(index, level, k)
-    density = pixel_density(index.pixels_h[cams], index.fov_deg[cams], near)
-    reached = np.maximum(
-        dori_level_index(index.pixels_h[cams], index.fov_deg[cams], near), level_idx
-    )
-    facing = facing_traffic(index, cams, approaches.bearing_deg[pair_app])
-    distance = np.hypot(
-        index.x[cams] - approaches.x[pair_app], index.y[cams] - approaches.y[pair_app]
-    )
+    order, density, reached, facing, distance, rank = _kernels.rank_watchers(
+        _kernels.ints(pair_app), _kernels.ints(cams), _kernels.floats(near), index.pixels_h,
+        index.lens_factor, index.fixed, index.heading_deg, index.pan_min_deg,
+        index.pan_max_deg, index.online, index.id_rank, index.x, index.y,
+        _kernels.floats(approaches.bearing_deg), _kernels.floats(approaches.x),
+        _kernels.floats(approaches.y), _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG,
+    )  # fmt: skip
+    pair_app, cams = pair_app[order], cams[order]
     online = index.online[cams]
-    camera_id = index.camera_id[cams]
-
-    order = np.lexsort((camera_id, distance, ~facing, -reached, ~online, pair_app))
-    pair_app, cams, density, reached = pair_app[order], cams[order], density[order], reached[order]
-    facing, distance, online = facing[order], distance[order], online[order]
-    camera_id = camera_id[order]
-    first = np.searchsorted(pair_app, pair_app, side="left")
-    rank = np.arange(n) - first + 1
     watched_online = np.zeros(k, dtype=bool)
     watched_online[pair_app[online]] = True
     return Watchers(
         requested_level=level,
         approach=pair_app,
         camera=cams,
-        camera_id=np.asarray(camera_id, dtype=object),
-        rank=rank.astype(np.int64),
-        level=np.asarray(DORI_LEVELS, dtype=str)[reached] if n else np.empty(0, dtype=str),
-        px_per_m=np.asarray(density, dtype=np.float64),
+        camera_id=np.asarray(index.camera_id[cams], dtype=object),
+        rank=rank,
+        level=_LEVEL_NAMES[reached],
+        px_per_m=density,
         facing=facing,
         distance_m=distance,
         online=online,
