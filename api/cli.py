@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -741,10 +741,16 @@ def drills_precompute(
 
     Re-running skips the scenarios already done: an interrupted run resumes where it stopped.
     """
-    from geo.drills import DrillOptions, batches, dask_client, precompute, scatter_registry
+    from geo.drills import (
+        BatchResults,
+        DrillOptions,
+        batches,
+        dask_client,
+        precompute,
+        registry_on_workers,
+    )
     from geo.gpkg import read_scenario_points
     from geo.store import drills as store
-    from geo.store.snapshot import load_snapshot
 
     options = DrillOptions(
         radius_m=radius_m, minutes=minutes, speed_kmh=speed_kmh, mode=mode,
@@ -773,19 +779,24 @@ def drills_precompute(
         started = time.perf_counter()
         try:
             with _terminate_as_interrupt():
-                with engine.connect() as conn:
-                    snapshot = load_snapshot(
-                        conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
-                    )
                 todo = batches(pending["id"], pending["lon"], pending["lat"], batch_size)
-                with dask_client(scheduler, workers=workers) as client:
-                    registry = scatter_registry(client, snapshot)
+                # each worker reads the registry from the database itself, all at once
+                load = partial(
+                    store.load_registry,
+                    settings.database_url,
+                    crs=settings.working_crs,
+                    max_range_m=settings.max_coverage_range_m,
+                )
+                with (
+                    dask_client(scheduler, workers=workers) as client,
+                    registry_on_workers(client, load) as registry,
+                ):
                     ready = time.perf_counter()
                     with click.progressbar(
                         length=len(pending), label="scenarios", file=sys.stderr
                     ) as bar:
 
-                        def save(results: list[dict[str, Any]]) -> None:
+                        def save(results: BatchResults) -> None:
                             nonlocal stored
                             with engine.begin() as conn:
                                 stored += store.save_results(conn, drill_id, results)

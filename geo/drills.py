@@ -3,33 +3,43 @@
 A *drill* is a named set of scenario points answered with one set of cordon options. The
 answer for one scenario (:func:`run_scenario`) is a compact, JSON-ready record: per approach
 its road, bearing, entry point, whether it is blind and its best ``best`` cameras. Scenarios
-run in batches (:func:`run_batch`, hundreds per task) on a Dask cluster
-(:func:`precompute`): the registry snapshot goes to every worker once, with ``scatter``, and
-each task carries only its batch of points. Results come back as batches finish and are handed
-to a ``save`` callback (the store commits each batch), so an interruption loses at most the
-batches in flight and a re-run resumes with the scenarios still pending.
+run in batches (:func:`run_batch`, hundreds per task) on a Dask cluster (:func:`precompute`);
+a batch comes back as columns ready to store (:class:`BatchResults`, each record already JSON
+text). Each worker loads the registry snapshot itself, once, with a loader given to
+:func:`registry_on_workers` (from PostGIS, a GeoPackage…): no copy of it passes through the
+client, whose pickling and sending took longer than the drill. A registry already in memory
+can still be copied to the workers (:func:`scatter_registry`). Tasks carry only their batch of
+points. Results come back as batches finish and are handed to a ``save`` callback (the store
+commits each batch), so an interruption loses at most the batches in flight and a re-run
+resumes with the scenarios still pending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
+import shapely
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from geo.answer import approach_label
 from geo.approaches import _check_choice, resolve_radius_m
 from geo.coverage import DORI_LEVELS
-from geo.crs import xy_to_lonlat
+from geo.crs import lonlat_to_xy, xy_to_lonlat
 from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL, DIRECTIONS, TRAVEL_MODES
 from geo.errors import GilmokError, InvalidInput
-from geo.incident import answer_incident
+from geo.incident import Answer, answer_incident
 from geo.index import CoverageIndex
 from geo.network import RoadNetwork
 
@@ -39,13 +49,23 @@ DEFAULT_BATCH_SIZE = 250
 
 class _Network(Protocol):
     @property
+    def extent(self) -> shapely.Geometry: ...
+
+    @property
     def graph(self) -> RoadNetwork: ...
 
 
 class Registry(Protocol):
-    """What a drill needs of a registry snapshot (:class:`geo.store.snapshot.RegistrySnapshot`)."""
+    """What a drill needs of a registry snapshot (:class:`geo.store.snapshot.RegistrySnapshot`):
+    its road networks, largest first, each with its extent (working CRS ``crs``), the camera
+    index, and ``network_for``, which picks the first network covering a point or raises the
+    error that says why none does."""
 
     index: CoverageIndex
+    crs: str
+
+    @property
+    def networks(self) -> Sequence[_Network]: ...
 
     def network_for(self, lon: float, lat: float) -> _Network: ...
 
@@ -82,13 +102,132 @@ class DrillOptions:
         return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
 
 
-def _num(value: Any, digits: int) -> float | None:
-    value = float(value)
-    return round(value, digits) if math.isfinite(value) else None
+def _round1(value: float) -> float | None:
+    return round(value, 1) if math.isfinite(value) else None
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _networks_for(
+    registry: Registry, lon: Sequence[float], lat: Sequence[float]
+) -> list[_Network | None]:
+    """Per point (lon/lat degrees), the first network whose extent covers it, as
+    ``registry.network_for`` picks it, in one transform for all the points; None where no
+    network does (``network_for`` then names the reason)."""
+    found: list[_Network | None] = [None] * len(lon)
+    if not len(lon) or not registry.networks:
+        return found
+    x, y = lonlat_to_xy(lon, lat, crs=registry.crs)
+    points = shapely.points(x, y)
+    todo = np.ones(len(lon), dtype=bool)
+    for net in registry.networks:
+        hit = todo & shapely.covers(net.extent, points)
+        for i in np.flatnonzero(hit).tolist():
+            found[i] = net
+        todo &= ~hit
+    return found
+
+
+def _answer(
+    registry: Registry, network: _Network | None, lon: float, lat: float, options: DrillOptions
+) -> Answer | str:
+    """The scenario's answer, or why the registry cannot answer it (outside the road data, no
+    road within the radius): a :class:`geo.errors.GilmokError`'s message. Any other exception
+    is a bug and propagates."""
+    try:
+        graph = (network if network is not None else registry.network_for(lon, lat)).graph
+        return answer_incident(
+            graph,
+            registry.index,
+            (lon, lat),
+            radius_m=options.radius_m,
+            minutes=options.minutes,
+            speed_kmh=options.speed_kmh,
+            mode=options.mode,
+            direction=options.direction,
+            travel=options.travel,
+            level=options.level,
+        )
+    except GilmokError as exc:
+        return exc.message
+
+
+def _approach_lonlat(answers: Sequence[Answer | str]) -> list[tuple[list[float], list[float]]]:
+    """The approaches' crossing points in lon/lat, per answer (empty for a failed one), with
+    one transform per CRS for all the answers."""
+    out: list[tuple[list[float], list[float]]] = [([], []) for _ in answers]
+    by_crs: dict[str, list[int]] = {}
+    for i, answer in enumerate(answers):
+        if not isinstance(answer, str) and len(answer.cordon.approaches):
+            by_crs.setdefault(answer.network.crs, []).append(i)
+    for crs, which in by_crs.items():
+        parts = [answers[i].cordon.approaches for i in which]  # type: ignore[union-attr]
+        lon, lat = xy_to_lonlat(
+            np.concatenate([a.x for a in parts]), np.concatenate([a.y for a in parts]), crs=crs
+        )
+        lon_list = [round(v, 7) for v in lon.tolist()]
+        lat_list = [round(v, 7) for v in lat.tolist()]
+        start = 0
+        for i, a in zip(which, parts, strict=True):
+            end = start + len(a)
+            out[i] = (lon_list[start:end], lat_list[start:end])
+            start = end
+    return out
+
+
+def _approach_records(
+    answer: Answer, lon: list[float], lat: list[float], best: int
+) -> list[dict[str, Any]]:
+    """The stored record of an answer: one dict per approach with its best cameras (see
+    :func:`run_scenario`). Columns are turned into Python values once each (``tolist``), not
+    element by element."""
+    a, w = answer.cordon.approaches, answer.watchers
+    cameras: list[list[dict[str, Any]]] = [[] for _ in range(len(a))]
+    keep = np.flatnonzero(w.rank <= best)
+    if keep.shape[0]:
+        columns = zip(
+            w.approach[keep].tolist(), w.camera_id[keep].tolist(), w.rank[keep].tolist(),
+            w.level[keep].tolist(), w.px_per_m[keep].tolist(), w.facing[keep].tolist(),
+            w.distance_m[keep].tolist(), w.online[keep].tolist(), w.confidence[keep].tolist(),
+            strict=True,
+        )  # fmt: skip
+        for j, camera_id, rank, level, px, facing, distance, online, confidence in columns:
+            cameras[j].append(
+                {
+                    "camera_id": _plain(camera_id),
+                    "rank": rank,
+                    "dori_level": str(level),
+                    "px_per_m": _round1(px),
+                    "facing": facing,
+                    "distance_m": _round1(distance),
+                    "online": online,
+                    "confidence": str(confidence),
+                }
+            )
+    rows = zip(
+        a.direction.tolist(), a.name.tolist(), a.ref.tolist(), a.highway.tolist(),
+        a.main.tolist(), a.bearing_deg.tolist(), w.blind.tolist(), lon, lat, cameras,
+        strict=True,
+    )  # fmt: skip
+    return [
+        {
+            "seq": j + 1,
+            "id": approach_label(j),
+            "direction": str(direction),
+            "road_name": str(name),
+            "ref": str(ref),
+            "highway": str(highway),
+            "main": main,
+            "bearing_deg": _round1(bearing),
+            "blind": blind,
+            "lon": x,
+            "lat": y,
+            "cameras": cams,
+        }
+        for j, (direction, name, ref, highway, main, bearing, blind, x, y, cams) in enumerate(rows)
+    ]
 
 
 def run_scenario(
@@ -104,80 +243,78 @@ def run_scenario(
     road data, no road within the radius) has ``"status": "failed"`` and the reason in
     ``error``; any other exception is a bug and propagates.
     """
-    try:
-        network = registry.network_for(lon, lat).graph
-        answer = answer_incident(
-            network,
-            registry.index,
-            (lon, lat),
-            radius_m=options.radius_m,
-            minutes=options.minutes,
-            speed_kmh=options.speed_kmh,
-            mode=options.mode,
-            direction=options.direction,
-            travel=options.travel,
-            level=options.level,
-        )
-    except GilmokError as exc:
+    answer = _answer(registry, None, float(lon), float(lat), options)
+    if isinstance(answer, str):
         return {"status": "failed", "approaches": None, "blind": None, "incomplete": None,
-                "result": None, "error": exc.message}  # fmt: skip
-    a, w = answer.cordon.approaches, answer.watchers
-    a_lon, a_lat = xy_to_lonlat(a.x, a.y, crs=network.crs)
-    keep = w.rank <= options.best
-    cameras: list[list[dict[str, Any]]] = [[] for _ in range(len(a))]
-    for i in np.flatnonzero(keep):
-        cameras[int(w.approach[i])].append(
-            {
-                "camera_id": _plain(w.camera_id[i]),
-                "rank": int(w.rank[i]),
-                "dori_level": str(w.level[i]),
-                "px_per_m": _num(w.px_per_m[i], 1),
-                "facing": bool(w.facing[i]),
-                "distance_m": _num(w.distance_m[i], 1),
-                "online": bool(w.online[i]),
-                "confidence": str(w.confidence[i]),
-            }
-        )
-    result = [
-        {
-            "seq": j + 1,
-            "id": approach_label(j),
-            "direction": str(a.direction[j]),
-            "road_name": str(a.name[j]),
-            "ref": str(a.ref[j]),
-            "highway": str(a.highway[j]),
-            "main": bool(a.main[j]),
-            "bearing_deg": _num(a.bearing_deg[j], 1),
-            "blind": bool(w.blind[j]),
-            "lon": round(float(a_lon[j]), 7),
-            "lat": round(float(a_lat[j]), 7),
-            "cameras": cameras[j],
-        }
-        for j in range(len(a))
-    ]
+                "result": None, "error": answer}  # fmt: skip
+    [(a_lon, a_lat)] = _approach_lonlat([answer])
     return {
         "status": "done",
-        "approaches": len(a),
-        "blind": int(w.blind.sum()),
+        "approaches": len(answer.cordon.approaches),
+        "blind": int(answer.watchers.blind.sum()),
         "incomplete": bool(answer.cordon.incomplete),
-        "result": result,
+        "result": _approach_records(answer, a_lon, a_lat, options.best),
         "error": "",
     }
 
 
+@dataclass(frozen=True)
+class BatchResults:
+    """A batch of answered scenarios as columns, one entry per scenario, as the store saves
+    them (:func:`geo.store.drills.save_results`).
+
+    ``result_json`` holds a done scenario's ``result`` of :func:`run_scenario` as JSON text
+    (None when failed); the other columns are that function's keys, with the scenario ``id``.
+    """
+
+    id: list[int]
+    status: list[str]
+    approaches: list[int | None]
+    blind: list[int | None]
+    incomplete: list[bool | None]
+    result_json: list[str | None]
+    error: list[str]
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+
 def run_batch(
     registry: Registry, batch: Sequence[tuple[int, float, float]], options: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Answers of a batch of scenarios ``(id, lon, lat)``; each result carries its ``id``.
+) -> BatchResults:
+    """Answers of a batch of scenarios ``(id, lon, lat)``, as :func:`run_scenario` gives them
+    one by one, in columns with each record as JSON text.
 
-    ``options`` is :meth:`DrillOptions.as_dict` (plain data travels to workers cheaply).
+    ``options`` is :meth:`DrillOptions.as_dict` (plain data travels to workers cheaply). The
+    lon/lat transforms of the batch (finding each point's network, the approaches' positions)
+    are made once for the whole batch.
     """
     opts = DrillOptions.from_dict(options)
-    out = []
-    for scenario_id, lon, lat in batch:
-        result = run_scenario(registry, float(lon), float(lat), opts)
-        result["id"] = int(scenario_id)
-        out.append(result)
+    ids = [int(i) for i, _, _ in batch]
+    lon = [float(x) for _, x, _ in batch]
+    lat = [float(y) for _, _, y in batch]
+    networks = _networks_for(registry, lon, lat)
+    answers = [
+        _answer(registry, net, x, y, opts) for net, x, y in zip(networks, lon, lat, strict=True)
+    ]
+    positions = _approach_lonlat(answers)
+    out = BatchResults(ids, [], [], [], [], [], [])
+    for answer, (a_lon, a_lat) in zip(answers, positions, strict=True):
+        if isinstance(answer, str):
+            out.status.append("failed")
+            out.approaches.append(None)
+            out.blind.append(None)
+            out.incomplete.append(None)
+            out.result_json.append(None)
+            out.error.append(answer)
+            continue
+        record = _approach_records(answer, a_lon, a_lat, opts.best)
+        out.status.append("done")
+        out.approaches.append(len(record))
+        out.blind.append(int(answer.watchers.blind.sum()))
+        out.incomplete.append(bool(answer.cordon.incomplete))
+        out.result_json.append(orjson.dumps(record).decode())
+        out.error.append("")
     return out
 
 
@@ -245,36 +382,106 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class _LoadRegistry(WorkerPlugin):
+    """Loads the registry in a worker when it joins (or when registered), off its event loop."""
+
+    def __init__(self, load: Callable[[], Registry]) -> None:
+        self.load = load
+        self.registry: Registry | None = None
+
+    async def setup(self, worker: Any) -> None:  # noqa: ARG002
+        # a load of minutes must not stall the worker's heartbeats
+        self.registry = await asyncio.get_running_loop().run_in_executor(None, self.load)
+
+    def teardown(self, worker: Any) -> None:  # noqa: ARG002
+        self.registry = None
+
+
+@dataclass(frozen=True)
+class WorkerRegistry:
+    """A registry every worker loaded for itself (:func:`registry_on_workers`); ``seconds``
+    until the last worker held it."""
+
+    name: str
+    seconds: float
+
+    def get(self) -> Registry:
+        """This worker's copy (inside a task on the cluster)."""
+        from distributed import get_worker
+
+        plugin = get_worker().plugins[self.name]
+        assert isinstance(plugin, _LoadRegistry)
+        assert plugin.registry is not None
+        return plugin.registry
+
+
+@contextlib.contextmanager
+def registry_on_workers(client: Any, load: Callable[[], Registry]) -> Iterator[WorkerRegistry]:
+    """Every worker of the cluster loads the registry with ``load``, once, all at the same time;
+    a worker that joins later loads it as it starts. Gone from the workers on exit.
+
+    ``load`` is a picklable callable that runs on the workers, e.g.
+    ``functools.partial(geo.store.drills.load_registry, url, crs=…, max_range_m=…)``. An
+    exception it raises on a worker is raised here.
+    """
+    name = f"gilmok-registry-{uuid.uuid4().hex[:12]}"
+    started = time.perf_counter()
+    try:
+        client.register_plugin(_LoadRegistry(load), name=name)
+        yield WorkerRegistry(name, time.perf_counter() - started)
+    finally:
+        with contextlib.suppress(ValueError):  # never registered: the load failed at once
+            client.unregister_worker_plugin(name)
+
+
+def run_batch_on_worker(
+    name: str, batch: Sequence[tuple[int, float, float]], options: dict[str, Any]
+) -> BatchResults:
+    """:func:`run_batch` on the registry this worker loaded (the :class:`WorkerRegistry`
+    ``name``)."""
+    return run_batch(WorkerRegistry(name, 0.0).get(), batch, options)
+
+
 def scatter_registry(client: Any, registry: Registry) -> Any:
-    """Copy the registry to every worker once; the future stands for it in tasks."""
+    """Copy a registry held in memory to every worker once; the future stands for it in
+    tasks. (Pickling a national registry takes minutes: prefer :func:`registry_on_workers`.)"""
     return client.scatter(registry, broadcast=True, hash=False)
 
 
 def precompute(
     client: Any,
-    registry: Registry | Any,
+    registry: Registry | WorkerRegistry | Any,
     scenario_batches: Sequence[Sequence[tuple[int, float, float]]],
     options: DrillOptions,
     *,
-    save: Callable[[list[dict[str, Any]]], None],
+    save: Callable[[BatchResults], None],
+    workers: Sequence[str] | None = None,
 ) -> int:
     """Run the batches on the cluster; ``save`` each batch's results as it finishes.
 
-    The registry is scattered to every worker once (or give the future
-    :func:`scatter_registry` returned, to share one scatter between runs). On an exception
-    (from ``save`` or a worker, or a KeyboardInterrupt) the batches still running are
-    cancelled and the exception propagates: what was saved stays saved. Returns the number
-    of scenarios saved.
+    ``registry`` is the :class:`WorkerRegistry` of :func:`registry_on_workers`, or a registry
+    in memory, scattered to every worker first (or the future :func:`scatter_registry`
+    returned, to share one scatter between runs). ``workers`` (addresses) keeps the tasks on
+    those workers. On an exception (from ``save`` or a worker, or a KeyboardInterrupt) the
+    batches still running are cancelled and the exception propagates: what was saved stays
+    saved. Returns the number of scenarios saved.
     """
     from dask.distributed import Future, as_completed
 
     if not scenario_batches:
         return 0
-    # a Future is a registry already on the workers (see scatter_registry)
-    shared = registry if isinstance(registry, Future) else scatter_registry(client, registry)
+    run: Callable[..., BatchResults]
+    shared: Any
+    if isinstance(registry, WorkerRegistry):
+        run, shared = run_batch_on_worker, registry.name
+    else:
+        # a Future is a registry already on the workers (see scatter_registry)
+        run = run_batch
+        shared = registry if isinstance(registry, Future) else scatter_registry(client, registry)
     plain = options.as_dict()
+    where = {} if workers is None else {"workers": list(workers), "allow_other_workers": False}
     futures = [
-        client.submit(run_batch, shared, list(batch), plain, pure=False)
+        client.submit(run, shared, list(batch), plain, pure=False, **where)
         for batch in scenario_batches
     ]
     saved = 0

@@ -26,7 +26,16 @@ from sqlalchemy.engine import URL, Engine
 
 from api import create_app
 from api.cli import main
-from geo.drills import DrillOptions, batches, dask_client, precompute, run_batch
+from geo.crs import xy_to_lonlat
+from geo.drills import (
+    BatchResults,
+    DrillOptions,
+    batches,
+    dask_client,
+    precompute,
+    run_batch,
+    run_scenario,
+)
 from geo.errors import InvalidInput
 from geo.gpkg import load_registry_gpkg, read_scenario_points
 from geo.incident import answer_incident
@@ -124,22 +133,70 @@ def test_scenario_files_read_alike(tmp_path: Path, scenario_csv: Path) -> None:
         assert np.allclose(other[["lon", "lat"]], points[["lon", "lat"]], atol=1e-7)
 
 
-def test_run_batch_is_compact_and_names_failures(snapshot) -> None:  # type: ignore[no-untyped-def]
+def _record_element_by_element(answer: Any, best: int) -> list[dict[str, Any]]:
+    """The oracle: the drill record as first built, one numpy element at a time."""
+    a, w = answer.cordon.approaches, answer.watchers
+    a_lon, a_lat = xy_to_lonlat(a.x, a.y, crs=answer.network.crs)
+
+    def num(value: Any) -> float | None:
+        return round(float(value), 1) if np.isfinite(value) else None
+
+    cameras: list[list[dict[str, Any]]] = [[] for _ in range(len(a))]
+    for i in np.flatnonzero(w.rank <= best):
+        cameras[int(w.approach[i])].append(
+            {"camera_id": int(w.camera_id[i]), "rank": int(w.rank[i]),
+             "dori_level": str(w.level[i]), "px_per_m": num(w.px_per_m[i]),
+             "facing": bool(w.facing[i]), "distance_m": num(w.distance_m[i]),
+             "online": bool(w.online[i]), "confidence": str(w.confidence[i])}
+        )  # fmt: skip
+    return [
+        {"seq": j + 1, "id": f"A{j + 1}", "direction": str(a.direction[j]),
+         "road_name": str(a.name[j]), "ref": str(a.ref[j]), "highway": str(a.highway[j]),
+         "main": bool(a.main[j]), "bearing_deg": num(a.bearing_deg[j]),
+         "blind": bool(w.blind[j]), "lon": round(float(a_lon[j]), 7),
+         "lat": round(float(a_lat[j]), 7), "cameras": cameras[j]}
+        for j in range(len(a))
+    ]  # fmt: skip
+
+
+def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -> None:  # type: ignore[no-untyped-def]
     options = DrillOptions(radius_m=500, best=2)
-    done, failed = run_batch(
-        snapshot, [(1, *GWANGHWAMUN), (2, *GANGNAM_STATION)], options.as_dict()
-    )
-    assert done["id"] == 1
-    assert done["status"] == "done"
-    assert done["approaches"] == len(done["result"]) > 0
-    assert done["blind"] == sum(a["blind"] for a in done["result"])
-    assert all(len(a["cameras"]) <= 2 for a in done["result"])
-    yulgok = [a for a in done["result"] if a["road_name"] == "율곡로" and a["main"]]
+    batch = run_batch(snapshot, [(1, *GWANGHWAMUN), (2, *GANGNAM_STATION)], options.as_dict())
+    assert len(batch) == 2
+    assert batch.id == [1, 2]
+    assert batch.status == ["done", "failed"]
+    done = json.loads(batch.result_json[0])  # JSON text, ready to store
+    assert batch.approaches[0] == len(done) > 0
+    assert batch.blind[0] == sum(a["blind"] for a in done)
+    assert all(len(a["cameras"]) <= 2 for a in done)
+    yulgok = [a for a in done if a["road_name"] == "율곡로" and a["main"]]
     assert yulgok
     assert all(a["blind"] for a in yulgok)
-    json.dumps(done)  # JSON-ready
-    assert failed["status"] == "failed"
-    assert "outside the loaded road data" in failed["error"]
+    assert (batch.result_json[1], batch.approaches[1]) == (None, None)
+    assert "outside the loaded road data" in batch.error[1]
+    one = run_scenario(snapshot, *GANGNAM_STATION, options)
+    assert (one["status"], one["error"]) == ("failed", batch.error[1])
+
+    # the records, built column by column for the whole batch, are those built one numpy
+    # element at a time from each scenario's own answer, and those of run_scenario
+    points = read_scenario_points(scenario_csv)
+    rows = list(zip(range(len(points)), points["lon"], points["lat"], strict=True))
+    options = DrillOptions(radius_m=500)
+    batch = run_batch(snapshot, rows, options.as_dict())
+    compared = 0
+    for k, (_, lon, lat) in enumerate(rows):
+        single = run_scenario(snapshot, lon, lat, options)
+        assert single["status"] == batch.status[k]
+        if batch.status[k] != "done":
+            continue
+        answer = answer_incident(snapshot.network_for(lon, lat).graph, snapshot.index, (lon, lat),
+                                 radius_m=500)  # fmt: skip
+        expected = _record_element_by_element(answer, options.best)
+        assert json.loads(batch.result_json[k]) == expected == single["result"]
+        assert batch.incomplete[k] == single["incomplete"] == answer.cordon.incomplete
+        compared += bool(expected)
+    assert compared > 30
+    assert any(a["cameras"] for r in batch.result_json if r for a in json.loads(r))
 
 
 def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
@@ -165,7 +222,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     class Stop(KeyboardInterrupt):
         pass
 
-    def save(results: list[dict]) -> None:
+    def save(results: BatchResults) -> None:
         if saved_batches:
             raise Stop  # Ctrl-C after the first batch is committed
         with engine.begin() as conn:
@@ -195,7 +252,10 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
              "--scheduler", client.scheduler.address, "--batch-size", "20", "--out", str(out)],
             env=_env(registry_url),
         )  # fmt: skip
+        # the workers loaded the registry from the database for the command, and let it go
+        held = client.run(lambda dask_worker: [n for n in dask_worker.plugins if "registry" in n])
     assert result.exit_code == 0, result.output
+    assert list(held.values()) == [[], []]
     assert f"existing): {len(points)} scenarios in seoul_sites.csv, 0 added;" in result.output
     assert f"{len(points) - 10} to compute" in result.output
     with engine.connect() as conn:

@@ -3,23 +3,29 @@
 A drill row holds its options; each ``drill_scenario`` row starts ``pending`` and becomes
 ``done`` (or ``failed``, with the reason) when its result is saved, with ``computed_at`` set
 then. Saving only touches pending rows, so a scenario is never recorded twice, and a re-run
-picks up exactly the rows still pending.
+picks up exactly the rows still pending. :func:`load_registry` is what each drill worker reads
+for itself: the registry snapshot of the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 
 from geo.errors import Conflict, InvalidInput, NotFound
+from geo.store.db import connect
 from geo.store.models import WORKING_SRID
+from geo.store.snapshot import RegistrySnapshot, load_snapshot
+
+if TYPE_CHECKING:
+    from geo.drills import BatchResults
 
 
 @dataclass(frozen=True)
@@ -208,12 +214,12 @@ def status_counts(conn: Connection, drill_id: int) -> dict[str, int]:
     return {"pending": 0, "done": 0, "failed": 0} | {r[0]: int(r[1]) for r in rows}
 
 
-def save_results(conn: Connection, drill_id: int, results: Sequence[dict[str, Any]]) -> int:
-    """Store computed scenarios (dicts of :func:`geo.drills.run_scenario` with their ``id``).
+def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
+    """Store a batch of computed scenarios (:func:`geo.drills.run_batch`).
 
     Only pending rows change: a result arriving twice is recorded once. Returns rows updated.
     """
-    if not results:
+    if not len(results):
         return 0
     updated = conn.execute(
         text(
@@ -228,19 +234,27 @@ def save_results(conn: Connection, drill_id: int, results: Sequence[dict[str, An
         ),
         {
             "drill": drill_id,
-            "ids": [r["id"] for r in results],
-            "status": [r["status"] for r in results],
-            "approaches": [r["approaches"] for r in results],
-            "blind": [r["blind"] for r in results],
-            "incomplete": [r["incomplete"] for r in results],
-            "result": [
-                None if r["result"] is None else json.dumps(r["result"], ensure_ascii=False)
-                for r in results
-            ],
-            "error": [r["error"] for r in results],
+            "ids": results.id,
+            "status": results.status,
+            "approaches": results.approaches,
+            "blind": results.blind,
+            "incomplete": results.incomplete,
+            "result": results.result_json,
+            "error": results.error,
         },
     )
     return int(updated.rowcount)
+
+
+def load_registry(url: URL, *, crs: str, max_range_m: float) -> RegistrySnapshot:
+    """The registry snapshot of the database at ``url``: what each drill worker loads for
+    itself (:func:`geo.drills.registry_on_workers`)."""
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return load_snapshot(conn, crs=crs, max_range_m=max_range_m)
+    finally:
+        engine.dispose()
 
 
 def get_drill(conn: Connection, name: str) -> DrillInfo:
