@@ -3,7 +3,7 @@
 Usage: ``.venv/bin/python bench/import_national.py [--cameras 1600000] [--baseline-rows 5000]``
 
 Both run in a database made for the run (dropped at the end). gilmok's import is the real
-``gilmok import cctv`` path (read, stage with COPY, set-based insert, coverage, indexes). The
+``gilmok import cctv`` path (read, binary COPY of cameras and coverage, indexes). The
 baseline is what a straightforward importer does: one INSERT per camera and one per coverage
 polygon, committed once, measured on the first ``--baseline-rows`` cameras of the same file
 and extrapolated linearly (it would take the better part of an hour on the whole file).
@@ -18,7 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
+import shapely
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,16 +28,22 @@ from bench.national import make_national_cctv
 from geo.ingest.cctv import read_cctv
 from geo.settings import load_settings
 from geo.store import connect
-from geo.store.loading import _observe_coverage, import_cameras
+from geo.store.loading import import_cameras, observe_coverage
 from geo.store.migrate import upgrade
 
 BENCH_DIR = Path("/tmp/gilmok-bench")
 
 
-def row_by_row(conn, cams, *, max_range_m: float) -> float:  # type: ignore[no-untyped-def]
+def row_by_row(conn, cams, *, max_range_m: float) -> float:
     """Seconds to insert ``cams`` one camera (and its coverage) per statement."""
-    every = np.arange(len(cams), dtype=np.int64)  # one polygon per camera, as a naive importer
-    coverage = _observe_coverage(cams, every, max_range_m=max_range_m).to_pandas()
+    computed = observe_coverage(cams, max_range_m=max_range_m)
+    coverage = pd.DataFrame(  # one polygon per camera, as a naive importer
+        {
+            "range_m": computed.range_m[computed.keys],
+            "confidence": computed.confidence[computed.keys],
+            "wkb": shapely.to_wkb(computed.polygons[computed.keys], hex=True),
+        }
+    )
     owner = conn.execute(
         text("INSERT INTO organization (name, kind) VALUES ('bench owner', 'municipal_centre')"
              " RETURNING id")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from api.cli import main
 from geo.ingest.cctv import read_cctv
@@ -168,10 +170,44 @@ def test_bulk_load_rebuilds_every_index_and_key(
     summary = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
     assert summary.created["cameras"] == len(seoul.cameras)
     assert _index_and_constraint_definitions(db) == before
-    # The rebuilt unique key still keeps a second import out.
     again = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
     assert again.created["cameras"] == 0
-    assert modes == [True, True, False]  # cameras and coverage in bulk, then the normal path
+    assert modes == [True, True]  # cameras and coverage in bulk; the second finds all present
+    # The rebuilt unique key holds.
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.execute(
+            text(
+                "INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,"
+                " heading_source) SELECT source, source_key, site_key, owner_id, position, kind,"
+                " heading_source FROM camera LIMIT 1"
+            )
+        )
+
+
+def test_a_longer_file_adds_only_its_new_cameras(
+    db: Connection, seoul, data_dir: Path, tmp_path: Path
+) -> None:
+    """Cameras already present are set aside one by one, whatever file brought them."""
+    lines = (data_dir / "seoul_cctv_2018.csv").read_bytes().splitlines(keepends=True)
+    head = tmp_path / "seoul_head.csv"
+    head.write_bytes(b"".join(lines[:3001]))
+    first = import_cameras(db, read_cctv(head), path=head)
+    before = _counts(db)
+    summary = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
+    assert summary.adds_up
+    assert summary.rows_already_present == first.rows_imported > 0
+    assert summary.rows_imported == 19735 - first.rows_imported
+    new = len(seoul.cameras) - first.created["cameras"]
+    assert summary.created["cameras"] == summary.created["coverage_polygons"] == new
+    after = _counts(db)
+    assert after["camera"] - before["camera"] == after["coverage"] - before["coverage"] == new
+    orphans = db.execute(
+        text(
+            "SELECT count(*) FROM camera c WHERE NOT EXISTS"
+            " (SELECT 1 FROM coverage v WHERE v.camera_id = c.id)"
+        )
+    ).scalar_one()
+    assert orphans == 0
 
 
 def test_stored_coverage_is_each_cameras_own(db: Connection, seoul, data_dir: Path) -> None:
@@ -201,3 +237,59 @@ def test_stored_coverage_is_each_cameras_own(db: Connection, seoul, data_dir: Pa
     )  # fmt: skip
     for key, polygon in zip(cams["source_key"], own.polygons, strict=True):
         assert shapely.equals_exact(shapely.from_wkb(bytes(stored[key])), polygon, tolerance=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("reader", "name"),
+    [
+        (read_cctv, "seoul_cctv_2018.csv"),
+        (read_enforcement, "traffic_enforcement_cameras_2020.csv"),
+        (read_osm_cameras, "osm_surveillance_switzerland.json"),
+    ],
+)
+def test_every_column_and_the_provenance_are_stored_as_read(
+    db: Connection, data_dir: Path, reader, name: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The stored camera is the reader's row: columns, position and provenance (file, line,
+    install text and the site's attributes, as JSON would render them)."""
+    import json
+
+    import numpy as np
+
+    kwargs = {"country_bounds": None} if name.endswith(".json") else {}
+    read = reader(data_dir / name, **kwargs)
+    import_cameras(db, read, path=data_dir / name)
+    cams = read.cameras.sample(min(300, len(read.cameras)), random_state=3)
+    stored = {
+        r.source_key: r
+        for r in db.execute(
+            text(
+                "SELECT c.*, ST_X(p) AS lon, ST_Y(p) AS lat, o.name AS owner_name FROM camera c"
+                " JOIN organization o ON o.id = c.owner_id,"
+                " LATERAL ST_Transform(c.position, 4326) AS p"
+                " WHERE c.source = :source AND c.source_key = ANY(:keys)"
+            ),
+            {"source": read.source, "keys": list(cams["source_key"])},
+        )
+    }
+    assert len(stored) == len(cams)
+
+    def same(a: object, b: object) -> bool:
+        missing = a is None or (isinstance(a, float) and np.isnan(a))
+        return b is None if missing else a == b
+
+    for cam in cams.itertuples():
+        row = stored[cam.source_key]
+        assert row.site_key == cam.site_key
+        assert row.owner_name == cam.owner_name.strip()
+        assert (row.lon, row.lat) == pytest.approx((cam.lon, cam.lat), abs=1e-9)
+        for column in ("kind", "heading_source", "purpose", "address", "direction_text"):
+            assert getattr(row, column) == (getattr(cam, column) or ""), column
+        for column in ("heading_deg", "heading_uncertainty_deg", "fov_deg", "pan_min_deg",
+                       "pan_max_deg", "megapixels", "mount_height_m"):  # fmt: skip
+            assert same(getattr(cam, column), getattr(row, column)), column
+        px = None if cam.resolution_px_h is pd.NA else int(cam.resolution_px_h)
+        assert row.resolution_px_h == px
+        expected = {"file": name, "line": int(cam.line), "installed": cam.installed}
+        expected |= cam.attributes or {}
+        assert row.provenance == json.loads(json.dumps(expected, default=str))

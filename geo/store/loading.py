@@ -1,14 +1,14 @@
 """Bulk loading of what the readers parsed: cameras and road networks, one transaction per file.
 
-Rows go in with PostgreSQL ``COPY`` into a temporary staging table, then one set-based
-``INSERT … SELECT … ON CONFLICT DO NOTHING``: importing the same file twice creates nothing
-new, and a failure anywhere rolls the whole file back. Positions arrive as lon/lat (EPSG:4326)
-and are stored in the working CRS.
+Cameras and their coverage go straight into their tables by binary ``COPY`` (see
+:mod:`geo.store._copy`), after the keys already present are set aside; road networks go by
+``COPY`` into temporary staging tables, then one set-based ``INSERT … SELECT``. Importing the
+same file twice creates nothing new, and a failure anywhere rolls the whole file back.
+Positions arrive as lon/lat (EPSG:4326) and are stored in the working CRS.
 """
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import io
 import json
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -29,13 +30,31 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.coverage import DEFAULT_MAX_RANGE_M
+from geo.crs import lonlat_to_xy
 from geo.domain import DEFAULT_DORI_LEVEL
 from geo.index import camera_coverage
+from geo.ingest._csvfile import gc_paused
 from geo.ingest.cameras import CameraRead
 from geo.ingest.manifest import file_sha256
 from geo.ingest.osm import RoadNetworkRead
 from geo.ingest.report import ReadReport
+from geo.store._copy import (
+    Column,
+    bytes_column,
+    constant_column,
+    copy_columns,
+    float_column,
+    int_column,
+    points_ewkb,
+    polygons_ewkb,
+    text_column,
+)
 from geo.store.models import WORKING_SRID
+
+#: The CRS of the stored geometries (the schema's SRID).
+WORKING_CRS = f"EPSG:{WORKING_SRID}"
+#: The version byte before the JSON text of a binary jsonb value.
+JSONB_VERSION = b"\x01"
 
 
 @dataclass
@@ -67,37 +86,6 @@ class ImportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def polygons_wkb_hex(polygons: np.ndarray) -> pa.Array:
-    """Hex WKB of simple polygons (one ring, no holes) as an Arrow string array, vectorised.
-
-    GEOS's hex writer costs ~25 µs a polygon; assembling the bytes with numpy from the
-    coordinate array and hex-encoding the whole buffer at once costs under 1 µs.
-    """
-    n = len(polygons)
-    if np.any(shapely.get_num_interior_rings(polygons) != 0):
-        raise ValueError("polygons_wkb_hex takes polygons without holes")
-    coords = shapely.get_coordinates(polygons)
-    points = shapely.get_num_coordinates(polygons).astype(np.uint32)
-    header = np.empty((n, 13), dtype=np.uint8)
-    header[:, 0] = 1  # little-endian
-    header[:, 1:5] = np.frombuffer(np.uint32(3).tobytes(), dtype=np.uint8)  # Polygon
-    header[:, 5:9] = np.frombuffer(np.uint32(1).tobytes(), dtype=np.uint8)  # one ring
-    header[:, 9:13] = points.astype("<u4").view(np.uint8).reshape(n, 4)
-    sizes = 13 + 16 * points.astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    buf = np.empty(int(starts[-1]), dtype=np.uint8)
-    is_header = np.zeros(buf.shape[0], dtype=bool)
-    header_at = (starts[:-1, None] + np.arange(13)).ravel()
-    is_header[header_at] = True
-    buf[header_at] = header.ravel()
-    buf[~is_header] = coords.astype("<f8").view(np.uint8).ravel()
-    hexed = binascii.hexlify(buf.tobytes())
-    offsets = (2 * starts).astype(np.int64)
-    return pa.Array.from_buffers(
-        pa.large_string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(hexed)]
-    )
 
 
 def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame | pa.Table) -> None:
@@ -238,9 +226,12 @@ def _close_batch(
     return summary
 
 
-def _ensure_owners(conn: Connection, names: pd.Series) -> tuple[dict[str, int], int]:
-    """Organization ids for camera owner names, creating municipal centres for new names."""
-    wanted = sorted({n.strip() for n in names.dropna().astype(str) if n.strip()})
+def _owner_ids(conn: Connection, names: pd.Series) -> tuple[NDArray[np.float64], int]:
+    """Per camera, the organization id of its owner name (NaN where it has none), creating
+    municipal centres for new names; and how many organizations were created."""
+    codes, uniques = pd.factorize(names.to_numpy(dtype=object), use_na_sentinel=True)
+    cleaned = [str(name).strip() for name in uniques]
+    wanted = sorted({name for name in cleaned if name})
     created = conn.execute(
         text(
             "INSERT INTO organization (name, kind) SELECT name, 'municipal_centre'"
@@ -253,29 +244,30 @@ def _ensure_owners(conn: Connection, names: pd.Series) -> tuple[dict[str, int], 
         text("SELECT name, id FROM organization WHERE name = ANY(CAST(:names AS text[]))"),
         {"names": wanted},
     ).all()
-    return {str(name): int(oid) for name, oid in rows}, len(created)
+    ids = {str(name): float(oid) for name, oid in rows}
+    # one id per distinct name, and NaN last for the missing names (code -1)
+    per_name = np.array([ids.get(name, np.nan) for name in cleaned] + [np.nan])
+    return per_name[codes], len(created)
 
 
-def _site_provenance(cams: pd.DataFrame, file_name: str) -> pd.Series:
-    """JSON provenance per camera, rendered once per site (a site's cameras share it)."""
-    first = ~cams["site_key"].duplicated()
-    rendered = pd.Series(
-        [
-            json.dumps(
-                {"file": file_name, "line": int(line), "installed": inst, **(attrs or {})},
-                ensure_ascii=False,
-                default=str,
-            )
-            for line, inst, attrs in zip(
-                cams["line"][first],
-                cams["installed"][first],
-                cams["attributes"][first],
-                strict=True,
-            )
-        ],
-        index=cams["site_key"][first].to_numpy(),
-    )
-    return cams["site_key"].map(rendered)
+def _provenance(cams: pd.DataFrame, file_name: str) -> Column:
+    """jsonb provenance per camera (file, line, the install text and the site's attributes),
+    rendered once per site: a site's cameras share it."""
+    codes, _ = pd.factorize(cams["site_key"].to_numpy(dtype=object))
+    first = np.unique(codes, return_index=True)[1]
+    documents = [
+        orjson.dumps(
+            {"file": file_name, "line": int(line), "installed": installed, **(attrs or {})},
+            default=str,
+        )
+        for line, installed, attrs in zip(
+            cams["line"].to_numpy()[first].tolist(),
+            cams["installed"].to_numpy(dtype=object)[first],
+            cams["attributes"].to_numpy(dtype=object)[first],
+            strict=True,
+        )
+    ]
+    return bytes_column(documents, prefix=JSONB_VERSION).take(codes)
 
 
 #: Camera columns that decide a coverage polygon: cameras alike in all of them share one.
@@ -289,16 +281,40 @@ def coverage_keys(cams: pd.DataFrame) -> NDArray[np.int64]:
     """Per camera, the number of its distinct coverage parameter set (0, 1, … in order seen).
 
     The cameras of one site (카메라대수 > 1) usually share position, kind and lens: the national
-    file's 1.6 million cameras have about half as many distinct coverages.
+    file's 1.6 million cameras have about 1.0 million distinct coverages.
     """
     grouped = cams.groupby(list(COVERAGE_PARAMETERS), dropna=False, sort=False)
     return np.asarray(grouped.ngroup().to_numpy(), dtype=np.int64)
 
 
-def _observe_coverage(
-    cams: pd.DataFrame, keys: NDArray[np.int64], *, max_range_m: float
-) -> pa.Table:
-    """Coverage at the default DORI level per distinct key: range, confidence, WKB hex."""
+@dataclass(frozen=True)
+class ObserveCoverage:
+    """Coverage at the default DORI level of distinct parameter sets, and each camera's set.
+
+    ``keys`` has one entry per camera (see :func:`coverage_keys`); the other arrays one per
+    distinct set: radius (metres), confidence, polygon (working CRS) and the polygon's EWKB.
+    """
+
+    keys: NDArray[np.int64]
+    range_m: NDArray[np.float64]
+    confidence: NDArray[np.object_]
+    polygons: NDArray[np.object_]
+    ewkb: Column
+
+    def columns(self, camera_ids: NDArray[np.int64]) -> dict[str, Column]:
+        """The ``coverage`` rows of the cameras (``camera_ids`` in the order of ``keys``)."""
+        return {
+            "camera_id": int_column(camera_ids, bits=64),
+            "level": constant_column(DEFAULT_DORI_LEVEL.encode(), len(self.keys)),
+            "range_m": float_column(self.range_m[self.keys]),
+            "confidence": text_column(self.confidence).take(self.keys),
+            "geom": self.ewkb.take(self.keys),
+        }
+
+
+def observe_coverage(cams: pd.DataFrame, *, max_range_m: float) -> ObserveCoverage:
+    """Coverage at the default DORI level, computed once per distinct parameter set."""
+    keys = coverage_keys(cams)
     first = np.unique(keys, return_index=True)[1]
     distinct = cams.iloc[first]
     cov = camera_coverage(
@@ -313,14 +329,14 @@ def _observe_coverage(
         heading_source=distinct["heading_source"].to_numpy(dtype=object),
         level=DEFAULT_DORI_LEVEL,
         max_range_m=max_range_m,
+        crs=WORKING_CRS,
     )
-    return pa.table(
-        {
-            "coverage_key": pa.array(keys[first]),
-            "range_m": pa.array(cov.range_m),
-            "confidence": pa.array(cov.confidence.astype(object), pa.string()),
-            "wkb": polygons_wkb_hex(cov.polygons),
-        }
+    return ObserveCoverage(
+        keys=keys,
+        range_m=np.asarray(cov.range_m, dtype=np.float64),
+        confidence=np.asarray(cov.confidence, dtype=object),
+        polygons=cov.polygons,
+        ewkb=polygons_ewkb(cov.polygons, srid=WORKING_SRID),
     )
 
 
@@ -345,31 +361,96 @@ def refresh_coverage(
     for column in ("heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg"):
         cams[column] = pd.to_numeric(cams[column]).astype("float64")
     cams["resolution_px_h"] = cams["resolution_px_h"].astype("Int64")
-    keys = np.arange(len(cams), dtype=np.int64)
-    table = _observe_coverage(cams, keys, max_range_m=max_range_m)
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE coverage_refresh (coverage_key int8, range_m float8,"
-            " confidence text, wkb text) ON COMMIT DROP"
-        )
-    )
-    _copy_frame(conn, "coverage_refresh", table)
+    coverage = observe_coverage(cams, max_range_m=max_range_m)
     conn.execute(
         text("DELETE FROM coverage WHERE camera_id = ANY(:ids) AND level = :level"),
         {"ids": camera_ids, "level": DEFAULT_DORI_LEVEL},
     )
-    written = conn.execute(
+    return copy_columns(conn, "coverage", coverage.columns(cams["id"].to_numpy(dtype=np.int64)))
+
+
+def _present_cameras(conn: Connection, source: str, keys: pd.Series) -> NDArray[np.bool_]:
+    """Which of these ``source_key`` values of ``source`` the camera table already holds."""
+    present = np.zeros(len(keys), dtype=bool)
+    if not conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM camera WHERE source = :source)"), {"source": source}
+    ).scalar_one():
+        return present
+    conn.execute(
+        text("CREATE TEMP TABLE camera_key_stage (n int8, source_key text) ON COMMIT DROP")
+    )
+    copy_columns(
+        conn,
+        "camera_key_stage",
+        {"n": int_column(np.arange(len(keys)), bits=64), "source_key": text_column(keys)},
+    )
+    conn.execute(text("ANALYZE camera_key_stage"))
+    found = conn.execute(
         text(
-            "INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
-            f" SELECT (CAST(:ids AS int8[]))[r.coverage_key + 1], '{DEFAULT_DORI_LEVEL}',"
-            f" r.range_m, r.confidence,"
-            f" ST_SetSRID(ST_GeomFromWKB(decode(r.wkb, 'hex')), {WORKING_SRID})"
-            " FROM coverage_refresh r"
+            "SELECT s.n FROM camera_key_stage s JOIN camera c"
+            " ON c.source = :source AND c.source_key = s.source_key"
         ),
-        {"ids": [int(i) for i in cams["id"]]},
-    ).rowcount
-    conn.execute(text("DROP TABLE coverage_refresh"))
-    return int(written)
+        {"source": source},
+    ).scalars()
+    present[np.fromiter(found, dtype=np.int64)] = True
+    conn.execute(text("DROP TABLE camera_key_stage"))
+    return present
+
+
+def _reserve_ids(conn: Connection, table: str, n: int) -> NDArray[np.int64]:
+    """``n`` consecutive ids from ``table``'s id sequence.
+
+    The caller holds a lock that keeps every other writer of ``table`` (and so every other
+    user of its sequence) out; ids handed out are never given back, as with ``nextval``.
+    """
+    last = conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence(:t, 'id'),"
+            " nextval(pg_get_serial_sequence(:t, 'id')) + :n - 1)"
+        ),
+        {"t": table, "n": n},
+    ).scalar_one()
+    return np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64)
+
+
+def _camera_columns(
+    cams: pd.DataFrame,
+    *,
+    ids: NDArray[np.int64],
+    owner_ids: NDArray[np.float64],
+    source: str,
+    batch_id: int,
+    file_name: str,
+) -> dict[str, Column]:
+    """The ``camera`` rows of the reader's cameras; positions projected to the working CRS."""
+    n = len(cams)
+    x, y = lonlat_to_xy(cams["lon"].to_numpy(), cams["lat"].to_numpy(), crs=WORKING_CRS)
+    return {
+        "id": int_column(ids, bits=64),
+        "source": constant_column(source.encode(), n),
+        "source_key": text_column(cams["source_key"]),
+        "site_key": text_column(cams["site_key"]),
+        "owner_id": int_column(owner_ids, bits=32),
+        "position": points_ewkb(x, y, srid=WORKING_SRID),
+        "kind": text_column(cams["kind"]),
+        "heading_deg": float_column(cams["heading_deg"]),
+        "heading_source": text_column(cams["heading_source"]),
+        "heading_uncertainty_deg": float_column(cams["heading_uncertainty_deg"]),
+        "heading_hint": text_column(cams["heading_hint"], null_as=""),
+        "fov_deg": float_column(cams["fov_deg"]),
+        "pan_min_deg": float_column(cams["pan_min_deg"]),
+        "pan_max_deg": float_column(cams["pan_max_deg"]),
+        "resolution_px_h": int_column(
+            cams["resolution_px_h"].to_numpy(dtype="float64", na_value=np.nan), bits=32
+        ),
+        "megapixels": float_column(cams["megapixels"]),
+        "mount_height_m": float_column(cams["mount_height_m"]),
+        "purpose": text_column(cams["purpose"], null_as=""),
+        "address": text_column(cams["address"], null_as=""),
+        "direction_text": text_column(cams["direction_text"], null_as=""),
+        "provenance": _provenance(cams, file_name),
+        "import_batch_id": int_column(np.full(n, batch_id), bits=32),
+    }
 
 
 def import_cameras(
@@ -384,130 +465,67 @@ def import_cameras(
     New owner names become municipal-centre organizations. Cameras already present (same
     ``source`` and ``source_key``) are left as they are and counted as already present; only
     the cameras this batch created get coverage (at the default DORI level, ``observe``).
+
+    The new cameras go straight into ``camera`` by binary COPY, with ids reserved first, and
+    their coverage straight into ``coverage``. The camera table is locked against other
+    writers until the transaction ends (``SHARE ROW EXCLUSIVE``: reads go on), so the keys
+    found absent stay absent and the reserved ids stay this import's.
     """
-    path = Path(path)
+    with gc_paused():
+        return _import_cameras(conn, read, path=Path(path), max_range_m=max_range_m)
+
+
+def _import_cameras(
+    conn: Connection, read: CameraRead, *, path: Path, max_range_m: float
+) -> ImportSummary:
     t0 = time.perf_counter()
-    cams = read.cameras
-    # Coverage is pure numpy/shapely work that needs only the parsed rows: it runs in a thread
-    # while PostgreSQL loads the cameras (both release the GIL for most of their time).
-    keys = coverage_keys(cams)
-    pool = ThreadPoolExecutor(max_workers=1)
-    coverage = pool.submit(_observe_coverage, cams, keys, max_range_m=max_range_m)
-    pool.shutdown(wait=False)
     batch_id = _open_batch(conn, kind=read.source, path=path, sha256=file_sha256(path))
-    owners, orgs_created = _ensure_owners(conn, cams["owner_name"])
-    stage = pd.DataFrame(
-        {
-            "source_key": cams["source_key"],
-            "site_key": cams["site_key"],
-            "owner_id": cams["owner_name"].astype(str).str.strip().map(owners).astype("Int64"),
-            "lon": cams["lon"],
-            "lat": cams["lat"],
-            "kind": cams["kind"],
-            "heading_deg": cams["heading_deg"],
-            "heading_source": cams["heading_source"],
-            "heading_uncertainty_deg": cams["heading_uncertainty_deg"],
-            "heading_hint": cams["heading_hint"],
-            "fov_deg": cams["fov_deg"],
-            "pan_min_deg": cams["pan_min_deg"],
-            "pan_max_deg": cams["pan_max_deg"],
-            "resolution_px_h": cams["resolution_px_h"],
-            "megapixels": cams["megapixels"],
-            "mount_height_m": cams["mount_height_m"],
-            "purpose": cams["purpose"],
-            "address": cams["address"],
-            "direction_text": cams["direction_text"],
-            "provenance": _site_provenance(cams, path.name),
-            "coverage_key": keys,
-        }
-    )
-    conn.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves on a load
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE camera_stage ("
-            " source_key text, site_key text, owner_id int, lon float8, lat float8,"
-            " kind text, heading_deg float8, heading_source text, heading_uncertainty_deg float8,"
-            " heading_hint text, fov_deg float8, pan_min_deg float8, pan_max_deg float8,"
-            " resolution_px_h int, megapixels float8, mount_height_m float8, purpose text,"
-            " address text, direction_text text, provenance jsonb, coverage_key int8)"
-            " ON COMMIT DROP;"
-            " CREATE TEMP TABLE coverage_stage (coverage_key int8, range_m float8,"
-            " confidence text, wkb text) ON COMMIT DROP"
-        )
-    )
-    _copy_frame(conn, "camera_stage", stage)
-    # Temporary tables have no statistics until analysed: without them the planner guesses a
-    # thousand rows and may pick nested loops over millions.
-    conn.execute(text("ANALYZE camera_stage"))
-    with _bulk_mode(conn, "camera", len(stage)) as bulk:
-        # In bulk mode the unique key is rebuilt afterwards: the anti-join alone keeps
-        # re-imported cameras out (a file's own keys are unique, the reader sees to that).
-        on_conflict = "" if bulk else "ON CONFLICT (source, source_key) DO NOTHING"
-        new = conn.execute(
-            text(
-                f"""
-                WITH inserted AS (
-                    INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,
-                        heading_deg, heading_source, heading_uncertainty_deg, heading_hint,
-                        fov_deg, pan_min_deg, pan_max_deg, resolution_px_h, megapixels,
-                        mount_height_m, purpose, address, direction_text, provenance,
-                        import_batch_id)
-                    SELECT :source, s.source_key, s.site_key, s.owner_id,
-                        ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
-                                     {WORKING_SRID}),
-                        s.kind, s.heading_deg, s.heading_source, s.heading_uncertainty_deg,
-                        coalesce(s.heading_hint, ''), s.fov_deg, s.pan_min_deg, s.pan_max_deg,
-                        s.resolution_px_h, s.megapixels, s.mount_height_m,
-                        coalesce(s.purpose, ''), coalesce(s.address, ''),
-                        coalesce(s.direction_text, ''), s.provenance, :batch
-                    FROM camera_stage s
-                    WHERE NOT EXISTS (SELECT 1 FROM camera c
-                                      WHERE c.source = :source AND c.source_key = s.source_key)
-                    {on_conflict}
-                    RETURNING site_key
-                )
-                SELECT count(DISTINCT site_key) AS sites, count(*) AS cameras FROM inserted
-                """
-            ),
-            {"source": read.source, "batch": batch_id},
-        ).one()
+    owner_ids, orgs_created = _owner_ids(conn, read.cameras["owner_name"])
+    conn.execute(text("LOCK TABLE camera IN SHARE ROW EXCLUSIVE MODE"))
+    present = _present_cameras(conn, read.source, read.cameras["source_key"])
+    cams = read.cameras
+    if present.any():
+        cams, owner_ids = cams[~present], owner_ids[~present]
+    created = len(cams)
     coverage_rows = 0
-    if new.cameras:
-        _copy_frame(conn, "coverage_stage", coverage.result())
-        conn.execute(text("ANALYZE coverage_stage"))
-        with _bulk_mode(conn, "coverage", int(new.cameras)):
-            coverage_rows = conn.execute(
-                text(
-                    # Each distinct polygon is decoded once, then shared by its cameras.
-                    "WITH g AS MATERIALIZED (SELECT coverage_key, range_m, confidence,"
-                    f" ST_SetSRID(ST_GeomFromWKB(decode(wkb, 'hex')), {WORKING_SRID}) AS geom"
-                    " FROM coverage_stage)"
-                    " INSERT INTO coverage (camera_id, level, range_m, confidence, geom)"
-                    f" SELECT c.id, '{DEFAULT_DORI_LEVEL}', g.range_m, g.confidence, g.geom"
-                    " FROM camera_stage s JOIN camera c"
-                    " ON c.source = :source AND c.source_key = s.source_key"
-                    " JOIN g ON g.coverage_key = s.coverage_key"
-                    " WHERE c.import_batch_id = :batch"
-                ),
-                {"source": read.source, "batch": batch_id},
-            ).rowcount
-    # Dropped now, not only at commit: the caller's transaction may import more files.
-    conn.execute(text("DROP TABLE camera_stage, coverage_stage"))
-    if new.cameras:
+    if created:
+        ids = _reserve_ids(conn, "camera", created)
+        columns = _camera_columns(
+            cams,
+            ids=ids,
+            owner_ids=owner_ids,
+            source=read.source,
+            batch_id=batch_id,
+            file_name=path.name,
+        )
+        # Coverage is numpy/shapely work on the parsed rows: it runs in a thread while the
+        # server loads the cameras and rebuilds their indexes (this thread then mostly waits
+        # on the server or runs compiled code, leaving the GIL to the other).
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            coverage = pool.submit(observe_coverage, cams, max_range_m=max_range_m)
+            with _bulk_mode(conn, "camera", created):
+                copy_columns(conn, "camera", columns)
+            del columns
+            with _bulk_mode(conn, "coverage", created):
+                coverage_rows = copy_columns(conn, "coverage", coverage.result().columns(ids))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         # Fresh statistics for what follows in this transaction and after: planned on the
         # empty table's, a join of cameras and coverage took minutes instead of milliseconds.
         conn.execute(text("ANALYZE camera, coverage"))
-    sites_in_file = int(cams["site_key"].nunique())
+    sites_in_file = int(read.cameras["site_key"].nunique())
+    imported = int(cams["site_key"].nunique())
     return _close_batch(
         conn,
         batch_id,
         kind=read.source,
         path=path,
         report=read.report,
-        imported=int(new.sites),
-        already_present=sites_in_file - int(new.sites),
+        imported=imported,
+        already_present=sites_in_file - imported,
         created={
-            "cameras": int(new.cameras),
+            "cameras": created,
             "coverage_polygons": coverage_rows,
             "organizations": orgs_created,
         },
