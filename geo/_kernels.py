@@ -603,3 +603,75 @@ def rank_watchers(
         else:
             rank[j] = 1
     return order, density[order], reached[order], facing[order], distance[order], rank
+
+
+@njit(cache=True, nogil=True)
+def cordon_pieces(
+    nodes, dist, rec_ptr, rec_by_node, rec_seg, rec_forward, seg_length, snap_seg,
+    snap_offset, radius, toward,
+):  # fmt: skip
+    """The parts of road a traveller covers within ``radius`` of P: for each reached node and
+    each edge record listed under it (its edges ending there when ``toward`` P, starting there
+    otherwise; P's own segment apart), the stretch of the edge next to the node that the
+    remaining budget covers; then P's segment within ``radius`` of P. Returns (segment, start,
+    end) offsets along each segment's geometry."""
+    total = 0
+    for i in range(nodes.shape[0]):
+        total += rec_ptr[nodes[i] + 1] - rec_ptr[nodes[i]]
+    seg = np.empty(total + 1, dtype=np.int64)
+    start = np.empty(total + 1)
+    end = np.empty(total + 1)
+    k = 0
+    for i in range(nodes.shape[0]):
+        v = nodes[i]
+        budget = radius - dist[i]
+        for q in range(rec_ptr[v], rec_ptr[v + 1]):
+            rec = rec_by_node[q]
+            s = rec_seg[rec]
+            if s == snap_seg:
+                continue
+            length = seg_length[s]
+            covered = min(budget, length)
+            # the covered part touches the reached end
+            if rec_forward[rec] == toward:
+                start[k], end[k] = length - covered, length
+            else:
+                start[k], end[k] = 0.0, covered
+            seg[k] = s
+            k += 1
+    seg[k] = snap_seg
+    start[k] = max(0.0, snap_offset - radius)
+    end[k] = min(seg_length[snap_seg], snap_offset + radius)
+    k += 1
+    return seg[:k], start[:k], end[:k]
+
+
+@njit(cache=True, nogil=True)
+def drop_empty_lines(px, py, line):
+    """Vertices of lines (as :func:`substrings` gives them) without the lines of zero length,
+    the remaining lines renumbered from 0 in order."""
+    n_lines = line[-1] + 1 if line.shape[0] else 0
+    length = np.zeros(n_lines)
+    for q in range(line.shape[0] - 1):
+        if line[q] == line[q + 1]:
+            length[line[q]] += np.hypot(px[q + 1] - px[q], py[q + 1] - py[q])
+    new_id = np.empty(n_lines, dtype=np.int64)
+    kept = 0
+    for j in range(n_lines):
+        new_id[j] = kept if length[j] > 0 else -1
+        if length[j] > 0:
+            kept += 1
+    count = 0
+    for q in range(line.shape[0]):
+        if new_id[line[q]] >= 0:
+            count += 1
+    x = np.empty(count)
+    y = np.empty(count)
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for q in range(line.shape[0]):
+        j = new_id[line[q]]
+        if j >= 0:
+            x[k], y[k], out[k] = px[q], py[q], j
+            k += 1
+    return x, y, out

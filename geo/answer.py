@@ -25,6 +25,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo import _kernels
 from geo.approaches import Cordon
 from geo.crs import geometry_to_lonlat, xy_to_lonlat
 from geo.network import RoadNetwork
@@ -67,52 +68,27 @@ def _cordon_lines(
     network: RoadNetwork, cordon: Cordon
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Vertices (x, y, line) of the network cordon's lines, zero-length lines left out."""
-    segs, starts, ends = [], [], []
-    r = cordon.radius_m
+    parts = []
     for reach in cordon.reaches:
         graph = network.graph(reach.travel)
-        reached = reach.reached
         ptr, grouped = (
             (graph.by_head_ptr, graph.by_head)
             if reach.toward
             else (graph.by_tail_ptr, graph.by_tail)
         )
-        counts = ptr[reached + 1] - ptr[reached]
-        rec = grouped[np.repeat(ptr[reached], counts) + _ramp(counts)]
-        rec = rec[graph.seg[rec] != reach.snap.segment]
-        near_end = graph.head[rec] if reach.toward else graph.tail[rec]
-        budget = r - reach.lookup(near_end)
-        seg = graph.seg[rec]
-        length = network.seg_length[seg]
-        covered = np.minimum(budget, length)
-        # offsets along the geometry: the covered part touches the reached end
-        at_v = graph.forward[rec] == reach.toward
-        segs.append(seg)
-        starts.append(np.where(at_v, length - covered, 0.0))
-        ends.append(np.where(at_v, length, covered))
-        s, t = reach.snap.segment, reach.snap.offset_m
-        segs.append(np.array([s]))
-        starts.append(np.array([max(0.0, t - r)]))
-        ends.append(np.array([min(float(network.seg_length[s]), t + r)]))
-    x, y, line = network.substring_vertices(
-        np.concatenate(segs), np.concatenate(starts), np.concatenate(ends)
-    )
-    # a line's length as GEOS measures it: the sum of its pieces
-    same = line[1:] == line[:-1]
-    piece = np.hypot(np.diff(x), np.diff(y))[same]
-    length = np.bincount(line[1:][same], weights=piece, minlength=int(line[-1]) + 1)
-    keep = length > 0
-    at = keep[line]
-    return x[at], y[at], np.cumsum(keep)[line[at]] - 1
+        pieces = _kernels.cordon_pieces(
+            reach.nodes, reach.dist, ptr, grouped, graph.seg, graph.forward,
+            network.seg_length, reach.snap.segment, reach.snap.offset_m,
+            cordon.radius_m, reach.toward,
+        )  # fmt: skip
+        parts.append(pieces)
+    seg, start, end = (np.concatenate(column) for column in zip(*parts, strict=True))
+    x, y, line = network.substring_vertices(seg, start, end)
+    return _kernels.drop_empty_lines(x, y, line)
 
 
 def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:
     return np.asarray(shapely.points(x, y), dtype=object).reshape(-1)
-
-
-def _ramp(counts: NDArray[np.int64]) -> NDArray[np.int64]:
-    total = int(counts.sum())
-    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 class _Shapes:
