@@ -23,8 +23,9 @@ one statement per incident:
   and stretches, and the cameras as above.
 
 The baseline's JIT setting (on or off) is the faster on a tenth of the points; then both
-sides answer the same random points on roads, alternately point by point, so that other load on
-the machine weighs on both alike. ``qps`` is the in-process calls per second of busy time.
+sides answer the same random points on roads, taking turns by blocks of 25 points, so that
+other load on the machine weighs on both alike. ``qps`` is the in-process calls per second of
+busy time.
 """
 
 from __future__ import annotations
@@ -203,21 +204,31 @@ def timed(fn: Callable[[float, float], int], points: np.ndarray) -> tuple[np.nda
 
 
 def interleaved(
-    first: Callable[[float, float], int], second: Callable[[float, float], int], points: np.ndarray
+    first: Callable[[float, float], int],
+    second: Callable[[float, float], int],
+    points: np.ndarray,
+    *,
+    block: int = 25,
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Per-call seconds of two functions called alternately on each point (after a short
-    warm-up), and their mean result counts."""
+    """Per-call seconds of two functions taking turns on blocks of ``block`` points (each
+    block answered by one, then the same block by the other, after a short warm-up), and their
+    mean result counts. Turns of a block, not of a point: a call right after the other side's
+    (another process's) work would find the CPU caches full of it, which is not how either
+    runs when it serves; turns at all: whatever else loads the machine weighs on both alike."""
     for lon, lat in points[:5]:
         first(lon, lat)
         second(lon, lat)
-    t1, t2, c1, c2 = [], [], [], []
-    for lon, lat in points:
-        t0 = time.perf_counter()
-        c1.append(first(lon, lat))
-        t_mid = time.perf_counter()
-        c2.append(second(lon, lat))
-        t2.append(time.perf_counter() - t_mid)
-        t1.append(t_mid - t0)
+    t1: list[float] = []
+    t2: list[float] = []
+    c1: list[int] = []
+    c2: list[int] = []
+    for start in range(0, len(points), block):
+        chunk = points[start : start + block]
+        for fn, times, counts in ((first, t1, c1), (second, t2, c2)):
+            for lon, lat in chunk:
+                t0 = time.perf_counter()
+                counts.append(fn(lon, lat))
+                times.append(time.perf_counter() - t0)
     return np.asarray(t1), np.asarray(t2), float(np.mean(c1)), float(np.mean(c2))
 
 
@@ -287,8 +298,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
                     cur.execute(BASELINE_SQL[mode], {"lon": lon, "lat": lat, "r": radius})
                     return sum(1 for row in cur.fetchall() if row[3] is not None)
 
-            # JIT on or off, whichever is faster on a sample, then both sides interleaved point
-            # by point, so that whatever else loads the machine weighs on both alike
+            # JIT on or off, whichever is faster on a sample, then both sides taking turns
             sample = points[: max(10, len(points) // 10)]
             jit_times = {}
             for jit in ("on", "off"):
