@@ -218,19 +218,28 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
     """Store a batch of computed scenarios (:func:`geo.drills.run_batch`).
 
     Only pending rows change: a result arriving twice is recorded once. Returns rows updated.
+    The records travel as one JSON array: as an array of text each would be escaped in Python,
+    quote by quote (~1 ms a scenario, on the process that also runs the Dask scheduler).
     """
     if not len(results):
         return 0
+    records = "[" + ",".join("null" if r is None else r for r in results.result_json) + "]"
     updated = conn.execute(
         text(
             "UPDATE drill_scenario s SET status = r.status, approaches = r.approaches,"
-            " blind = r.blind, incomplete = r.incomplete, result = CAST(r.result AS jsonb),"
-            " error = r.error, computed_at = clock_timestamp()"
+            " blind = r.blind, incomplete = r.incomplete,"
+            " result = NULLIF(j.result, CAST('null' AS jsonb)), error = r.error,"
+            " computed_at = clock_timestamp()"
             " FROM unnest(CAST(:ids AS bigint[]), CAST(:status AS text[]),"
             " CAST(:approaches AS int[]), CAST(:blind AS int[]), CAST(:incomplete AS bool[]),"
-            " CAST(:result AS text[]), CAST(:error AS text[]))"
-            " AS r(id, status, approaches, blind, incomplete, result, error)"
+            " CAST(:error AS text[])) WITH ORDINALITY"
+            " AS r(id, status, approaches, blind, incomplete, error, k)"
+            " JOIN jsonb_array_elements(CAST(:records AS jsonb)) WITH ORDINALITY AS j(result, k)"
+            " ON j.k = r.k"
             " WHERE s.id = r.id AND s.drill_id = :drill AND s.status = 'pending'"
+            # the rows by primary key: planned on the drill's pending rows instead, from
+            # statistics older than the drill, the join scanned them all once per result
+            " AND s.id = ANY(CAST(:ids AS bigint[]))"
         ),
         {
             "drill": drill_id,
@@ -239,7 +248,7 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
             "approaches": results.approaches,
             "blind": results.blind,
             "incomplete": results.incomplete,
-            "result": results.result_json,
+            "records": records,
             "error": results.error,
         },
     )
