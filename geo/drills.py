@@ -326,18 +326,30 @@ def batches(
     return [rows[k : k + size] for k in range(0, len(rows), size)]
 
 
+#: Dask settings of a local cluster: with no dashboard to show them, the workers' stack
+#: sampling (every 10 ms), GIL sampling (every 1 ms) and the 20 ms event-loop tick only take
+#: CPU from the drill: ~15 % of a core when idle, 3 % without them (2 workers).
+QUIET_LOCAL_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[Any]:
     """A ``dask.distributed`` client: on the cluster at ``scheduler`` (``tcp://host:8786``), or on
     a local cluster of ``workers`` processes of one thread each (the core is numpy and GEOS:
     processes, not threads, use the cores)."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler) as client:
             yield client
         return
-    with _sigint_ignored():
+    with _sigint_ignored(), dask.config.set(QUIET_LOCAL_CLUSTER):
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
