@@ -4,8 +4,9 @@ A *drill* is a named set of scenario points answered with one set of cordon opti
 answer for one scenario (:func:`run_scenario`) is a compact, JSON-ready record: per approach
 its road, bearing, entry point, whether it is blind and its best ``best`` cameras. Scenarios
 run in batches (:func:`run_batch`, hundreds per task) on a Dask cluster (:func:`precompute`);
-a batch comes back as columns ready to store (:class:`BatchResults`, each record already JSON
-text). Each worker loads the registry snapshot itself, once, with a loader given to
+a batch comes back as columns ready to store (:class:`BatchResults`), each record JSON text
+and itself in columns (:func:`record_rows` turns it back into one dict per approach). Each
+worker loads the registry snapshot itself, once, with a loader given to
 :func:`registry_on_workers` (from PostGIS, a GeoPackage…): no copy of it passes through the
 client, whose pickling and sending took longer than the drill. A registry already in memory
 can still be copied to the workers (:func:`scatter_registry`). Tasks carry only their batch of
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import signal
 import threading
 import time
@@ -33,11 +33,11 @@ import orjson
 import shapely
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from geo.answer import approach_label
 from geo.approaches import _check_choice, resolve_radius_m
 from geo.coverage import DORI_LEVELS
 from geo.crs import lonlat_to_xy, xy_to_lonlat
 from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL, DIRECTIONS, TRAVEL_MODES
+from geo.drill_records import record_rows, scenario_record
 from geo.errors import GilmokError, InvalidInput
 from geo.incident import Answer, answer_incident
 from geo.index import CoverageIndex
@@ -100,14 +100,6 @@ class DrillOptions:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DrillOptions:
         return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
-
-
-def _round1(value: float) -> float | None:
-    return round(value, 1) if math.isfinite(value) else None
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _networks_for(
@@ -177,59 +169,6 @@ def _approach_lonlat(answers: Sequence[Answer | str]) -> list[tuple[list[float],
     return out
 
 
-def _approach_records(
-    answer: Answer, lon: list[float], lat: list[float], best: int
-) -> list[dict[str, Any]]:
-    """The stored record of an answer: one dict per approach with its best cameras (see
-    :func:`run_scenario`). Columns are turned into Python values once each (``tolist``), not
-    element by element."""
-    a, w = answer.cordon.approaches, answer.watchers
-    cameras: list[list[dict[str, Any]]] = [[] for _ in range(len(a))]
-    keep = np.flatnonzero(w.rank <= best)
-    if keep.shape[0]:
-        columns = zip(
-            w.approach[keep].tolist(), w.camera_id[keep].tolist(), w.rank[keep].tolist(),
-            w.level[keep].tolist(), w.px_per_m[keep].tolist(), w.facing[keep].tolist(),
-            w.distance_m[keep].tolist(), w.online[keep].tolist(), w.confidence[keep].tolist(),
-            strict=True,
-        )  # fmt: skip
-        for j, camera_id, rank, level, px, facing, distance, online, confidence in columns:
-            cameras[j].append(
-                {
-                    "camera_id": _plain(camera_id),
-                    "rank": rank,
-                    "dori_level": str(level),
-                    "px_per_m": _round1(px),
-                    "facing": facing,
-                    "distance_m": _round1(distance),
-                    "online": online,
-                    "confidence": str(confidence),
-                }
-            )
-    rows = zip(
-        a.direction.tolist(), a.name.tolist(), a.ref.tolist(), a.highway.tolist(),
-        a.main.tolist(), a.bearing_deg.tolist(), w.blind.tolist(), lon, lat, cameras,
-        strict=True,
-    )  # fmt: skip
-    return [
-        {
-            "seq": j + 1,
-            "id": approach_label(j),
-            "direction": str(direction),
-            "road_name": str(name),
-            "ref": str(ref),
-            "highway": str(highway),
-            "main": main,
-            "bearing_deg": _round1(bearing),
-            "blind": blind,
-            "lon": x,
-            "lat": y,
-            "cameras": cams,
-        }
-        for j, (direction, name, ref, highway, main, bearing, blind, x, y, cams) in enumerate(rows)
-    ]
-
-
 def run_scenario(
     registry: Registry, lon: float, lat: float, options: DrillOptions
 ) -> dict[str, Any]:
@@ -253,7 +192,7 @@ def run_scenario(
         "approaches": len(answer.cordon.approaches),
         "blind": int(answer.watchers.blind.sum()),
         "incomplete": bool(answer.cordon.incomplete),
-        "result": _approach_records(answer, a_lon, a_lat, options.best),
+        "result": record_rows(scenario_record(answer, a_lon, a_lat, options.best)),
         "error": "",
     }
 
@@ -263,8 +202,9 @@ class BatchResults:
     """A batch of answered scenarios as columns, one entry per scenario, as the store saves
     them (:func:`geo.store.drills.save_results`).
 
-    ``result_json`` holds a done scenario's ``result`` of :func:`run_scenario` as JSON text
-    (None when failed); the other columns are that function's keys, with the scenario ``id``.
+    ``result_json`` holds a done scenario's record as JSON text, in columns (None when failed:
+    :func:`record_rows` gives the ``result`` of :func:`run_scenario`); the other columns are
+    that function's keys, with the scenario ``id``.
     """
 
     id: list[int]
@@ -308,9 +248,9 @@ def run_batch(
             out.result_json.append(None)
             out.error.append(answer)
             continue
-        record = _approach_records(answer, a_lon, a_lat, opts.best)
+        record = scenario_record(answer, a_lon, a_lat, opts.best)
         out.status.append("done")
-        out.approaches.append(len(record))
+        out.approaches.append(len(answer.cordon.approaches))
         out.blind.append(int(answer.watchers.blind.sum()))
         out.incomplete.append(bool(answer.cordon.incomplete))
         out.result_json.append(orjson.dumps(record).decode())

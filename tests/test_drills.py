@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Engine
 from api import create_app
 from api.cli import main
 from geo.crs import xy_to_lonlat
+from geo.drill_records import record_rows
 from geo.drills import (
     BatchResults,
     DrillOptions,
@@ -165,7 +166,9 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
     assert len(batch) == 2
     assert batch.id == [1, 2]
     assert batch.status == ["done", "failed"]
-    done = json.loads(batch.result_json[0])  # JSON text, ready to store
+    stored = json.loads(batch.result_json[0])  # JSON text, ready to store, in columns
+    assert set(stored) == {"approaches", "cameras"}
+    done = record_rows(stored)
     assert batch.approaches[0] == len(done) > 0
     assert batch.blind[0] == sum(a["blind"] for a in done)
     assert all(len(a["cameras"]) <= 2 for a in done)
@@ -192,11 +195,12 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
         answer = answer_incident(snapshot.network_for(lon, lat).graph, snapshot.index, (lon, lat),
                                  radius_m=500)  # fmt: skip
         expected = _record_element_by_element(answer, options.best)
-        assert json.loads(batch.result_json[k]) == expected == single["result"]
+        assert record_rows(json.loads(batch.result_json[k])) == expected == single["result"]
+        assert len(batch.result_json[k] or "") < len(json.dumps(expected, ensure_ascii=False))
         assert batch.incomplete[k] == single["incomplete"] == answer.cordon.incomplete
         compared += bool(expected)
     assert compared > 30
-    assert any(a["cameras"] for r in batch.result_json if r for a in json.loads(r))
+    assert any(a["cameras"] for r in batch.result_json if r for a in record_rows(json.loads(r)))
 
 
 def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
@@ -340,8 +344,23 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     with engine.connect() as conn:
         stored = store.get_scenario(conn, drill_id, done["id"])
     assert one.json["result"] == stored.result
+    assert stored.result == _record_element_by_element(
+        answer_incident(snapshot.networks[0].graph, snapshot.index, (stored.lon, stored.lat),
+                        radius_m=500),
+        options.best,
+    )  # fmt: skip
     assert one.json["name"] == stored.name
     assert "source_url" not in json.dumps(one.json)
+    # a record stored as rows, before records were stored in columns, reads the same
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE drill_scenario SET result = CAST(:rows AS jsonb) WHERE id = :id"),
+            {"rows": json.dumps(stored.result), "id": stored.id},
+        )
+        assert store.get_scenario(conn, drill_id, stored.id).result == stored.result
+        assert store.get_drill(conn, "seoul_sites").cameras == info.cameras
+    again = client.get(f"/v1/drills/seoul_sites/scenarios/{done['id']}", headers=headers)
+    assert again.json["result"] == one.json["result"]
     missing = client.get("/v1/drills/nothing", headers=headers)
     assert missing.status_code == 404
     assert missing.json["code"] == "not_found"

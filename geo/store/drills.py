@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
+from geo.drill_records import record_rows
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store.db import connect
 from geo.store.models import WORKING_SRID
@@ -48,7 +49,8 @@ class DrillInfo:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One stored scenario; ``result`` holds its approaches and best cameras once done."""
+    """One stored scenario; ``result`` holds its approaches and best cameras once done, one
+    dict per approach (:func:`geo.drill_records.record_rows`)."""
 
     id: int
     name: str
@@ -282,8 +284,13 @@ def get_drill(conn: Connection, name: str) -> DrillInfo:
             " count(s.id) FILTER (WHERE s.status = 'failed') AS failed,"
             " count(s.id) FILTER (WHERE s.status = 'pending') AS pending,"
             " coalesce(sum(s.approaches), 0) AS approaches, coalesce(sum(s.blind), 0) AS blind,"
-            " (SELECT count(DISTINCT c->>'camera_id') FROM drill_scenario x,"
-            "  jsonb_array_elements(x.result) a, jsonb_array_elements(a->'cameras') c"
+            " (SELECT count(DISTINCT c.id) FROM drill_scenario x, LATERAL ("
+            # a record in columns (geo.drills.run_batch), or one stored before as rows
+            "  SELECT jsonb_array_elements_text(CASE jsonb_typeof(x.result)"
+            "   WHEN 'object' THEN x.result->'cameras'->'camera_id' ELSE '[]' END)"
+            "  UNION ALL SELECT k->>'camera_id' FROM jsonb_array_elements(CASE"
+            "   jsonb_typeof(x.result) WHEN 'array' THEN x.result ELSE '[]' END) a,"
+            "   jsonb_array_elements(a->'cameras') k) c(id)"
             "  WHERE x.drill_id = d.id AND x.status = 'done') AS cameras"
             " FROM drill d LEFT JOIN drill_scenario s ON s.drill_id = d.id"
             " WHERE d.name = :name GROUP BY d.id"
@@ -310,7 +317,8 @@ _SCENARIO_COLUMNS = (
 def _scenario(row: Any) -> Scenario:
     return Scenario(
         id=int(row.id), name=row.name, lon=float(row.lon), lat=float(row.lat), status=row.status,
-        approaches=row.approaches, blind=row.blind, incomplete=row.incomplete, result=row.result,
+        approaches=row.approaches, blind=row.blind, incomplete=row.incomplete,
+        result=None if row.result is None else record_rows(row.result),
         error=row.error, computed_at=row.computed_at,
     )  # fmt: skip
 
