@@ -403,12 +403,13 @@ def approach_table(
     """Crossings sorted (outbound last, then by segment, forward first, then by offset), their
     watch stretches' vertices, and their grouping into approaches (see :func:`merge_labels`).
 
-    Returns ``(order, px, py, line, reps, by_group, group_ptr, group_main)``: ``order`` sorts
-    the input; the stretches (``line`` = position in sorted order) run ``watch_m`` either side
-    of each crossing in the direction of travel; ``reps`` are the sorted positions of each
-    approach's representative, ``by_group[group_ptr[g]:group_ptr[g + 1]]`` the sorted
-    positions of approach ``g``'s crossings (ascending), ``group_main`` whether any is on a
-    main road.
+    Returns ``(order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main)``:
+    ``order`` sorts the input; ``reps`` are the sorted positions of each approach's
+    representative, ``by_group[group_ptr[g]:group_ptr[g + 1]]`` the sorted positions of
+    approach ``g``'s crossings (ascending), ``group_main`` whether any is on a main road. The
+    watch stretches run ``watch_m`` either side of each crossing in the direction of travel:
+    their vertices ``sx, sy`` come in approach order, ``part`` numbering each vertex's
+    stretch (the crossing ``by_group[part]``) and ``part_owner`` each stretch's approach.
     """
     k = seg.shape[0]
     order = np.argsort(offset, kind="mergesort")
@@ -450,7 +451,23 @@ def approach_table(
         if main[by_group[i]]:
             group_main[g] = True
     group_ptr[n_groups] = k
-    return order, px, py, line, reps, by_group, group_ptr, group_main
+    # the stretches' vertices in approach order: part j is crossing by_group[j]
+    line_ptr = np.zeros(k + 1, dtype=np.int64)
+    for q in range(line.shape[0]):
+        line_ptr[line[q] + 1] = q + 1
+    sx = np.empty(px.shape[0])
+    sy = np.empty(px.shape[0])
+    part = np.empty(px.shape[0], dtype=np.int64)
+    part_owner = np.empty(k, dtype=np.int64)
+    at = 0
+    for g in range(n_groups):
+        for j in range(group_ptr[g], group_ptr[g + 1]):
+            part_owner[j] = g
+            c = by_group[j]
+            for q in range(line_ptr[c], line_ptr[c + 1]):
+                sx[at], sy[at], part[at] = px[q], py[q], j
+                at += 1
+    return order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main
 
 
 @njit(cache=True, nogil=True)

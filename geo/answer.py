@@ -114,6 +114,13 @@ class _Shapes:
         n = np.arange(np.shape(x)[0])
         self._block(x, y, n, n, [_POINT] * n.shape[0])
 
+    def lines(self, x: Any, y: Any, part: Any, owner: NDArray[np.int64], n: int) -> None:
+        """``n`` LineStrings or MultiLineStrings from vertices (see
+        :meth:`geo.index.CoverageIndex.query_lines`)."""
+        counts = np.bincount(owner, minlength=n)
+        kinds = np.where(counts > 1, _MULTILINESTRING, _LINESTRING).tolist()
+        self._block(x, y, part, owner, kinds)
+
     def multilinestring(self, x: Any, y: Any, line: NDArray[np.int64]) -> None:
         n_lines = int(line[-1]) + 1 if line.shape[0] else 0
         self._block(x, y, line, np.zeros(n_lines, dtype=np.int64), [_MULTILINESTRING])
@@ -268,7 +275,7 @@ def answer_to_geojson(
     else:
         shapes.multilinestring(*_cordon_lines(network, cordon))
     shapes.points(a.x, a.y)
-    shapes.geometries(np.asarray(a.stretch, dtype=object))
+    shapes.lines(a.stretch_x, a.stretch_y, a.stretch_part, a.stretch_owner, k)
     if watchers is not None:
         shapes.points(watchers.x, watchers.y)
     geometry = shapes.write(arrays=arrays)

@@ -24,6 +24,7 @@ Definitions (issue 4; the API and the tests depend on them):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -36,7 +37,14 @@ from geo import _kernels
 from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
 from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
 from geo.errors import InvalidInput
-from geo.network import Reach, RoadNetwork, SnappedPoint, road_distances, snap_to_road
+from geo.network import (
+    Reach,
+    RoadNetwork,
+    SnappedPoint,
+    lines_from_vertices,
+    road_distances,
+    snap_to_road,
+)
 
 MIN_RADIUS_M = 50.0
 MAX_RADIUS_M = 5000.0
@@ -64,8 +72,10 @@ class Approaches:
         The road's attributes.
     main
         Whether it is a main approach (motorway, trunk, primary, secondary and links).
-    stretch
-        Watch stretch (LineString, or MultiLineString for merged crossings), working CRS.
+    stretch_x, stretch_y, stretch_part, stretch_owner
+        Watch stretches as vertices (working CRS): ``stretch_part`` numbers each vertex's
+        stretch, ``stretch_owner`` each stretch's approach (both ascending); as shapely
+        geometries, :attr:`stretch`.
     member_seg, member_ptr
         Segment rows of every crossing merged into approach ``i``:
         ``member_seg[member_ptr[i]:member_ptr[i + 1]]`` (also as :attr:`members`).
@@ -83,12 +93,23 @@ class Approaches:
     ref: NDArray[np.object_]
     osm_way_id: NDArray[np.int64]
     main: NDArray[np.bool_]
-    stretch: NDArray[np.object_]
+    stretch_x: NDArray[np.float64]
+    stretch_y: NDArray[np.float64]
+    stretch_part: NDArray[np.int64]
+    stretch_owner: NDArray[np.int64]
     member_seg: NDArray[np.int64]
     member_ptr: NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
+
+    @functools.cached_property
+    def stretch(self) -> NDArray[np.object_]:
+        """Watch stretch of each approach: a LineString, or a MultiLineString for merged
+        crossings (working CRS). Built on first use: the query itself works on the vertices."""
+        return lines_from_vertices(
+            self.stretch_x, self.stretch_y, self.stretch_part, self.stretch_owner, len(self)
+        )
 
     @property
     def members(self) -> tuple[NDArray[np.int64], ...]:
@@ -241,26 +262,15 @@ def _build_approaches(
     merge_m: float,
     north_deg: float,
 ) -> Approaches:
-    order, px, py, line, reps, by_group, group_ptr, group_main = _kernels.approach_table(
-        c.outbound, _kernels.ints(c.seg), c.forward, _kernels.floats(c.offset),
-        _kernels.floats(c.x), _kernels.floats(c.y), _kernels.floats(c.grid_bearing),
-        network.seg_road, network.seg_main, network.coord_start, network.coord_cum,
-        network.coord_x, network.coord_y, network.seg_length,
-        float(watch_m), float(merge_m), SAME_DIRECTION_DEG,
+    order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main = (
+        _kernels.approach_table(
+            c.outbound, _kernels.ints(c.seg), c.forward, _kernels.floats(c.offset),
+            _kernels.floats(c.x), _kernels.floats(c.y), _kernels.floats(c.grid_bearing),
+            network.seg_road, network.seg_main, network.coord_start, network.coord_cum,
+            network.coord_x, network.coord_y, network.seg_length,
+            float(watch_m), float(merge_m), SAME_DIRECTION_DEG,
+        )
     )  # fmt: skip
-    coords = np.empty((px.shape[0], 2))
-    coords[:, 0], coords[:, 1] = px, py
-    stretch = np.asarray(
-        shapely.linestrings(coords, indices=line) if line.shape[0] else [], dtype=object
-    )
-    merged = stretch[reps]
-    sizes = np.diff(group_ptr)
-    if np.any(sizes > 1):
-        # every merged approach's MultiLineString in one call
-        many = np.flatnonzero(sizes > 1)
-        parts = by_group[np.concatenate([np.arange(group_ptr[g], group_ptr[g + 1]) for g in many])]
-        which = np.repeat(np.arange(many.shape[0]), sizes[many])
-        merged[many] = shapely.multilinestrings(stretch[parts], indices=which)
     at = order[reps]  # the representatives, as positions in the input
     seg = c.seg[at]
     return Approaches(
@@ -276,7 +286,10 @@ def _build_approaches(
         ref=network.seg_ref[seg],
         osm_way_id=network.seg_way[seg],
         main=group_main,
-        stretch=merged,
+        stretch_x=sx,
+        stretch_y=sy,
+        stretch_part=part,
+        stretch_owner=part_owner,
         member_seg=c.seg[order][by_group],
         member_ptr=group_ptr,
     )

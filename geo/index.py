@@ -42,6 +42,7 @@ from geo.coverage import (
 from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
 from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
+from geo.network import lines_from_vertices
 
 #: Camera statuses left out of the index altogether: the camera no longer exists.
 EXCLUDED_STATUSES = frozenset({"retired"})
@@ -254,29 +255,61 @@ class CoverageIndex:
         Geometries are lines in the working CRS. Also returns, per pair, the distance in
         metres from the camera to the nearest point of the geometry inside its coverage (where
         the pixel density on it is highest). Pairs come sorted by geometry, then camera row.
+        See :meth:`query_lines`, which takes the lines as vertices.
+        """
+        level_px_per_m(level)  # refuses an unknown level
+        geoms = np.atleast_1d(np.asarray(geometries, dtype=object))
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        return self.query_lines(
+            coords[:, 0], coords[:, 1], part_of, owner, geoms.shape[0], level=level, geoms=geoms
+        )
+
+    def query_lines(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        part: ArrayLike,
+        owner: ArrayLike,
+        n: int,
+        *,
+        level: str = "observe",
+        geoms: NDArray[np.object_] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`query` for ``n`` lines given as vertices: ``part`` numbers each vertex's
+        line part, ``owner`` each part's line (both ascending, every line with a vertex).
 
         The answer is the one of ``shapely.intersects`` on the coverage polygons; polygons are
         only built where the distance alone cannot decide (a disk's polygon holds every point
-        within ``r·cos(step/2)`` of its centre and none beyond ``r``).
+        within ``r·cos(step/2)`` of its centre and none beyond ``r``). ``geoms``, the lines as
+        shapely geometries when the caller has them, saves rebuilding the few those need.
         """
         level_px_per_m(level)  # refuses an unknown level
         strength = DORI_LEVELS.index(level)
-        geoms = np.atleast_1d(np.asarray(geometries, dtype=object))
         empty = np.empty(0, dtype=np.int64)
-        if geoms.shape[0] == 0 or len(self) == 0:
+        if n == 0 or len(self) == 0:
             return empty, empty, np.empty(0)
+        x, y = _kernels.floats(x), _kernels.floats(y)
+        part, owner = _kernels.ints(part), _kernels.ints(owner)
+        # each line's vertices are contiguous: its bounding box (none for a line without any)
+        line_of = owner[part]
+        has = np.bincount(line_of, minlength=n) > 0
+        start = np.searchsorted(line_of, np.flatnonzero(has))
+        bounds = np.full((n, 4), np.nan)
+        if start.shape[0]:
+            bounds[has] = np.column_stack(
+                [np.minimum.reduceat(x, start), np.minimum.reduceat(y, start),
+                 np.maximum.reduceat(x, start), np.maximum.reduceat(y, start)]
+            )  # fmt: skip
         grow = self.grow_m[strength]
-        if grow == 0.0:
-            # the tree's boxes (default level) hold the coverage at this level and stronger ones
-            pair_geom, pair_cam = self.tree.query(geoms)
-            radius = self.range_m(pair_cam, level=level)
-        else:
-            bounds = shapely.bounds(geoms)
-            query_boxes = shapely.box(
-                bounds[:, 0] - grow, bounds[:, 1] - grow, bounds[:, 2] + grow, bounds[:, 3] + grow
-            )
-            pair_geom, pair_cam = self.tree.query(query_boxes)
-            radius = self.range_m(pair_cam, level=level)
+        # the tree's boxes (default level) hold the coverage at this level and stronger ones;
+        # a weaker level's reach is longer by ``grow`` at most
+        b = bounds[has]
+        query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
+        local, pair_cam = self.tree.query(query_boxes)
+        pair_geom = np.flatnonzero(has)[local]
+        radius = self.range_m(pair_cam, level=level)
+        if grow != 0.0:
             boxes = sector_bounds(
                 self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
                 self.grid_span_deg[pair_cam], radius,
@@ -289,18 +322,16 @@ class CoverageIndex:
             pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
         if pair_geom.shape[0] == 0:
             return empty, empty, np.empty(0)
-        parts, owner = shapely.get_parts(geoms, return_index=True)
-        coords, part_of = shapely.get_coordinates(parts, return_index=True)
         near, status = _kernels.watch_candidates(
             self.x[pair_cam], self.y[pair_cam], _kernels.floats(radius),
-            self.grid_span_deg[pair_cam], _kernels.floats(coords[:, 0]),
-            _kernels.floats(coords[:, 1]), _kernels.ints(part_of), _kernels.ints(owner),
-            geoms.shape[0], _kernels.ints(pair_geom),
+            self.grid_span_deg[pair_cam], x, y, part, owner, n, _kernels.ints(pair_geom),
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip
         hit = status == 1
         unsure = status == 2
         if unsure.any():
+            if geoms is None:
+                geoms = lines_from_vertices(x, y, part, owner, n)
             cams = pair_cam[unsure]
             polygons = sector_polygons(
                 self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams],

@@ -445,6 +445,33 @@ def build_road_network(
     )
 
 
+def lines_from_vertices(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    part: NDArray[np.int64],
+    owner: NDArray[np.int64],
+    n: int,
+) -> NDArray[np.object_]:
+    """``n`` geometries from vertices: ``part`` numbers each vertex's line, ``owner`` each
+    line's geometry (both ascending); a geometry of one line is a LineString, of several a
+    MultiLineString (its lines in order)."""
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    coords = np.empty((x.shape[0], 2))
+    coords[:, 0], coords[:, 1] = x, y
+    lines = np.asarray(shapely.linestrings(coords, indices=part), dtype=object)
+    counts = np.bincount(owner, minlength=n)
+    first = np.cumsum(counts) - counts
+    out[:] = lines[first]
+    many = np.flatnonzero(counts > 1)
+    if many.shape[0]:
+        parts = np.concatenate([np.arange(first[g], first[g] + counts[g]) for g in many])
+        which = np.repeat(np.arange(many.shape[0]), counts[many])
+        out[many] = shapely.multilinestrings(lines[parts], indices=which)
+    return out
+
+
 def snap_to_road(
     network: RoadNetwork, x: float, y: float, *, max_distance_m: float
 ) -> SnappedPoint:

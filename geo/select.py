@@ -133,7 +133,10 @@ def cameras_watching(
     level_idx = DORI_LEVELS.index(level)
     k = len(approaches)
     # the nearest point of the stretch inside the coverage sets the pixel density there
-    pair_app, cams, near = index.query(approaches.stretch, level=level)
+    pair_app, cams, near = index.query_lines(
+        approaches.stretch_x, approaches.stretch_y, approaches.stretch_part,
+        approaches.stretch_owner, k, level=level,
+    )  # fmt: skip
     n = pair_app.shape[0]
     if n == 0:
         return _no_watchers(index, level, k)
