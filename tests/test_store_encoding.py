@@ -101,3 +101,26 @@ def test_binary_copy_reads_back_as_written(db: Connection) -> None:
     assert [(r[6], r[7], r[8]) for r in rows] == [
         (a, b, 5179) for a, b in zip(x.tolist(), x[::-1].tolist(), strict=True)
     ]
+
+
+@pytest.mark.db
+def test_binary_copy_takes_blocks_one_after_the_other(db: Connection) -> None:
+    db.execute(text("CREATE TEMP TABLE copy_blocks (n int8, name text) ON COMMIT DROP"))
+
+    def blocks(sizes: list[int]):  # type: ignore[no-untyped-def]
+        at = 0
+        for size in sizes:
+            numbers = np.arange(at, at + size)
+            yield {"n": int_column(numbers, bits=64), "name": text_column(numbers.astype(str))}
+            at += size
+
+    assert copy_columns(db, "copy_blocks", blocks([3, 0, 5, 1]), rows_per_block=2) == 9
+    rows = db.execute(text("SELECT n, name FROM copy_blocks ORDER BY n")).all()
+    assert [(r.n, r.name) for r in rows] == [(i, str(i)) for i in range(9)]
+    assert copy_columns(db, "copy_blocks", iter([])) == 0
+    with pytest.raises(ValueError, match="columns"):
+        copy_columns(
+            db,
+            "copy_blocks",
+            [{"n": int_column([1], bits=64)}, {"name": text_column(np.array(["x"]))}],
+        )
