@@ -413,7 +413,11 @@ def _reserve_ids(conn: Connection, table: str, n: int) -> NDArray[np.int64]:
     return np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64)
 
 
-def _camera_columns(
+#: Cameras per block of the camera COPY: the server reads one block while the next is built.
+CAMERAS_PER_BLOCK = 100_000
+
+
+def _camera_blocks(
     cams: pd.DataFrame,
     *,
     ids: NDArray[np.int64],
@@ -421,36 +425,40 @@ def _camera_columns(
     source: str,
     batch_id: int,
     file_name: str,
-) -> dict[str, Column]:
-    """The ``camera`` rows of the reader's cameras; positions projected to the working CRS."""
-    n = len(cams)
-    x, y = lonlat_to_xy(cams["lon"].to_numpy(), cams["lat"].to_numpy(), crs=WORKING_CRS)
-    return {
-        "id": int_column(ids, bits=64),
-        "source": constant_column(source.encode(), n),
-        "source_key": text_column(cams["source_key"]),
-        "site_key": text_column(cams["site_key"]),
-        "owner_id": int_column(owner_ids, bits=32),
-        "position": points_ewkb(x, y, srid=WORKING_SRID),
-        "kind": text_column(cams["kind"]),
-        "heading_deg": float_column(cams["heading_deg"]),
-        "heading_source": text_column(cams["heading_source"]),
-        "heading_uncertainty_deg": float_column(cams["heading_uncertainty_deg"]),
-        "heading_hint": text_column(cams["heading_hint"], null_as=""),
-        "fov_deg": float_column(cams["fov_deg"]),
-        "pan_min_deg": float_column(cams["pan_min_deg"]),
-        "pan_max_deg": float_column(cams["pan_max_deg"]),
-        "resolution_px_h": int_column(
-            cams["resolution_px_h"].to_numpy(dtype="float64", na_value=np.nan), bits=32
-        ),
-        "megapixels": float_column(cams["megapixels"]),
-        "mount_height_m": float_column(cams["mount_height_m"]),
-        "purpose": text_column(cams["purpose"], null_as=""),
-        "address": text_column(cams["address"], null_as=""),
-        "direction_text": text_column(cams["direction_text"], null_as=""),
-        "provenance": _provenance(cams, file_name),
-        "import_batch_id": int_column(np.full(n, batch_id), bits=32),
-    }
+) -> Iterator[dict[str, Column]]:
+    """The ``camera`` rows of the reader's cameras, block by block; positions projected to
+    the working CRS."""
+    for begin in range(0, len(cams), CAMERAS_PER_BLOCK):
+        rows = slice(begin, begin + CAMERAS_PER_BLOCK)
+        block = cams.iloc[rows]
+        n = len(block)
+        x, y = lonlat_to_xy(block["lon"].to_numpy(), block["lat"].to_numpy(), crs=WORKING_CRS)
+        yield {
+            "id": int_column(ids[rows], bits=64),
+            "source": constant_column(source.encode(), n),
+            "source_key": text_column(block["source_key"]),
+            "site_key": text_column(block["site_key"]),
+            "owner_id": int_column(owner_ids[rows], bits=32),
+            "position": points_ewkb(x, y, srid=WORKING_SRID),
+            "kind": text_column(block["kind"]),
+            "heading_deg": float_column(block["heading_deg"]),
+            "heading_source": text_column(block["heading_source"]),
+            "heading_uncertainty_deg": float_column(block["heading_uncertainty_deg"]),
+            "heading_hint": text_column(block["heading_hint"], null_as=""),
+            "fov_deg": float_column(block["fov_deg"]),
+            "pan_min_deg": float_column(block["pan_min_deg"]),
+            "pan_max_deg": float_column(block["pan_max_deg"]),
+            "resolution_px_h": int_column(
+                block["resolution_px_h"].to_numpy(dtype="float64", na_value=np.nan), bits=32
+            ),
+            "megapixels": float_column(block["megapixels"]),
+            "mount_height_m": float_column(block["mount_height_m"]),
+            "purpose": text_column(block["purpose"], null_as=""),
+            "address": text_column(block["address"], null_as=""),
+            "direction_text": text_column(block["direction_text"], null_as=""),
+            "provenance": _provenance(block, file_name),
+            "import_batch_id": int_column(np.full(n, batch_id), bits=32),
+        }
 
 
 def import_cameras(
@@ -490,23 +498,22 @@ def _import_cameras(
     coverage_rows = 0
     if created:
         ids = _reserve_ids(conn, "camera", created)
-        columns = _camera_columns(
-            cams,
-            ids=ids,
-            owner_ids=owner_ids,
-            source=read.source,
-            batch_id=batch_id,
-            file_name=path.name,
-        )
-        # Coverage is numpy/shapely work on the parsed rows: it runs in a thread while the
-        # server loads the cameras and rebuilds their indexes (this thread then mostly waits
-        # on the server or runs compiled code, leaving the GIL to the other).
         pool = ThreadPoolExecutor(max_workers=1)
         try:
-            coverage = pool.submit(observe_coverage, cams, max_range_m=max_range_m)
             with _bulk_mode(conn, "camera", created):
-                copy_columns(conn, "camera", columns)
-            del columns
+                blocks = _camera_blocks(
+                    cams,
+                    ids=ids,
+                    owner_ids=owner_ids,
+                    source=read.source,
+                    batch_id=batch_id,
+                    file_name=path.name,
+                )
+                copy_columns(conn, "camera", blocks)
+                # Coverage is numpy/shapely work on the parsed rows, computed in a thread while
+                # the server rebuilds the camera indexes. (Started earlier, it would slow the
+                # building of the camera rows: both hold the GIL for much of their time.)
+                coverage = pool.submit(observe_coverage, cams, max_range_m=max_range_m)
             with _bulk_mode(conn, "coverage", created):
                 coverage_rows = copy_columns(conn, "coverage", coverage.result().columns(ids))
         finally:
