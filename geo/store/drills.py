@@ -158,7 +158,8 @@ def add_scenarios(
     lat: Iterable[Any],
 ) -> int:
     """Add scenario points (lon/lat degrees) by name; names already in the drill are kept as
-    they are. Returns the number added."""
+    they are; the table's statistics are refreshed when some are added. Returns the number
+    added."""
     result = conn.execute(
         text(
             "INSERT INTO drill_scenario (drill_id, name, location)"
@@ -175,7 +176,13 @@ def add_scenarios(
             "lat": [float(y) for y in lat],
         },
     )
-    return int(result.rowcount)
+    added = int(result.rowcount)
+    if added:
+        # statistics from before these rows had the drill's saves walk all its rows through
+        # the drill_id index once per batch (~0.1 ms a scenario at 100,000) instead of
+        # fetching each row by its id
+        conn.execute(text("ANALYZE drill_scenario"))
+    return added
 
 
 def pending_scenarios(
