@@ -291,5 +291,8 @@ def row_digests(columns: dict[str, list[str]], names: list[str]) -> list[str]:
 
     Identical rows get the same digest; the digest does not depend on pandas or Python versions.
     """
-    joined = ["\x1f".join(values) for values in zip(*(columns[n] for n in names), strict=True)]
-    return [hashlib.sha1(s.encode("utf-8")).hexdigest()[:_DIGEST_CHARS] for s in joined]
+    sha1 = hashlib.sha1
+    return [
+        sha1("\x1f".join(values).encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+        for values in zip(*(columns[n] for n in names), strict=True)
+    ]

@@ -185,22 +185,28 @@ def _read_cctv(name: str, country_bounds: tuple[float, float, float, float] | No
         RejectedRow(line, "(row)", f"has {got} fields, the header has {len(table.header)}")
         for line, got in table.bad_rows
     )
-    frame = pd.DataFrame(table.columns, dtype=object)
+    # Only the columns we read, one object array each: a DataFrame of all of them (one 2-D
+    # block) and a row selection of it cost seconds on a national file.
+    values = {theirs: np.array(table.columns[theirs], dtype=object) for theirs in cols.values()}
+
+    def series(ours: str) -> pd.Series:
+        return pd.Series(values[cols[ours]], dtype=object, copy=False)
+
     lat, lon, problems = coordinate_rejections(
-        frame[cols["lat"]],
-        frame[cols["lon"]],
+        series("lat"),
+        series("lon"),
         bounds=country_bounds,
         lat_field=cols["lat"],
         lon_field=cols["lon"],
     )
     n_cameras, more = _n_cameras_problems(
-        frame[cols["n_cameras"]], {p[0] for p in problems}, cols["n_cameras"]
+        series("n_cameras"), {p[0] for p in problems}, cols["n_cameras"]
     )
     keys = row_digests(table.columns, table.header)
     kept = settle_rows(report, table.lines, keys, problems + more)
     cameras = _site_cameras(
         table,
-        sites=frame.iloc[kept],
+        column={ours: values[theirs][kept] for ours, theirs in cols.items()},
         cols=cols,
         kept=kept,
         keys=keys,
@@ -217,7 +223,7 @@ def _read_cctv(name: str, country_bounds: tuple[float, float, float, float] | No
 def _site_cameras(
     table: CsvTable,
     *,
-    sites: pd.DataFrame,
+    column: dict[str, np.ndarray],
     cols: dict[str, str],
     kept: np.ndarray,
     keys: list[str],
@@ -226,8 +232,10 @@ def _site_cameras(
     n_cameras: np.ndarray,
     report: ReadReport,
 ) -> pd.DataFrame:
-    """Expand the kept sites into cameras (vectorised over sites; Python only per distinct text)."""
-    column = {ours: sites[theirs].to_numpy(dtype=object) for ours, theirs in cols.items()}
+    """Expand the kept sites into cameras (vectorised over sites; Python only per distinct text).
+
+    ``column`` holds the kept sites' values by our column name.
+    """
     n_sites = len(kept)
 
     direction_texts = column["direction"]
