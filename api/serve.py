@@ -1,8 +1,16 @@
-"""``gilmok serve``: the API under gunicorn, one app (and one database pool) per worker."""
+"""``gilmok serve``: the API under gunicorn, one app (and one database pool) per worker.
+
+Each worker loads its registry snapshot before it takes its first request (a national registry
+takes a minute or more), telling the arbiter meanwhile that it is alive: gunicorn kills a worker
+silent for ``timeout`` seconds, and a load inside the first request was killed that way, again
+and again. Should the load fail (no database yet, no roads imported), the worker starts anyway
+and the first request that needs the snapshot tries again, answering 503 if it cannot.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -28,6 +36,41 @@ class GilmokServer(BaseApplication):
         return create_app(self.settings)
 
 
+def load_snapshot_before_serving(worker: Any) -> None:
+    """gunicorn ``post_worker_init``: load this worker's snapshot, heartbeating meanwhile."""
+    from api.snapshot import snapshot_cache
+
+    app = worker.wsgi
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    loaded: list[Any] = []
+
+    def load() -> None:
+        try:
+            with app.app_context():
+                loaded.append(snapshot_cache(app).get())
+        except Exception as exc:  # reported below; the first request tries again
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=load, name="snapshot-load", daemon=True).start()
+    while not done.wait(1.0):
+        worker.notify()
+    if loaded:
+        worker.log.info(
+            "registry snapshot loaded before serving, in %.1f s: %s",
+            loaded[0].seconds,
+            loaded[0].counts,
+        )
+    else:
+        worker.log.warning(
+            "registry snapshot not loaded at start (%s); the first request will try again",
+            failed[0] if failed else "no answer",
+        )
+
+
 def default_workers() -> int:
     """gunicorn's advice: two per CPU, plus one."""
     return 2 * (os.cpu_count() or 1) + 1
@@ -40,7 +83,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
         "workers": workers or default_workers(),
         "worker_class": "sync",
         "preload_app": False,
-        "timeout": 30,
+        # a request that reloads a changed national registry takes a minute or more
+        "timeout": 300,
+        "post_worker_init": load_snapshot_before_serving,
         "graceful_timeout": 10,
         "accesslog": "-",
         "errorlog": "-",

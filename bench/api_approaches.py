@@ -107,16 +107,18 @@ def start_server(url: URL, port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    # workers load their snapshot before serving: minutes at national scale
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=1):
                 return server
         except (OSError, urllib.error.URLError):
             if server.poll() is not None:
                 sys.exit(f"gilmok serve exited: see {log}")
-            time.sleep(0.1)
+            time.sleep(0.2)
     server.terminate()
-    sys.exit(f"gilmok serve did not answer in 20 s: see {log}")
+    sys.exit(f"gilmok serve did not answer in 15 minutes: see {log}")
 
 
 def warm_up(base: str, key: str, paths: list[str]) -> None:
