@@ -12,6 +12,7 @@ and extrapolated linearly (it would take the better part of an hour on the whole
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -95,7 +96,7 @@ def main() -> None:
     path = make_national_cctv(BENCH_DIR / f"national_cctv_{args.cameras // 1000}k.csv",
                               target_cameras=args.cameras)  # fmt: skip
     admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    gilmok_s, read_s, load_s, cameras = [], [], [], 0
+    gilmok_s, read_s, load_s, loadavg, cameras = [], [], [], [], 0
     baseline_s, baseline_n = 0.0, 0
     for _ in range(args.repeats):
         name = f"gilmok_bench_{uuid.uuid4().hex[:8]}"
@@ -105,6 +106,7 @@ def main() -> None:
         try:
             upgrade(url)
             engine = connect(url)
+            loadavg.append(os.getloadavg()[0])
             t0 = time.perf_counter()
             read = read_cctv(path, country_bounds=settings.country_bounds)
             t1 = time.perf_counter()
@@ -141,6 +143,9 @@ def main() -> None:
         f"   (measured on {baseline_n} cameras, extrapolated)"
     )
     print(f"ratio: gilmok {rate / base_rate:.1f}x the row-by-row rate; goal: < 120 s for the file")
+    for i, (g, r, lo, avg) in enumerate(zip(gilmok_s, read_s, load_s, loadavg, strict=True), 1):
+        print(f"run {i}: {g:.1f} s (read {r:.1f} s, load {lo:.1f} s), 1-min load average {avg:.2f}")
+    print(f"on {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
