@@ -11,6 +11,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,11 @@ from geo.store.migrate import upgrade
 DATA_DIR = Path(
     os.environ.get("GILMOK_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+
+# A run started in the background of a non-interactive shell inherits SIGINT ignored (POSIX),
+# and so would every process it starts: the Ctrl-C tests need it as a terminal delivers it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
