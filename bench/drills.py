@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import statistics
 import sys
@@ -167,6 +168,29 @@ def worker_rss_gb() -> float:
     return float(psutil.Process().memory_info().rss / 1e9)
 
 
+def gc_timer(dask_worker: Any) -> None:
+    """On a worker: time the garbage collector's passes from now on."""
+    state = {"start": 0.0, "seconds": 0.0, "full": 0}
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            state["start"] = time.perf_counter()
+            return
+        state["seconds"] += time.perf_counter() - state["start"]
+        state["full"] += info["generation"] == 2
+
+    gc.callbacks.append(callback)
+    dask_worker.bench_gc = state
+
+
+def gc_taken(dask_worker: Any) -> tuple[float, int]:
+    """On a worker: seconds in the garbage collector and full passes since the last call."""
+    state = dask_worker.bench_gc
+    taken = (state["seconds"], int(state["full"]))
+    state["seconds"] = state["full"] = 0
+    return taken
+
+
 def cpu_seconds(pids: Sequence[int] | None = None) -> float:
     """User + system CPU seconds of this process (or of ``pids``)."""
     total = 0.0
@@ -219,6 +243,7 @@ def run_drill(
         saving += time.perf_counter() - t
 
     worker_pids = list(client.run(os.getpid, workers=list(workers)).values())
+    client.run(gc_taken, workers=list(workers))
     cpu0 = (cpu_seconds(), cpu_seconds(worker_pids), cpu_seconds(backends))
     t0 = time.perf_counter()
     try:
@@ -227,6 +252,7 @@ def run_drill(
         main_cpu = cpu_seconds() - cpu0[0]
         worker_cpu = cpu_seconds(worker_pids) - cpu0[1]
         db_cpu = cpu_seconds(backends) - cpu0[2]
+        collected = client.run(gc_taken, workers=list(workers)).values()
         with engine.connect() as conn:
             counts = store.status_counts(conn, drill_id)
     finally:
@@ -240,6 +266,8 @@ def run_drill(
         "worker_cpu_s": worker_cpu,
         "db_cpu_s": db_cpu,
         "saving_s": saving,
+        "gc_s": sum(seconds for seconds, _ in collected),
+        "gc_full": sum(full for _, full in collected),
         "failed": counts["failed"],
         "load": load(),
     }
@@ -285,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         with registry_on_workers(client, loader) as registry:
             rss = client.run(worker_rss_gb)
+            client.run(gc_timer)
             addresses = sorted(rss)
             print(
                 f"start: cluster of 2 workers {started:.1f} s; registry loaded from PostGIS by"
@@ -329,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         f" {run['failed']:.0f} failed; CPU ms a scenario: workers"
                         f" {per['worker']:.2f} + main process {per['main']:.2f} + PostgreSQL"
                         f" saving {per['db']:.2f} = {run['cpu_ms']:.2f}; each worker had"
-                        f" {run['worker_cpu_s'] / run['seconds'] / w:.0%} of a core)"
+                        f" {run['worker_cpu_s'] / run['seconds'] / w:.0%} of a core; garbage"
+                        f" collector {run['gc_s']:.1f} s, {run['gc_full']:.0f} full passes)"
                         f" (load {run['load']:.1f})",
                         flush=True,
                     )
