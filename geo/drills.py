@@ -36,9 +36,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from geo.approaches import _check_choice, resolve_radius_m
 from geo.coverage import DORI_LEVELS
-from geo.crs import lonlat_to_xy, xy_to_lonlat
+from geo.crs import lonlat_to_xy
 from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL, DIRECTIONS, TRAVEL_MODES
-from geo.drill_records import record_rows, scenario_record
+from geo.drill_records import record_rows, records_json
 from geo.errors import GilmokError, InvalidInput
 from geo.incident import Answer, answer_incident
 from geo.index import CoverageIndex
@@ -147,29 +147,6 @@ def _answer(
         return exc.message
 
 
-def _approach_lonlat(answers: Sequence[Answer | str]) -> list[tuple[list[float], list[float]]]:
-    """The approaches' crossing points in lon/lat, per answer (empty for a failed one), with
-    one transform per CRS for all the answers."""
-    out: list[tuple[list[float], list[float]]] = [([], []) for _ in answers]
-    by_crs: dict[str, list[int]] = {}
-    for i, answer in enumerate(answers):
-        if not isinstance(answer, str) and len(answer.cordon.approaches):
-            by_crs.setdefault(answer.network.crs, []).append(i)
-    for crs, which in by_crs.items():
-        parts = [answers[i].cordon.approaches for i in which]  # type: ignore[union-attr]
-        lon, lat = xy_to_lonlat(
-            np.concatenate([a.x for a in parts]), np.concatenate([a.y for a in parts]), crs=crs
-        )
-        lon_list = [round(v, 7) for v in lon.tolist()]
-        lat_list = [round(v, 7) for v in lat.tolist()]
-        start = 0
-        for i, a in zip(which, parts, strict=True):
-            end = start + len(a)
-            out[i] = (lon_list[start:end], lat_list[start:end])
-            start = end
-    return out
-
-
 def run_scenario(
     registry: Registry, lon: float, lat: float, options: DrillOptions
 ) -> dict[str, Any]:
@@ -187,13 +164,14 @@ def run_scenario(
     if isinstance(answer, str):
         return {"status": "failed", "approaches": None, "blind": None, "incomplete": None,
                 "result": None, "error": answer}  # fmt: skip
-    [(a_lon, a_lat)] = _approach_lonlat([answer])
+    [record] = records_json([answer], options.best)
+    assert record is not None
     return {
         "status": "done",
         "approaches": len(answer.cordon.approaches),
         "blind": int(answer.watchers.blind.sum()),
         "incomplete": bool(answer.cordon.incomplete),
-        "result": record_rows(scenario_record(answer, a_lon, a_lat, options.best)),
+        "result": record_rows(orjson.loads(record)),
         "error": "",
     }
 
@@ -238,9 +216,9 @@ def run_batch(
     answers = [
         _answer(registry, net, x, y, opts) for net, x, y in zip(networks, lon, lat, strict=True)
     ]
-    positions = _approach_lonlat(answers)
+    records = records_json([None if isinstance(a, str) else a for a in answers], opts.best)
     out = BatchResults(ids, [], [], [], [], [], [])
-    for answer, (a_lon, a_lat) in zip(answers, positions, strict=True):
+    for answer, record in zip(answers, records, strict=True):
         if isinstance(answer, str):
             out.status.append("failed")
             out.approaches.append(None)
@@ -249,12 +227,11 @@ def run_batch(
             out.result_json.append(None)
             out.error.append(answer)
             continue
-        record = scenario_record(answer, a_lon, a_lat, opts.best)
         out.status.append("done")
         out.approaches.append(len(answer.cordon.approaches))
         out.blind.append(int(answer.watchers.blind.sum()))
         out.incomplete.append(bool(answer.cordon.incomplete))
-        out.result_json.append(orjson.dumps(record).decode())
+        out.result_json.append(record)
         out.error.append("")
     return out
 

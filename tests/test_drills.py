@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, Engine
 from api import create_app
 from api.cli import main
 from geo.crs import xy_to_lonlat
-from geo.drill_records import record_rows
+from geo.drill_records import record_rows, rounded
 from geo.drills import (
     BatchResults,
     DrillOptions,
@@ -201,6 +201,24 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
         compared += bool(expected)
     assert compared > 30
     assert any(a["cameras"] for r in batch.result_json if r for a in record_rows(json.loads(r)))
+
+
+def test_rounded_gives_pythons_round_to_the_same_floats() -> None:
+    # the records' numbers are rounded a batch column at a time; they must be the floats
+    # round() gave one value at a time, ties and near-ties included (0.05 is a hair above
+    # 0.05 and rounds up; 0.05 * 10 is exactly 0.5 in floats and rint takes it down)
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        rng.uniform(-400, 400, 100_000), rng.uniform(124, 132, 50_000),
+        np.arange(-2000, 2000) / 20, (np.arange(50_000) + 0.5) / 10,
+        126 + (np.arange(50_000) + 0.5) / 1e7, 37 + (np.arange(50_000) + 0.5) / 1e7,
+        [0.0, -0.0, 1e300, -1e300, 5e-324, np.nan, np.inf, -np.inf],
+    ])  # fmt: skip
+    for digits in (1, 7):
+        expected = [repr(round(v, digits)) for v in values.tolist()]
+        assert [repr(v) for v in rounded(values, digits)] == expected
+    finite = rounded(values[-8:], 1, finite=True)
+    assert finite == [0.0, -0.0, 1e300, -1e300, 0.0, None, None, None]
 
 
 def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
