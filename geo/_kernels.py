@@ -76,6 +76,30 @@ def _piece_at(coord_cum, first, last_piece, target):
 
 
 @njit(cache=True, nogil=True)
+def _point_at(coord_start, coord_cum, coord_x, coord_y, seg_length, s, offset):
+    """The point ``offset`` metres along segment ``s`` (clipped to it): ``(x, y, piece,
+    target, dx, dy)``, ``target`` its position on ``coord_cum`` and (dx, dy) the piece."""
+    first = coord_start[s]
+    last_piece = max(first, coord_start[s + 1] - 2)
+    t = coord_cum[first] + min(max(offset, 0.0), seg_length[s])
+    p = _piece_at(coord_cum, first, last_piece, t)
+    start = coord_cum[p]
+    piece_len = coord_cum[p + 1] - start
+    frac = (t - start) / (piece_len if piece_len > 0 else 1.0)
+    frac = min(max(frac, 0.0), 1.0)
+    x0, y0 = coord_x[p], coord_y[p]
+    dx, dy = coord_x[p + 1] - x0, coord_y[p + 1] - y0
+    return x0 + frac * dx, y0 + frac * dy, p, t, dx, dy
+
+
+@njit(cache=True, nogil=True)
+def _locate_one(coord_start, coord_cum, coord_x, coord_y, seg_length, s, offset):
+    """:func:`locate` for one point: ``(x, y, azimuth, piece, target)``."""
+    x, y, p, t, dx, dy = _point_at(coord_start, coord_cum, coord_x, coord_y, seg_length, s, offset)
+    return x, y, np.mod(np.degrees(np.arctan2(dx, dy)), 360.0), p, t
+
+
+@njit(cache=True, nogil=True)
 def locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, offset):
     """Points at ``offset`` metres along segments (clipped to the segment): x, y, the grid
     azimuth of the piece there (degrees, u→v), the piece, and the position on ``coord_cum``."""
@@ -86,22 +110,9 @@ def locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, offset):
     piece = np.empty(k, dtype=np.int64)
     target = np.empty(k)
     for i in range(k):
-        s = seg[i]
-        first = coord_start[s]
-        last_piece = max(first, coord_start[s + 1] - 2)
-        t = coord_cum[first] + min(max(offset[i], 0.0), seg_length[s])
-        p = _piece_at(coord_cum, first, last_piece, t)
-        start = coord_cum[p]
-        piece_len = coord_cum[p + 1] - start
-        frac = (t - start) / (piece_len if piece_len > 0 else 1.0)
-        frac = min(max(frac, 0.0), 1.0)
-        x0, y0 = coord_x[p], coord_y[p]
-        dx, dy = coord_x[p + 1] - x0, coord_y[p + 1] - y0
-        x[i] = x0 + frac * dx
-        y[i] = y0 + frac * dy
-        azimuth[i] = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
-        piece[i] = p
-        target[i] = t
+        x[i], y[i], azimuth[i], piece[i], target[i] = _locate_one(
+            coord_start, coord_cum, coord_x, coord_y, seg_length, seg[i], offset[i]
+        )
     return x, y, azimuth, piece, target
 
 
@@ -112,12 +123,18 @@ def substrings(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, start,
     k = seg.shape[0]
     lo = np.minimum(start, end)
     hi = np.maximum(start, end)
-    lx, ly, _, _, lt = locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, lo)
-    hx, hy, _, _, ht = locate(coord_start, coord_cum, coord_x, coord_y, seg_length, seg, hi)
+    lx, ly, lt = np.empty(k), np.empty(k), np.empty(k)
+    hx, hy, ht = np.empty(k), np.empty(k), np.empty(k)
     first_inner = np.empty(k, dtype=np.int64)
     n_inner = np.empty(k, dtype=np.int64)
     total = 0
     for i in range(k):
+        lx[i], ly[i], _, lt[i], _, _ = _point_at(
+            coord_start, coord_cum, coord_x, coord_y, seg_length, seg[i], lo[i]
+        )
+        hx[i], hy[i], _, ht[i], _, _ = _point_at(
+            coord_start, coord_cum, coord_x, coord_y, seg_length, seg[i], hi[i]
+        )
         a = coord_start[seg[i]]
         b = coord_start[seg[i] + 1] - 1
         # interior vertices: strictly after the low offset, strictly before the high one; a
@@ -172,12 +189,12 @@ def bounded_search(
     adjacency, bounded at ``radius``; then the edge records crossing the bound.
 
     Returns ``(nodes, dist, crossing_rec, crossing_along, end_dist, reaches_edge)``: every node
-    within ``radius`` with its distance; each record listed in ``rec_by_node`` under a reached
-    node whose other end (``rec_outside``) lies beyond ``radius``, except those of segment
-    ``skip_seg``, with the metres left from the reached node to the bound; the distances of
-    ``source_node`` (``inf`` beyond the radius); and whether some reached node's remaining
-    budget reaches the data's edge (``node_edge_m``). ``scratch`` (``inf`` everywhere) holds
-    tentative distances during the search and is restored before returning.
+    within ``radius`` with its distance, by node index; each record listed in ``rec_by_node``
+    under a reached node whose other end (``rec_outside``) lies beyond ``radius``, except
+    those of segment ``skip_seg``, with the metres left from the reached node to the bound;
+    the distances of ``source_node`` (``inf`` beyond the radius); and whether some reached
+    node's remaining budget reaches the data's edge (``node_edge_m``). ``scratch`` (``inf``
+    everywhere) holds tentative distances during the search and is restored before returning.
     """
     heap = [(0.0, np.int64(0))]
     heap.pop()
@@ -211,6 +228,7 @@ def bounded_search(
     n = len(nodes)
     node_arr = np.empty(n, dtype=np.int64)
     dist_arr = np.empty(n)
+    by_node = np.empty(n, dtype=np.int64)
     reaches_edge = False
     recs = []
     alongs = []
@@ -234,6 +252,10 @@ def bounded_search(
         end_dist[i] = d if d <= radius else np.inf
     for node in touched:
         scratch[node] = np.inf
+    # the reached nodes by node index
+    by_node[:] = np.argsort(node_arr)
+    node_arr = node_arr[by_node]
+    dist_arr = dist_arr[by_node]
     rec_arr = np.empty(len(recs), dtype=np.int64)
     along_arr = np.empty(len(recs))
     for i in range(len(recs)):
@@ -243,19 +265,88 @@ def bounded_search(
 
 
 @njit(cache=True, nogil=True)
+def network_crossings(
+    rec, along, rec_seg, rec_forward, coord_start, coord_cum, coord_x, coord_y, seg_length,
+    outbound, snap_seg, snap_offset, d_a, d_b, radius, two_way,
+):  # fmt: skip
+    """The crossings of a network cordon's bound: each edge record ``rec`` crossing it with
+    ``along`` metres from its reached end to the bound (:func:`bounded_search`), then the
+    halves of P's own segment (a→P, P→b forward; b→P, P→a backward where ``two_way``) whose
+    far end lies beyond ``radius`` (its road distance ``d_a``/``d_b``). Returns (segment,
+    forward, offset, grid bearing of travel, x, y) as :func:`circle_crossings` does."""
+    n_rec = rec.shape[0]
+    if outbound:
+        extra = int(d_b > radius) + int(two_way and d_a > radius)
+    else:
+        extra = int(d_a > radius) + int(two_way and d_b > radius)
+    k = n_rec + extra
+    seg = np.empty(k, dtype=np.int64)
+    fwd = np.empty(k, dtype=np.bool_)
+    off = np.empty(k)
+    for i in range(n_rec):
+        s = rec_seg[rec[i]]
+        f = rec_forward[rec[i]]
+        seg[i], fwd[i] = s, f
+        # metres from the u end: the reached end is the tail (outbound) or head (inbound)
+        if outbound:
+            off[i] = along[i] if f else seg_length[s] - along[i]
+        else:
+            off[i] = seg_length[s] - along[i] if f else along[i]
+    j = n_rec
+    if outbound:
+        if d_b > radius:
+            seg[j], fwd[j], off[j] = snap_seg, True, snap_offset + radius
+            j += 1
+        if two_way and d_a > radius:
+            seg[j], fwd[j], off[j] = snap_seg, False, snap_offset - radius
+            j += 1
+    else:
+        if d_a > radius:
+            seg[j], fwd[j], off[j] = snap_seg, True, snap_offset - radius
+            j += 1
+        if two_way and d_b > radius:
+            seg[j], fwd[j], off[j] = snap_seg, False, snap_offset + radius
+            j += 1
+    bear = np.empty(k)
+    x = np.empty(k)
+    y = np.empty(k)
+    for i in range(k):
+        x[i], y[i], azimuth, _, _ = _locate_one(
+            coord_start, coord_cum, coord_x, coord_y, seg_length, seg[i], off[i]
+        )
+        bear[i] = azimuth if fwd[i] else np.mod(azimuth + 180.0, 360.0)
+    return seg, fwd, off, bear, x, y
+
+
+@njit(cache=True, nogil=True)
 def circle_crossings(
-    coord_start, coord_cum, coord_x, coord_y, seg_oneway, segs, cx, cy, r, foot, outbound
-):
+    coord_start, coord_cum, coord_x, coord_y, seg_oneway, seg_bounds, segs, cx, cy, r, foot,
+    outbound,
+):  # fmt: skip
     """Crossings of the circle (cx, cy, r) by the pieces of ``segs`` in the direction asked:
-    (segment, forward, offset, grid bearing, x, y)."""
+    (segment, forward, offset, grid bearing, x, y), segments in ascending order.
+
+    A segment whose bounding box lies wholly inside the circle or wholly outside it (by more
+    than a micrometre, far beyond any rounding of the roots) is not looked at further."""
     out_seg = []
     out_fwd = []
     out_off = []
     out_bear = []
     out_x = []
     out_y = []
-    for i in range(segs.shape[0]):
-        s = segs[i]
+    margin = 1e-6
+    inner2 = (r - margin) * (r - margin)
+    outer2 = (r + margin) * (r + margin)
+    for s in np.sort(segs):
+        x0, y0, x1, y1 = seg_bounds[s, 0], seg_bounds[s, 1], seg_bounds[s, 2], seg_bounds[s, 3]
+        fx = max(abs(x0 - cx), abs(x1 - cx))
+        fy = max(abs(y0 - cy), abs(y1 - cy))
+        if fx * fx + fy * fy < inner2:
+            continue  # every corner, so every point, inside
+        nx = max(x0 - cx, 0.0, cx - x1)
+        ny = max(y0 - cy, 0.0, cy - y1)
+        if nx * nx + ny * ny > outer2:
+            continue  # the nearest point of the box outside
         backward_ok = foot or not seg_oneway[s]
         base = coord_cum[coord_start[s]]
         for p in range(coord_start[s], coord_start[s + 1] - 1):
@@ -274,6 +365,8 @@ def circle_crossings(
             # travelling along the piece it enters the disk at s1 and leaves it at s2
             along_in = s1 > 0 and s1 <= 1
             along_out = s2 >= 0 and s2 < 1
+            if not (along_in or along_out):
+                continue
             fwd_hit, fwd_s = (along_out, s2) if outbound else (along_in, s1)
             back_hit, back_s = (along_in, s1) if outbound else (along_out, s2)
             azimuth = np.degrees(np.arctan2(dx, dy))
@@ -309,12 +402,16 @@ def merge_labels(x, y, bearing, road, outbound, main, merge_m, same_direction_de
     group, labelled by its representative's position (a main road first, then the first)."""
     k = x.shape[0]
     parent = np.arange(k)
+    merge2 = merge_m * merge_m
     for i in range(k):
         for j in range(i + 1, k):
-            if np.hypot(x[i] - x[j], y[i] - y[j]) > merge_m:
+            if road[i] != road[j] or outbound[i] != outbound[j]:
+                continue
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx * dx + dy * dy > merge2:
                 continue
             turn = np.abs(np.mod(bearing[i] - bearing[j] + 180.0, 360.0) - 180.0)
-            if turn >= same_direction_deg or road[i] != road[j] or outbound[i] != outbound[j]:
+            if turn >= same_direction_deg:
                 continue
             a, b = i, j
             while parent[a] != a:
@@ -389,6 +486,33 @@ def nearest_segment(coord_start, coord_cum, coord_x, coord_y, segs, px, py):
 
 
 @njit(cache=True, nogil=True)
+def snap_point(coord_start, coord_cum, coord_x, coord_y, seg_length, segs, px, py):
+    """:func:`nearest_segment`, then the point there: ``(segment, offset, x, y)`` with the
+    offset clipped to the segment and (x, y) located as :func:`locate` does;
+    ``(-1, 0, nan, nan)`` when ``segs`` is empty."""
+    s, _, offset = nearest_segment(coord_start, coord_cum, coord_x, coord_y, segs, px, py)
+    if s < 0:
+        return s, 0.0, np.nan, np.nan
+    offset = min(max(offset, 0.0), seg_length[s])
+    x, y, _, _, _ = _locate_one(coord_start, coord_cum, coord_x, coord_y, seg_length, s, offset)
+    return s, offset, x, y
+
+
+@njit(cache=True, nogil=True)
+def distance_to_edges(ax, ay, bx, by, px, py):
+    """Distance from (px, py) to the nearest of the pieces a→b (``inf`` if there are none)."""
+    best = np.inf
+    for q in range(ax.shape[0]):
+        dx, dy = bx[q] - ax[q], by[q] - ay[q]
+        qx, qy = px - ax[q], py - ay[q]
+        length2 = dx * dx + dy * dy
+        t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
+        t = min(max(t, 0.0), 1.0)
+        best = min(best, math.hypot(qx - t * dx, qy - t * dy))
+    return best
+
+
+@njit(cache=True, nogil=True)
 def _stable_order(order, key):
     """``order`` re-sorted stably by ``key[order]`` (one pass of a lexicographic sort)."""
     return order[np.argsort(key[order], kind="mergesort")]
@@ -412,10 +536,14 @@ def approach_table(
     stretch (the crossing ``by_group[part]``) and ``part_owner`` each stretch's approach.
     """
     k = seg.shape[0]
+    # outbound last, then by segment, forward first: one key; then by offset
+    key = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        key[i] = ((np.int64(outbound[i]) * seg_length.shape[0] + seg[i]) << 1) | np.int64(
+            not forward[i]
+        )
     order = np.argsort(offset, kind="mergesort")
-    order = _stable_order(order, ~forward)
-    order = _stable_order(order, seg)
-    order = _stable_order(order, outbound)
+    order = _stable_order(order, key)
     s_seg = seg[order]
     s_fwd = forward[order]
     s_off = offset[order]
@@ -468,6 +596,93 @@ def approach_table(
                 sx[at], sy[at], part[at] = px[q], py[q], j
                 at += 1
     return order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main
+
+
+@njit(cache=True, nogil=True)
+def cordon_table(
+    network_mode, outbound_flags, rec, along, rec_ptr, end_a, end_b, rec_seg, rec_forward,
+    segs, cx, cy, coord_start, coord_cum, coord_x, coord_y, seg_length, seg_oneway, seg_bounds,
+    seg_road, seg_main, snap_seg, snap_offset, radius, foot, watch_m, merge_m,
+    same_direction_deg, north_deg,
+):  # fmt: skip
+    """A cordon's approaches (and/or exits) in one call: the crossings of each direction in
+    ``outbound_flags`` — of the network search's bound (``rec``/``along`` of direction ``d``
+    at ``rec_ptr[d]:rec_ptr[d + 1]``, P's segment's end distances ``end_a[d]``/``end_b[d]``;
+    :func:`network_crossings`) or of the circle around (cx, cy) by the segments ``segs``
+    (:func:`circle_crossings`) — grouped into approaches by :func:`approach_table`.
+
+    Returns ``(seg, flags, values, member_seg, member_ptr, stretch_xy, part, part_owner,
+    boxes)`` per approach: its representative crossing's segment; ``flags`` rows forward,
+    outbound, main; ``values`` rows offset, x, y and bearing (grid bearing less
+    ``north_deg``, modulo 360); the merged crossings' segments; the watch stretches' vertices
+    (rows x, y) with ``part``/``part_owner`` as :func:`approach_table` gives them; and each
+    approach's stretch bounding box (minx, miny, maxx, maxy)."""
+    two_way = foot or not seg_oneway[snap_seg]
+    n_dir = outbound_flags.shape[0]
+    pieces = []
+    for d in range(n_dir):
+        outbound = outbound_flags[d]
+        if network_mode:
+            got = network_crossings(
+                rec[rec_ptr[d] : rec_ptr[d + 1]], along[rec_ptr[d] : rec_ptr[d + 1]], rec_seg,
+                rec_forward, coord_start, coord_cum, coord_x, coord_y, seg_length, outbound,
+                snap_seg, snap_offset, end_a[d], end_b[d], radius, two_way,
+            )  # fmt: skip
+        else:
+            got = circle_crossings(
+                coord_start, coord_cum, coord_x, coord_y, seg_oneway, seg_bounds, segs, cx, cy,
+                radius, foot, outbound,
+            )  # fmt: skip
+        pieces.append(got)
+    total = 0
+    for got in pieces:
+        total += got[0].shape[0]
+    c_out = np.empty(total, dtype=np.bool_)
+    c_seg = np.empty(total, dtype=np.int64)
+    c_fwd = np.empty(total, dtype=np.bool_)
+    c_off = np.empty(total)
+    c_bear = np.empty(total)
+    c_x = np.empty(total)
+    c_y = np.empty(total)
+    at = 0
+    for d in range(n_dir):
+        seg, fwd, off, bear, x, y = pieces[d]
+        for i in range(seg.shape[0]):
+            c_out[at], c_seg[at], c_fwd[at], c_off[at] = outbound_flags[d], seg[i], fwd[i], off[i]
+            c_bear[at], c_x[at], c_y[at] = bear[i], x[i], y[i]
+            at += 1
+    order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main = approach_table(
+        c_out, c_seg, c_fwd, c_off, c_x, c_y, c_bear, seg_road, seg_main, coord_start,
+        coord_cum, coord_x, coord_y, seg_length, watch_m, merge_m, same_direction_deg,
+    )  # fmt: skip
+    k = reps.shape[0]
+    rep_seg = np.empty(k, dtype=np.int64)
+    flags = np.empty((3, k), dtype=np.bool_)
+    values = np.empty((4, k))
+    for g in range(k):
+        i = order[reps[g]]
+        rep_seg[g] = c_seg[i]
+        flags[0, g], flags[1, g], flags[2, g] = c_fwd[i], c_out[i], group_main[g]
+        values[0, g], values[1, g], values[2, g] = c_off[i], c_x[i], c_y[i]
+        values[3, g] = np.mod(c_bear[i] - north_deg, 360.0)
+    member_seg = np.empty(by_group.shape[0], dtype=np.int64)
+    for j in range(by_group.shape[0]):
+        member_seg[j] = c_seg[order[by_group[j]]]
+    m = sx.shape[0]
+    stretch_xy = np.empty((2, m))
+    boxes = np.empty((k, 4))
+    boxes[:, 0] = np.inf
+    boxes[:, 1] = np.inf
+    boxes[:, 2] = -np.inf
+    boxes[:, 3] = -np.inf
+    for q in range(m):
+        stretch_xy[0, q], stretch_xy[1, q] = sx[q], sy[q]
+        g = part_owner[part[q]]
+        boxes[g, 0] = min(boxes[g, 0], sx[q])
+        boxes[g, 1] = min(boxes[g, 1], sy[q])
+        boxes[g, 2] = max(boxes[g, 2], sx[q])
+        boxes[g, 3] = max(boxes[g, 3], sy[q])
+    return rep_seg, flags, values, member_seg, group_ptr, stretch_xy, part, part_owner, boxes
 
 
 @njit(cache=True, nogil=True)
@@ -561,17 +776,99 @@ def watch_candidates(
     return near, status
 
 
+@njit(cache=True, nogil=True)
+def line_bounds(x, y, part_of, owner, n_lines, grow):
+    """Bounding boxes, grown by ``grow`` metres, of the lines given by their vertices (as in
+    :func:`watch_candidates`) that have any: ``(boxes, line)``, ``boxes`` (m, 4) as minx,
+    miny, maxx, maxy and ``line`` the line each belongs to, ascending."""
+    lo_x = np.full(n_lines, np.inf)
+    lo_y = np.full(n_lines, np.inf)
+    hi_x = np.full(n_lines, -np.inf)
+    hi_y = np.full(n_lines, -np.inf)
+    seen = np.zeros(n_lines, dtype=np.bool_)
+    for q in range(x.shape[0]):
+        g = owner[part_of[q]]
+        seen[g] = True
+        lo_x[g] = min(lo_x[g], x[q])
+        lo_y[g] = min(lo_y[g], y[q])
+        hi_x[g] = max(hi_x[g], x[q])
+        hi_y[g] = max(hi_y[g], y[q])
+    m = 0
+    for g in range(n_lines):
+        m += seen[g]
+    boxes = np.empty((m, 4))
+    line = np.empty(m, dtype=np.int64)
+    j = 0
+    for g in range(n_lines):
+        if seen[g]:
+            boxes[j, 0], boxes[j, 1] = lo_x[g] - grow, lo_y[g] - grow
+            boxes[j, 2], boxes[j, 3] = hi_x[g] + grow, hi_y[g] + grow
+            line[j] = g
+            j += 1
+    return boxes, line
+
+
+@njit(cache=True, nogil=True)
+def watch_pairs(
+    cam_x, cam_y, cam_radius, cam_span, coord_x, coord_y, part_of, owner, n_geoms, pair_geom,
+    pair_cam, tolerance_m, min_step_deg, max_step_deg,
+):  # fmt: skip
+    """:func:`watch_candidates` for (line, camera row) pairs, reading the cameras' position,
+    radius and span from the index's columns; the pairs that may watch (status 1 or 2)
+    sorted by line, then camera: ``(pair_geom, pair_cam, near, unsure, n_unsure)``."""
+    n = pair_geom.shape[0]
+    x = np.empty(n)
+    y = np.empty(n)
+    radius = np.empty(n)
+    span = np.empty(n)
+    for i in range(n):
+        c = pair_cam[i]
+        x[i], y[i], radius[i], span[i] = cam_x[c], cam_y[c], cam_radius[c], cam_span[c]
+    near, status = watch_candidates(
+        x, y, radius, span, coord_x, coord_y, part_of, owner, n_geoms, pair_geom,
+        tolerance_m, min_step_deg, max_step_deg,
+    )  # fmt: skip
+    n_cams = cam_x.shape[0]
+    key = np.empty(n, dtype=np.int64)
+    kept = 0
+    for i in range(n):
+        if status[i] != 0:
+            key[kept] = pair_geom[i] * n_cams + pair_cam[i]
+            kept += 1
+    keep = np.empty(kept, dtype=np.int64)
+    kept = 0
+    for i in range(n):
+        if status[i] != 0:
+            keep[kept] = i
+            kept += 1
+    order = np.argsort(key[:kept])
+    out_geom = np.empty(kept, dtype=np.int64)
+    out_cam = np.empty(kept, dtype=np.int64)
+    out_near = np.empty(kept)
+    unsure = np.empty(kept, dtype=np.bool_)
+    n_unsure = 0
+    for j in range(kept):
+        i = keep[order[j]]
+        out_geom[j], out_cam[j], out_near[j] = pair_geom[i], pair_cam[i], near[i]
+        unsure[j] = status[i] == 2
+        n_unsure += unsure[j]
+    return out_geom, out_cam, out_near, unsure, n_unsure
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def rank_watchers(
     pair_app, cams, near, pixels_h, lens_factor, fixed, heading, pan_min, pan_max, online,
     id_rank, cam_x, cam_y, app_bearing, app_x, app_y, thresholds, level_idx, facing_deg,
+    n_approaches,
 ):  # fmt: skip
     """Per (approach, camera) pair: pixel density at ``near`` metres, the DORI level reached
     (index into ``thresholds``, at least ``level_idx``), whether the camera can face the
     traffic (see :func:`geo.select.facing_traffic`), its distance to the crossing point; then
     the pairs ranked within each approach (online first, stronger level, facing, nearer, lower
-    ``id_rank``). Returns ``(order, density, reached, facing, distance, rank)``, the last five
-    in ranked order, and ``order`` the permutation of the input pairs."""
+    ``id_rank``). Returns, in ranked order, ``ints`` (rows approach, camera row, rank),
+    ``values`` (rows density, distance, camera x, camera y), ``flags`` (rows facing, online)
+    and the levels reached; and per approach (of ``n_approaches``) whether it is blind: no
+    online camera among its pairs."""
     n = pair_app.shape[0]
     density = np.empty(n)
     reached = np.empty(n, dtype=np.int64)
@@ -612,14 +909,26 @@ def rank_watchers(
     order = _stable_order(order, -reached)
     order = _stable_order(order, ~cam_online)
     order = _stable_order(order, pair_app)
-    rank = np.empty(n, dtype=np.int64)
+    ints = np.empty((3, n), dtype=np.int64)  # approach, camera, rank
+    values = np.empty((4, n))  # density, distance, camera x, camera y
+    flags = np.empty((2, n), dtype=np.bool_)  # facing, online
+    ranked_level = np.empty(n, dtype=np.int64)
+    blind = np.ones(n_approaches, dtype=np.bool_)
     for j in range(n):
         i = order[j]
-        if j > 0 and pair_app[i] == pair_app[order[j - 1]]:
-            rank[j] = rank[j - 1] + 1
+        a, c = pair_app[i], cams[i]
+        ints[0, j], ints[1, j] = a, c
+        if j > 0 and a == ints[0, j - 1]:
+            ints[2, j] = ints[2, j - 1] + 1
         else:
-            rank[j] = 1
-    return order, density[order], reached[order], facing[order], distance[order], rank
+            ints[2, j] = 1
+        values[0, j], values[1, j] = density[i], distance[i]
+        values[2, j], values[3, j] = cam_x[c], cam_y[c]
+        flags[0, j], flags[1, j] = facing[i], cam_online[i]
+        ranked_level[j] = reached[i]
+        if cam_online[i]:
+            blind[a] = False
+    return ints, values, flags, ranked_level, blind
 
 
 @njit(cache=True, nogil=True)

@@ -53,6 +53,14 @@ DEFAULT_RADIUS_M = 500.0
 SAME_DIRECTION_DEG = 90.0
 
 
+#: ``direction`` by ``outbound`` (False, True).
+_DIRECTION_NAMES = np.array(["inbound", "outbound"])
+#: The ``outbound`` flag of each direction searched.
+_OUTBOUND_FLAGS = {"inbound": (False,), "outbound": (True,), "both": (False, True)}
+_NO_INTS = np.empty(0, dtype=np.int64)
+_NO_FLOATS = np.empty(0)
+
+
 @dataclass(frozen=True, eq=False)
 class Approaches:
     """Approaches and exits of one cordon, as parallel arrays (one entry per approach).
@@ -79,6 +87,8 @@ class Approaches:
     member_seg, member_ptr
         Segment rows of every crossing merged into approach ``i``:
         ``member_seg[member_ptr[i]:member_ptr[i + 1]]`` (also as :attr:`members`).
+    stretch_bounds
+        Bounding box (minx, miny, maxx, maxy) of each approach's watch stretch, when known.
     """
 
     direction: NDArray[np.str_]
@@ -99,6 +109,7 @@ class Approaches:
     stretch_owner: NDArray[np.int64]
     member_seg: NDArray[np.int64]
     member_ptr: NDArray[np.int64]
+    stretch_bounds: NDArray[np.float64] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
@@ -144,19 +155,6 @@ class Cordon:
     reaches: tuple[Reach, ...] = field(default=(), repr=False)
 
 
-@dataclass(frozen=True)
-class _Crossings:
-    """Crossing candidates before merging; ``outbound`` False for approaches."""
-
-    outbound: NDArray[np.bool_]
-    seg: NDArray[np.int64]
-    forward: NDArray[np.bool_]
-    offset: NDArray[np.float64]
-    x: NDArray[np.float64]
-    y: NDArray[np.float64]
-    grid_bearing: NDArray[np.float64]
-
-
 def resolve_radius_m(
     radius_m: float | None, minutes: float | None, speed_kmh: float | None
 ) -> float:
@@ -194,113 +192,14 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-def _network_crossings(
-    network: RoadNetwork, reach: Reach, *, outbound: bool
-) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64]]:
-    """(segment, forward, offset) of the edges crossing the cordon of ``reach``."""
-    graph = network.graph(reach.travel)
-    r = reach.radius_m
-    snap = reach.snap
-    rec = reach.crossing_rec
-    seg = graph.seg[rec]
-    forward = graph.forward[rec]
-    # metres from the inside end to the crossing point, along the edge
-    along = reach.crossing_along
-    length = network.seg_length[seg]
-    if outbound:
-        offset = np.where(forward, along, length - along)
-    else:
-        offset = np.where(forward, length - along, along)
-
-    # the halves of P's own segment: a→P / P→b forward, b→P / P→a backward where two-way
-    s = snap.segment
-    two_way = reach.travel == "foot" or not bool(network.seg_oneway[s])
-    d_a, d_b = reach.end_dist
-    halves = []
-    if outbound:
-        if d_b > r:
-            halves.append((True, snap.offset_m + r))
-        if two_way and d_a > r:
-            halves.append((False, snap.offset_m - r))
-    else:
-        if d_a > r:
-            halves.append((True, snap.offset_m - r))
-        if two_way and d_b > r:
-            halves.append((False, snap.offset_m + r))
-    if halves:
-        seg = np.concatenate([seg, np.full(len(halves), s, dtype=np.int64)])
-        forward = np.concatenate([forward, np.array([h[0] for h in halves])])
-        offset = np.concatenate([offset, np.array([h[1] for h in halves])])
-    return seg, forward, offset
-
-
-def _circle_crossings(
-    network: RoadNetwork, cx: float, cy: float, r: float, *, travel: str, outbound: bool
-) -> tuple[
-    NDArray[np.int64],
-    NDArray[np.bool_],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-]:
-    """(segment, forward, offset, grid bearing, x, y) of the crossings of the circle."""
-    box = shapely.box(cx - r, cy - r, cx + r, cy + r)
-    segs = network.seg_tree.query(box)
-    return _kernels.circle_crossings(
-        network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-        network.seg_oneway, _kernels.ints(segs), float(cx), float(cy),
-        float(r), travel != "drive", outbound,
-    )  # fmt: skip
-
-
-def _build_approaches(
-    network: RoadNetwork,
-    c: _Crossings,
-    *,
-    watch_m: float,
-    merge_m: float,
-    north_deg: float,
-) -> Approaches:
-    order, sx, sy, part, part_owner, reps, by_group, group_ptr, group_main = (
-        _kernels.approach_table(
-            c.outbound, _kernels.ints(c.seg), c.forward, _kernels.floats(c.offset),
-            _kernels.floats(c.x), _kernels.floats(c.y), _kernels.floats(c.grid_bearing),
-            network.seg_road, network.seg_main, network.coord_start, network.coord_cum,
-            network.coord_x, network.coord_y, network.seg_length,
-            float(watch_m), float(merge_m), SAME_DIRECTION_DEG,
-        )
-    )  # fmt: skip
-    at = order[reps]  # the representatives, as positions in the input
-    seg = c.seg[at]
-    return Approaches(
-        direction=np.where(c.outbound[at], "outbound", "inbound"),
-        segment=seg,
-        forward=c.forward[at],
-        offset_m=c.offset[at],
-        x=c.x[at],
-        y=c.y[at],
-        bearing_deg=np.mod(c.grid_bearing[at] - north_deg, 360.0),
-        name=network.seg_name[seg],
-        highway=network.seg_highway[seg],
-        ref=network.seg_ref[seg],
-        osm_way_id=network.seg_way[seg],
-        main=group_main,
-        stretch_x=sx,
-        stretch_y=sy,
-        stretch_part=part,
-        stretch_owner=part_owner,
-        member_seg=c.seg[order][by_group],
-        member_ptr=group_ptr,
-    )
-
-
 def _position_and_north(lon: float, lat: float, crs: str) -> tuple[float, float, float]:
     """x, y (working CRS) of a lon/lat point and the grid azimuth of true north there, in one
     transform call (as :func:`geo.crs.north_azimuth_deg` computes it)."""
     step = 1e-4
-    x, y = get_transformer(LONLAT_CRS, crs).transform([lon, lon], [lat, lat + step])
-    return x[0], y[0], math.degrees(math.atan2(x[1] - x[0], y[1] - y[0]))
+    transform = get_transformer(LONLAT_CRS, crs).transform
+    x0, y0 = transform(lon, lat)
+    x1, y1 = transform(lon, lat + step)
+    return x0, y0, math.degrees(math.atan2(x1 - x0, y1 - y0))
 
 
 def find_approaches(
@@ -382,37 +281,60 @@ def find_approaches(
     if xy:
         px, py = float(incident[0]), float(incident[1])
     snap = snap_to_road(network, px, py, max_distance_m=r)
-    outbound_flags = {"inbound": (False,), "outbound": (True,), "both": (False, True)}[direction]
-
-    parts: list[_Crossings] = []
-    reaches: list[Reach] = []
-    incomplete = False
-    for outbound in outbound_flags:
-        if mode == "network":
-            reach = road_distances(network, snap, radius_m=r, travel=travel, toward=not outbound)
-            reaches.append(reach)
-            seg, forward, offset = _network_crossings(network, reach, outbound=outbound)
-            x, y, azimuth = network.points_along(seg, offset)
-            grid_bearing = np.where(forward, azimuth, np.mod(azimuth + 180.0, 360.0))
-            incomplete = (
-                incomplete or reach.reaches_edge or network.distance_to_edge(snap.x, snap.y) <= r
-            )
-        else:
-            seg, forward, offset, grid_bearing, x, y = _circle_crossings(
-                network, px, py, r, travel=travel, outbound=outbound
-            )
-            incomplete = network.distance_to_edge(px, py) <= r
-        parts.append(
-            _Crossings(np.full(seg.shape[0], outbound), seg, forward, offset, x, y, grid_bearing)
+    outbound_flags = _OUTBOUND_FLAGS[direction]
+    graph = network.graph(travel)
+    if mode == "network":
+        reaches = tuple(
+            road_distances(network, snap, radius_m=r, travel=travel, toward=not outbound)
+            for outbound in outbound_flags
         )
-    crossings = parts[0] if len(parts) == 1 else _Crossings(
-        *(
-            np.concatenate([getattr(p, name) for p in parts])
-            for name in _Crossings.__dataclass_fields__
+        if len(reaches) == 1:
+            rec, along = reaches[0].crossing_rec, reaches[0].crossing_along
+        else:
+            rec = np.concatenate([reach.crossing_rec for reach in reaches])
+            along = np.concatenate([reach.crossing_along for reach in reaches])
+        rec_ptr = np.cumsum([0] + [reach.crossing_rec.shape[0] for reach in reaches])
+        end_a = np.array([reach.end_dist[0] for reach in reaches])
+        end_b = np.array([reach.end_dist[1] for reach in reaches])
+        segs = _NO_INTS
+        incomplete = any(reach.reaches_edge for reach in reaches) or (
+            network.distance_to_edge(snap.x, snap.y) <= r
+        )
+    else:
+        reaches = ()
+        rec, along, rec_ptr, end_a, end_b = _NO_INTS, _NO_FLOATS, _NO_INTS, _NO_FLOATS, _NO_FLOATS
+        segs = _kernels.ints(network.seg_tree.query(shapely.box(px - r, py - r, px + r, py + r)))
+        incomplete = network.distance_to_edge(px, py) <= r
+    seg, flags, values, member_seg, member_ptr, stretch_xy, part, owner, boxes = (
+        _kernels.cordon_table(
+            mode == "network", np.array(outbound_flags), rec, along, _kernels.ints(rec_ptr),
+            end_a, end_b, graph.seg, graph.forward, segs, px, py,
+            network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
+            network.seg_length, network.seg_oneway, network.seg_bounds, network.seg_road,
+            network.seg_main, snap.segment, snap.offset_m, r, travel != "drive",
+            float(watch_m), float(merge_m), SAME_DIRECTION_DEG, north,
         )
     )  # fmt: skip
-    approaches = _build_approaches(
-        network, crossings, watch_m=watch_m, merge_m=merge_m, north_deg=north
+    approaches = Approaches(
+        direction=_DIRECTION_NAMES[flags[1].view(np.int8)],
+        segment=seg,
+        forward=flags[0],
+        offset_m=values[0],
+        x=values[1],
+        y=values[2],
+        bearing_deg=values[3],
+        name=network.seg_name[seg],
+        highway=network.seg_highway[seg],
+        ref=network.seg_ref[seg],
+        osm_way_id=network.seg_way[seg],
+        main=flags[2],
+        stretch_x=stretch_xy[0],
+        stretch_y=stretch_xy[1],
+        stretch_part=part,
+        stretch_owner=owner,
+        member_seg=member_seg,
+        member_ptr=member_ptr,
+        stretch_bounds=boxes,
     )
     return Cordon(
         incident_lon=lon,
@@ -429,5 +351,5 @@ def find_approaches(
         incomplete=incomplete,
         approaches=approaches,
         crs=network.crs,
-        reaches=tuple(reaches),
+        reaches=reaches,
     )

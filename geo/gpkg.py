@@ -32,7 +32,7 @@ import shapely
 
 from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
 from geo.errors import ImportFileError, InvalidInput
-from geo.network import build_road_network
+from geo.network import build_road_network, hilbert_order, spatial_order
 
 #: Layers of a registry GeoPackage, in the order they are written.
 REGISTRY_LAYERS = ("road_network", "road_segment", "camera", "coverage", "import_batch")
@@ -95,6 +95,7 @@ def load_registry_gpkg(
         for column in ("name", "highway", "ref"):
             frame[column] = _text(frame[column])
         frame["geometry"] = np.asarray(frame.geometry)
+        frame = frame.take(spatial_order(frame["geometry"])).reset_index(drop=True)
         graph = build_road_network(frame, crs=crs, extent=extents[i], segments_crs=file_crs)
         networks.append(
             NetworkSnapshot(
@@ -107,6 +108,9 @@ def load_registry_gpkg(
     table = pd.DataFrame(cameras.drop(columns="geometry"))
     table.insert(1, "x", shapely.get_x(points))
     table.insert(2, "y", shapely.get_y(points))
+    # in the order the database snapshot keeps them (geo.store.snapshot.load_cameras)
+    order = hilbert_order(table["x"].to_numpy(dtype=float), table["y"].to_numpy(dtype=float))
+    table = table.take(order).reset_index(drop=True)
     return RegistrySnapshot.build(networks, table, crs=crs, max_range_m=max_range_m, started=t0)
 
 

@@ -226,6 +226,7 @@ class CoverageIndex:
     tree: shapely.STRtree
     grow_m: tuple[float, ...]
     tree_range_m: NDArray[np.float64]
+    range_by_level: tuple[NDArray[np.float64], ...]
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -233,11 +234,8 @@ class CoverageIndex:
     def range_m(self, cameras: ArrayLike, *, level: str) -> NDArray[np.float64]:
         """Coverage radius (metres) of camera rows at DORI ``level``."""
         cams = np.asarray(cameras, dtype=np.int64)
-        if level == DEFAULT_DORI_LEVEL:
-            return self.tree_range_m[cams]
-        return dori_range_m(
-            self.pixels_h[cams], self.fov_deg[cams], level=level, max_range_m=self.max_range_m
-        )
+        level_px_per_m(level)  # refuses an unknown level
+        return self.range_by_level[DORI_LEVELS.index(level)][cams]
 
     def coverage(self, cameras: ArrayLike, *, level: str) -> NDArray[np.object_]:
         """Coverage polygons (working CRS) of camera rows at DORI ``level``."""
@@ -275,9 +273,12 @@ class CoverageIndex:
         *,
         level: str = "observe",
         geoms: NDArray[np.object_] | None = None,
+        bounds: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """:meth:`query` for ``n`` lines given as vertices: ``part`` numbers each vertex's
         line part, ``owner`` each part's line (both ascending, every line with a vertex).
+        ``bounds``, the lines' bounding boxes (n, 4) when the caller has them, saves
+        computing them.
 
         The answer is the one of ``shapely.intersects`` on the coverage polygons; polygons are
         only built where the distance alone cannot decide (a disk's polygon holds every point
@@ -291,64 +292,56 @@ class CoverageIndex:
             return empty, empty, np.empty(0)
         x, y = _kernels.floats(x), _kernels.floats(y)
         part, owner = _kernels.ints(part), _kernels.ints(owner)
-        # each line's vertices are contiguous: its bounding box (none for a line without any)
-        line_of = owner[part]
-        has = np.bincount(line_of, minlength=n) > 0
-        start = np.searchsorted(line_of, np.flatnonzero(has))
-        bounds = np.full((n, 4), np.nan)
-        if start.shape[0]:
-            bounds[has] = np.column_stack(
-                [np.minimum.reduceat(x, start), np.minimum.reduceat(y, start),
-                 np.maximum.reduceat(x, start), np.maximum.reduceat(y, start)]
-            )  # fmt: skip
-        grow = self.grow_m[strength]
         # the tree's boxes (default level) hold the coverage at this level and stronger ones;
         # a weaker level's reach is longer by ``grow`` at most
-        b = bounds[has]
-        query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
-        local, pair_cam = self.tree.query(query_boxes)
-        pair_geom = np.flatnonzero(has)[local]
-        radius = self.range_m(pair_cam, level=level)
+        grow = self.grow_m[strength]
+        if bounds is not None and grow == 0.0:
+            b = bounds
+            local, pair_cam = self.tree.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
+            pair_geom = local
+        else:
+            b, line = _kernels.line_bounds(x, y, part, owner, n, grow)
+            local, pair_cam = self.tree.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
+            pair_geom = line[local]
         if grow != 0.0:
+            radius = self.range_m(pair_cam, level=level)
             boxes = sector_bounds(
                 self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
                 self.grid_span_deg[pair_cam], radius,
             )  # fmt: skip
-            gb = bounds[pair_geom]
+            gb = b[local] + np.array([grow, grow, -grow, -grow])  # the lines' own boxes
             meets = (
                 (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
                 & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
             )  # fmt: skip
-            pair_geom, pair_cam, radius = pair_geom[meets], pair_cam[meets], radius[meets]
-        if pair_geom.shape[0] == 0:
-            return empty, empty, np.empty(0)
-        near, status = _kernels.watch_candidates(
-            self.x[pair_cam], self.y[pair_cam], _kernels.floats(radius),
-            self.grid_span_deg[pair_cam], x, y, part, owner, n, _kernels.ints(pair_geom),
+            pair_geom, pair_cam = pair_geom[meets], pair_cam[meets]
+        radius_all = self.range_by_level[strength]
+        pair_geom, pair_cam, near, unsure, n_unsure = _kernels.watch_pairs(
+            self.x, self.y, radius_all, self.grid_span_deg, x, y, part, owner, n,
+            _kernels.ints(pair_geom), _kernels.ints(pair_cam),
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip
-        hit = status == 1
-        unsure = status == 2
-        if unsure.any():
-            if geoms is None:
-                geoms = lines_from_vertices(x, y, part, owner, n)
-            cams = pair_cam[unsure]
-            polygons = sector_polygons(
-                self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams],
-                radius[unsure],
-            )  # fmt: skip
-            lines = geoms[pair_geom[unsure]]
-            touched = shapely.intersects(polygons, lines)
-            hit[unsure] = touched
-            watched = shapely.intersection(polygons[touched], lines[touched])
-            near_unsure = near[unsure]
-            near_unsure[touched] = shapely.distance(
-                shapely.points(self.x[cams[touched]], self.y[cams[touched]]), watched
-            )
-            near[unsure] = near_unsure
-        pair_geom, pair_cam, near = pair_geom[hit], pair_cam[hit], near[hit]
-        order = np.lexsort((pair_cam, pair_geom))
-        return pair_geom[order].astype(np.int64), pair_cam[order].astype(np.int64), near[order]
+        if n_unsure == 0:
+            return pair_geom, pair_cam, near
+        # only the polygon can tell for these: build it (and the lines) and ask GEOS
+        if geoms is None:
+            geoms = lines_from_vertices(x, y, part, owner, n)
+        cams = pair_cam[unsure]
+        polygons = sector_polygons(
+            self.x[cams], self.y[cams], self.grid_start_deg[cams], self.grid_span_deg[cams],
+            radius_all[cams],
+        )  # fmt: skip
+        lines = geoms[pair_geom[unsure]]
+        touched = shapely.intersects(polygons, lines)
+        hit = np.ones(pair_geom.shape[0], dtype=bool)
+        hit[unsure] = touched
+        watched = shapely.intersection(polygons[touched], lines[touched])
+        near_unsure = near[unsure]
+        near_unsure[touched] = shapely.distance(
+            shapely.points(self.x[cams[touched]], self.y[cams[touched]]), watched
+        )
+        near[unsure] = near_unsure
+        return pair_geom[hit], pair_cam[hit], near[hit]
 
 
 def _id_rank(camera_id: Any) -> NDArray[np.int64]:
@@ -479,4 +472,5 @@ def build_coverage_index(
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
         grow_m=grow,
         tree_range_m=ranges[DEFAULT_DORI_LEVEL],
+        range_by_level=tuple(ranges[lv] for lv in DORI_LEVELS),
     )

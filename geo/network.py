@@ -19,10 +19,12 @@ beyond the data are unknown, not absent.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -132,7 +134,17 @@ class RoadNetwork:
         """Metres from (x, y) to the boundary of the data's extent; 0 outside it."""
         if not shapely.contains_xy(self.extent, x, y):
             return 0.0
-        return float(shapely.distance(shapely.Point(x, y), self.extent_boundary))
+        ax, ay, bx, by = self._extent_edges
+        return float(_kernels.distance_to_edges(ax, ay, bx, by, float(x), float(y)))
+
+    @cached_property
+    def _extent_edges(self) -> tuple[NDArray[np.float64], ...]:
+        """The pieces of the extent's boundary: start x, y and end x, y."""
+        rings = shapely.get_parts(shapely.get_parts(self.extent_boundary))
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[1:] == ring[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        return tuple(np.ascontiguousarray(v) for v in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
 
     def points_along(
         self, seg: ArrayLike, offset_m: ArrayLike
@@ -261,6 +273,58 @@ def _text_column(frame: Any, name: str, n: int) -> NDArray[np.object_]:
     return np.asarray(values.where(values.notna(), "").astype(str), dtype=object)
 
 
+def spatial_order(geometries: ArrayLike, *, bits: int = 16) -> NDArray[np.int64]:
+    """A permutation putting geometries in the order of the Hilbert curve through the centres
+    of their bounding boxes (see :func:`hilbert_order`).
+
+    A road network built from a table in this order numbers near segments (and, through
+    them, near nodes) with near numbers, so a query's few hundred segments and nodes lie in a
+    few stretches of memory instead of all over it.
+
+    Examples
+    --------
+    >>> lines = shapely.linestrings([[(0, 0), (1, 0)], [(9, 9), (9, 8)], [(1, 1), (0, 1)]])
+    >>> spatial_order(lines).tolist()
+    [0, 2, 1]
+    """
+    bounds = shapely.bounds(np.asarray(geometries, dtype=object)).reshape(-1, 4)
+    return hilbert_order(
+        (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2, bits=bits
+    )
+
+
+def hilbert_order(x: ArrayLike, y: ArrayLike, *, bits: int = 16) -> NDArray[np.int64]:
+    """A permutation putting points in the order of the Hilbert curve on a ``2**bits`` grid
+    over their extent; points in one cell keep their order.
+
+    Examples
+    --------
+    >>> hilbert_order([0, 9, 0, 9], [0, 0, 9, 9]).tolist()  # up, right, down
+    [0, 2, 3, 1]
+    """
+    cx, cy = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = cx.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    side = 1 << bits
+    span = max(float(np.ptp(cx)), float(np.ptp(cy)), 1e-9)
+    gx = np.minimum(((cx - cx.min()) / span * side).astype(np.int64), side - 1)
+    gy = np.minimum(((cy - cy.min()) / span * side).astype(np.int64), side - 1)
+    key = np.zeros(n, dtype=np.int64)
+    s = side // 2
+    while s > 0:
+        rx = (gx & s) > 0
+        ry = (gy & s) > 0
+        key += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        # rotate the quadrant so that the curve runs on through it
+        flip = ~ry & rx
+        gx = np.where(flip, side - 1 - gx, gx)
+        gy = np.where(flip, side - 1 - gy, gy)
+        gx, gy = np.where(ry, gx, gy), np.where(ry, gy, gx)
+        s //= 2
+    return np.argsort(key, kind="stable").astype(np.int64)
+
+
 def _csr_by(key: NDArray[np.int64], n: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     order = np.argsort(key, kind="stable")
     ptr = np.zeros(n + 1, dtype=np.int64)
@@ -372,9 +436,17 @@ def build_road_network(
 
     u_ids = np.asarray(segments["u"], dtype=np.int64)
     v_ids = np.asarray(segments["v"], dtype=np.int64)
-    node_id, inverse = np.unique(np.concatenate([u_ids, v_ids]), return_inverse=True)
-    seg_u = inverse[:n_seg].astype(np.int64)
-    seg_v = inverse[n_seg:].astype(np.int64)
+    # nodes numbered in the order the segments first name them (u, then v): a table in
+    # spatial order (see :func:`spatial_order`) gives neighbouring nodes neighbouring numbers
+    ends = np.column_stack([u_ids, v_ids]).reshape(-1)
+    unique_ids, first_at, inverse = np.unique(ends, return_index=True, return_inverse=True)
+    rank = np.empty(unique_ids.shape[0], dtype=np.int64)
+    rank[np.argsort(first_at, kind="stable")] = np.arange(unique_ids.shape[0])
+    node_id = unique_ids[np.argsort(rank)]
+    numbered = rank[inverse.reshape(-1)].reshape(n_seg, 2)
+    seg_u = np.ascontiguousarray(numbered[:, 0])
+    seg_v = np.ascontiguousarray(numbered[:, 1])
+    inverse = np.concatenate([seg_u, seg_v])
     n_nodes = node_id.shape[0]
     # a node's position is the end of the first segment that names it
     end_xy = np.concatenate([coords[coord_start[:-1]], coords[coord_start[1:] - 1]])
@@ -492,13 +564,15 @@ def snap_to_road(
             details={"x": x, "y": y},
         )
     # a segment within d of the point meets the box of half-side d around it: look near first
-    seg, distance, offset = -1, np.inf, 0.0
+    seg, offset, px, py, distance = -1, 0.0, np.nan, np.nan, np.inf
+    x, y = float(x), float(y)
     for reach in (min(_SNAP_NEAR_M, max_distance_m), max_distance_m):
         box = shapely.box(x - reach, y - reach, x + reach, y + reach)
-        seg, distance, offset = _kernels.nearest_segment(
+        seg, offset, px, py = _kernels.snap_point(
             network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-            _kernels.ints(network.seg_tree.query(box)), float(x), float(y),
+            network.seg_length, _kernels.ints(network.seg_tree.query(box)), x, y,
         )  # fmt: skip
+        distance = math.hypot(px - x, py - y) if seg >= 0 else np.inf
         if distance <= reach:
             break
     if seg < 0 or distance > max_distance_m:
@@ -507,15 +581,7 @@ def snap_to_road(
             "approaches within that radius",
             details={"x": x, "y": y, "radius_m": max_distance_m},
         )
-    offset = min(max(offset, 0.0), float(network.seg_length[seg]))
-    px, py, _ = network.points_along([seg], [offset])
-    return SnappedPoint(
-        segment=seg,
-        offset_m=offset,
-        x=float(px[0]),
-        y=float(py[0]),
-        distance_m=float(np.hypot(px[0] - x, py[0] - y)),
-    )
+    return SnappedPoint(segment=seg, offset_m=offset, x=px, y=py, distance_m=distance)
 
 
 def road_distances(
@@ -559,9 +625,7 @@ def road_distances(
         seg,
         network.node_edge_m,
     )
-    order = np.argsort(nodes)
     return Reach(
-        snap, r, travel, toward, nodes[order], dist[order],
-        crossing_rec=rec, crossing_along=along,
+        snap, r, travel, toward, nodes, dist, crossing_rec=rec, crossing_along=along,
         end_dist=(float(end_dist[0]), float(end_dist[1])), reaches_edge=bool(reaches_edge),
     )  # fmt: skip

@@ -135,38 +135,34 @@ def cameras_watching(
     # the nearest point of the stretch inside the coverage sets the pixel density there
     pair_app, cams, near = index.query_lines(
         approaches.stretch_x, approaches.stretch_y, approaches.stretch_part,
-        approaches.stretch_owner, k, level=level,
+        approaches.stretch_owner, k, level=level, bounds=approaches.stretch_bounds,
     )  # fmt: skip
     n = pair_app.shape[0]
     if n == 0:
         return _no_watchers(index, level, k)
-    order, density, reached, facing, distance, rank = _kernels.rank_watchers(
-        _kernels.ints(pair_app), _kernels.ints(cams), _kernels.floats(near), index.pixels_h,
-        index.lens_factor, index.fixed, index.heading_deg, index.pan_min_deg,
-        index.pan_max_deg, index.online, index.id_rank, index.x, index.y,
-        _kernels.floats(approaches.bearing_deg), _kernels.floats(approaches.x),
-        _kernels.floats(approaches.y), _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG,
+    ints, values, flags, reached, blind = _kernels.rank_watchers(
+        pair_app, cams, near, index.pixels_h, index.lens_factor, index.fixed,
+        index.heading_deg, index.pan_min_deg, index.pan_max_deg, index.online, index.id_rank,
+        index.x, index.y, approaches.bearing_deg, approaches.x, approaches.y, _THRESHOLDS,
+        level_idx, FACING_TOLERANCE_DEG, k,
     )  # fmt: skip
-    pair_app, cams = pair_app[order], cams[order]
-    online = index.online[cams]
-    watched_online = np.zeros(k, dtype=bool)
-    watched_online[pair_app[online]] = True
+    cams = ints[1]
     return Watchers(
         requested_level=level,
-        approach=pair_app,
+        approach=ints[0],
         camera=cams,
         camera_id=np.asarray(index.camera_id[cams], dtype=object),
-        rank=rank,
+        rank=ints[2],
         level=_LEVEL_NAMES[reached],
-        px_per_m=density,
-        facing=facing,
-        distance_m=distance,
-        online=online,
+        px_per_m=values[0],
+        facing=flags[0],
+        distance_m=values[1],
+        online=flags[1],
         confidence=index.confidence[cams],
-        x=index.x[cams],
-        y=index.y[cams],
+        x=values[2],
+        y=values[3],
         kind=index.kind[cams],
-        blind=~watched_online,
+        blind=blind,
     )
 
 
