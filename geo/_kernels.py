@@ -513,6 +513,109 @@ def distance_to_edges(ax, ay, bx, by, px, py):
 
 
 @njit(cache=True, nogil=True)
+def grid_build(bounds, x0, y0, cell, nx, ny):
+    """A uniform grid over boxes (minx, miny, maxx, maxy): cell ``ix + iy·nx`` lists, in
+    ``entries[ptr[c]:ptr[c + 1]]`` and ascending, every box meeting it."""
+    n = bounds.shape[0]
+    ptr = np.zeros(nx * ny + 1, dtype=np.int64)
+    for i in range(n):
+        ax, bx, ay, by = _cell_span(bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3],
+                                    x0, y0, cell, nx, ny)  # fmt: skip
+        for iy in range(ay, by + 1):
+            for ix in range(ax, bx + 1):
+                ptr[iy * nx + ix + 1] += 1
+    for c in range(nx * ny):
+        ptr[c + 1] += ptr[c]
+    fill = ptr[:-1].copy()
+    entries = np.empty(ptr[-1], dtype=np.int64)
+    for i in range(n):
+        ax, bx, ay, by = _cell_span(bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3],
+                                    x0, y0, cell, nx, ny)  # fmt: skip
+        for iy in range(ay, by + 1):
+            for ix in range(ax, bx + 1):
+                c = iy * nx + ix
+                entries[fill[c]] = i
+                fill[c] += 1
+    return ptr, entries
+
+
+@njit(cache=True, nogil=True)
+def _cell_span(minx, miny, maxx, maxy, x0, y0, cell, nx, ny):
+    """The grid cells (first and last column, first and last row) a box meets, clipped."""
+    ax = min(max(np.int64(np.floor((minx - x0) / cell)), 0), nx - 1)
+    bx = min(max(np.int64(np.floor((maxx - x0) / cell)), 0), nx - 1)
+    ay = min(max(np.int64(np.floor((miny - y0) / cell)), 0), ny - 1)
+    by = min(max(np.int64(np.floor((maxy - y0) / cell)), 0), ny - 1)
+    return ax, bx, ay, by
+
+
+@njit(cache=True, nogil=True)
+def grid_query(ptr, entries, bounds, x0, y0, cell, nx, ny, minx, miny, maxx, maxy):
+    """The boxes (rows of ``bounds``, indexed by :func:`grid_build`) meeting the query box,
+    ascending: what an R-tree's query with that box gives."""
+    if maxx < x0 or maxy < y0 or minx > x0 + nx * cell or miny > y0 + ny * cell:
+        return np.empty(0, dtype=np.int64)
+    ax, bx, ay, by = _cell_span(minx, miny, maxx, maxy, x0, y0, cell, nx, ny)
+    total = 0
+    for iy in range(ay, by + 1):
+        total += ptr[iy * nx + bx + 1] - ptr[iy * nx + ax]
+    found = np.empty(total, dtype=np.int64)
+    k = 0
+    for iy in range(ay, by + 1):
+        for q in range(ptr[iy * nx + ax], ptr[iy * nx + bx + 1]):
+            i = entries[q]
+            if (bounds[i, 0] <= maxx and bounds[i, 2] >= minx
+                    and bounds[i, 1] <= maxy and bounds[i, 3] >= miny):  # fmt: skip
+                found[k] = i
+                k += 1
+    found = np.sort(found[:k])
+    # a box over several cells is listed in each
+    m = 0
+    for j in range(k):
+        if j == 0 or found[j] != found[j - 1]:
+            found[m] = found[j]
+            m += 1
+    return found[:m]
+
+
+@njit(cache=True, nogil=True)
+def inside_and_edge_distance(ax, ay, bx, by, px, py):
+    """Whether (px, py) lies inside the polygon whose boundary pieces are a→b (even-odd
+    rule over every ring), and its distance to the boundary."""
+    inside = False
+    for q in range(ax.shape[0]):
+        if (ay[q] > py) != (by[q] > py):
+            cross = ax[q] + (py - ay[q]) * (bx[q] - ax[q]) / (by[q] - ay[q])
+            if px < cross:
+                inside = not inside
+    return inside, distance_to_edges(ax, ay, bx, by, px, py)
+
+
+@njit(cache=True, nogil=True)
+def snap_in_grid(
+    ptr, entries, seg_bounds, x0, y0, cell, nx, ny, coord_start, coord_cum, coord_x, coord_y,
+    seg_length, px, py, near_m, max_m,
+):  # fmt: skip
+    """:func:`snap_point` over the segments whose box meets the box of half-side ``near_m``
+    around (px, py), or if none is that near, of half-side ``max_m``: ``(segment, offset,
+    x, y, distance)``, segment -1 when none is within ``max_m``."""
+    reach = min(near_m, max_m)
+    while True:
+        segs = grid_query(ptr, entries, seg_bounds, x0, y0, cell, nx, ny,
+                          px - reach, py - reach, px + reach, py + reach)  # fmt: skip
+        s, offset, x, y = snap_point(
+            coord_start, coord_cum, coord_x, coord_y, seg_length, segs, px, py
+        )
+        distance = math.hypot(x - px, y - py) if s >= 0 else np.inf
+        if distance <= reach or reach >= max_m:
+            break
+        reach = max_m
+    if distance > max_m:
+        return -1, 0.0, np.nan, np.nan, distance
+    return s, offset, x, y, distance
+
+
+@njit(cache=True, nogil=True)
 def _stable_order(order, key):
     """``order`` re-sorted stably by ``key[order]`` (one pass of a lexicographic sort)."""
     return order[np.argsort(key[order], kind="mergesort")]
@@ -601,15 +704,16 @@ def approach_table(
 @njit(cache=True, nogil=True)
 def cordon_table(
     network_mode, outbound_flags, rec, along, rec_ptr, end_a, end_b, rec_seg, rec_forward,
-    segs, cx, cy, coord_start, coord_cum, coord_x, coord_y, seg_length, seg_oneway, seg_bounds,
-    seg_road, seg_main, snap_seg, snap_offset, radius, foot, watch_m, merge_m,
-    same_direction_deg, north_deg,
+    grid_ptr, grid_seg, grid_x0, grid_y0, grid_cell, grid_nx, grid_ny, cx, cy, coord_start,
+    coord_cum, coord_x, coord_y, seg_length, seg_oneway, seg_bounds, seg_road, seg_main,
+    snap_seg, snap_offset, radius, foot, watch_m, merge_m, same_direction_deg, north_deg,
 ):  # fmt: skip
     """A cordon's approaches (and/or exits) in one call: the crossings of each direction in
     ``outbound_flags`` — of the network search's bound (``rec``/``along`` of direction ``d``
     at ``rec_ptr[d]:rec_ptr[d + 1]``, P's segment's end distances ``end_a[d]``/``end_b[d]``;
-    :func:`network_crossings`) or of the circle around (cx, cy) by the segments ``segs``
-    (:func:`circle_crossings`) — grouped into approaches by :func:`approach_table`.
+    :func:`network_crossings`) or of the circle around (cx, cy) by the segments whose box
+    meets its box in the grid (:func:`grid_query`, :func:`circle_crossings`) — grouped into
+    approaches by :func:`approach_table`.
 
     Returns ``(seg, flags, values, member_seg, member_ptr, stretch_xy, part, part_owner,
     boxes)`` per approach: its representative crossing's segment; ``flags`` rows forward,
@@ -619,6 +723,10 @@ def cordon_table(
     approach's stretch bounding box (minx, miny, maxx, maxy)."""
     two_way = foot or not seg_oneway[snap_seg]
     n_dir = outbound_flags.shape[0]
+    segs = np.empty(0, dtype=np.int64)
+    if not network_mode:
+        segs = grid_query(grid_ptr, grid_seg, seg_bounds, grid_x0, grid_y0, grid_cell, grid_nx,
+                          grid_ny, cx - radius, cy - radius, cx + radius, cy + radius)  # fmt: skip
     pieces = []
     for d in range(n_dir):
         outbound = outbound_flags[d]

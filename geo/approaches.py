@@ -30,7 +30,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 
 from geo import _kernels
@@ -248,6 +247,7 @@ def find_approaches(
     Examples
     --------
     >>> import pandas as pd
+    >>> import shapely
     >>> from geo.network import build_road_network
     >>> segs = pd.DataFrame({"u": [1, 2], "v": [2, 3], "oneway": [False, True],
     ...                      "name": ["a", "b"], "highway": ["primary", "residential"],
@@ -282,7 +282,7 @@ def find_approaches(
         px, py = float(incident[0]), float(incident[1])
     snap = snap_to_road(network, px, py, max_distance_m=r)
     outbound_flags = _OUTBOUND_FLAGS[direction]
-    graph = network.graph(travel)
+    graph, grid = network.graph(travel), network.seg_grid
     if mode == "network":
         reaches = tuple(
             road_distances(network, snap, radius_m=r, travel=travel, toward=not outbound)
@@ -296,19 +296,18 @@ def find_approaches(
         rec_ptr = np.cumsum([0] + [reach.crossing_rec.shape[0] for reach in reaches])
         end_a = np.array([reach.end_dist[0] for reach in reaches])
         end_b = np.array([reach.end_dist[1] for reach in reaches])
-        segs = _NO_INTS
         incomplete = any(reach.reaches_edge for reach in reaches) or (
             network.distance_to_edge(snap.x, snap.y) <= r
         )
     else:
         reaches = ()
         rec, along, rec_ptr, end_a, end_b = _NO_INTS, _NO_FLOATS, _NO_INTS, _NO_FLOATS, _NO_FLOATS
-        segs = _kernels.ints(network.seg_tree.query(shapely.box(px - r, py - r, px + r, py + r)))
         incomplete = network.distance_to_edge(px, py) <= r
     seg, flags, values, member_seg, member_ptr, stretch_xy, part, owner, boxes = (
         _kernels.cordon_table(
             mode == "network", np.array(outbound_flags), rec, along, _kernels.ints(rec_ptr),
-            end_a, end_b, graph.seg, graph.forward, segs, px, py,
+            end_a, end_b, graph.seg, graph.forward, grid.ptr, grid.seg, grid.x0, grid.y0,
+            grid.cell, grid.nx, grid.ny, px, py,
             network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
             network.seg_length, network.seg_oneway, network.seg_bounds, network.seg_road,
             network.seg_main, snap.segment, snap.offset_m, r, travel != "drive",

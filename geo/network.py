@@ -40,6 +40,9 @@ from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 #: Snapping looks this far first, metres, before looking as far as it may.
 _SNAP_NEAR_M = 50.0
 
+#: Most cells of a :class:`SegmentGrid`.
+_MAX_GRID_CELLS = 4_000_000
+
 #: Per-thread node-distance buffers of :meth:`RoadNetwork.node_scratch`.
 _SCRATCH = threading.local()
 
@@ -70,6 +73,34 @@ class TravelGraph:
     in_ptr: NDArray[np.int64]
     in_idx: NDArray[np.int64]
     in_w: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentGrid:
+    """A uniform grid over the segments' bounding boxes, for the incident query's compiled
+    loops (:func:`geo._kernels.grid_query` answers what ``seg_tree.query`` of a box does):
+    cell ``ix + iy·nx`` of side ``cell`` metres from (``x0``, ``y0``) lists the segments
+    meeting it in ``seg[ptr[c]:ptr[c + 1]]``."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+    ptr: NDArray[np.int64]
+    seg: NDArray[np.int64]
+
+    @classmethod
+    def build(cls, bounds: NDArray[np.float64], *, cell: float = 500.0) -> SegmentGrid:
+        """The grid over ``bounds`` (n, 4), its cells ``cell`` metres wide (wider where more
+        than 4 million would be needed)."""
+        x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+        width = float(bounds[:, 2].max()) - x0
+        height = float(bounds[:, 3].max()) - y0
+        cell = max(cell, math.sqrt(width * height / _MAX_GRID_CELLS))
+        nx, ny = int(width // cell) + 1, int(height // cell) + 1
+        ptr, seg = _kernels.grid_build(np.ascontiguousarray(bounds), x0, y0, cell, nx, ny)
+        return cls(x0, y0, cell, nx, ny, ptr, seg)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +141,7 @@ class RoadNetwork:
     seg_tree: shapely.STRtree
     node_tree: shapely.STRtree
     graphs: Mapping[str, TravelGraph]
+    seg_grid: SegmentGrid
 
     @property
     def n_nodes(self) -> int:
@@ -132,10 +164,9 @@ class RoadNetwork:
 
     def distance_to_edge(self, x: float, y: float) -> float:
         """Metres from (x, y) to the boundary of the data's extent; 0 outside it."""
-        if not shapely.contains_xy(self.extent, x, y):
-            return 0.0
         ax, ay, bx, by = self._extent_edges
-        return float(_kernels.distance_to_edges(ax, ay, bx, by, float(x), float(y)))
+        inside, distance = _kernels.inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
+        return float(distance) if inside else 0.0
 
     @cached_property
     def _extent_edges(self) -> tuple[NDArray[np.float64], ...]:
@@ -481,6 +512,7 @@ def build_road_network(
     _, seg_road = np.unique(road_label.astype(str), return_inverse=True)
     main = np.isin(highway, list(MAIN_ROAD_CLASSES))
 
+    seg_bounds = np.ascontiguousarray(shapely.bounds(geoms))
     graphs = {
         travel: _travel_graph(travel, u=seg_u, v=seg_v, oneway=oneway, length=seg_length, n=n_nodes)
         for travel in TRAVEL_MODES
@@ -506,7 +538,7 @@ def build_road_network(
         seg_main=main,
         seg_road=seg_road.astype(np.int64),
         seg_geometry=geoms,
-        seg_bounds=shapely.bounds(geoms),
+        seg_bounds=seg_bounds,
         coord_x=np.ascontiguousarray(coords[:, 0]),
         coord_y=np.ascontiguousarray(coords[:, 1]),
         coord_start=coord_start,
@@ -514,6 +546,7 @@ def build_road_network(
         seg_tree=shapely.STRtree(geoms),
         node_tree=shapely.STRtree(node_points),
         graphs=graphs,
+        seg_grid=SegmentGrid.build(seg_bounds),
     )
 
 
@@ -557,25 +590,20 @@ def snap_to_road(
         when the point is outside the data's extent or farther than ``max_distance_m`` from
         every road.
     """
-    if not shapely.contains_xy(network.extent, x, y):
+    x, y = float(x), float(y)
+    if network.distance_to_edge(x, y) <= 0.0:
         raise OutsideCoverageArea(
             "the incident point is outside the loaded road data; load the road network that "
             "covers it",
             details={"x": x, "y": y},
         )
-    # a segment within d of the point meets the box of half-side d around it: look near first
-    seg, offset, px, py, distance = -1, 0.0, np.nan, np.nan, np.inf
-    x, y = float(x), float(y)
-    for reach in (min(_SNAP_NEAR_M, max_distance_m), max_distance_m):
-        box = shapely.box(x - reach, y - reach, x + reach, y + reach)
-        seg, offset, px, py = _kernels.snap_point(
-            network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-            network.seg_length, _kernels.ints(network.seg_tree.query(box)), x, y,
-        )  # fmt: skip
-        distance = math.hypot(px - x, py - y) if seg >= 0 else np.inf
-        if distance <= reach:
-            break
-    if seg < 0 or distance > max_distance_m:
+    grid = network.seg_grid
+    seg, offset, px, py, distance = _kernels.snap_in_grid(
+        grid.ptr, grid.seg, network.seg_bounds, grid.x0, grid.y0, grid.cell, grid.nx, grid.ny,
+        network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
+        network.seg_length, x, y, _SNAP_NEAR_M, float(max_distance_m),
+    )  # fmt: skip
+    if seg < 0:
         raise OutsideCoverageArea(
             f"the incident point is more than {max_distance_m:g} m from any road, so it has no "
             "approaches within that radius",
