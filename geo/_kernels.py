@@ -174,8 +174,10 @@ def bounded_search(
     adj_ptr,
     adj_idx,
     adj_w,
-    source_node,
-    source_dist,
+    node_a,
+    node_b,
+    dist_a,
+    dist_b,
     radius,
     scratch,
     rec_ptr,
@@ -185,22 +187,22 @@ def bounded_search(
     skip_seg,
     node_edge_m,
 ):
-    """Dijkstra from a virtual source (edges ``source_node``/``source_dist``) over a CSR
+    """Dijkstra from a virtual source (edges to ``node_a``/``node_b`` of lengths
+    ``dist_a``/``dist_b``, ``inf`` for none) over a CSR
     adjacency, bounded at ``radius``; then the edge records crossing the bound.
 
-    Returns ``(nodes, dist, crossing_rec, crossing_along, end_dist, reaches_edge)``: every node
+    Returns ``(nodes, dist, crossing_rec, crossing_along, end_a, end_b, reaches_edge)``: every node
     within ``radius`` with its distance, by node index; each record listed in ``rec_by_node``
     under a reached node whose other end (``rec_outside``) lies beyond ``radius``, except
     those of segment ``skip_seg``, with the metres left from the reached node to the bound;
-    the distances of ``source_node`` (``inf`` beyond the radius); and whether some reached
+    the distances of ``node_a`` and ``node_b`` (``inf`` beyond the radius); whether some reached
     node's remaining budget reaches the data's edge (``node_edge_m``). ``scratch`` (``inf``
     everywhere) holds tentative distances during the search and is restored before returning.
     """
     heap = [(0.0, np.int64(0))]
     heap.pop()
     touched = []
-    for i in range(source_node.shape[0]):
-        node, d = source_node[i], source_dist[i]
+    for node, d in ((node_a, dist_a), (node_b, dist_b)):
         if d < scratch[node]:
             if scratch[node] == np.inf:
                 touched.append(node)
@@ -246,10 +248,8 @@ def bounded_search(
             if scratch[rec_outside[rec]] > radius:
                 recs.append(rec)
                 alongs.append(budget)
-    end_dist = np.empty(source_node.shape[0])
-    for i in range(source_node.shape[0]):
-        d = scratch[source_node[i]]
-        end_dist[i] = d if d <= radius else np.inf
+    end_a = scratch[node_a] if scratch[node_a] <= radius else np.inf
+    end_b = scratch[node_b] if scratch[node_b] <= radius else np.inf
     for node in touched:
         scratch[node] = np.inf
     # the reached nodes by node index
@@ -261,7 +261,7 @@ def bounded_search(
     for i in range(len(recs)):
         rec_arr[i] = recs[i]
         along_arr[i] = alongs[i]
-    return node_arr, dist_arr, rec_arr, along_arr, end_dist, reaches_edge
+    return node_arr, dist_arr, rec_arr, along_arr, end_a, end_b, reaches_edge
 
 
 @njit(cache=True, nogil=True)

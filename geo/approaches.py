@@ -293,7 +293,7 @@ def find_approaches(
         else:
             rec = np.concatenate([reach.crossing_rec for reach in reaches])
             along = np.concatenate([reach.crossing_along for reach in reaches])
-        rec_ptr = np.cumsum([0] + [reach.crossing_rec.shape[0] for reach in reaches])
+        rec_ptr = np.array([0, *itertools.accumulate(r.crossing_rec.shape[0] for r in reaches)])
         end_a = np.array([reach.end_dist[0] for reach in reaches])
         end_b = np.array([reach.end_dist[1] for reach in reaches])
         incomplete = any(reach.reaches_edge for reach in reaches) or (
@@ -305,7 +305,7 @@ def find_approaches(
         incomplete = network.distance_to_edge(px, py) <= r
     seg, flags, values, member_seg, member_ptr, stretch_xy, part, owner, boxes = (
         _kernels.cordon_table(
-            mode == "network", np.array(outbound_flags), rec, along, _kernels.ints(rec_ptr),
+            mode == "network", np.array(outbound_flags), rec, along, rec_ptr,
             end_a, end_b, graph.seg, graph.forward, grid.ptr, grid.seg, grid.x0, grid.y0,
             grid.cell, grid.nx, grid.ny, px, py,
             network.coord_start, network.coord_cum, network.coord_x, network.coord_y,

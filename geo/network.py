@@ -643,17 +643,11 @@ def road_distances(
     else:
         adjacency = (graph.out_ptr, graph.out_idx, graph.out_w)
         records = (graph.by_tail_ptr, graph.by_tail, graph.seg, graph.head)
-    nodes, dist, rec, along, end_dist, reaches_edge = _kernels.bounded_search(
-        *adjacency,
-        np.array([a, b], dtype=np.int64),
-        np.array([from_a, from_b]),
-        r,
-        network.node_scratch(),
-        *records,
-        seg,
+    nodes, dist, rec, along, end_a, end_b, reaches_edge = _kernels.bounded_search(
+        *adjacency, a, b, from_a, from_b, r, network.node_scratch(), *records, seg,
         network.node_edge_m,
-    )
+    )  # fmt: skip
     return Reach(
         snap, r, travel, toward, nodes, dist, crossing_rec=rec, crossing_along=along,
-        end_dist=(float(end_dist[0]), float(end_dist[1])), reaches_edge=bool(reaches_edge),
+        end_dist=(end_a, end_b), reaches_edge=reaches_edge,
     )  # fmt: skip
