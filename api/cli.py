@@ -742,7 +742,6 @@ def drills_precompute(
     Re-running skips the scenarios already done: an interrupted run resumes where it stopped.
     """
     from geo.drills import (
-        BatchResults,
         DrillOptions,
         batches,
         dask_client,
@@ -796,20 +795,26 @@ def drills_precompute(
                         length=len(pending), label="scenarios", file=sys.stderr
                     ) as bar:
 
-                        def save(results: BatchResults) -> None:
+                        def saved(batch: tuple[int, int]) -> None:
                             nonlocal stored
-                            with engine.begin() as conn:
-                                stored += store.save_results(conn, drill_id, results)
-                            bar.update(len(results))
+                            scenarios, rows = batch
+                            stored += rows
+                            bar.update(scenarios)
 
-                        precompute(client, registry, todo, options, save=save)
+                        # each worker stores the batches it computes, one transaction each
+                        saver = store.BatchSaver(settings.database_url, drill_id)
+                        precompute(client, registry, todo, options, on_worker=saver, save=saved)
                     computed = time.perf_counter()
         except KeyboardInterrupt:
             with engine.connect() as conn:
                 now = store.status_counts(conn, drill_id)
+            # by the rows: batches still running on a worker when the others were cancelled
+            # were stored by it, but their counts never came back
+            kept = now["done"] + now["failed"]
             fail(
-                f"interrupted: {now['done'] + now['failed']} of {sum(now.values())} scenarios"
-                f" stored ({stored} by this run), {now['pending']} pending;"
+                f"interrupted: {kept} of {sum(now.values())} scenarios stored"
+                f" ({kept - counts['done'] - counts['failed']} by this run),"
+                f" {now['pending']} pending;"
                 f" run the same command to resume {name}"
             )
         click.echo(

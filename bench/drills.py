@@ -19,9 +19,10 @@ What the drill command does, on one local cluster of 2 single-threaded worker pr
 - **loop**: a plain loop on one worker calling ``network_for`` + ``answer_incident`` per
   scenario, nothing built or stored: the single-incident query, no parallelism.
 - **dask 1 / dask 2**: :func:`geo.drills.precompute` of ``--scenarios`` points of a drill, the
-  tasks kept on 1 worker or spread over both, every batch saved to PostGIS in one transaction
-  as the command does; timed from the first submission to the last batch committed. The main
-  process's CPU seconds (scheduler, client, saving) are reported with it.
+  tasks kept on 1 worker or spread over both, every batch stored to PostGIS in one transaction
+  by the worker that computed it, as the command does; timed from the first submission to the
+  last batch committed. The main process's CPU seconds (scheduler, client) and those of the
+  PostgreSQL server processes of the workers' connections are reported with it.
 
 Each round measures loop, 1 worker and 2 workers in turn (the order reversed every other round)
 on the same cluster and registry, so that other jobs' load weighs on all three alike; the
@@ -57,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.national import bench_database
 from geo.drills import (
-    BatchResults,
     DrillOptions,
     WorkerRegistry,
     batches,
@@ -214,8 +214,22 @@ def backend_pids(engine: Engine) -> list[int]:
     return pids
 
 
+def drill_backends(engine: Engine) -> list[int]:
+    """The PostgreSQL server processes of the workers' connections to this database, storing
+    the batches (:class:`geo.store.drills.BatchSaver` names them ``gilmok drills``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'gilmok drills'"
+            )
+        ).all()
+    return [int(r.pid) for r in rows]
+
+
 def run_drill(
     engine: Engine,
+    url: URL,
     client: Any,
     registry: WorkerRegistry,
     lon: list[float],
@@ -226,46 +240,49 @@ def run_drill(
     batch_size: int,
     backends: list[int],
 ) -> dict[str, float]:
-    """One drill of the points, stored as the command stores it, on ``workers``; then dropped."""
+    """One drill of the points, stored as the command stores it (each worker stores the
+    batches it computes), on ``workers``; then dropped."""
     name = f"bench-drills-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         drill_id, _ = store.ensure_drill(conn, name, options=options.as_dict())
         store.add_scenarios(conn, drill_id, [f"s{i}" for i in range(len(lon))], lon, lat)
         pending = store.pending_scenarios(conn, drill_id)
     todo = batches(pending["id"], pending["lon"], pending["lat"], batch_size)
-    saving = 0.0
+    rows = 0
 
-    def save(results: BatchResults) -> None:
-        nonlocal saving
-        t = time.perf_counter()
-        with engine.begin() as conn:
-            store.save_results(conn, drill_id, results)
-        saving += time.perf_counter() - t
+    def saved(batch: tuple[int, int]) -> None:
+        nonlocal rows
+        rows += batch[1]
 
     worker_pids = list(client.run(os.getpid, workers=list(workers)).values())
     client.run(gc_taken, workers=list(workers))
+    before = {pid: cpu_seconds([pid]) for pid in drill_backends(engine)}
     cpu0 = (cpu_seconds(), cpu_seconds(worker_pids), cpu_seconds(backends))
     t0 = time.perf_counter()
     try:
-        saved = precompute(client, registry, todo, options, save=save, workers=workers)
+        saved_n = precompute(
+            client, registry, todo, options, on_worker=store.BatchSaver(url, drill_id),
+            save=saved, workers=workers,
+        )  # fmt: skip
         elapsed = time.perf_counter() - t0
         main_cpu = cpu_seconds() - cpu0[0]
         worker_cpu = cpu_seconds(worker_pids) - cpu0[1]
+        # a worker's connection made during this run counts from its start
         db_cpu = cpu_seconds(backends) - cpu0[2]
+        db_cpu += sum(cpu_seconds([pid]) - before.get(pid, 0.0) for pid in drill_backends(engine))
         collected = client.run(gc_taken, workers=list(workers)).values()
         with engine.connect() as conn:
             counts = store.status_counts(conn, drill_id)
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM drill WHERE id = :d"), {"d": drill_id})
-    assert saved == len(lon) == counts["done"] + counts["failed"], (saved, counts)
+    assert saved_n == rows == len(lon) == counts["done"] + counts["failed"], (rows, counts)
     return {
         "rate": len(lon) / elapsed,
         "seconds": elapsed,
         "main_cpu_s": main_cpu,
         "worker_cpu_s": worker_cpu,
         "db_cpu_s": db_cpu,
-        "saving_s": saving,
         "gc_s": sum(seconds for seconds, _ in collected),
         "gc_full": sum(full for _, full in collected),
         "failed": counts["failed"],
@@ -346,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         continue
                     w = int(what)
                     run = run_drill(
-                        engine, client, registry, lon[:n], lat[:n], options,
+                        engine, url, client, registry, lon[:n], lat[:n], options,
                         workers=addresses[:w], batch_size=args.batch_size, backends=backends,
                     )  # fmt: skip
                     per = {key: run[f"{key}_cpu_s"] / n * 1e3 for key in ("worker", "main", "db")}

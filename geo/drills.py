@@ -10,9 +10,11 @@ worker loads the registry snapshot itself, once, with a loader given to
 :func:`registry_on_workers` (from PostGIS, a GeoPackage…): no copy of it passes through the
 client, whose pickling and sending took longer than the drill. A registry already in memory
 can still be copied to the workers (:func:`scatter_registry`). Tasks carry only their batch of
-points. Results come back as batches finish and are handed to a ``save`` callback (the store
-commits each batch), so an interruption loses at most the batches in flight and a re-run
-resumes with the scenarios still pending.
+points. The worker that computed a batch stores it as the task's last step, one transaction
+(``on_worker``: :class:`geo.store.drills.BatchSaver`), so that no records pass through the
+scheduler and the client, which only count what each task stored; an interruption cancels the
+batches not started, waits for those running, and a re-run resumes with the scenarios still
+pending. (Without ``on_worker`` the results come back to a ``save`` callback on the client.)
 """
 
 from __future__ import annotations
@@ -369,12 +371,19 @@ def registry_on_workers(client: Any, load: Callable[[], Registry]) -> Iterator[W
             client.unregister_worker_plugin(name)
 
 
-def run_batch_on_worker(
-    name: str, batch: Sequence[tuple[int, float, float]], options: dict[str, Any]
-) -> BatchResults:
-    """:func:`run_batch` on the registry this worker loaded (the :class:`WorkerRegistry`
-    ``name``)."""
-    return run_batch(WorkerRegistry(name, 0.0).get(), batch, options)
+def run_batch_task(
+    registry: Registry | str,
+    batch: Sequence[tuple[int, float, float]],
+    options: dict[str, Any],
+    on_worker: Callable[[BatchResults], Any] | None = None,
+) -> Any:
+    """A task of :func:`precompute`: :func:`run_batch` on ``registry`` (a name: the
+    :class:`WorkerRegistry` this worker loaded), then ``on_worker`` of its results, on the
+    worker; what it returns (the results when None) goes back to the client."""
+    if isinstance(registry, str):
+        registry = WorkerRegistry(registry, 0.0).get()
+    results = run_batch(registry, batch, options)
+    return results if on_worker is None else on_worker(results)
 
 
 def scatter_registry(client: Any, registry: Registry) -> Any:
@@ -389,42 +398,72 @@ def precompute(
     scenario_batches: Sequence[Sequence[tuple[int, float, float]]],
     options: DrillOptions,
     *,
-    save: Callable[[BatchResults], None],
+    save: Callable[[Any], None],
+    on_worker: Callable[[BatchResults], Any] | None = None,
     workers: Sequence[str] | None = None,
 ) -> int:
     """Run the batches on the cluster; ``save`` each batch's results as it finishes.
 
     ``registry`` is the :class:`WorkerRegistry` of :func:`registry_on_workers`, or a registry
     in memory, scattered to every worker first (or the future :func:`scatter_registry`
-    returned, to share one scatter between runs). ``workers`` (addresses) keeps the tasks on
-    those workers. On an exception (from ``save`` or a worker, or a KeyboardInterrupt) the
-    batches still running are cancelled and the exception propagates: what was saved stays
-    saved. Returns the number of scenarios saved.
+    returned, to share one scatter between runs). ``on_worker``, a picklable callable, takes
+    each batch's :class:`BatchResults` on the worker that computed them, as the task's last
+    step (e.g. :class:`geo.store.drills.BatchSaver` stores them from there: no records travel
+    through the scheduler and the client), and ``save`` gets what it returns on the client
+    (without ``on_worker``: the results). ``workers`` (addresses) keeps the tasks on those
+    workers.
+
+    On an exception (from ``save`` or a worker, or a KeyboardInterrupt) the batches not yet
+    finished are cancelled and the exception propagates: what was saved stays saved. With
+    ``on_worker``, the batches already running on a worker (Dask cannot stop a task midway)
+    are waited for first, so that what they store is known when this returns. Returns the
+    number of scenarios of the batches saved.
     """
     from dask.distributed import Future, as_completed
 
     if not scenario_batches:
         return 0
-    run: Callable[..., BatchResults]
     shared: Any
     if isinstance(registry, WorkerRegistry):
-        run, shared = run_batch_on_worker, registry.name
+        shared = registry.name
     else:
         # a Future is a registry already on the workers (see scatter_registry)
-        run = run_batch
         shared = registry if isinstance(registry, Future) else scatter_registry(client, registry)
     plain = options.as_dict()
     where = {} if workers is None else {"workers": list(workers), "allow_other_workers": False}
-    futures = [
-        client.submit(run, shared, list(batch), plain, pure=False, **where)
+    sizes = {
+        client.submit(
+            run_batch_task, shared, list(batch), plain, on_worker, pure=False, **where
+        ): len(batch)
         for batch in scenario_batches
-    ]
+    }
+    futures = list(sizes)
     saved = 0
     try:
         for future in as_completed(futures):
-            results = future.result()
-            save(results)
-            saved += len(results)
+            save(future.result())
+            saved += sizes[future]
+    except BaseException:
+        client.cancel(futures)
+        if on_worker is not None:
+            _wait_for_running(client, {future.key for future in futures})
+        raise
     finally:
         client.cancel(futures)
     return saved
+
+
+def _running(keys: set[Any], dask_worker: Any) -> int:
+    """On a worker: how many of the tasks ``keys`` are running (cancelled ones included)."""
+    return sum(ts.key in keys for ts in dask_worker.state.all_running_tasks)
+
+
+def _wait_for_running(client: Any, keys: set[Any], *, timeout_s: float = 60.0) -> None:
+    """Until no worker runs any of the tasks ``keys`` (at most ``timeout_s``); a worker that
+    cannot be asked (gone) is not waited for."""
+    deadline = time.monotonic() + timeout_s
+    with contextlib.suppress(Exception):
+        while time.monotonic() < deadline:
+            if not sum(client.run(_running, keys, on_error="ignore").values()):
+                return
+            time.sleep(0.02)

@@ -10,6 +10,7 @@ for itself: the registry snapshot of the database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, Engine
 
 from geo.drill_records import record_rows
 from geo.errors import Conflict, InvalidInput, NotFound
-from geo.store.db import connect
+from geo.store.db import connect, database_errors
 from geo.store.models import WORKING_SRID
 from geo.store.snapshot import RegistrySnapshot, load_snapshot
 
@@ -233,6 +234,14 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
     if not len(results):
         return 0
     records = "[" + ",".join("null" if r is None else r for r in results.result_json) + "]"
+    # the records compressed with lz4 where the server has it, not pglz: a third of
+    # PostgreSQL's CPU in a save (a record of ~3 KB of JSON is compressed to stay in its row)
+    conn.execute(
+        text(
+            "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
+            " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+        )
+    )
     updated = conn.execute(
         text(
             "UPDATE drill_scenario s SET status = r.status, approaches = r.approaches,"
@@ -262,6 +271,29 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
         },
     )
     return int(updated.rowcount)
+
+
+@dataclass(frozen=True)
+class BatchSaver:
+    """Saves batches of the drill ``drill_id`` from the process that computed them (a Dask
+    worker: ``geo.drills.precompute(..., on_worker=BatchSaver(url, drill_id))``), each in one
+    transaction of its own (:func:`save_results`). Picklable; each process connects once, as
+    ``gilmok drills`` in ``pg_stat_activity``. Returns (scenarios in the batch, rows stored).
+    """
+
+    url: URL
+    drill_id: int
+
+    def __call__(self, results: BatchResults) -> tuple[int, int]:
+        with database_errors(self.url), _drill_engine(self.url).begin() as conn:
+            return len(results), save_results(conn, self.drill_id, results)
+
+
+@functools.cache
+def _drill_engine(url: URL) -> Engine:
+    return connect(
+        url, check=False, connect_args={"connect_timeout": 5, "application_name": "gilmok drills"}
+    )
 
 
 def load_registry(url: URL, *, crs: str, max_range_m: float) -> RegistrySnapshot:
