@@ -4,7 +4,8 @@ The FeatureCollection (RFC 7946: lon/lat, counter-clockwise exterior rings, 7 de
 holds, told apart by the ``role`` property:
 
 - ``incident``: the point, with the cordon's options and ``incomplete``;
-- ``cordon``: the roads within R (network mode) or the circle (euclidean mode);
+- ``cordon``: the roads within R (network mode) or the circle (euclidean mode), drawn as a
+  regular polygon of :data:`CIRCLE_SIDES` sides, counter-clockwise from due east (grid);
 - ``approach``: each entry/exit point, id ``A1``, ``A2``…, with road, class, ``main``,
   ``bearing_deg``, ``blind`` and its number of online watchers;
 - ``watch_stretch``: each approach's stretch of road;
@@ -40,6 +41,10 @@ _MULTILINESTRING = 5
 _FAST_KINDS = [_POINT, _LINESTRING, _MULTILINESTRING]
 
 
+#: Sides of the regular polygon that draws a euclidean cordon's circle.
+CIRCLE_SIDES = 64
+
+
 def approach_label(position: int) -> str:
     """Stable label of the approach at ``position`` (0-based): ``A1``, ``A2``, …"""
     return f"A{position + 1}"
@@ -60,8 +65,18 @@ def cordon_geometry(network: RoadNetwork, cordon: Cordon) -> shapely.Geometry:
     return cast(shapely.Geometry, shapely.multilinestrings(np.asarray(lines, dtype=object)))
 
 
+def _circle_vertices(cordon: Cordon) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The circle's ring (working CRS): :data:`CIRCLE_SIDES` vertices counter-clockwise from
+    due east, the first repeated at the end."""
+    theta = np.arange(CIRCLE_SIDES + 1) * (2.0 * math.pi / CIRCLE_SIDES)
+    theta[-1] = 0.0  # closed exactly
+    r = cordon.radius_m
+    return cordon.incident_x + r * np.cos(theta), cordon.incident_y + r * np.sin(theta)
+
+
 def _cordon_circle(cordon: Cordon) -> shapely.Geometry:
-    return shapely.Point(cordon.incident_x, cordon.incident_y).buffer(cordon.radius_m, quad_segs=16)
+    x, y = _circle_vertices(cordon)
+    return shapely.polygons(np.column_stack([x, y]))
 
 
 def _cordon_lines(
@@ -121,6 +136,10 @@ class _Shapes:
         kinds = np.where(counts > 1, _MULTILINESTRING, _LINESTRING).tolist()
         self._block(x, y, part, owner, kinds)
 
+    def polygon(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> None:
+        """A Polygon of one ring, closed and counter-clockwise as given."""
+        self._block(x, y, np.zeros(x.shape[0], dtype=np.int64), np.zeros(1, np.int64), [_POLYGON])
+
     def multilinestring(self, x: Any, y: Any, line: NDArray[np.int64]) -> None:
         n_lines = int(line[-1]) + 1 if line.shape[0] else 0
         self._block(x, y, line, np.zeros(n_lines, dtype=np.int64), [_MULTILINESTRING])
@@ -179,6 +198,8 @@ class _Shapes:
             ]
             if kind == _POINT:
                 out.append({"type": "Point", "coordinates": lines[0][0]})
+            elif kind == _POLYGON:
+                out.append({"type": "Polygon", "coordinates": lines})
             elif kind == _LINESTRING:
                 line = lines[0]
                 out.append({"type": "LineString", "coordinates": line if len(line) > 1 else []})
@@ -271,7 +292,7 @@ def answer_to_geojson(
     shapes = _Shapes(cordon.crs)
     shapes.points(np.array([cordon.incident_x]), np.array([cordon.incident_y]))
     if cordon.mode == "euclidean":
-        shapes.geometries(np.array([_cordon_circle(cordon)], dtype=object))
+        shapes.polygon(*_circle_vertices(cordon))
     else:
         shapes.multilinestring(*_cordon_lines(network, cordon))
     shapes.points(a.x, a.y)

@@ -5,6 +5,8 @@ GEOS and parsed back, every property passed through one ``_clean``. The faster o
 same document — same values and same Python types (an ``np.float64`` left in would pass ``==``
 but not every JSON encoder) — on real answers: the central-Seoul roads and the Seoul 2018 CCTV
 registry, at random points, every mode, direction and travel, several radii and DORI levels.
+One exception: a euclidean cordon's circle, a regular polygon, is written vertex by vertex (its
+ring as drawn, on the 1e-7° grid) where GEOS's precision reduction may start the ring elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 import shapely
 from spatial_helpers import DATA_DIR, seoul_segments
 
-from geo.answer import answer_to_geojson, approach_label, cordon_geometry
+from geo.answer import CIRCLE_SIDES, answer_to_geojson, approach_label, cordon_geometry
 from geo.approaches import Cordon, find_approaches
 from geo.crs import geometry_to_lonlat
 from geo.domain import DORI_PX_PER_M
@@ -37,6 +39,17 @@ def _reference_geometries(geoms: Any, crs: str) -> list[dict[str, Any]]:
     lonlat = geometry_to_lonlat(geoms, crs=crs)
     lonlat = shapely.orient_polygons(shapely.set_precision(lonlat, 1e-7))
     return [json.loads(text) for text in shapely.to_geojson(lonlat)]
+
+
+def _reference_circle(cordon: Cordon, network: RoadNetwork) -> dict[str, Any]:
+    """The euclidean cordon as written vertex by vertex: the ring of ``cordon_geometry``
+    (a regular polygon, counter-clockwise from due east) in lon/lat on the 1e-7° grid."""
+    circle = cordon_geometry(network, cordon)
+    assert shapely.get_num_coordinates(circle) == CIRCLE_SIDES + 1
+    assert shapely.is_ccw(shapely.get_exterior_ring(circle))
+    ring = shapely.get_coordinates(geometry_to_lonlat(np.array([circle]), crs=cordon.crs)[0])
+    ring = np.rint(ring * 1e7) / 1e7
+    return {"type": "Polygon", "coordinates": [ring.tolist()]}
 
 
 def _reference_clean(value: Any) -> Any:
@@ -68,6 +81,8 @@ def reference_answer_to_geojson(
     if watchers is not None:
         geoms += list(_points(watchers.x, watchers.y))
     geometry = _reference_geometries(np.asarray(geoms, dtype=object), cordon.crs)
+    if cordon.mode == "euclidean":
+        geometry[1] = _reference_circle(cordon, network)
     features: list[dict[str, Any]] = [
         {
             "role": "incident",
