@@ -76,7 +76,7 @@ def _circle_vertices(cordon: Cordon) -> tuple[NDArray[np.float64], NDArray[np.fl
 
 def _cordon_circle(cordon: Cordon) -> shapely.Geometry:
     x, y = _circle_vertices(cordon)
-    return shapely.polygons(np.column_stack([x, y]))
+    return shapely.Polygon(np.column_stack([x, y]))
 
 
 def _cordon_lines(

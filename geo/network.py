@@ -168,6 +168,12 @@ class RoadNetwork:
         inside, distance = _kernels.inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return float(distance) if inside else 0.0
 
+    def covers(self, x: float, y: float) -> bool:
+        """Whether (x, y) lies in the data's extent or on its boundary."""
+        ax, ay, bx, by = self._extent_edges
+        inside, distance = _kernels.inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
+        return bool(inside) or distance == 0.0
+
     @cached_property
     def _extent_edges(self) -> tuple[NDArray[np.float64], ...]:
         """The pieces of the extent's boundary: start x, y and end x, y."""

@@ -23,7 +23,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.crs import lonlat_to_xy
+from geo.crs import LONLAT_CRS, get_transformer
 from geo.errors import NoRoadData, OutsideCoverageArea
 from geo.incident import warm_up
 from geo.index import CoverageIndex, build_coverage_index
@@ -187,10 +187,9 @@ class RegistrySnapshot:
         """
         if not self.networks:
             raise NoRoadData("no road network is loaded: run `gilmok import roads FILE` first")
-        x, y = lonlat_to_xy([lon], [lat], crs=self.crs)
-        point = shapely.Point(float(x[0]), float(y[0]))
+        x, y = get_transformer(LONLAT_CRS, self.crs).transform(float(lon), float(lat))
         for net in self.networks:
-            if shapely.covers(net.extent, point):
+            if net.graph.covers(x, y):
                 return net
         names = ", ".join(n.name for n in self.networks)
         raise OutsideCoverageArea(
