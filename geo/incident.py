@@ -79,6 +79,11 @@ def warm_up(network: RoadNetwork, index: CoverageIndex) -> None:
     incident rather than during it."""
     if network.n_nodes == 0:
         return
+    # the loops a query needs only now and then: locating points along roads, drawing the
+    # coverage polygon where distances alone cannot tell whether a camera watches
+    network.points_along([0], [0.0])
+    if len(index):
+        index.coverage([0], level=DEFAULT_DORI_LEVEL)
     lon, lat = xy_to_lonlat(network.node_x[:1], network.node_y[:1], crs=network.crs)
     for mode in ("network", "euclidean"):
         # a node too near the data's edge answers with an error: the first query warms up then
