@@ -248,12 +248,15 @@ def batches(
 
 #: Dask settings of a local cluster: with no dashboard to show them, the workers' stack
 #: sampling (every 10 ms), GIL sampling (every 1 ms) and the 20 ms event-loop tick only take
-#: CPU from the drill: ~15 % of a core when idle, 3 % without them (2 workers).
+#: CPU from the drill: ~15 % of a core when idle, 3 % without them (2 workers). The memory
+#: monitor of each worker and its nanny read the worker's RSS every 100 ms: every second is
+#: enough for a drill's steady memory, and the idle cluster then takes 1.7 % instead of 4 %.
 QUIET_LOCAL_CLUSTER = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
 }
 
 
