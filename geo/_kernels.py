@@ -265,6 +265,13 @@ def bounded_search(
 
 
 @njit(cache=True, nogil=True)
+def _empty_crossings(k):
+    """Room for ``k`` crossings: (segment, forward, offset, bearing, x, y)."""
+    return (np.empty(k, dtype=np.int64), np.empty(k, dtype=np.bool_), np.empty(k),
+            np.empty(k), np.empty(k), np.empty(k))  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
 def network_crossings(
     rec, along, rec_seg, rec_forward, coord_start, coord_cum, coord_x, coord_y, seg_length,
     outbound, snap_seg, snap_offset, d_a, d_b, radius, two_way,
@@ -280,9 +287,7 @@ def network_crossings(
     else:
         extra = int(d_a > radius) + int(two_way and d_b > radius)
     k = n_rec + extra
-    seg = np.empty(k, dtype=np.int64)
-    fwd = np.empty(k, dtype=np.bool_)
-    off = np.empty(k)
+    seg, fwd, off, bear, x, y = _empty_crossings(k)
     for i in range(n_rec):
         s = rec_seg[rec[i]]
         f = rec_forward[rec[i]]
@@ -307,9 +312,6 @@ def network_crossings(
         if two_way and d_b > radius:
             seg[j], fwd[j], off[j] = snap_seg, False, snap_offset + radius
             j += 1
-    bear = np.empty(k)
-    x = np.empty(k)
-    y = np.empty(k)
     for i in range(k):
         x[i], y[i], azimuth, _, _ = _locate_one(
             coord_start, coord_cum, coord_x, coord_y, seg_length, seg[i], off[i]
@@ -383,12 +385,7 @@ def circle_crossings(
                 out_x.append(ax + t * dx)
                 out_y.append(ay + t * dy)
     k = len(out_seg)
-    seg = np.empty(k, dtype=np.int64)
-    fwd = np.empty(k, dtype=np.bool_)
-    off = np.empty(k)
-    bear = np.empty(k)
-    x = np.empty(k)
-    y = np.empty(k)
+    seg, fwd, off, bear, x, y = _empty_crossings(k)
     for i in range(k):
         seg[i], fwd[i], off[i] = out_seg[i], out_fwd[i], out_off[i]
         bear[i], x[i], y[i] = out_bear[i], out_x[i], out_y[i]
@@ -746,12 +743,7 @@ def cordon_table(
     for got in pieces:
         total += got[0].shape[0]
     c_out = np.empty(total, dtype=np.bool_)
-    c_seg = np.empty(total, dtype=np.int64)
-    c_fwd = np.empty(total, dtype=np.bool_)
-    c_off = np.empty(total)
-    c_bear = np.empty(total)
-    c_x = np.empty(total)
-    c_y = np.empty(total)
+    c_seg, c_fwd, c_off, c_bear, c_x, c_y = _empty_crossings(total)
     at = 0
     for d in range(n_dir):
         seg, fwd, off, bear, x, y = pieces[d]
