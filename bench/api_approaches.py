@@ -7,8 +7,9 @@ leaves: 1.6 million cameras, 2 million road segments)
 In a database made for the run (``gilmok_bench_api``, dropped at the end unless ``--keep-db``)
 the real central-Seoul drive network and the real Seoul 2018 CCTV registry (with coverage) are
 loaded through the store, and a requester key is made. ``gilmok serve --workers 2`` (gunicorn,
-sync workers, access log on, as deployed) serves it; each worker loads its registry snapshot on
-its first request (warmed up before measuring). ``wrk`` (Debian's; installed when missing and
+sync workers, access log on, as deployed) serves it; each worker loads its registry snapshot
+before it serves, and the run starts once both have (the first one ready would otherwise serve
+alone while the other still loads on the second core). ``wrk`` (Debian's; installed when missing and
 this runs as root) drives ``GET /v1/approaches`` over random points on the roads — the same
 points for every row — for ``--seconds`` per mode and number of connections (2: latency with
 the two workers busy but no queue; 8: sustained throughput, latency then includes queueing in
@@ -58,6 +59,9 @@ from geo.store.snapshot import load_road_networks
 
 ROOT = Path(__file__).resolve().parents[1]
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+WORKERS = 2
+#: What a worker logs once its snapshot is loaded and warmed up (api/serve.py).
+_LOADED = "registry snapshot loaded before serving"
 
 
 def ensure_wrk() -> str:
@@ -103,20 +107,26 @@ def start_server(url: URL, port: int, log: Path) -> subprocess.Popen[bytes]:
         "GILMOK_DATABASE_URL": url.render_as_string(hide_password=False),
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)]
+    command = [
+        sys.executable, "-m", "api.cli", "serve", "--workers", str(WORKERS), "--port", str(port)
+    ]  # fmt: skip
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
-    # workers load their snapshot before serving: minutes at national scale
+    # workers load their snapshot before serving: minutes at national scale. The first one
+    # ready answers /healthz while the other still loads (and takes a core): wait for both
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                return server
-        except (OSError, urllib.error.URLError):
-            if server.poll() is not None:
-                sys.exit(f"gilmok serve exited: see {log}")
-            time.sleep(0.2)
+        if server.poll() is not None:
+            sys.exit(f"gilmok serve exited: see {log}")
+        loaded = log.read_text(errors="replace").count(_LOADED)
+        if loaded >= WORKERS:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    return server
+            except (OSError, urllib.error.URLError):
+                pass
+        time.sleep(0.2)
     server.terminate()
     sys.exit(f"gilmok serve did not answer in 15 minutes: see {log}")
 
