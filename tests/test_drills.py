@@ -433,8 +433,10 @@ def test_batches_stored_by_the_workers_are_all_in_once_precompute_stops(
         assert stored() == right_after
     assert came_back == [(5, 5)]
     # the batch that came back, and those the workers were running then, whole; nothing
-    # half-written
-    assert len(right_after) in (5, 10, 15)
+    # half-written (on a busy machine a worker may start its next batch before the cancel
+    # reaches it: that batch is then waited for and stored whole too)
+    assert len(right_after) >= 5
+    assert len(right_after) % 5 == 0
     with engine.connect() as conn:
         partial = conn.execute(
             text(
