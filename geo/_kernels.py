@@ -435,24 +435,15 @@ def merge_labels(x, y, bearing, road, outbound, main, merge_m, same_direction_de
 
 
 @njit(cache=True, nogil=True)
-def distance_to_pieces(px, py, ax, ay, bx, by, piece_ptr, which):
-    """Distance from each point (px[i], py[i]) to the nearest of the pieces
-    ``piece_ptr[which[i]]:piece_ptr[which[i] + 1]`` (segments a→b); ``inf`` if there are none."""
-    n = which.shape[0]
-    out = np.full(n, np.inf)
-    for i in range(n):
-        g = which[i]
-        best = np.inf
-        for q in range(piece_ptr[g], piece_ptr[g + 1]):
-            dx, dy = bx[q] - ax[q], by[q] - ay[q]
-            qx, qy = px[i] - ax[q], py[i] - ay[q]
-            length2 = dx * dx + dy * dy
-            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
-            t = min(max(t, 0.0), 1.0)
-            d = math.hypot(qx - t * dx, qy - t * dy)
-            best = min(best, d)
-        out[i] = best
-    return out
+def _to_piece(px, py, ax, ay, bx, by):
+    """From (px, py) to the piece a→b: ``(distance, t, length²)``, ``t`` in [0, 1] the nearest
+    point's position along the piece."""
+    dx, dy = bx - ax, by - ay
+    qx, qy = px - ax, py - ay
+    length2 = dx * dx + dy * dy
+    t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(qx - t * dx, qy - t * dy), t, length2
 
 
 @njit(cache=True, nogil=True)
@@ -468,13 +459,9 @@ def nearest_segment(coord_start, coord_cum, coord_x, coord_y, segs, px, py):
         s = segs[i]
         first = coord_start[s]
         for p in range(first, coord_start[s + 1] - 1):
-            ax, ay = coord_x[p], coord_y[p]
-            dx, dy = coord_x[p + 1] - ax, coord_y[p + 1] - ay
-            qx, qy = px - ax, py - ay
-            length2 = dx * dx + dy * dy
-            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
-            t = min(max(t, 0.0), 1.0)
-            d = math.hypot(qx - t * dx, qy - t * dy)
+            d, t, length2 = _to_piece(
+                px, py, coord_x[p], coord_y[p], coord_x[p + 1], coord_y[p + 1]
+            )
             if d < best_d or (d == best_d and s < best_seg):
                 best_seg = s
                 best_d = d
@@ -500,12 +487,7 @@ def distance_to_edges(ax, ay, bx, by, px, py):
     """Distance from (px, py) to the nearest of the pieces a→b (``inf`` if there are none)."""
     best = np.inf
     for q in range(ax.shape[0]):
-        dx, dy = bx[q] - ax[q], by[q] - ay[q]
-        qx, qy = px - ax[q], py - ay[q]
-        length2 = dx * dx + dy * dy
-        t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
-        t = min(max(t, 0.0), 1.0)
-        best = min(best, math.hypot(qx - t * dx, qy - t * dy))
+        best = min(best, _to_piece(px, py, ax[q], ay[q], bx[q], by[q])[0])
     return best
 
 
@@ -768,20 +750,9 @@ def cordon_table(
     member_seg = np.empty(by_group.shape[0], dtype=np.int64)
     for j in range(by_group.shape[0]):
         member_seg[j] = c_seg[order[by_group[j]]]
-    m = sx.shape[0]
-    stretch_xy = np.empty((2, m))
-    boxes = np.empty((k, 4))
-    boxes[:, 0] = np.inf
-    boxes[:, 1] = np.inf
-    boxes[:, 2] = -np.inf
-    boxes[:, 3] = -np.inf
-    for q in range(m):
-        stretch_xy[0, q], stretch_xy[1, q] = sx[q], sy[q]
-        g = part_owner[part[q]]
-        boxes[g, 0] = min(boxes[g, 0], sx[q])
-        boxes[g, 1] = min(boxes[g, 1], sy[q])
-        boxes[g, 2] = max(boxes[g, 2], sx[q])
-        boxes[g, 3] = max(boxes[g, 3], sy[q])
+    stretch_xy = np.empty((2, sx.shape[0]))
+    stretch_xy[0], stretch_xy[1] = sx, sy
+    boxes, _ = line_bounds(sx, sy, part, part_owner, k)  # every stretch has vertices
     return rep_seg, flags, values, member_seg, group_ptr, stretch_xy, part, part_owner, boxes
 
 
@@ -856,13 +827,9 @@ def watch_candidates(
         for q in range(start[g], start[g + 1] - 1):
             if part_of[q] != part_of[q + 1]:
                 continue
-            ax, ay = coord_x[q], coord_y[q]
-            dx, dy = coord_x[q + 1] - ax, coord_y[q + 1] - ay
-            qx, qy = cam_x[i] - ax, cam_y[i] - ay
-            length2 = dx * dx + dy * dy
-            t = (qx * dx + qy * dy) / (length2 if length2 > 0 else 1.0)
-            t = min(max(t, 0.0), 1.0)
-            best = min(best, math.hypot(qx - t * dx, qy - t * dy))
+            d = _to_piece(cam_x[i], cam_y[i], coord_x[q], coord_y[q], coord_x[q + 1],
+                          coord_y[q + 1])[0]  # fmt: skip
+            best = min(best, d)
         near[i] = best
         r = radius[i]
         if span_deg[i] >= 360.0:
@@ -877,10 +844,10 @@ def watch_candidates(
 
 
 @njit(cache=True, nogil=True)
-def line_bounds(x, y, part_of, owner, n_lines, grow):
-    """Bounding boxes, grown by ``grow`` metres, of the lines given by their vertices (as in
-    :func:`watch_candidates`) that have any: ``(boxes, line)``, ``boxes`` (m, 4) as minx,
-    miny, maxx, maxy and ``line`` the line each belongs to, ascending."""
+def line_bounds(x, y, part_of, owner, n_lines):
+    """Bounding boxes of the lines given by their vertices (as in :func:`watch_candidates`)
+    that have any: ``(boxes, line)``, ``boxes`` (m, 4) as minx, miny, maxx, maxy and ``line``
+    the line each belongs to, ascending."""
     lo_x = np.full(n_lines, np.inf)
     lo_y = np.full(n_lines, np.inf)
     hi_x = np.full(n_lines, -np.inf)
@@ -901,8 +868,7 @@ def line_bounds(x, y, part_of, owner, n_lines, grow):
     j = 0
     for g in range(n_lines):
         if seen[g]:
-            boxes[j, 0], boxes[j, 1] = lo_x[g] - grow, lo_y[g] - grow
-            boxes[j, 2], boxes[j, 3] = hi_x[g] + grow, hi_y[g] + grow
+            boxes[j, 0], boxes[j, 1], boxes[j, 2], boxes[j, 3] = lo_x[g], lo_y[g], hi_x[g], hi_y[g]
             line[j] = g
             j += 1
     return boxes, line
@@ -928,20 +894,9 @@ def watch_pairs(
         x, y, radius, span, coord_x, coord_y, part_of, owner, n_geoms, pair_geom,
         tolerance_m, min_step_deg, max_step_deg,
     )  # fmt: skip
-    n_cams = cam_x.shape[0]
-    key = np.empty(n, dtype=np.int64)
-    kept = 0
-    for i in range(n):
-        if status[i] != 0:
-            key[kept] = pair_geom[i] * n_cams + pair_cam[i]
-            kept += 1
-    keep = np.empty(kept, dtype=np.int64)
-    kept = 0
-    for i in range(n):
-        if status[i] != 0:
-            keep[kept] = i
-            kept += 1
-    order = np.argsort(key[:kept])
+    keep = np.flatnonzero(status != 0)
+    kept = keep.shape[0]
+    order = np.argsort(pair_geom[keep] * cam_x.shape[0] + pair_cam[keep])  # by line, camera
     out_geom = np.empty(kept, dtype=np.int64)
     out_cam = np.empty(kept, dtype=np.int64)
     out_near = np.empty(kept)

@@ -225,7 +225,6 @@ class CoverageIndex:
     id_rank: NDArray[np.int64]
     tree: shapely.STRtree
     grow_m: tuple[float, ...]
-    tree_range_m: NDArray[np.float64]
     range_by_level: tuple[NDArray[np.float64], ...]
 
     def __len__(self) -> int:
@@ -295,21 +294,19 @@ class CoverageIndex:
         # the tree's boxes (default level) hold the coverage at this level and stronger ones;
         # a weaker level's reach is longer by ``grow`` at most
         grow = self.grow_m[strength]
-        if bounds is not None and grow == 0.0:
-            b = bounds
-            local, pair_cam = self.tree.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
-            pair_geom = local
+        if bounds is None:
+            b, line = _kernels.line_bounds(x, y, part, owner, n)
         else:
-            b, line = _kernels.line_bounds(x, y, part, owner, n, grow)
-            local, pair_cam = self.tree.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
-            pair_geom = line[local]
+            b, line = bounds, np.arange(n)
+        query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
+        local, pair_cam = self.tree.query(query_boxes)
+        pair_geom = line[local]
         if grow != 0.0:
-            radius = self.range_m(pair_cam, level=level)
             boxes = sector_bounds(
                 self.x[pair_cam], self.y[pair_cam], self.grid_start_deg[pair_cam],
-                self.grid_span_deg[pair_cam], radius,
+                self.grid_span_deg[pair_cam], self.range_m(pair_cam, level=level),
             )  # fmt: skip
-            gb = b[local] + np.array([grow, grow, -grow, -grow])  # the lines' own boxes
+            gb = b[local]
             meets = (
                 (boxes[:, 0] <= gb[:, 2]) & (boxes[:, 2] >= gb[:, 0])
                 & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
@@ -471,6 +468,5 @@ def build_coverage_index(
         id_rank=_id_rank(camera_id),
         tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
         grow_m=grow,
-        tree_range_m=ranges[DEFAULT_DORI_LEVEL],
         range_by_level=tuple(ranges[lv] for lv in DORI_LEVELS),
     )
