@@ -17,7 +17,6 @@ No camera source URL is ever part of it: the index does not hold them.
 
 from __future__ import annotations
 
-import json
 import math
 import unicodedata
 from typing import Any, cast
@@ -28,17 +27,13 @@ from numpy.typing import NDArray
 
 from geo import _kernels
 from geo.approaches import Cordon
-from geo.crs import geometry_to_lonlat, xy_to_lonlat
+from geo.crs import xy_to_lonlat
 from geo.network import RoadNetwork
 from geo.select import Watchers
 
 _DECIMALS = 7
-_POINT, _LINESTRING, _POLYGON = 0, 1, 3
-#: Geometry types whose coordinates nest one level deeper than a LineString's.
-_NESTED = {3: "Polygon", 5: "MultiLineString"}
-_MULTILINESTRING = 5
-#: Geometry types written without GEOS: Point, LineString, MultiLineString.
-_FAST_KINDS = [_POINT, _LINESTRING, _MULTILINESTRING]
+#: Kinds of geometry the answer writes (shapely's type ids).
+_POINT, _LINESTRING, _POLYGON, _MULTILINESTRING = 0, 1, 3, 5
 
 
 #: Sides of the regular polygon that draws a euclidean cordon's circle.
@@ -107,7 +102,7 @@ def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object
 
 
 class _Shapes:
-    """GeoJSON geometries gathered in order, written in one pass (see :meth:`geometries`)."""
+    """GeoJSON geometries gathered in order as vertices, written in one pass (:meth:`write`)."""
 
     def __init__(self, crs: str) -> None:
         self.crs = crs
@@ -116,7 +111,6 @@ class _Shapes:
         self.ys: list[NDArray[np.float64]] = []
         self.parts: list[NDArray[np.int64]] = []  # per coordinate: its part, from 0 per block
         self.owners: list[NDArray[np.int64]] = []  # per part: its geometry, from 0 per block
-        self.done: dict[int, dict[str, Any]] = {}  # geometries written by GEOS
 
     def _block(self, x: Any, y: Any, part: Any, owner: Any, kinds: list[int]) -> None:
         self.xs.append(np.asarray(x, dtype=np.float64))
@@ -143,24 +137,6 @@ class _Shapes:
     def multilinestring(self, x: Any, y: Any, line: NDArray[np.int64]) -> None:
         n_lines = int(line[-1]) + 1 if line.shape[0] else 0
         self._block(x, y, line, np.zeros(n_lines, dtype=np.int64), [_MULTILINESTRING])
-
-    def geometries(self, geoms: NDArray[np.object_]) -> None:
-        """Any shapely geometries: points and lines join the fast path, others go to GEOS."""
-        kinds = shapely.get_type_id(geoms)
-        fast = np.isin(kinds, _FAST_KINDS) & ~shapely.is_empty(geoms)
-        slow = np.flatnonzero(~fast)
-        if slow.shape[0]:
-            written = _geojson_geometries_geos(geoms[slow], self.crs)
-            for i, geometry in zip(slow.tolist(), written, strict=True):
-                self.done[len(self.kinds) + i] = geometry
-        parts, owner = shapely.get_parts(geoms, return_index=True)
-        coords, part_of = shapely.get_coordinates(parts, return_index=True)
-        on_fast = fast[owner]
-        part_ids = np.cumsum(on_fast) - 1  # renumber the fast geometries' parts
-        at = on_fast[part_of]
-        self._block(
-            coords[at, 0], coords[at, 1], part_ids[part_of[at]], owner[on_fast], kinds.tolist()
-        )
 
     def write(self, *, arrays: bool = False) -> list[dict[str, Any]]:
         """The geometries in lon/lat on the 1e-7° grid, in the order they were added.
@@ -189,9 +165,6 @@ class _Shapes:
         first_part = np.searchsorted(owner, np.arange(len(self.kinds) + 1)).tolist()
         out: list[dict[str, Any]] = []
         for i, kind in enumerate(self.kinds):
-            if i in self.done:
-                out.append(self.done[i])
-                continue
             lines = [
                 rows[part_bounds[q] : part_bounds[q + 1]]
                 for q in range(first_part[i], first_part[i + 1])
@@ -207,49 +180,6 @@ class _Shapes:
                 coordinates = [line for line in lines if len(line) > 1]
                 out.append({"type": "MultiLineString", "coordinates": coordinates})
         return out
-
-
-def _geojson_geometries(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
-    """GeoJSON geometry dicts of shapely geometries (working CRS) in lon/lat, on the 1e-7°
-    grid, exterior rings counter-clockwise."""
-    shapes = _Shapes(crs)
-    shapes.geometries(geoms)
-    return shapes.write()
-
-
-def _geojson_geometries_geos(geoms: NDArray[np.object_], crs: str) -> list[dict[str, Any]]:
-    """GeoJSON geometry dicts of any geometries, snapped and oriented by GEOS.
-
-    The grid snap (which also drops points a line repeats once snapped) and the winding run
-    over the whole array; the coordinates are then read in one call and sliced per geometry —
-    the same numbers ``shapely.to_geojson`` writes, without writing and parsing text.
-    """
-    lonlat = geometry_to_lonlat(geoms, crs=crs)
-    lonlat = shapely.orient_polygons(shapely.set_precision(lonlat, 10.0**-_DECIMALS))
-    coords, owner = shapely.get_coordinates(lonlat, return_index=True)
-    rows = coords.tolist()
-    bounds = np.searchsorted(owner, np.arange(len(lonlat) + 1)).tolist()
-    kinds = shapely.get_type_id(lonlat).tolist()
-    out = []
-    for i, (geom, kind) in enumerate(zip(lonlat, kinds, strict=True)):
-        own = rows[bounds[i] : bounds[i + 1]]
-        if not own:
-            out.append(json.loads(shapely.to_geojson(geom)))
-        elif kind == _POINT:
-            out.append({"type": "Point", "coordinates": own[0]})
-        elif kind == _LINESTRING:
-            out.append({"type": "LineString", "coordinates": own})
-        elif kind in _NESTED:
-            parts = shapely.get_rings(geom) if kind == _POLYGON else shapely.get_parts(geom)
-            out.append({"type": _NESTED[kind], "coordinates": _split(own, parts)})
-        else:
-            out.append(json.loads(shapely.to_geojson(geom)))
-    return out
-
-
-def _split(rows: list[list[float]], parts: NDArray[np.object_]) -> list[list[list[float]]]:
-    ends = np.cumsum(shapely.get_num_coordinates(parts)).tolist()
-    return [rows[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _clean(value: Any) -> Any:
