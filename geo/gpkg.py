@@ -32,7 +32,7 @@ import shapely
 
 from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
 from geo.errors import ImportFileError, InvalidInput
-from geo.network import build_road_network, hilbert_order, spatial_order
+from geo.network import build_road_network
 
 #: Layers of a registry GeoPackage, in the order they are written.
 REGISTRY_LAYERS = ("road_network", "road_segment", "camera", "coverage", "import_batch")
@@ -77,7 +77,12 @@ def load_registry_gpkg(
     Returns a :class:`geo.store.snapshot.RegistrySnapshot`, as
     :func:`geo.store.snapshot.load_snapshot` does from PostGIS; retired cameras are left out.
     """
-    from geo.store.snapshot import NetworkSnapshot, RegistrySnapshot
+    from geo.store.snapshot import (
+        NetworkSnapshot,
+        RegistrySnapshot,
+        cameras_in_space_order,
+        segments_in_space_order,
+    )
 
     t0 = time.perf_counter()
     path = Path(path)
@@ -95,7 +100,7 @@ def load_registry_gpkg(
         for column in ("name", "highway", "ref"):
             frame[column] = _text(frame[column])
         frame["geometry"] = np.asarray(frame.geometry)
-        frame = frame.take(spatial_order(frame["geometry"])).reset_index(drop=True)
+        frame = segments_in_space_order(frame)
         graph = build_road_network(frame, crs=crs, extent=extents[i], segments_crs=file_crs)
         networks.append(
             NetworkSnapshot(
@@ -108,9 +113,7 @@ def load_registry_gpkg(
     table = pd.DataFrame(cameras.drop(columns="geometry"))
     table.insert(1, "x", shapely.get_x(points))
     table.insert(2, "y", shapely.get_y(points))
-    # in the order the database snapshot keeps them (geo.store.snapshot.load_cameras)
-    order = hilbert_order(table["x"].to_numpy(dtype=float), table["y"].to_numpy(dtype=float))
-    table = table.take(order).reset_index(drop=True)
+    table = cameras_in_space_order(table)
     return RegistrySnapshot.build(networks, table, crs=crs, max_range_m=max_range_m, started=t0)
 
 

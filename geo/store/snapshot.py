@@ -95,7 +95,7 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
         frame["geometry"] = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
         for column in ("name", "highway", "ref"):
             frame[column] = frame[column].fillna("")
-        frame = frame.take(spatial_order(frame["geometry"])).reset_index(drop=True)
+        frame = segments_in_space_order(frame)
         extent = shapely.from_wkb(bytes(net.extent))
         graph = build_road_network(frame, crs=crs, extent=extent, segments_crs=crs)
         out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, graph=graph))
@@ -131,9 +131,21 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
             "owner_id": pa.int64(),
         },
     )
-    frame = table.to_pandas()
-    order = hilbert_order(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
-    return frame.take(order).reset_index(drop=True)
+    return cameras_in_space_order(table.to_pandas())
+
+
+def segments_in_space_order(segments: pd.DataFrame) -> pd.DataFrame:
+    """Road segments (a ``geometry`` column) along a Hilbert curve, as every snapshot numbers
+    them (:func:`geo.network.spatial_order`), the PostGIS one and the GeoPackage one alike."""
+    return segments.take(spatial_order(segments["geometry"])).reset_index(drop=True)
+
+
+def cameras_in_space_order(cameras: pd.DataFrame) -> pd.DataFrame:
+    """Cameras (``x``/``y`` columns) along a Hilbert curve, as every snapshot indexes them
+    (:func:`geo.network.hilbert_order`)."""
+    x = cameras["x"].to_numpy(dtype=float)
+    y = cameras["y"].to_numpy(dtype=float)
+    return cameras.take(hilbert_order(x, y)).reset_index(drop=True)
 
 
 @dataclass
