@@ -477,9 +477,10 @@ def build_road_network(
     # spatial order (see :func:`spatial_order`) gives neighbouring nodes neighbouring numbers
     ends = np.column_stack([u_ids, v_ids]).reshape(-1)
     unique_ids, first_at, inverse = np.unique(ends, return_index=True, return_inverse=True)
+    by_first = np.argsort(first_at, kind="stable")
     rank = np.empty(unique_ids.shape[0], dtype=np.int64)
-    rank[np.argsort(first_at, kind="stable")] = np.arange(unique_ids.shape[0])
-    node_id = unique_ids[np.argsort(rank)]
+    rank[by_first] = np.arange(unique_ids.shape[0])
+    node_id = unique_ids[by_first]
     numbered = rank[inverse.reshape(-1)].reshape(n_seg, 2)
     seg_u = np.ascontiguousarray(numbered[:, 0])
     seg_v = np.ascontiguousarray(numbered[:, 1])
