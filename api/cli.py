@@ -19,7 +19,17 @@ from typing import Any, TypeVar
 
 import click
 
-from geo.domain import LEGAL_BASES, ORGANIZATION_KINDS, ROLES
+from geo.cordon import CordonOptions
+from geo.domain import (
+    CORDON_MODES,
+    DEFAULT_DORI_LEVEL,
+    DIRECTIONS,
+    DORI_PX_PER_M,
+    LEGAL_BASES,
+    ORGANIZATION_KINDS,
+    ROLES,
+    TRAVEL_MODES,
+)
 from geo.errors import GilmokError
 from geo.settings import Settings, load_settings
 
@@ -60,6 +70,52 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+
+_CORDON_FLAGS = (
+    click.option("--radius", "radius_m", type=float, help="Cordon radius, metres (default 500)."),
+    click.option("--minutes", type=float, help="Time-based cordon: minutes of travel ..."),
+    click.option("--speed-kmh", type=float, help="... at this speed, km/h."),
+    click.option("--mode", type=click.Choice(CORDON_MODES), default=CORDON_MODES[0]),
+    click.option("--direction", type=click.Choice(DIRECTIONS), default=DIRECTIONS[0]),
+    click.option("--travel", type=click.Choice(TRAVEL_MODES), default=TRAVEL_MODES[0]),
+)
+
+#: ``--level``: the DORI level cameras are ranked at.
+level_option = click.option(
+    "--level",
+    type=click.Choice(tuple(DORI_PX_PER_M)),
+    default=DEFAULT_DORI_LEVEL,
+    show_default=True,
+    help="DORI level (IEC 62676-4) the cameras must reach on the watch stretch.",
+)
+
+
+def cordon_options(func: F) -> F:
+    """The cordon's six options as flags (their choices from :mod:`geo.domain`), given to the
+    command as one checked :class:`geo.cordon.CordonOptions` named ``cordon``. Put it below
+    :func:`domain_errors`, which reports a bad combination (a radius and minutes) as one line."""
+
+    @wraps(func)
+    def wrapper(
+        *args: Any,
+        radius_m: float | None,
+        minutes: float | None,
+        speed_kmh: float | None,
+        mode: str,
+        direction: str,
+        travel: str,
+        **kwargs: Any,
+    ) -> Any:
+        cordon = CordonOptions(
+            radius_m=radius_m, minutes=minutes, speed_kmh=speed_kmh,
+            mode=mode, direction=direction, travel=travel,
+        )  # fmt: skip
+        return func(*args, cordon=cordon, **kwargs)
+
+    decorated: Any = wrapper
+    for flag in reversed(_CORDON_FLAGS):
+        decorated = flag(decorated)
+    return decorated
 
 
 @click.group()
@@ -580,33 +636,13 @@ def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
 @main.command()
 @click.option("--lon", type=float, required=True, help="Incident longitude, degrees (EPSG:4326).")
 @click.option("--lat", type=float, required=True, help="Incident latitude, degrees.")
-@click.option("--radius", "radius_m", type=float, help="Cordon radius, metres (default 500).")
-@click.option("--minutes", type=float, help="Time-based cordon: minutes of travel ...")
-@click.option("--speed-kmh", type=float, help="... at this speed, km/h.")
-@click.option("--mode", type=click.Choice(["network", "euclidean"]), default="network")
-@click.option("--direction", type=click.Choice(["inbound", "outbound", "both"]), default="inbound")
-@click.option("--travel", type=click.Choice(["drive", "foot"]), default="drive")
-@click.option(
-    "--level",
-    type=click.Choice(["detect", "observe", "recognise", "identify"]),
-    default="observe",
-    show_default=True,
-)
+@level_option
 @click.option("--format", "fmt", type=click.Choice(["geojson", "table"]), default="geojson")
 @pass_context
 @domain_errors
+@cordon_options
 def approaches(
-    ctx: Context,
-    lon: float,
-    lat: float,
-    radius_m: float | None,
-    minutes: float | None,
-    speed_kmh: float | None,
-    mode: str,
-    direction: str,
-    travel: str,
-    level: str,
-    fmt: str,
+    ctx: Context, lon: float, lat: float, cordon: CordonOptions, level: str, fmt: str
 ) -> None:
     """The approaches to an incident and the cameras watching them, from the imported data."""
     from geo.incident import answer_incident
@@ -619,18 +655,7 @@ def approaches(
             conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
         )
     network = snapshot.network_for(lon, lat)
-    answer = answer_incident(
-        network.graph,
-        snapshot.index,
-        (lon, lat),
-        radius_m=radius_m,
-        minutes=minutes,
-        speed_kmh=speed_kmh,
-        mode=mode,
-        direction=direction,
-        travel=travel,
-        level=level,
-    )
+    answer = answer_incident(network.graph, snapshot.index, (lon, lat), cordon, level=level)
     if fmt == "table":
         click.echo(f"Road network {network.name}; {len(snapshot.cameras)} cameras in the index")
         click.echo(answer.to_table())
@@ -692,18 +717,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @drills.command("precompute")
 @click.argument("scenarios", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Name of the drill (default: the scenario file's stem).")
-@click.option("--radius", "radius_m", type=float, help="Cordon radius, metres (default 500).")
-@click.option("--minutes", type=float, help="Time-based cordon: minutes of travel ...")
-@click.option("--speed-kmh", type=float, help="... at this speed, km/h.")
-@click.option("--mode", type=click.Choice(["network", "euclidean"]), default="network")
-@click.option("--direction", type=click.Choice(["inbound", "outbound", "both"]), default="inbound")
-@click.option("--travel", type=click.Choice(["drive", "foot"]), default="drive")
-@click.option(
-    "--level",
-    type=click.Choice(["detect", "observe", "recognise", "identify"]),
-    default="observe",
-    show_default=True,
-)
+@level_option
 @click.option("--best", default=3, show_default=True, help="Cameras kept per approach.")
 @click.option(
     "--out",
@@ -718,16 +732,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option("--retry-failed", is_flag=True, help="Compute failed scenarios again.")
 @pass_context
 @domain_errors
+@cordon_options
 def drills_precompute(
     ctx: Context,
     scenarios: Path,
     name: str | None,
-    radius_m: float | None,
-    minutes: float | None,
-    speed_kmh: float | None,
-    mode: str,
-    direction: str,
-    travel: str,
+    cordon: CordonOptions,
     level: str,
     best: int,
     out: Path | None,
@@ -751,10 +761,7 @@ def drills_precompute(
     from geo.gpkg import read_scenario_points
     from geo.store import drills as store
 
-    options = DrillOptions(
-        radius_m=radius_m, minutes=minutes, speed_kmh=speed_kmh, mode=mode,
-        direction=direction, travel=travel, level=level, best=best,
-    )  # fmt: skip
+    options = DrillOptions(cordon=cordon, level=level, best=best)
     points = read_scenario_points(scenarios)
     name = name or scenarios.stem
     settings = ctx.settings

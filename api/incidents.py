@@ -42,7 +42,7 @@ from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.schemas import INT64_MAX, Blueprint, Text
-from api.spatial import CordonOptions, FeatureCollectionOut, answer_at, latitude, longitude
+from api.spatial import CordonQuery, FeatureCollectionOut, answer_at, latitude, longitude
 from geo import domain
 from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis
 from geo.store import audit
@@ -112,7 +112,7 @@ class GeoJSONPoint(fields.Field):
         return (lon, lat)
 
 
-class IncidentIn(CordonOptions):
+class IncidentIn(CordonQuery):
     location = GeoJSONPoint(metadata={"description": "The incident point (or give lon and lat)"})
     lon = longitude()
     lat = latitude()
@@ -438,7 +438,7 @@ class Incidents(MethodView):
                 f"({lon:.6f}, {lat:.6f}) is outside the country's bounds",
                 details={"location": [lon, lat]},
             )
-        answer = answer_at(lon, lat, body)
+        answer = answer_at(lon, lat, body["cordon"], level=body["level"])
         with transaction() as conn:
             incident = incident_store.create_incident(
                 conn,

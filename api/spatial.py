@@ -28,7 +28,8 @@ from api.context import transaction
 from api.schemas import Blueprint, PageArgs
 from api.snapshot import current_snapshot
 from geo import domain
-from geo.approaches import MAX_RADIUS_M, MIN_RADIUS_M
+from geo.cordon import MAX_RADIUS_M, MIN_RADIUS_M, CordonOptions
+from geo.errors import InvalidInput
 from geo.incident import Answer, answer_incident
 from geo.store import cameras as store
 
@@ -63,8 +64,10 @@ def latitude(**kwargs: Any) -> fields.Float:
     )
 
 
-class CordonOptions(ma.Schema):
-    """The core query's options, shared by ``/v1/approaches`` and ``POST /v1/incidents``."""
+class CordonQuery(ma.Schema):
+    """The core query's options, shared by ``/v1/approaches`` and ``POST /v1/incidents``: the
+    cordon's six (loaded as one :class:`geo.cordon.CordonOptions`, ``cordon``) and the DORI
+    ``level``."""
 
     radius_m = fields.Float(
         validate=validate.Range(min=MIN_RADIUS_M, max=MAX_RADIUS_M),
@@ -100,29 +103,24 @@ class CordonOptions(ma.Schema):
     )
 
     @ma.validates_schema
-    def _radius_or_time(self, data: dict[str, Any], **_: Any) -> None:
-        timed = [name for name in ("minutes", "speed_kmh") if name in data]
-        if timed and "radius_m" in data:
-            raise ma.ValidationError(
-                "give either radius_m or minutes and speed_kmh, not both", field_name="radius_m"
-            )
-        if len(timed) == 1:
-            missing = ({"minutes", "speed_kmh"} - set(timed)).pop()
-            raise ma.ValidationError(
-                "a time-based cordon needs both minutes and speed_kmh", field_name=missing
-            )
-        if len(timed) == 2:
-            radius = data["speed_kmh"] * 1000.0 * data["minutes"] / 60.0
-            if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
-                raise ma.ValidationError(
-                    f"{data['minutes']:g} minutes at {data['speed_kmh']:g} km/h is"
-                    f" {radius:.0f} m; the radius must be between {MIN_RADIUS_M:g} and"
-                    f" {MAX_RADIUS_M:g} m",
-                    field_name="minutes",
-                )
+    def _one_cordon(self, data: dict[str, Any], **_: Any) -> None:
+        """The rule of :class:`geo.cordon.CordonOptions` (a radius, or minutes and a speed,
+        within the radius limits), blamed on the field it names."""
+        try:
+            CordonOptions.from_dict(data)
+        except InvalidInput as exc:
+            raise ma.ValidationError(exc.message, field_name=exc.details["field"]) from None
+
+    @ma.post_load
+    def _as_options(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The six cordon options become one ``cordon`` (:class:`geo.cordon.CordonOptions`)."""
+        cordon = CordonOptions.from_dict(data)
+        for name in CordonOptions.__dataclass_fields__:
+            data.pop(name, None)
+        return {**data, "cordon": cordon}
 
 
-class ApproachesQuery(CordonOptions):
+class ApproachesQuery(CordonQuery):
     lon = longitude(required=True)
     lat = latitude(required=True)
 
@@ -131,8 +129,8 @@ class ApproachesQuery(CordonOptions):
 APPROACHES_QUERY = ApproachesQuery()
 
 
-def answer_at(lon: float, lat: float, options: dict[str, Any]) -> Answer:
-    """The core query at (lon, lat) with the validated cordon options, from the snapshot.
+def answer_at(lon: float, lat: float, cordon: CordonOptions, *, level: str) -> Answer:
+    """The core query at (lon, lat) for ``cordon`` at DORI ``level``, from the snapshot.
 
     Raises
     ------
@@ -143,18 +141,7 @@ def answer_at(lon: float, lat: float, options: dict[str, Any]) -> Answer:
     """
     snapshot = current_snapshot()
     network = snapshot.network_for(lon, lat)
-    return answer_incident(
-        network.graph,
-        snapshot.index,
-        (lon, lat),
-        radius_m=options.get("radius_m"),
-        minutes=options.get("minutes"),
-        speed_kmh=options.get("speed_kmh"),
-        mode=options["mode"],
-        direction=options["direction"],
-        travel=options["travel"],
-        level=options["level"],
-    )
+    return answer_incident(network.graph, snapshot.index, (lon, lat), cordon, level=level)
 
 
 class FeatureCollectionOut(ma.Schema):
@@ -226,7 +213,9 @@ class Approaches(MethodView):
     @blp.response(200, FeatureCollectionOut)
     def get(self, args: dict[str, Any]) -> Response:
         """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)"""
-        collection = answer_at(args["lon"], args["lat"], args).to_geojson(arrays=True)
+        collection = answer_at(
+            args["lon"], args["lat"], args["cordon"], level=args["level"]
+        ).to_geojson(arrays=True)
         body = orjson.dumps(collection, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
         return Response(body, mimetype="application/json")
 

@@ -58,6 +58,7 @@ from bench.national import (
     make_national_roads,
     read_national_roads,
 )
+from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
 from geo.incident import answer_incident
 from geo.index import build_coverage_index
@@ -294,7 +295,9 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
         for radius in (500, 2000):
 
             def gilmok(lon: float, lat: float, mode: str = mode, radius: int = radius) -> int:
-                answer = answer_incident(network, index, (lon, lat), radius_m=radius, mode=mode)
+                answer = answer_incident(
+                    network, index, (lon, lat), CordonOptions(radius_m=radius, mode=mode)
+                )
                 return len(answer.watchers)
 
             def baseline(lon: float, lat: float, mode: str = mode, radius: int = radius) -> int:

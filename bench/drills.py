@@ -57,6 +57,7 @@ from sqlalchemy.engine import URL, Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.national import bench_database
+from geo.cordon import CordonOptions
 from geo.drills import (
     DrillOptions,
     WorkerRegistry,
@@ -155,10 +156,7 @@ def plain_loop(
     for x, y in zip(lon, lat, strict=True):
         try:
             network = registry.network_for(x, y).graph
-            answer_incident(
-                network, registry.index, (x, y), radius_m=opts.radius_m, mode=opts.mode,
-                direction=opts.direction, travel=opts.travel, level=opts.level,
-            )  # fmt: skip
+            answer_incident(network, registry.index, (x, y), opts.cordon, level=opts.level)
         except GilmokError:
             pass
     return len(lon) / (time.perf_counter() - t0), cpu_seconds() - cpu0
@@ -305,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     engine = connect(url, check=False)
     backends = backend_pids(engine)
     lon, lat = scenario_points(engine, max(args.scenarios, args.loop))
-    options = DrillOptions(radius_m=500)
+    options = DrillOptions(cordon=CordonOptions(radius_m=500))
     plain = options.as_dict()
     with engine.connect() as conn:
         segments, cameras = conn.execute(

@@ -238,8 +238,8 @@ def answer_to_geojson(
             "mode": cordon.mode,
             "direction": cordon.direction,
             "travel": cordon.travel,
-            "minutes": cordon.minutes,
-            "speed_kmh": cordon.speed_kmh,
+            "minutes": cordon.options.minutes,
+            "speed_kmh": cordon.options.speed_kmh,
             "incomplete": cordon.incomplete,
             "level": None if watchers is None else watchers.requested_level,
             "snapped_road": network.seg_name[snapped],
@@ -314,11 +314,7 @@ def format_answer_table(
     """A readable summary: the cordon, one line per approach, then its ranked cameras."""
     a = cordon.approaches
     lon, lat = xy_to_lonlat(a.x, a.y, crs=cordon.crs)
-    size = (
-        f"{cordon.minutes:g} min at {cordon.speed_kmh:g} km/h = {cordon.radius_m:.0f} m"
-        if cordon.minutes is not None
-        else f"{cordon.radius_m:g} m"
-    )
+    size = cordon.options.describe()
     level = "" if watchers is None else f", cameras at DORI level {watchers.requested_level}"
     lines = [
         f"Incident {cordon.incident_lon:.6f}, {cordon.incident_lat:.6f}: {cordon.mode} cordon "

@@ -33,8 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geo import _kernels
+from geo.cordon import DEFAULT_CORDON, CordonOptions
 from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
-from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
 from geo.errors import InvalidInput
 from geo.network import (
     Reach,
@@ -45,9 +45,6 @@ from geo.network import (
     snap_to_road,
 )
 
-MIN_RADIUS_M = 50.0
-MAX_RADIUS_M = 5000.0
-DEFAULT_RADIUS_M = 500.0
 #: Two crossings of one road whose travel bearings differ by this much or more are two approaches.
 SAME_DIRECTION_DEG = 90.0
 
@@ -142,53 +139,28 @@ class Cordon:
     incident_x: float
     incident_y: float
     snap: SnappedPoint
-    radius_m: float
-    mode: str
-    direction: str
-    travel: str
-    minutes: float | None
-    speed_kmh: float | None
+    options: CordonOptions
     incomplete: bool
     approaches: Approaches
     crs: str
     reaches: tuple[Reach, ...] = field(default=(), repr=False)
 
+    @property
+    def radius_m(self) -> float:
+        """R in metres, resolved from the options (a radius, or minutes at a speed)."""
+        return self.options.radius
 
-def resolve_radius_m(
-    radius_m: float | None, minutes: float | None, speed_kmh: float | None
-) -> float:
-    """The cordon radius in metres from a radius or from ``minutes`` at ``speed_kmh``.
+    @property
+    def mode(self) -> str:
+        return self.options.mode
 
-    Examples
-    --------
-    >>> resolve_radius_m(None, None, None)
-    500.0
-    >>> round(resolve_radius_m(None, 20, 5), 1)  # 20 minutes on foot at 5 km/h
-    1666.7
-    """
-    if minutes is not None or speed_kmh is not None:
-        if radius_m is not None:
-            raise InvalidInput("give either a radius or minutes and a speed, not both")
-        if minutes is None or speed_kmh is None:
-            raise InvalidInput("a time-based cordon needs both minutes and speed_kmh")
-        if not (minutes > 0 and speed_kmh > 0):
-            raise InvalidInput("minutes and speed_kmh must be positive")
-        radius = float(speed_kmh) * 1000.0 * float(minutes) / 60.0
-        where = f"{minutes:g} minutes at {speed_kmh:g} km/h is {radius:.0f} m, but the radius"
-    else:
-        radius = DEFAULT_RADIUS_M if radius_m is None else float(radius_m)
-        where = f"radius {radius:g} m: the radius"
-    if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
-        raise InvalidInput(
-            f"{where} must be between {MIN_RADIUS_M:g} and {MAX_RADIUS_M:g} m",
-            details={"radius_m": radius},
-        )
-    return radius
+    @property
+    def direction(self) -> str:
+        return self.options.direction
 
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    @property
+    def travel(self) -> str:
+        return self.options.travel
 
 
 def _position_and_north(lon: float, lat: float, crs: str) -> tuple[float, float, float]:
@@ -204,13 +176,8 @@ def _position_and_north(lon: float, lat: float, crs: str) -> tuple[float, float,
 def find_approaches(
     network: RoadNetwork,
     incident: tuple[float, float],
+    options: CordonOptions = DEFAULT_CORDON,
     *,
-    radius_m: float | None = None,
-    mode: str = "network",
-    direction: str = "inbound",
-    travel: str = "drive",
-    minutes: float | None = None,
-    speed_kmh: float | None = None,
     watch_m: float = 50.0,
     merge_m: float = 30.0,
     xy: bool = False,
@@ -223,15 +190,11 @@ def find_approaches(
         From :func:`geo.network.build_road_network`.
     incident
         (lon, lat) in degrees, or (x, y) metres in the working CRS when ``xy`` is True.
-    radius_m
-        Cordon radius R, metres, 50–5,000 (default 500); or give ``minutes`` and ``speed_kmh``
-        for R = speed × time.
-    mode
-        ``"network"`` (along the roads) or ``"euclidean"`` (a circle).
-    direction
-        ``"inbound"`` (approaches), ``"outbound"`` (exits) or ``"both"``.
-    travel
-        ``"drive"`` (one-way streets respected) or ``"foot"`` (ignored).
+    options
+        The cordon's size (a radius of 50–5,000 m, default 500, or minutes at a speed), mode
+        (``network`` along the roads or ``euclidean``), direction (``inbound`` approaches,
+        ``outbound`` exits, or ``both``) and travel (``drive``: one-way streets respected, or
+        ``foot``); see :class:`geo.cordon.CordonOptions`, which checks them when made.
     watch_m
         Half-length of the watch stretch, metres.
     merge_m
@@ -240,7 +203,7 @@ def find_approaches(
     Raises
     ------
     InvalidInput
-        for a radius out of range or an unknown option.
+        for a watch or merge distance out of range, or a position that is not lon/lat.
     OutsideCoverageArea
         when the incident is outside the loaded road data or farther than R from any road.
 
@@ -255,17 +218,15 @@ def find_approaches(
     ...                                   shapely.LineString([(1000, 0), (1000, 1000)])]})
     >>> net = build_road_network(segs, segments_crs="EPSG:5179",
     ...                          extent=shapely.box(-5e3, -5e3, 5e3, 5e3))
-    >>> cordon = find_approaches(net, (400.0, 10.0), radius_m=300, xy=True, direction="both")
+    >>> options = CordonOptions(radius_m=300, direction="both")
+    >>> cordon = find_approaches(net, (400.0, 10.0), options, xy=True)
     >>> a = cordon.approaches
     >>> list(zip(a.direction.tolist(), a.forward.tolist(), a.offset_m.round(1).tolist()))
     ... # doctest: +NORMALIZE_WHITESPACE
     [('inbound', True, 100.0), ('inbound', False, 700.0),
      ('outbound', True, 700.0), ('outbound', False, 100.0)]
     """
-    _check_choice("mode", mode, CORDON_MODES)
-    _check_choice("direction", direction, DIRECTIONS)
-    _check_choice("travel", travel, TRAVEL_MODES)
-    r = resolve_radius_m(radius_m, minutes, speed_kmh)
+    r, mode, travel = options.radius, options.mode, options.travel
     if not 0 < watch_m <= 1000 or not 0 <= merge_m <= 1000:
         raise InvalidInput("watch_m must be in (0, 1000] m and merge_m in [0, 1000] m")
     if xy:
@@ -281,7 +242,7 @@ def find_approaches(
     if xy:
         px, py = float(incident[0]), float(incident[1])
     snap = snap_to_road(network, px, py, max_distance_m=r)
-    outbound_flags = _OUTBOUND_FLAGS[direction]
+    outbound_flags = _OUTBOUND_FLAGS[options.direction]
     graph, grid = network.graph(travel), network.seg_grid
     if mode == "network":
         reaches = tuple(
@@ -341,12 +302,7 @@ def find_approaches(
         incident_x=px,
         incident_y=py,
         snap=snap,
-        radius_m=r,
-        mode=mode,
-        direction=direction,
-        travel=travel,
-        minutes=minutes,
-        speed_kmh=speed_kmh,
+        options=options,
         incomplete=incomplete,
         approaches=approaches,
         crs=network.crs,

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,10 +36,10 @@ import orjson
 import shapely
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from geo.approaches import _check_choice, resolve_radius_m
+from geo.cordon import DEFAULT_CORDON, CordonOptions, check_choice
 from geo.coverage import DORI_LEVELS
 from geo.crs import lonlat_to_xy
-from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL, DIRECTIONS, TRAVEL_MODES
+from geo.domain import DEFAULT_DORI_LEVEL
 from geo.drill_records import record_rows, records_json
 from geo.errors import GilmokError, InvalidInput
 from geo.incident import Answer, answer_incident
@@ -75,34 +75,28 @@ class Registry(Protocol):
 
 @dataclass(frozen=True)
 class DrillOptions:
-    """The cordon options every scenario of a drill is answered with, and how many cameras to
-    keep per approach (``best``)."""
+    """The cordon every scenario of a drill is answered with, the DORI ``level`` its cameras
+    are ranked at, and how many cameras to keep per approach (``best``)."""
 
-    radius_m: float | None = None
-    minutes: float | None = None
-    speed_kmh: float | None = None
-    mode: str = "network"
-    direction: str = "inbound"
-    travel: str = "drive"
+    cordon: CordonOptions = DEFAULT_CORDON
     level: str = DEFAULT_DORI_LEVEL
     best: int = 3
 
     def __post_init__(self) -> None:
-        resolve_radius_m(self.radius_m, self.minutes, self.speed_kmh)
-        _check_choice("mode", self.mode, CORDON_MODES)
-        _check_choice("direction", self.direction, DIRECTIONS)
-        _check_choice("travel", self.travel, TRAVEL_MODES)
-        _check_choice("level", self.level, DORI_LEVELS)
+        check_choice("level", self.level, DORI_LEVELS)
         if not 1 <= self.best <= 50:
             raise InvalidInput("best must be between 1 and 50 cameras per approach")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready options, as stored with the drill."""
-        return asdict(self)
+        """JSON-ready options, as stored with the drill: the cordon's six options, the level
+        and ``best``, in one flat object."""
+        return {**self.cordon.as_dict(), "level": self.level, "best": self.best}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DrillOptions:
-        return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
+        """The options :meth:`as_dict` wrote (keys it does not know are ignored)."""
+        extra = {k: values[k] for k in ("level", "best") if k in values}
+        return cls(cordon=CordonOptions.from_dict(values), **extra)
 
 
 def _networks_for(
@@ -134,16 +128,7 @@ def _answer(
     try:
         graph = (network if network is not None else registry.network_for(lon, lat)).graph
         return answer_incident(
-            graph,
-            registry.index,
-            (lon, lat),
-            radius_m=options.radius_m,
-            minutes=options.minutes,
-            speed_kmh=options.speed_kmh,
-            mode=options.mode,
-            direction=options.direction,
-            travel=options.travel,
-            level=options.level,
+            graph, registry.index, (lon, lat), options.cordon, level=options.level
         )
     except GilmokError as exc:
         return exc.message

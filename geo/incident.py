@@ -14,8 +14,9 @@ from typing import Any
 
 from geo.answer import answer_to_geojson, format_answer_table
 from geo.approaches import Cordon, find_approaches
+from geo.cordon import DEFAULT_CORDON, CordonOptions
 from geo.crs import xy_to_lonlat
-from geo.domain import DEFAULT_DORI_LEVEL
+from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL
 from geo.errors import GilmokError
 from geo.index import CoverageIndex
 from geo.network import RoadNetwork
@@ -44,30 +45,17 @@ def answer_incident(
     network: RoadNetwork,
     index: CoverageIndex,
     incident: tuple[float, float],
+    options: CordonOptions = DEFAULT_CORDON,
     *,
-    radius_m: float | None = None,
-    minutes: float | None = None,
-    speed_kmh: float | None = None,
-    mode: str = "network",
-    direction: str = "inbound",
-    travel: str = "drive",
     level: str = DEFAULT_DORI_LEVEL,
 ) -> Answer:
     """Approaches of the cordon around ``incident`` (lon, lat) and the cameras watching them.
 
-    Options are those of :func:`geo.approaches.find_approaches` (radius in metres, or minutes
-    at a speed in km/h) and the DORI ``level`` of :func:`geo.select.cameras_watching`.
+    ``options`` are the cordon's (:class:`geo.cordon.CordonOptions`: a radius in metres, or
+    minutes at a speed in km/h; mode, direction, travel), ``level`` the DORI level of
+    :func:`geo.select.cameras_watching`.
     """
-    cordon = find_approaches(
-        network,
-        incident,
-        radius_m=radius_m,
-        minutes=minutes,
-        speed_kmh=speed_kmh,
-        mode=mode,
-        direction=direction,
-        travel=travel,
-    )
+    cordon = find_approaches(network, incident, options)
     return Answer(
         cordon=cordon, watchers=cameras_watching(index, cordon, level=level), network=network
     )
@@ -85,10 +73,10 @@ def warm_up(network: RoadNetwork, index: CoverageIndex) -> None:
     if len(index):
         index.coverage([0], level=DEFAULT_DORI_LEVEL)
     lon, lat = xy_to_lonlat(network.node_x[:1], network.node_y[:1], crs=network.crs)
-    for mode in ("network", "euclidean"):
+    for mode in CORDON_MODES:
         # a node too near the data's edge answers with an error: the first query warms up then
+        options = CordonOptions(radius_m=200.0, mode=mode, direction="both")
         with contextlib.suppress(GilmokError):
-            answer_incident(
-                network, index, (float(lon[0]), float(lat[0])),
-                radius_m=200.0, mode=mode, direction="both",
-            ).to_geojson(arrays=True)  # fmt: skip
+            answer_incident(network, index, (float(lon[0]), float(lat[0])), options).to_geojson(
+                arrays=True
+            )

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from geo.cordon import DEFAULT_CORDON, CordonOptions
 from geo.coverage import DORI_LEVELS, dori_range_m, fill_camera_defaults
 from geo.crs import lonlat_to_xy, xy_to_lonlat
 from geo.errors import GilmokError
@@ -70,10 +71,9 @@ def open_workbench(*, gpkg: str | Path | None = None) -> Workbench:
 def approach_coverage(
     registry: Any,
     sites: pd.DataFrame,
+    cordon: CordonOptions = DEFAULT_CORDON,
     *,
-    radius_m: float = 500.0,
     index: Any = None,
-    **options: Any,
 ) -> pd.DataFrame:
     """One row per approach of each site's cordon, with how well online cameras watch it.
 
@@ -84,7 +84,8 @@ def approach_coverage(
     ``main``, ``bearing_deg``, ``lon``, ``lat``, ``best_level`` ("" when none),
     ``watched_<level>`` for each DORI level, ``blind`` (not watched at ``observe``),
     ``incomplete``, and ``stretch`` (working CRS). Sites the registry cannot answer are left
-    out. ``index`` replaces the registry's coverage index (e.g. with new cameras added).
+    out. ``cordon`` is every site's cordon (default 500 m along the roads, approaches);
+    ``index`` replaces the registry's coverage index (e.g. with new cameras added).
     """
     index = registry.index if index is None else index
     rows: list[dict[str, Any]] = []
@@ -92,9 +93,7 @@ def approach_coverage(
         lon_lat = (float(site.lon), float(site.lat))  # type: ignore[arg-type]
         try:
             network = registry.network_for(*lon_lat).graph
-            answer = answer_incident(
-                network, index, lon_lat, radius_m=radius_m, level="detect", **options
-            )
+            answer = answer_incident(network, index, lon_lat, cordon, level="detect")
         except GilmokError:
             continue
         a, w = answer.cordon.approaches, answer.watchers

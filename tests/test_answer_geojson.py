@@ -23,6 +23,7 @@ from spatial_helpers import DATA_DIR, seoul_segments
 
 from geo.answer import CIRCLE_SIDES, answer_to_geojson, approach_label, cordon_geometry
 from geo.approaches import Cordon, find_approaches
+from geo.cordon import CordonOptions
 from geo.crs import geometry_to_lonlat
 from geo.domain import DORI_PX_PER_M
 from geo.errors import GilmokError
@@ -90,8 +91,8 @@ def reference_answer_to_geojson(
             "mode": cordon.mode,
             "direction": cordon.direction,
             "travel": cordon.travel,
-            "minutes": cordon.minutes,
-            "speed_kmh": cordon.speed_kmh,
+            "minutes": cordon.options.minutes,
+            "speed_kmh": cordon.options.speed_kmh,
             "incomplete": cordon.incomplete,
             "level": None if watchers is None else watchers.requested_level,
             "snapped_road": network.seg_name[cordon.snap.segment],
@@ -189,7 +190,10 @@ def test_geojson_is_unchanged_on_real_answers(network: RoadNetwork, index: Cover
         else:
             options["radius_m"] = float(rng.choice([50, 200, 500, 1000, 1500]))
         try:
-            answer = answer_incident(network, index, (lon, lat), **options)
+            level = options.pop("level")
+            answer = answer_incident(
+                network, index, (lon, lat), CordonOptions.from_dict(options), level=level
+            )
         except GilmokError:
             continue
         _same(answer.to_geojson(), reference_answer_to_geojson(
@@ -214,7 +218,9 @@ def test_geojson_is_unchanged_for_a_cordon_without_approaches(network: RoadNetwo
     on_road = shapely.line_interpolate_point(
         seoul_segments().geometry.iloc[0], 0.5, normalized=True
     )
-    cordon = find_approaches(network, (on_road.x, on_road.y), radius_m=50, mode="euclidean")
+    cordon = find_approaches(
+        network, (on_road.x, on_road.y), CordonOptions(radius_m=50, mode="euclidean")
+    )
     _same(
         answer_to_geojson(cordon, network=network),
         reference_answer_to_geojson(cordon, network=network),

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Engine
 
 from api import create_app
 from api.cli import main
+from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
 from geo.drill_records import record_rows, rounded
 from geo.drills import (
@@ -110,7 +111,7 @@ def test_geopackage_round_trip_gives_the_postgis_snapshot(
     assert np.array_equal(snapshot.index.camera_id, loaded.index.camera_id)
     assert a.seg_oneway.sum() < a.n_segments  # two-way streets survive both paths
     answers = [
-        answer_incident(s.networks[0].graph, s.index, GWANGHWAMUN, radius_m=500)
+        answer_incident(s.networks[0].graph, s.index, GWANGHWAMUN, CordonOptions(radius_m=500))
         for s in (snapshot, loaded)
     ]
     assert answers[0].to_geojson() == answers[1].to_geojson()
@@ -161,7 +162,7 @@ def _record_element_by_element(answer: Any, best: int) -> list[dict[str, Any]]:
 
 
 def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -> None:  # type: ignore[no-untyped-def]
-    options = DrillOptions(radius_m=500, best=2)
+    options = DrillOptions(cordon=CordonOptions(radius_m=500), best=2)
     batch = run_batch(snapshot, [(1, *GWANGHWAMUN), (2, *GANGNAM_STATION)], options.as_dict())
     assert len(batch) == 2
     assert batch.id == [1, 2]
@@ -184,7 +185,7 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
     # element at a time from each scenario's own answer, and those of run_scenario
     points = read_scenario_points(scenario_csv)
     rows = list(zip(range(len(points)), points["lon"], points["lat"], strict=True))
-    options = DrillOptions(radius_m=500)
+    options = DrillOptions(cordon=CordonOptions(radius_m=500))
     batch = run_batch(snapshot, rows, options.as_dict())
     compared = 0
     for k, (_, lon, lat) in enumerate(rows):
@@ -192,8 +193,7 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
         assert single["status"] == batch.status[k]
         if batch.status[k] != "done":
             continue
-        answer = answer_incident(snapshot.network_for(lon, lat).graph, snapshot.index, (lon, lat),
-                                 radius_m=500)  # fmt: skip
+        answer = answer_incident(snapshot.network_for(lon, lat).graph, snapshot.index, (lon, lat), CordonOptions(radius_m=500))  # fmt: skip
         expected = _record_element_by_element(answer, options.best)
         assert record_rows(json.loads(batch.result_json[k])) == expected == single["result"]
         assert len(batch.result_json[k] or "") < len(json.dumps(expected, ensure_ascii=False))
@@ -231,7 +231,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
 ) -> None:  # type: ignore[no-untyped-def]
     points = read_scenario_points(scenario_csv)
     assert 45 <= len(points) <= 60
-    options = DrillOptions(radius_m=500)
+    options = DrillOptions(cordon=CordonOptions(radius_m=500))
     with engine.begin() as conn:
         drill_id, created = store.ensure_drill(
             conn, "seoul_sites", options=options.as_dict(), source_file=scenario_csv.name
@@ -363,8 +363,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
         stored = store.get_scenario(conn, drill_id, done["id"])
     assert one.json["result"] == stored.result
     assert stored.result == _record_element_by_element(
-        answer_incident(snapshot.networks[0].graph, snapshot.index, (stored.lon, stored.lat),
-                        radius_m=500),
+        answer_incident(snapshot.networks[0].graph, snapshot.index, (stored.lon, stored.lat), CordonOptions(radius_m=500)),
         options.best,
     )  # fmt: skip
     assert one.json["name"] == stored.name
@@ -392,7 +391,7 @@ def test_batches_stored_by_the_workers_are_all_in_once_precompute_stops(
     engine: Engine, registry_url: URL, scenario_csv: Path, snapshot
 ) -> None:  # type: ignore[no-untyped-def]
     points = read_scenario_points(scenario_csv)
-    options = DrillOptions(radius_m=500)
+    options = DrillOptions(cordon=CordonOptions(radius_m=500))
     with engine.begin() as conn:
         drill_id, _ = store.ensure_drill(conn, "stored_on_workers", options=options.as_dict())
         store.add_scenarios(conn, drill_id, points["name"], points["lon"], points["lat"])

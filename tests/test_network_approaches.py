@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spatial_helpers import seoul_segments
 
-from geo.approaches import find_approaches, resolve_radius_m
+from geo.approaches import find_approaches
+from geo.cordon import CordonOptions
 from geo.crs import geometry_to_xy, lonlat_to_xy
 from geo.domain import MAIN_ROAD_CLASSES
 from geo.errors import InvalidInput, OutsideCoverageArea
@@ -307,10 +308,12 @@ def test_approaches_match_brute_force(network, brute, lon, lat, radius, mode, di
     )
     if expected is None:
         with pytest.raises(OutsideCoverageArea):
-            find_approaches(network, (lon, lat), radius_m=radius, mode=mode)
+            find_approaches(network, (lon, lat), CordonOptions(radius_m=radius, mode=mode))
         return
     cordon = find_approaches(
-        network, (lon, lat), radius_m=radius, mode=mode, direction=direction, travel=travel
+        network,
+        (lon, lat),
+        CordonOptions(radius_m=radius, mode=mode, direction=direction, travel=travel),
     )
     assert_same(cordon, expected, incomplete)
 
@@ -337,16 +340,18 @@ def test_one_way_street_has_one_inbound_half_and_foot_has_two(network):
     segments = seoul_segments()
     row = _find_segment(segments, oneway=True, highway="primary")
     incident = _midpoint_lonlat(segments, row)
-    drive = find_approaches(network, incident, radius_m=100)
+    drive = find_approaches(network, incident, CordonOptions(radius_m=100))
     own = drive.approaches.segment == row
     assert drive.snap.segment == row
     # traffic reaches P along the one-way street only from its u end
     assert drive.approaches.forward[own].tolist() == [True]
     assert drive.approaches.offset_m[own][0] == pytest.approx(drive.snap.offset_m - 100)
-    exits = find_approaches(network, incident, radius_m=100, direction="outbound").approaches
+    exits = find_approaches(
+        network, incident, CordonOptions(radius_m=100, direction="outbound")
+    ).approaches
     assert exits.forward[exits.segment == row].tolist() == [True]
     assert exits.offset_m[exits.segment == row][0] == pytest.approx(drive.snap.offset_m + 100)
-    foot = find_approaches(network, incident, radius_m=100, travel="foot").approaches
+    foot = find_approaches(network, incident, CordonOptions(radius_m=100, travel="foot")).approaches
     assert sorted(foot.forward[foot.segment == row].tolist()) == [False, True]
 
 
@@ -354,7 +359,7 @@ def test_radius_smaller_than_the_snapped_segment(network):
     segments = seoul_segments()
     row = _find_segment(segments, oneway=False, highway="secondary")
     assert segments["length_m"].iloc[row] > 400
-    cordon = find_approaches(network, _midpoint_lonlat(segments, row), radius_m=150)
+    cordon = find_approaches(network, _midpoint_lonlat(segments, row), CordonOptions(radius_m=150))
     a = cordon.approaches
     assert len(a) == 2
     assert set(a.segment.tolist()) == {row}
@@ -371,7 +376,9 @@ def test_outbound_reverses_inbound_on_a_two_way_segment(network):
     segments = seoul_segments()
     row = _find_segment(segments, oneway=False, highway="secondary")
     incident = _midpoint_lonlat(segments, row)
-    both = find_approaches(network, incident, radius_m=150, direction="both").approaches
+    both = find_approaches(
+        network, incident, CordonOptions(radius_m=150, direction="both")
+    ).approaches
     inbound = both.direction == "inbound"
     assert sorted(both.offset_m[inbound]) == pytest.approx(sorted(both.offset_m[~inbound]))
     for i in np.flatnonzero(inbound):
@@ -383,7 +390,7 @@ def test_incident_on_a_bridge_snaps_to_the_bridge(network, brute):
     segments = seoul_segments()
     row = _find_segment(segments, bridge=True)
     lon, lat = _midpoint_lonlat(segments, row)
-    cordon = find_approaches(network, (lon, lat), radius_m=300)
+    cordon = find_approaches(network, (lon, lat), CordonOptions(radius_m=300))
     assert cordon.snap.segment == row
     x, y = lonlat_to_xy([lon], [lat])
     expected, incomplete = brute.approaches(
@@ -400,7 +407,7 @@ def test_incident_at_a_dead_end(network):
             and not segments["oneway"].iloc[i] and 100 < segments["length_m"].iloc[i] < 300]  # fmt: skip
     row = rows[0]
     lonlat = _midpoint_lonlat(segments, row, 0.95)  # near the dead end
-    cordon = find_approaches(network, lonlat, radius_m=100)
+    cordon = find_approaches(network, lonlat, CordonOptions(radius_m=100))
     a = cordon.approaches
     # nothing comes in from the dead end: the only approach on this road is from the u side
     assert a.forward[a.segment == row].tolist() == [True]
@@ -410,11 +417,13 @@ def test_incident_at_a_dead_end(network):
 def test_cordon_reaching_the_data_edge_is_incomplete(network):
     segments = seoul_segments()
     lon_min = min(g.bounds[0] for g in segments["geometry"])
-    centre = find_approaches(network, GWANGHWAMUN, radius_m=500)
+    centre = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=500))
     assert not centre.incomplete
-    near_edge = find_approaches(network, (lon_min + 0.002, 37.566), radius_m=500, mode="euclidean")
+    near_edge = find_approaches(
+        network, (lon_min + 0.002, 37.566), CordonOptions(radius_m=500, mode="euclidean")
+    )
     assert near_edge.incomplete
-    far = find_approaches(network, GWANGHWAMUN, radius_m=5000)
+    far = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=5000))
     assert far.incomplete
 
 
@@ -422,17 +431,21 @@ def test_outside_the_data_or_far_from_roads_is_an_error(network):
     with pytest.raises(OutsideCoverageArea, match="outside the loaded road data"):
         find_approaches(network, (129.0, 35.1))  # Busan
     with pytest.raises(OutsideCoverageArea, match="from any road"):
-        find_approaches(network, (126.9770, 37.5788), radius_m=50)  # inside Gyeongbokgung
+        find_approaches(
+            network, (126.9770, 37.5788), CordonOptions(radius_m=50)
+        )  # inside Gyeongbokgung
 
 
 def test_time_based_cordon_is_speed_times_time(network):
-    by_time = find_approaches(network, GWANGHWAMUN, minutes=6, speed_kmh=5, travel="foot")
-    by_radius = find_approaches(network, GWANGHWAMUN, radius_m=500, travel="foot")
+    by_time = find_approaches(
+        network, GWANGHWAMUN, CordonOptions(minutes=6, speed_kmh=5, travel="foot")
+    )
+    by_radius = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=500, travel="foot"))
     assert by_time.radius_m == pytest.approx(500)
     assert by_time.approaches.offset_m.tolist() == pytest.approx(
         by_radius.approaches.offset_m.tolist()
     )
-    assert resolve_radius_m(None, 20, 5) == pytest.approx(1666.67, abs=0.01)
+    assert CordonOptions(minutes=20, speed_kmh=5).radius == pytest.approx(1666.67, abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -447,9 +460,9 @@ def test_time_based_cordon_is_speed_times_time(network):
         ({"travel": "bike"}, "travel must be one of"),
     ],
 )
-def test_invalid_options(network, kwargs, message):
+def test_invalid_options(kwargs, message):
     with pytest.raises(InvalidInput, match=message):
-        find_approaches(network, GWANGHWAMUN, **kwargs)
+        CordonOptions(**kwargs)
 
 
 def _synthetic(lines, names, oneway):
@@ -475,7 +488,9 @@ def test_crossings_of_one_road_merge_only_in_one_direction():
         ["A", "A", "B"],
         [True, True, False],
     )
-    a = find_approaches(net, (0.0, 0.0), radius_m=500, mode="euclidean", xy=True).approaches
+    a = find_approaches(
+        net, (0.0, 0.0), CordonOptions(radius_m=500, mode="euclidean"), xy=True
+    ).approaches
     on_a = a.name == "A"
     assert on_a.sum() == 1
     assert sorted(a.members[int(np.flatnonzero(on_a)[0])].tolist()) == [0, 1]
@@ -485,7 +500,9 @@ def test_crossings_of_one_road_merge_only_in_one_direction():
         ["A", "A", "B"],
         [True, True, False],
     )
-    a = find_approaches(net, (0.0, 0.0), radius_m=500, mode="euclidean", xy=True).approaches
+    a = find_approaches(
+        net, (0.0, 0.0), CordonOptions(radius_m=500, mode="euclidean"), xy=True
+    ).approaches
     on_a = np.flatnonzero(a.name == "A")
     assert len(on_a) == 2
     assert np.hypot(*(np.diff(a.x[on_a]), np.diff(a.y[on_a]))) < 30

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
+from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
 from geo.incident import answer_incident
 from geo.ingest.cctv import read_cctv
@@ -57,10 +58,7 @@ def test_memory_and_postgis_watch_alike(db: Connection, seoul_registry: Registry
     def check(seg: int, along: float, radius: float, mode: str, direction: str) -> None:
         x, y, _ = network.points_along([seg], [along * float(network.seg_length[seg])])
         lon, lat = xy_to_lonlat(x, y, crs=network.crs)
-        answer = answer_incident(
-            network, index, (float(lon[0]), float(lat[0])), radius_m=radius, mode=mode,
-            direction=direction,
-        )  # fmt: skip
+        answer = answer_incident(network, index, (float(lon[0]), float(lat[0])), CordonOptions(radius_m=radius, mode=mode, direction=direction))  # fmt: skip
         w = answer.watchers
         memory = sorted(zip(w.approach.tolist(), index.camera_id[w.camera].tolist(), strict=True))
         stretches = answer.cordon.approaches.stretch

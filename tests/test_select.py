@@ -17,6 +17,7 @@ from spatial_helpers import seoul_segments
 
 from geo.answer import answer_to_geojson, format_answer_table
 from geo.approaches import find_approaches
+from geo.cordon import CordonOptions
 from geo.coverage import DORI_LEVELS, KIND_DEFAULTS
 from geo.crs import lonlat_to_xy, xy_to_lonlat
 from geo.domain import DORI_PX_PER_M
@@ -162,7 +163,9 @@ def as_dict(watchers):
 def test_watchers_match_brute_force(network, seed, dlon, dlat, radius, mode, direction, level):
     incident = (GWANGHWAMUN[0] + dlon, GWANGHWAMUN[1] + dlat)
     try:
-        cordon = find_approaches(network, incident, radius_m=radius, mode=mode, direction=direction)
+        cordon = find_approaches(
+            network, incident, CordonOptions(radius_m=radius, mode=mode, direction=direction)
+        )
     except OutsideCoverageArea:
         assume(False)
     cameras = random_cameras(seed, (cordon.snap.x, cordon.snap.y), radius + 150)
@@ -175,7 +178,7 @@ def test_watchers_match_brute_force(network, seed, dlon, dlat, radius, mode, dir
 
 @pytest.fixture(scope="module")
 def gwanghwamun(network):
-    cordon = find_approaches(network, GWANGHWAMUN, radius_m=400, direction="both")
+    cordon = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=400, direction="both"))
     cameras = random_cameras(7, (cordon.snap.x, cordon.snap.y), 550, n=600)
     return cordon, cameras
 
@@ -218,7 +221,7 @@ def test_stronger_levels_watch_a_subset(gwanghwamun):
 
 
 def test_facing_camera_outranks_a_closer_one_looking_away(network):
-    cordon = find_approaches(network, GWANGHWAMUN, radius_m=300)
+    cordon = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=300))
     a = cordon.approaches
     j = int(np.argmax(a.main))
     # two fixed cameras 12 m to the side of the entry point, both covering it at one level;
@@ -258,7 +261,7 @@ def test_index_from_xy_or_geodataframe_gives_the_same_answer(gwanghwamun):
 
 
 def test_no_cameras_means_every_approach_is_blind(network):
-    cordon = find_approaches(network, GWANGHWAMUN, radius_m=300)
+    cordon = find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=300))
     far = pd.DataFrame({"lon": [127.5], "lat": [36.0], "kind": ["ptz"]})
     w = cameras_watching(build_coverage_index(far), cordon)
     assert len(w) == 0
@@ -287,7 +290,8 @@ def test_answer_as_geojson_and_table(network, gwanghwamun):
     ]
     assert blind == watchers.blind.tolist()
     circle = answer_to_geojson(
-        find_approaches(network, GWANGHWAMUN, radius_m=300, mode="euclidean"), network=network
+        find_approaches(network, GWANGHWAMUN, CordonOptions(radius_m=300, mode="euclidean")),
+        network=network,
     )["features"][1]["geometry"]
     assert circle["type"] == "Polygon"
     assert shapely.Polygon(circle["coordinates"][0]).exterior.is_ccw  # RFC 7946 winding

@@ -204,8 +204,8 @@ def create_incident(
         details={
             "location": [round(lon, 7), round(lat, 7)],
             "radius_m": round(cordon.radius_m, 1),
-            "minutes": cordon.minutes,
-            "speed_kmh": cordon.speed_kmh,
+            "minutes": cordon.options.minutes,
+            "speed_kmh": cordon.options.speed_kmh,
             "mode": cordon.mode,
             "direction": cordon.direction,
             "travel": cordon.travel,
