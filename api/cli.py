@@ -655,7 +655,7 @@ def approaches(
             conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
         )
     network = snapshot.network_for(lon, lat)
-    answer = answer_incident(network.graph, snapshot.index, (lon, lat), cordon, level=level)
+    answer = answer_incident(network.roads, snapshot.index, (lon, lat), cordon, level=level)
     if fmt == "table":
         click.echo(f"Road network {network.name}; {len(snapshot.cameras)} cameras in the index")
         click.echo(answer.to_table())

@@ -1,6 +1,6 @@
 """Each worker's registry snapshot: loaded on first use, kept, reloaded when the registry changes.
 
-The spatial endpoints answer from memory (:class:`geo.store.snapshot.RegistrySnapshot`: road
+The spatial endpoints answer from memory (:class:`geo.registry.RegistrySnapshot`: road
 graphs and the coverage index), never from a query per request. The cache:
 
 - loads the snapshot lazily, on the first request that needs it; concurrent first requests wait
@@ -29,8 +29,9 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from api.context import transaction
+from geo.registry import RegistrySnapshot
 from geo.store.cameras import registry_version
-from geo.store.snapshot import RegistrySnapshot, load_snapshot
+from geo.store.snapshot import load_snapshot
 
 log = logging.getLogger("gilmok.api")
 

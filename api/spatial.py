@@ -141,7 +141,7 @@ def answer_at(lon: float, lat: float, cordon: CordonOptions, *, level: str) -> A
     """
     snapshot = current_snapshot()
     network = snapshot.network_for(lon, lat)
-    return answer_incident(network.graph, snapshot.index, (lon, lat), cordon, level=level)
+    return answer_incident(network.roads, snapshot.index, (lon, lat), cordon, level=level)
 
 
 class FeatureCollectionOut(ma.Schema):

@@ -267,7 +267,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     with engine.connect() as conn:
         if not args.reuse_db:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-        network = load_road_networks(conn, crs=settings.working_crs)[0].graph
+        network = load_road_networks(conn, crs=settings.working_crs)[0].roads
     engine.dispose()
     print(
         f"{loaded['segments']:,} road segments and {loaded['cameras']:,} cameras ({what})",

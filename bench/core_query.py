@@ -263,7 +263,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     with engine.connect() as conn:
         t0 = time.perf_counter()
         networks = load_road_networks(conn, crs=settings.working_crs)
-        network = networks[0].graph
+        network = networks[0].roads
         t_roads = time.perf_counter() - t0
         t0 = time.perf_counter()
         cameras = load_cameras(conn)

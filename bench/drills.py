@@ -155,7 +155,7 @@ def plain_loop(
     t0 = time.perf_counter()
     for x, y in zip(lon, lat, strict=True):
         try:
-            network = registry.network_for(x, y).graph
+            network = registry.network_for(x, y).roads
             answer_incident(network, registry.index, (x, y), opts.cordon, level=opts.level)
         except GilmokError:
             pass

@@ -55,11 +55,11 @@ class _Network(Protocol):
     def extent(self) -> shapely.Geometry: ...
 
     @property
-    def graph(self) -> RoadNetwork: ...
+    def roads(self) -> RoadNetwork: ...
 
 
 class Registry(Protocol):
-    """What a drill needs of a registry snapshot (:class:`geo.store.snapshot.RegistrySnapshot`):
+    """What a drill needs of a registry snapshot (:class:`geo.registry.RegistrySnapshot`):
     its road networks, largest first, each with its extent (working CRS ``crs``), the camera
     index, and ``network_for``, which picks the first network covering a point or raises the
     error that says why none does."""
@@ -126,7 +126,7 @@ def _answer(
     road within the radius): a :class:`geo.errors.GilmokError`'s message. Any other exception
     is a bug and propagates."""
     try:
-        graph = (network if network is not None else registry.network_for(lon, lat)).graph
+        graph = (network if network is not None else registry.network_for(lon, lat)).roads
         return answer_incident(
             graph, registry.index, (lon, lat), options.cordon, level=options.level
         )

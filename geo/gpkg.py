@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +32,12 @@ import shapely
 from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
 from geo.errors import ImportFileError, InvalidInput
 from geo.network import build_road_network
+from geo.registry import (
+    NetworkSnapshot,
+    RegistrySnapshot,
+    cameras_in_space_order,
+    segments_in_space_order,
+)
 
 #: Layers of a registry GeoPackage, in the order they are written.
 REGISTRY_LAYERS = ("road_network", "road_segment", "camera", "coverage", "import_batch")
@@ -71,19 +76,12 @@ def _text(series: pd.Series) -> pd.Series:
 
 def load_registry_gpkg(
     path: Path | str, *, max_range_m: float, crs: str = DEFAULT_WORKING_CRS
-) -> Any:
+) -> RegistrySnapshot:
     """The registry snapshot (road graphs, cameras, coverage index) from a GeoPackage export.
 
-    Returns a :class:`geo.store.snapshot.RegistrySnapshot`, as
+    Returns a :class:`geo.registry.RegistrySnapshot`, as
     :func:`geo.store.snapshot.load_snapshot` does from PostGIS; retired cameras are left out.
     """
-    from geo.store.snapshot import (
-        NetworkSnapshot,
-        RegistrySnapshot,
-        cameras_in_space_order,
-        segments_in_space_order,
-    )
-
     t0 = time.perf_counter()
     path = Path(path)
     if not path.is_file():
@@ -104,7 +102,7 @@ def load_registry_gpkg(
         graph = build_road_network(frame, crs=crs, extent=extents[i], segments_crs=file_crs)
         networks.append(
             NetworkSnapshot(
-                id=int(net["id"]), name=str(net["name"]), extent=extents[i], graph=graph
+                id=int(net["id"]), name=str(net["name"]), extent=extents[i], roads=graph
             )
         )
     cameras = read_layer(path, "camera")

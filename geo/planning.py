@@ -92,7 +92,7 @@ def approach_coverage(
     for site in sites.itertuples(index=False):
         lon_lat = (float(site.lon), float(site.lat))  # type: ignore[arg-type]
         try:
-            network = registry.network_for(*lon_lat).graph
+            network = registry.network_for(*lon_lat).roads
             answer = answer_incident(network, index, lon_lat, cordon, level="detect")
         except GilmokError:
             continue

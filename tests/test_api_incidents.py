@@ -37,10 +37,11 @@ from api.snapshot import SnapshotCache, snapshot_cache
 from geo.ingest.cameras import CameraRead
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
+from geo.registry import RegistrySnapshot
 from geo.settings import Settings
 from geo.store import orgs
 from geo.store.loading import import_cameras, import_road_network
-from geo.store.snapshot import RegistrySnapshot, load_snapshot
+from geo.store.snapshot import load_snapshot
 
 pytestmark = pytest.mark.db
 

@@ -27,9 +27,9 @@ from api.snapshot import snapshot_cache
 from geo.index import build_coverage_index
 from geo.ingest.cctv import read_cctv
 from geo.network import build_road_network
+from geo.registry import NetworkSnapshot, RegistrySnapshot
 from geo.settings import Settings
 from geo.store import orgs
-from geo.store.snapshot import NetworkSnapshot, RegistrySnapshot
 
 pytestmark = pytest.mark.db
 

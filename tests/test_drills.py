@@ -104,14 +104,14 @@ def test_geopackage_round_trip_gives_the_postgis_snapshot(
     assert str(cameras.crs).endswith("5179")
     loaded = load_registry_gpkg(gpkg, max_range_m=base_settings.max_coverage_range_m)
     assert loaded.counts == snapshot.counts
-    a, b = snapshot.networks[0].graph, loaded.networks[0].graph
+    a, b = snapshot.networks[0].roads, loaded.networks[0].roads
     for name in ("seg_u", "seg_v", "seg_oneway", "seg_main", "seg_way", "node_id"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert np.allclose(a.seg_length, b.seg_length)
     assert np.array_equal(snapshot.index.camera_id, loaded.index.camera_id)
     assert a.seg_oneway.sum() < a.n_segments  # two-way streets survive both paths
     answers = [
-        answer_incident(s.networks[0].graph, s.index, GWANGHWAMUN, CordonOptions(radius_m=500))
+        answer_incident(s.networks[0].roads, s.index, GWANGHWAMUN, CordonOptions(radius_m=500))
         for s in (snapshot, loaded)
     ]
     assert answers[0].to_geojson() == answers[1].to_geojson()
@@ -193,7 +193,7 @@ def test_run_batch_is_compact_and_names_failures(snapshot, scenario_csv: Path) -
         assert single["status"] == batch.status[k]
         if batch.status[k] != "done":
             continue
-        answer = answer_incident(snapshot.network_for(lon, lat).graph, snapshot.index, (lon, lat), CordonOptions(radius_m=500))  # fmt: skip
+        answer = answer_incident(snapshot.network_for(lon, lat).roads, snapshot.index, (lon, lat), CordonOptions(radius_m=500))  # fmt: skip
         expected = _record_element_by_element(answer, options.best)
         assert record_rows(json.loads(batch.result_json[k])) == expected == single["result"]
         assert len(batch.result_json[k] or "") < len(json.dumps(expected, ensure_ascii=False))
@@ -363,7 +363,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
         stored = store.get_scenario(conn, drill_id, done["id"])
     assert one.json["result"] == stored.result
     assert stored.result == _record_element_by_element(
-        answer_incident(snapshot.networks[0].graph, snapshot.index, (stored.lon, stored.lat), CordonOptions(radius_m=500)),
+        answer_incident(snapshot.networks[0].roads, snapshot.index, (stored.lon, stored.lat), CordonOptions(radius_m=500)),
         options.best,
     )  # fmt: skip
     assert one.json["name"] == stored.name
@@ -544,7 +544,7 @@ def slow_cluster() -> Iterator[Any]:
 
     with dask_client(workers=1) as client:
         client.register_plugin(SlowBatches(), name="slow-batches")
-        client.run(importlib.import_module, "geo.store.snapshot")  # what a registry unpickles
+        client.run(importlib.import_module, "geo.registry")  # what a registry unpickles
         yield client
 
 

@@ -20,8 +20,9 @@ from geo.crs import xy_to_lonlat
 from geo.incident import answer_incident
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
+from geo.registry import RegistrySnapshot
 from geo.store.loading import import_cameras, import_road_network
-from geo.store.snapshot import RegistrySnapshot, load_snapshot, watching_pairs_sql
+from geo.store.snapshot import load_snapshot, watching_pairs_sql
 
 pytestmark = pytest.mark.db
 
@@ -38,7 +39,7 @@ def seoul_registry(db: Connection, data_dir: Path) -> RegistrySnapshot:
 
 
 def test_memory_and_postgis_watch_alike(db: Connection, seoul_registry: RegistrySnapshot) -> None:
-    network = seoul_registry.networks[0].graph
+    network = seoul_registry.networks[0].roads
     index = seoul_registry.index
     assert len(index) > 37_000
     compared = {"approaches": 0, "pairs": 0}

@@ -22,9 +22,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from geo.drill_records import record_rows
 from geo.errors import Conflict, InvalidInput, NotFound
+from geo.registry import RegistrySnapshot
 from geo.store.db import connect, database_errors
 from geo.store.models import WORKING_SRID
-from geo.store.snapshot import RegistrySnapshot, load_snapshot
+from geo.store.snapshot import load_snapshot
 
 if TYPE_CHECKING:
     from geo.drills import BatchResults

@@ -63,7 +63,7 @@ def infer_registry_headings(
         if not inside.any():
             continue
         rows = np.flatnonzero(inside)
-        result = infer_headings(net.graph, x[rows], y[rows])
+        result = infer_headings(net.roads, x[rows], y[rows])
         for k, row in enumerate(rows):
             if result.senses[k] == 0:
                 continue
@@ -72,8 +72,8 @@ def infer_registry_headings(
             axis = float(np.mod(result.axis_deg[k] - grid_north[row], 360))
             note = {
                 "road_network": net.name,
-                "road": str(net.graph.seg_name[segment] or net.graph.seg_highway[segment]),
-                "osm_way_id": int(net.graph.seg_way[segment]),
+                "road": str(net.roads.seg_name[segment] or net.roads.seg_highway[segment]),
+                "osm_way_id": int(net.roads.seg_way[segment]),
                 "distance_m": round(float(result.distance_m[k]), 1),
                 "axis_deg": round(axis, 1),
                 "senses": int(result.senses[k]),

@@ -1,4 +1,5 @@
-"""Read the registry out of PostGIS into the in-memory core: road graphs and the coverage index.
+"""Read the registry out of PostGIS into the in-memory core (:mod:`geo.registry`): road
+networks and the coverage index.
 
 The API and the CLI answer queries from a snapshot built once (per worker) from the tables;
 :func:`load_snapshot` reads them with ``COPY … TO STDOUT`` into Arrow (1.6 million cameras in a
@@ -13,7 +14,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,13 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.crs import LONLAT_CRS, get_transformer
-from geo.errors import NoRoadData, OutsideCoverageArea
-from geo.incident import warm_up
-from geo.index import CoverageIndex, build_coverage_index
-from geo.network import RoadNetwork, build_road_network, hilbert_order, spatial_order
+from geo.network import build_road_network
+from geo.registry import (
+    NetworkSnapshot,
+    RegistrySnapshot,
+    cameras_in_space_order,
+    segments_in_space_order,
+)
 from geo.store.models import WORKING_SRID
 
 
@@ -51,16 +53,6 @@ def _copy_out(conn: Connection, query: str, types: dict[str, pa.DataType]) -> pa
             false_values=["f"],
         ),
     )
-
-
-@dataclass(frozen=True)
-class NetworkSnapshot:
-    """One imported road network, as a routing graph."""
-
-    id: int
-    name: str
-    extent: shapely.Geometry
-    graph: RoadNetwork
 
 
 def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
@@ -98,7 +90,7 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
         frame = segments_in_space_order(frame)
         extent = shapely.from_wkb(bytes(net.extent))
         graph = build_road_network(frame, crs=crs, extent=extent, segments_crs=crs)
-        out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, graph=graph))
+        out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, roads=graph))
     return out
 
 
@@ -132,82 +124,6 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
         },
     )
     return cameras_in_space_order(table.to_pandas())
-
-
-def segments_in_space_order(segments: pd.DataFrame) -> pd.DataFrame:
-    """Road segments (a ``geometry`` column) along a Hilbert curve, as every snapshot numbers
-    them (:func:`geo.network.spatial_order`), the PostGIS one and the GeoPackage one alike."""
-    return segments.take(spatial_order(segments["geometry"])).reset_index(drop=True)
-
-
-def cameras_in_space_order(cameras: pd.DataFrame) -> pd.DataFrame:
-    """Cameras (``x``/``y`` columns) along a Hilbert curve, as every snapshot indexes them
-    (:func:`geo.network.hilbert_order`)."""
-    x = cameras["x"].to_numpy(dtype=float)
-    y = cameras["y"].to_numpy(dtype=float)
-    return cameras.take(hilbert_order(x, y)).reset_index(drop=True)
-
-
-@dataclass
-class RegistrySnapshot:
-    """The road graphs and coverage index one process answers queries from."""
-
-    networks: list[NetworkSnapshot]
-    cameras: pd.DataFrame
-    index: CoverageIndex
-    crs: str
-    seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def build(
-        cls,
-        networks: list[NetworkSnapshot],
-        cameras: pd.DataFrame,
-        *,
-        crs: str,
-        max_range_m: float,
-        started: float,
-    ) -> RegistrySnapshot:
-        """Index the cameras, warm the query up and count what is loaded; ``started`` is a
-        perf_counter value."""
-        index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
-        for net in networks:
-            warm_up(net.graph, index)
-        return cls(
-            networks=networks,
-            cameras=cameras,
-            index=index,
-            crs=crs,
-            seconds=time.perf_counter() - started,
-            counts={
-                "road_networks": len(networks),
-                "road_segments": sum(len(n.graph.seg_length) for n in networks),
-                "cameras": len(cameras),
-            },
-        )
-
-    def network_for(self, lon: float, lat: float) -> NetworkSnapshot:
-        """The largest road network whose extent holds the point.
-
-        Raises
-        ------
-        NoRoadData
-            when no road network is loaded.
-        OutsideCoverageArea
-            when the point lies outside every loaded network.
-        """
-        if not self.networks:
-            raise NoRoadData("no road network is loaded: run `gilmok import roads FILE` first")
-        x, y = get_transformer(LONLAT_CRS, self.crs).transform(float(lon), float(lat))
-        for net in self.networks:
-            if net.graph.covers(x, y):
-                return net
-        names = ", ".join(n.name for n in self.networks)
-        raise OutsideCoverageArea(
-            f"({lon:.6f}, {lat:.6f}) is outside the loaded road data ({names})",
-            details={"lon": lon, "lat": lat},
-        )
 
 
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
