@@ -179,7 +179,14 @@ def _parse_crs(raw: str) -> str:
         raise ConfigurationError(f"GILMOK_WORKING_CRS={raw!r} is not a known CRS") from exc
     if not crs.is_projected or crs.axis_info[0].unit_name not in {"metre", "meter"}:
         raise ConfigurationError(f"GILMOK_WORKING_CRS={raw!r} must be a projected CRS in metres")
-    return raw
+    if crs.to_epsg() != 5179:
+        # The schema stores every geometry in SRID 5179 (migration 0001) and the snapshot reads
+        # it as such: another working CRS would mislabel stored metres, so it is refused.
+        raise ConfigurationError(
+            f"GILMOK_WORKING_CRS={raw!r} is not supported: gilmok's schema stores geometry in"
+            f" {DEFAULT_WORKING_CRS} (Korea 2000 / UTM-K), the only working CRS it accepts"
+        )
+    return DEFAULT_WORKING_CRS
 
 
 def _parse_port(name: str, raw: str) -> int:

@@ -24,6 +24,7 @@ def test_defaults_are_usable() -> None:
         ({"GILMOK_DATABASE_URL": "not a url"}, "GILMOK_DATABASE_URL"),
         ({"GILMOK_WORKING_CRS": "EPSG:4326"}, "projected CRS in metres"),
         ({"GILMOK_WORKING_CRS": "EPSG:999999"}, "GILMOK_WORKING_CRS"),
+        ({"GILMOK_WORKING_CRS": "EPSG:5186"}, "GILMOK_WORKING_CRS='EPSG:5186' is not supported"),
         ({"GILMOK_DATA_DIR": "/nonexistent/folder"}, "GILMOK_DATA_DIR"),
         ({"GILMOK_COUNTRY_BOUNDS": "130,30,120,40"}, "GILMOK_COUNTRY_BOUNDS"),
         ({"GILMOK_MAX_COVERAGE_RANGE_M": "lots"}, "GILMOK_MAX_COVERAGE_RANGE_M"),
@@ -70,3 +71,17 @@ def test_unusable_database_is_one_line_without_password(url: str, expected: str)
     assert expected in lines[0]
     assert "s3cr3t-pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_another_working_crs_is_refused_with_one_line() -> None:
+    """The schema stores SRID 5179: a command run with EPSG:5186 stops before any query, with
+    one line naming the variable, rather than answering "outside the loaded road data"."""
+    result = _gilmok(
+        "approaches", "--lon", "126.9769", "--lat", "37.5759",
+        env={"GILMOK_WORKING_CRS": "EPSG:5186"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "GILMOK_WORKING_CRS='EPSG:5186' is not supported" in lines[0]
+    assert load_settings({"GILMOK_WORKING_CRS": "epsg:5179"}).working_crs == "EPSG:5179"
