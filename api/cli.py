@@ -751,13 +751,8 @@ def drills_precompute(
 
     Re-running skips the scenarios already done: an interrupted run resumes where it stopped.
     """
-    from geo.drills import (
-        DrillOptions,
-        batches,
-        dask_client,
-        precompute,
-        registry_on_workers,
-    )
+    from geo.drill_cluster import dask_client, precompute, registry_on_workers
+    from geo.drills import DrillOptions, batches
     from geo.gpkg import read_scenario_points
     from geo.store import drills as store
 

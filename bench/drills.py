@@ -15,11 +15,12 @@ the drill defaults (network cordon of 500 m, inbound, drive, observe, best 3 cam
 What the drill command does, on one local cluster of 2 single-threaded worker processes:
 
 - **start**: the cluster started, then each worker loads the registry from PostGIS itself,
-  both at once (:func:`geo.drills.registry_on_workers`); reported apart, with each worker's RSS.
+  both at once (:func:`geo.drill_cluster.registry_on_workers`); reported apart, with each
+  worker's RSS.
 - **loop**: a plain loop on one worker calling ``network_for`` + ``answer_incident`` per
   scenario, nothing built or stored: the single-incident query, no parallelism.
-- **dask 1 / dask 2**: :func:`geo.drills.precompute` of ``--scenarios`` points of a drill, the
-  tasks kept on 1 worker or spread over both, every batch stored to PostGIS in one transaction
+- **dask 1 / dask 2**: :func:`geo.drill_cluster.precompute` of ``--scenarios`` points of a drill,
+  the tasks kept on 1 worker or spread over both, every batch stored to PostGIS in one transaction
   by the worker that computed it, as the command does; timed from the first submission to the
   last batch committed. The main process's CPU seconds (scheduler, client) and those of the
   PostgreSQL server processes of the workers' connections are reported with it.
@@ -58,14 +59,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.national import bench_database
 from geo.cordon import CordonOptions
-from geo.drills import (
-    DrillOptions,
-    WorkerRegistry,
-    batches,
-    dask_client,
-    precompute,
-    registry_on_workers,
-)
+from geo.drill_cluster import WorkerRegistry, dask_client, precompute, registry_on_workers
+from geo.drills import DrillOptions, batches
 from geo.errors import GilmokError
 from geo.incident import answer_incident
 from geo.settings import Settings, load_settings

@@ -28,13 +28,12 @@ from api import create_app
 from api.cli import main
 from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
+from geo.drill_cluster import dask_client, precompute
 from geo.drill_records import record_rows, rounded
 from geo.drills import (
     BatchResults,
     DrillOptions,
     batches,
-    dask_client,
-    precompute,
     run_batch,
     run_scenario,
 )

@@ -272,7 +272,7 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
 @dataclass(frozen=True)
 class BatchSaver:
     """Saves batches of the drill ``drill_id`` from the process that computed them (a Dask
-    worker: ``geo.drills.precompute(..., on_worker=BatchSaver(url, drill_id))``), each in one
+    worker: ``geo.drill_cluster.precompute(..., on_worker=BatchSaver(url, drill_id))``), each in one
     transaction of its own (:func:`save_results`). Picklable; each process connects once, as
     ``gilmok drills`` in ``pg_stat_activity``. Returns (scenarios in the batch, rows stored).
     """
@@ -294,7 +294,7 @@ def _drill_engine(url: URL) -> Engine:
 
 def load_registry(url: URL, *, crs: str, max_range_m: float) -> RegistrySnapshot:
     """The registry snapshot of the database at ``url``: what each drill worker loads for
-    itself (:func:`geo.drills.registry_on_workers`)."""
+    itself (:func:`geo.drill_cluster.registry_on_workers`)."""
     engine = connect(url)
     try:
         with engine.connect() as conn:
