@@ -16,8 +16,12 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 
 LONLAT_CRS = "EPSG:4326"
-# The same default as ``geo.settings``; not imported from there, which pulls in SQLAlchemy.
+#: The working CRS: Korea 2000 / UTM-K, metres (``GILMOK_WORKING_CRS`` may only repeat it: the
+#: schema stores SRID 5179).
 DEFAULT_WORKING_CRS = "EPSG:5179"
+#: South Korea's mainland and islands (Dokdo and Marado included), lon/lat degrees: camera rows
+#: outside are rejected (``GILMOK_COUNTRY_BOUNDS`` overrides it).
+DEFAULT_COUNTRY_BOUNDS = (124.5, 33.0, 132.0, 38.7)
 
 _local = threading.local()
 

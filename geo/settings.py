@@ -15,12 +15,10 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from geo.crs import DEFAULT_COUNTRY_BOUNDS, DEFAULT_WORKING_CRS
 from geo.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://gilmok:gilmok@127.0.0.1:5432/gilmok"
-DEFAULT_WORKING_CRS = "EPSG:5179"
-# South Korea's mainland and islands (Dokdo and Marado included), lon/lat degrees.
-DEFAULT_COUNTRY_BOUNDS = (124.5, 33.0, 132.0, 38.7)
 
 
 def _default_relay_runtime_dir() -> Path:

@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.ingest._csvfile import (
     CsvTable,
     gc_paused,
@@ -37,7 +38,6 @@ from geo.ingest.cameras import (
     summarise_unparsed,
 )
 from geo.ingest.report import ReadReport, RejectedRow
-from geo.settings import DEFAULT_COUNTRY_BOUNDS
 
 SOURCE = "cctv_standard"
 WHAT = "a CCTV standard data CSV (전국CCTV표준데이터)"

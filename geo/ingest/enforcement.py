@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.ingest._csvfile import read_csv_table, resolve_columns, row_digests
 from geo.ingest.cameras import (
     CameraRead,
@@ -24,7 +25,6 @@ from geo.ingest.cameras import (
     summarise_unparsed,
 )
 from geo.ingest.report import ReadReport, RejectedRow
-from geo.settings import DEFAULT_COUNTRY_BOUNDS
 
 SOURCE = "enforcement"
 WHAT = "a traffic-enforcement camera standard data CSV (전국무인교통단속카메라표준데이터)"
