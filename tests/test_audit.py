@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
@@ -180,7 +180,7 @@ def test_list_records_filters_and_pages(db: Connection) -> None:
 
 @pytest.fixture
 def scratch_url(base_settings: Settings) -> Iterator[URL]:
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         yield url
 
 
@@ -228,12 +228,14 @@ def test_concurrent_appends_keep_one_chain(scratch_url: URL) -> None:
     assert ids == list(range(1, 161))
 
 
-def test_cli_verify_passes_then_names_the_tampered_record(scratch_url: URL) -> None:
+def test_cli_verify_passes_then_names_the_tampered_record(
+    scratch_url: URL, base_settings: Settings
+) -> None:
     engine = connect(scratch_url)
     with engine.begin() as conn:
         _chain(conn, 4)
     runner = CliRunner()
-    env = {"GILMOK_DATABASE_URL": scratch_url.render_as_string(hide_password=False)}
+    env = database_env(scratch_url, base_settings)
     ok = runner.invoke(main, ["audit", "verify"], env=env)
     assert ok.exit_code == 0, ok.output
     assert "intact: 4 records" in ok.output

@@ -21,6 +21,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from real_registry import cctv_sites_on_roads, real_registry_url
+from scratch_db import database_env
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 
@@ -40,7 +41,7 @@ from geo.drills import (
 from geo.errors import InvalidInput
 from geo.gpkg import load_registry_gpkg, read_scenario_points
 from geo.incident import answer_incident
-from geo.settings import Settings
+from geo.settings import Settings, load_settings
 from geo.store import connect, orgs
 from geo.store import drills as store
 from geo.store.export import export_geopackage
@@ -54,7 +55,7 @@ GANGNAM_STATION = (127.0276, 37.4979)  # outside the central-Seoul road data
 
 @pytest.fixture(scope="module")
 def registry_url(base_settings: Settings, data_dir: Path) -> URL:
-    return real_registry_url(base_settings.database_url, data_dir)
+    return real_registry_url(base_settings.owner_database_url, data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def scenario_csv(registry_url: URL, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _env(url: URL) -> dict[str, str]:
-    return {"GILMOK_DATABASE_URL": url.render_as_string(hide_password=False)}
+    return database_env(url, load_settings())
 
 
 def test_geopackage_round_trip_gives_the_postgis_snapshot(
