@@ -607,7 +607,8 @@ def audit_verify(ctx: Context, anchor: str | None) -> None:
 
     signed = None
     if anchor is not None:
-        signed = read_anchor(_read_anchor_argument(anchor), key=_anchor_key(ctx))
+        key = _anchor_key(ctx)
+        signed = read_anchor(_read_anchor_argument(anchor), key=key)
     with _engine(ctx).connect() as conn:
         check = verify(conn) if signed is None else check_anchor(conn, signed)
     if not check.ok:

@@ -2,7 +2,8 @@
 
 Tampering is done the way it could really happen: the app's role is refused outright; the
 schema owner (who can disable the append-only trigger) or a forger with INSERT can change the
-table, and :func:`verify` then names the first record altered or removed.
+table, and :func:`verify` then names the first record altered or removed (an owner who re-hashes
+the rest of the chain too is caught by an anchor: tests/test_audit_anchor.py).
 """
 
 from __future__ import annotations
@@ -155,9 +156,10 @@ def test_the_app_role_cannot_change_the_trail(db: Connection, statements: list[s
 
 
 def test_an_owner_login_escaping_the_app_role_still_meets_the_trigger(db: Connection) -> None:
-    """The limit of the development default (the app logs in as the owner, gilmok): code that
-    runs RESET ROLE gets the owner's privileges back, and only the trigger still refuses. In
-    production the app logs in as a role that is a member of gilmok_app and not the owner."""
+    """The limit of dropping to the app role on an owner's login (the tests' ``db``): code that
+    runs RESET ROLE gets the owner's privileges back, and only the trigger still refuses. So
+    the service never logs in as the owner (tests/test_db_roles.py: its RESET ROLE gains
+    nothing), and the chain is anchored outside the database (tests/test_audit_anchor.py)."""
     _chain(db, 2)
     with pytest.raises(DBAPIError, match="append-only"):
         _as_app(db, "RESET ROLE", "UPDATE audit_record SET actor = 'x'")
