@@ -121,9 +121,8 @@ def require_service_role(conn: Connection) -> None:
     powers = ["is a superuser"] if row.superuser else []
     if owned:
         names = [f"the {name}" for name in owned]
-        powers.append(
-            "owns " + " and ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
-        )
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        powers.append(f"owns {listed}")
     if powers:
         raise ConfigurationError(
             f"the service's database role {row.login!r} {' and '.join(powers)}, so it could"
