@@ -339,7 +339,10 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
         org = orgs.create_organization(conn, name="훈련 설계반", kind="planner", actor="test")
         _, key = orgs.create_api_key(conn, organization=org.name, role="planner", actor="test")
         _, auditor = orgs.create_api_key(conn, organization=org.name, role="auditor", actor="test")
-    app = create_app(base_settings.with_overrides(database_url=registry_url), engine=engine)
+    # the app logs in as the service, as `gilmok serve` does
+    service_url = base_settings.database_url.set(database=registry_url.database)
+    service = connect(service_url)
+    app = create_app(base_settings.with_overrides(database_url=service_url), engine=service)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
     page = client.get("/v1/drills/seoul_sites?limit=20", headers=headers)
@@ -387,6 +390,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     assert no_such.status_code == 404
     forbidden = client.get("/v1/drills/seoul_sites", headers={"Authorization": f"Bearer {auditor}"})
     assert forbidden.status_code == 403
+    service.dispose()
 
 
 def test_batches_stored_by_the_workers_are_all_in_once_precompute_stops(
