@@ -2,6 +2,11 @@
 
 Every command reads the settings once, and every :class:`geo.errors.GilmokError` ends the
 command with one line on stderr naming the problem (exit status 1), never a traceback.
+
+Two database roles: ``db upgrade`` and the imports (which drop and rebuild constraints and
+indexes and refresh statistics) log in as the schema's owner (``GILMOK_OWNER_DATABASE_URL``);
+every other command, the API and the worker as the service (``GILMOK_DATABASE_URL``), which
+can read and write rows but not change the schema or the audit trail.
 """
 
 from __future__ import annotations
@@ -139,11 +144,11 @@ def db_upgrade(ctx: Context, revision: str) -> None:
     from geo.store.migrate import current_revision, upgrade
 
     settings = ctx.settings
-    engine = connect(settings.database_url)
+    engine = connect(settings.owner_database_url)
     before = current_revision(engine)
-    upgrade(settings.database_url, revision)
+    upgrade(settings.owner_database_url, revision)
     after = current_revision(engine)
-    where = settings.safe_database_url
+    where = settings.safe_owner_database_url
     if before == after:
         click.echo(f"{where}: already at schema revision {after}")
     else:
@@ -164,13 +169,27 @@ def db_current(ctx: Context) -> None:
     click.echo(f"{ctx.settings.safe_database_url}: revision {current or 'none'} ({state})")
 
 
-def _engine(ctx: Context) -> Any:
-    """A checked engine on a database at the code's schema revision."""
+def _engine(ctx: Context, *, owner: bool = False) -> Any:
+    """A checked engine on a database at the code's schema revision: as the service, or with
+    ``owner`` as the schema's owner (imports)."""
     from geo.store import connect
     from geo.store.migrate import require_current
 
-    engine = connect(ctx.settings.database_url)
+    settings = ctx.settings
+    engine = connect(settings.owner_database_url if owner else settings.database_url)
     require_current(engine)
+    return engine
+
+
+def _service_engine(ctx: Context) -> Any:
+    """:func:`_engine`, refusing a login role that could change the schema or the audit trail
+    (the long-running service: ``serve``, ``worker``)."""
+    from geo.store.app_role import require_service_role
+    from geo.store.db import database_errors
+
+    engine = _engine(ctx)
+    with database_errors(engine.url), engine.connect() as conn:
+        require_service_role(conn)
     return engine
 
 
@@ -252,7 +271,7 @@ def _import_camera_file(
 ) -> None:
     from geo.store.loading import import_cameras
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, owner=True)
     bounds = None if anywhere else ctx.settings.country_bounds
     read = reader(file, country_bounds=bounds)
     with engine.begin() as conn:
@@ -347,7 +366,7 @@ def import_roads(
     from geo.ingest.osm import read_road_network
     from geo.store.loading import import_road_network
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, owner=True)
     read = read_road_network(file)
     with engine.begin() as conn:
         summary = import_road_network(conn, read, path=file, name=name)
@@ -595,24 +614,96 @@ def audit() -> None:
     """The hash-chained audit trail."""
 
 
+def _anchor_key(ctx: Context) -> str:
+    key = ctx.settings.audit_anchor_key
+    if key is None:
+        fail(
+            "GILMOK_AUDIT_ANCHOR_KEY is not set: audit anchors are signed with it"
+            " (a secret of at least 32 characters, kept away from the database's owner)"
+        )
+    assert key is not None
+    return key
+
+
+def _read_anchor_argument(value: str) -> str:
+    """The anchor line itself, or the last non-empty line of the file it names."""
+    if value.lstrip().startswith("{"):
+        return value.strip()
+    lines: list[str] = []
+    try:
+        text = Path(value).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"--head {value}: neither an anchor line nor a readable file ({exc.strerror})")
+    except UnicodeDecodeError:
+        fail(f"--head {value}: the file is not UTF-8 text")
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        fail(f"--head {value}: the file holds no anchor")
+    return lines[-1]
+
+
 @audit.command("verify")
+@click.option(
+    "--head",
+    "anchor",
+    metavar="ANCHOR",
+    help="An anchor `gilmok audit head` printed (the line, or a file whose last line it is):"
+    " the chain must still hold that record with that hash.",
+)
 @pass_context
 @domain_errors
-def audit_verify(ctx: Context) -> None:
-    """Recompute the chain; exit 1 naming the first record altered or removed."""
-    from geo.store.audit import verify
+def audit_verify(ctx: Context, anchor: str | None) -> None:
+    """Recompute the chain; exit 1 naming the first record altered or removed.
 
+    Alone, this cannot catch whoever owns the table rewriting a record and re-hashing every
+    record after it; with --head and an anchor kept outside the database, it does.
+    """
+    from geo.store.audit import check_anchor, read_anchor, verify
+
+    signed = None
+    if anchor is not None:
+        key = _anchor_key(ctx)
+        signed = read_anchor(_read_anchor_argument(anchor), key=key)
     with _engine(ctx).connect() as conn:
-        check = verify(conn)
+        check = verify(conn) if signed is None else check_anchor(conn, signed)
     if not check.ok:
+        if signed is not None and check.first_bad_id == signed.id:
+            fail(f"audit chain does not match the anchor of {signed.signed_at}: {check.problem}")
         fail(f"audit chain broken at record {check.first_bad_id}: {check.problem}")
     if check.head_id is None:
         click.echo("audit trail is empty")
         return
+    anchored = "" if signed is None else f"; holds anchored record {signed.id} unchanged"
     click.echo(
         f"audit chain intact: {check.records} records; head {check.head_id} {check.head_hash}"
-        " (keep this hash elsewhere: it anchors the chain's end)"
+        f"{anchored} (`gilmok audit head` signs the head to keep elsewhere)"
     )
+
+
+@audit.command("head")
+@pass_context
+@domain_errors
+def audit_head(ctx: Context) -> None:
+    """Verify the chain and print its head, signed, as one line to keep outside the database.
+
+    The line (JSON: the newest record's id and hash, HMAC-SHA256-signed with
+    GILMOK_AUDIT_ANCHOR_KEY) is what `gilmok audit verify --head` checks the chain against later.
+    """
+    from geo.store.audit import head_anchor, sign_anchor
+
+    key = _anchor_key(ctx)
+    with _engine(ctx).connect() as conn:
+        check, anchor = head_anchor(conn)
+    if not check.ok:
+        fail(
+            f"audit chain broken at record {check.first_bad_id}: {check.problem};"
+            " a broken chain is not signed"
+        )
+    if anchor is None:
+        fail("audit trail is empty: nothing to anchor yet")
+    assert anchor is not None
+    click.echo(sign_anchor(anchor, key=key))
 
 
 @main.command("serve")
@@ -629,7 +720,7 @@ def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
     """Serve the HTTP API through gunicorn."""
     from api.serve import serve as run
 
-    _engine(ctx).dispose()  # fail now, with one line, if the database is unusable
+    _service_engine(ctx).dispose()  # fail now, with one line, if the database or role is unusable
     run(ctx.settings, host=host, port=port, workers=workers)
 
 
@@ -761,7 +852,10 @@ def drills_precompute(
     name = name or scenarios.stem
     settings = ctx.settings
     engine = _engine(ctx)
-    with engine.begin() as conn:
+    # Loading the scenario file is an import: as the owner, whose ANALYZE of the new rows the
+    # service may not run. Computing and storing the results is the service's.
+    owner_engine = _engine(ctx, owner=True)
+    with owner_engine.begin() as conn:
         drill_id, created = store.ensure_drill(
             conn, name, options=options.as_dict(), source_file=scenarios.name
         )
@@ -970,7 +1064,7 @@ def worker(ctx: Context, interval: float, once: bool) -> None:
     from api.worker import Worker
 
     settings = ctx.settings
-    engine = _engine(ctx)
+    engine = _service_engine(ctx)
     relay = make_app_relay(settings, engine)
     if relay is None:
         fail("no stream relay is configured: set GILMOK_RELAY_BACKEND (e.g. janus)")

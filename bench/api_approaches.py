@@ -102,9 +102,11 @@ def _get(url: str, key: str, timeout: float = 30) -> tuple[int, bytes]:
 
 
 def start_server(url: URL, port: int, log: Path) -> subprocess.Popen[bytes]:
+    # the service logs in as its own role on the bench's database (it refuses the owner's)
+    service_url = load_settings().database_url.set(database=url.database)
     env = {
         **os.environ,
-        "GILMOK_DATABASE_URL": url.render_as_string(hide_password=False),
+        "GILMOK_DATABASE_URL": service_url.render_as_string(hide_password=False),
         "PYTHONUNBUFFERED": "1",
     }
     command = [

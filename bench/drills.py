@@ -77,8 +77,8 @@ def load() -> float:
 def bench_registry(name: str, settings: Settings, *, quick: bool) -> URL:
     """URL of the bench database ``name`` with its registry: reused when it holds roads and
     cameras, else made, loaded as ``bench/core_query.py`` loads it, and kept."""
-    url = settings.database_url.set(database=name)
-    admin = connect(settings.database_url.set(database="postgres"))
+    url = settings.owner_database_url.set(database=name)
+    admin = connect(settings.owner_database_url.set(database="postgres"))
     with admin.connect() as conn:
         exists = conn.execute(
             text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}

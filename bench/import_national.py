@@ -95,14 +95,16 @@ def main() -> None:
     BENCH_DIR.mkdir(exist_ok=True)
     path = make_national_cctv(BENCH_DIR / f"national_cctv_{args.cameras // 1000}k.csv",
                               target_cameras=args.cameras)  # fmt: skip
-    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = connect(
+        settings.owner_database_url.set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     gilmok_s, read_s, load_s, loadavg, cameras = [], [], [], [], 0
     baseline_s, baseline_n = 0.0, 0
     for _ in range(args.repeats):
         name = f"gilmok_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = settings.database_url.set(database=name)
+        url = settings.owner_database_url.set(database=name)
         try:
             upgrade(url)
             engine = connect(url)

@@ -222,11 +222,13 @@ def read_national_roads(folder: Path) -> RoadNetworkRead:
 
 @contextlib.contextmanager
 def bench_database(name: str, *, fresh: bool = True, keep: bool = False) -> Iterator[URL]:
-    """URL of the benchmark database ``name``: made anew and migrated unless ``fresh`` is
-    False (reuse it as it is), dropped afterwards unless ``keep``."""
+    """URL, as the schema's owner, of the benchmark database ``name``: made anew and migrated
+    unless ``fresh`` is False (reuse it as it is), dropped afterwards unless ``keep``."""
     settings = load_settings()
-    admin = connect(settings.database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    url = settings.database_url.set(database=name)
+    admin = connect(
+        settings.owner_database_url.set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    url = settings.owner_database_url.set(database=name)
     try:
         if fresh:
             with admin.connect() as conn:

@@ -18,7 +18,14 @@ from sqlalchemy.exc import ArgumentError
 from geo.crs import DEFAULT_COUNTRY_BOUNDS, DEFAULT_WORKING_CRS
 from geo.errors import ConfigurationError
 
-DEFAULT_DATABASE_URL = "postgresql+psycopg://gilmok:gilmok@127.0.0.1:5432/gilmok"
+#: The service's login role: not the schema's owner (scripts/setup.sh creates both roles).
+DEFAULT_DATABASE_URL = "postgresql+psycopg://gilmok_service:gilmok_service@127.0.0.1:5432/gilmok"
+#: The owner's credentials, used on the service URL's server and database when
+#: ``GILMOK_OWNER_DATABASE_URL`` is unset (the development roles of scripts/setup.sh).
+DEFAULT_OWNER_USER = "gilmok"
+DEFAULT_OWNER_PASSWORD = "gilmok"
+#: Shortest audit anchor key accepted (``GILMOK_AUDIT_ANCHOR_KEY``), characters.
+MIN_ANCHOR_KEY_LENGTH = 32
 
 
 def _default_relay_runtime_dir() -> Path:
@@ -91,7 +98,17 @@ class Settings:
     Attributes
     ----------
     database_url
-        SQLAlchemy URL of the PostGIS database (``postgresql+psycopg://...``).
+        SQLAlchemy URL of the PostGIS database as the service's login role
+        (``GILMOK_DATABASE_URL``, ``postgresql+psycopg://...``): the API, the worker and every
+        command that only reads or writes rows. The role must not own the schema.
+    owner_database_url
+        The same database as the schema's owner (``GILMOK_OWNER_DATABASE_URL``): migrations and
+        imports. Default: ``database_url``'s server and database as the development owner
+        ``gilmok`` (password ``gilmok``).
+    audit_anchor_key
+        HMAC-SHA256 key that signs the audit chain's head for ``gilmok audit head`` and
+        ``audit verify --head`` (``GILMOK_AUDIT_ANCHOR_KEY``, at least 32 characters); kept
+        away from the database's owner. Never shown in repr.
     data_dir
         Folder holding the real input data (``GILMOK_DATA_DIR``), or None when absent.
     working_crs
@@ -108,6 +125,12 @@ class Settings:
     """
 
     database_url: URL = field(default_factory=lambda: make_url(DEFAULT_DATABASE_URL))
+    owner_database_url: URL = field(
+        default_factory=lambda: make_url(DEFAULT_DATABASE_URL).set(
+            username=DEFAULT_OWNER_USER, password=DEFAULT_OWNER_PASSWORD
+        )
+    )
+    audit_anchor_key: str | None = field(default=None, repr=False)
     data_dir: Path | None = field(default_factory=_default_data_dir)
     working_crs: str = DEFAULT_WORKING_CRS
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
@@ -124,23 +147,28 @@ class Settings:
         """The database URL with its password hidden, for messages and logs."""
         return self.database_url.render_as_string(hide_password=True)
 
+    @property
+    def safe_owner_database_url(self) -> str:
+        """The owner's database URL with its password hidden."""
+        return self.owner_database_url.render_as_string(hide_password=True)
 
-def _parse_url(raw: str) -> URL:
+
+def _parse_url(raw: str, *, name: str = "GILMOK_DATABASE_URL") -> URL:
     try:
         url = make_url(raw)
     except ArgumentError as exc:
         raise ConfigurationError(
-            "GILMOK_DATABASE_URL is not a database URL "
+            f"{name} is not a database URL "
             "(expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME)"
         ) from exc
     if url.get_backend_name() != "postgresql":
         raise ConfigurationError(
-            f"GILMOK_DATABASE_URL must point at PostgreSQL/PostGIS, not {url.get_backend_name()!r}"
+            f"{name} must point at PostgreSQL/PostGIS, not {url.get_backend_name()!r}"
         )
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     if not url.database:
-        raise ConfigurationError("GILMOK_DATABASE_URL names no database")
+        raise ConfigurationError(f"{name} names no database")
     return url
 
 
@@ -253,6 +281,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     changes: dict[str, Any] = {}
     if raw := env.get("GILMOK_DATABASE_URL"):
         changes["database_url"] = _parse_url(raw)
+    if raw := env.get("GILMOK_OWNER_DATABASE_URL"):
+        changes["owner_database_url"] = _parse_url(raw, name="GILMOK_OWNER_DATABASE_URL")
+    else:
+        service = changes.get("database_url", settings.database_url)
+        changes["owner_database_url"] = service.set(
+            username=DEFAULT_OWNER_USER, password=DEFAULT_OWNER_PASSWORD
+        )
+    if raw := env.get("GILMOK_AUDIT_ANCHOR_KEY"):
+        if len(raw) < MIN_ANCHOR_KEY_LENGTH:
+            raise ConfigurationError(
+                f"GILMOK_AUDIT_ANCHOR_KEY must be at least {MIN_ANCHOR_KEY_LENGTH} characters long"
+            )
+        changes["audit_anchor_key"] = raw
     if raw := env.get("GILMOK_DATA_DIR"):
         path = Path(raw).expanduser()
         if not path.is_dir():

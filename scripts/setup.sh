@@ -40,19 +40,39 @@ fi
 for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
 
 psql_admin() { runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qAtX "$@"; }
-# The gilmok role owns the database; tests create and drop their own databases, so it may CREATEDB.
+# The gilmok role owns the database and the schema and runs the migrations and imports
+# (GILMOK_OWNER_DATABASE_URL); tests create and drop their own databases, so it may CREATEDB.
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='gilmok'")" != "1" ]; then
   say "creating role gilmok"
   psql_admin -c "CREATE ROLE gilmok LOGIN PASSWORD 'gilmok' CREATEDB"
 fi
 # The web app works as gilmok_app, a NOLOGIN role the migrations grant no UPDATE/DELETE on the
-# audit trail (migrations/versions/0002); gilmok may switch to it (SET ROLE), so the default URL works.
+# audit trail (migrations/versions/0002); gilmok may switch to it (SET ROLE) too.
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='gilmok_app'")" != "1" ]; then
   say "creating role gilmok_app"
   psql_admin -c "CREATE ROLE gilmok_app NOLOGIN"
 fi
 if [ "$(psql_admin -c "SELECT pg_has_role('gilmok', 'gilmok_app', 'MEMBER')")" != "t" ]; then
   psql_admin -c "GRANT gilmok_app TO gilmok"
+fi
+# The service (`gilmok serve`, `gilmok worker`) logs in as gilmok_service: not the owner, not a
+# member of it, holding only gilmok_app's privileges, so it cannot alter a table, disable the
+# audit trigger, truncate or rewrite the audit trail. Its password is for loopback development.
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='gilmok_service'")" != "1" ]; then
+  say "creating role gilmok_service"
+  psql_admin -c "CREATE ROLE gilmok_service LOGIN PASSWORD 'gilmok_service'"
+fi
+if [ "$(psql_admin -c "SELECT pg_has_role('gilmok_service', 'gilmok_app', 'MEMBER')")" != "t" ]; then
+  psql_admin -c "GRANT gilmok_app TO gilmok_service"
+fi
+# The other way round is harmless and lets the owner end the service's sessions (pg_terminate_backend:
+# before dropping a test database, or to take a migration's locks).
+if [ "$(psql_admin -c "SELECT pg_has_role('gilmok', 'gilmok_service', 'MEMBER')")" != "t" ]; then
+  psql_admin -c "GRANT gilmok_service TO gilmok"
+fi
+if [ "$(psql_admin -c "SELECT pg_has_role('gilmok_service', 'gilmok', 'MEMBER')")" = "t" ]; then
+  say "gilmok_service is a member of the owner gilmok: revoke that (REVOKE gilmok FROM gilmok_service)"
+  exit 1
 fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='gilmok'")" != "1" ]; then
   say "creating database gilmok"

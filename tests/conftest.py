@@ -1,6 +1,11 @@
 """Shared fixtures: a fresh PostGIS database for the run, one rolled-back transaction per test;
 a private Janus and camera simulator for the relay tests.
 
+The run's database is created and migrated by the schema's owner (``engine``, ``db``: test
+set-up may change the schema or tamper with the audit trail); the API under test works as the
+service role (``gilmok_app``'s privileges: the app drops to it in every transaction, and
+``service_engine`` logs in as ``gilmok_service`` itself).
+
 Database tests never skip: if PostGIS cannot be reached they error, and under ``CI=true`` any
 skipped test fails the run (a silently skipped database test proves nothing).
 """
@@ -58,12 +63,13 @@ def _admin_url(url: URL) -> URL:
 
 @pytest.fixture(scope="session")
 def fresh_database_url(base_settings: Settings) -> Iterator[URL]:
-    """URL of a database created empty for this test run and dropped at its end."""
+    """URL, as the schema's owner, of a database created empty for this test run and dropped
+    at its end."""
     name = f"gilmok_test_{uuid.uuid4().hex[:10]}"
-    admin = connect(_admin_url(base_settings.database_url), isolation_level="AUTOCOMMIT")
+    admin = connect(_admin_url(base_settings.owner_database_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base_settings.database_url.set(database=name)
+    url = base_settings.owner_database_url.set(database=name)
     try:
         yield url
     finally:
@@ -76,6 +82,20 @@ def engine(fresh_database_url: URL) -> Iterator[Engine]:
     """Engine on the run's database, migrated to head."""
     upgrade(fresh_database_url)
     eng = connect(fresh_database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def service_database_url(base_settings: Settings, engine: Engine) -> URL:
+    """URL of the run's (migrated) database as the service's login role."""
+    return base_settings.database_url.set(database=engine.url.database)
+
+
+@pytest.fixture(scope="session")
+def service_engine(service_database_url: URL) -> Iterator[Engine]:
+    """Engine on the run's database as the service's login role (``gilmok_service``)."""
+    eng = connect(service_database_url)
     yield eng
     eng.dispose()
 

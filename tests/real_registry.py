@@ -28,7 +28,11 @@ CCTV = "seoul_cctv_2018.csv"
 
 @functools.cache
 def real_registry_url(base: URL, data_dir: Path) -> URL:
-    """URL of a migrated database holding the central-Seoul roads and the Seoul CCTV."""
+    """URL of a migrated database holding the central-Seoul roads and the Seoul CCTV.
+
+    ``base`` (and the URL returned) log in as the schema's owner, who may create databases and
+    import.
+    """
     name = f"gilmok_registry_{uuid.uuid4().hex[:10]}"
     admin = connect(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -15,12 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
+from geo.settings import Settings
 from geo.store import connect
 from geo.store.migrate import upgrade
 
 
 def drop_database(admin: Engine, name: str) -> None:
-    """Drop a test database, ending our own client sessions on it first.
+    """Drop a test database, ending our own client sessions on it first (the owner's, and the
+    service's, whose role the owner is a member of).
 
     An autovacuum worker may be in it (it runs as a superuser we may not signal, and busy
     after a bulk load); DROP DATABASE cancels it itself, so a refusal is retried briefly.
@@ -32,7 +34,8 @@ def drop_database(admin: Engine, name: str) -> None:
                     text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                         " WHERE datname = :name AND pid <> pg_backend_pid()"
-                        " AND backend_type = 'client backend' AND usename = current_user"
+                        " AND backend_type = 'client backend'"
+                        " AND pg_has_role(current_user, usesysid, 'MEMBER')"
                     ),
                     {"name": name},
                 )
@@ -44,9 +47,22 @@ def drop_database(admin: Engine, name: str) -> None:
             time.sleep(0.5)
 
 
+def database_env(owner_url: URL, settings: Settings) -> dict[str, str]:
+    """``GILMOK_*`` variables for a command on the database of ``owner_url``: the owner's URL,
+    and the service's (``settings``' login role on the same database)."""
+    service_url = settings.database_url.set(database=owner_url.database)
+    return {
+        "GILMOK_OWNER_DATABASE_URL": owner_url.render_as_string(hide_password=False),
+        "GILMOK_DATABASE_URL": service_url.render_as_string(hide_password=False),
+    }
+
+
 @contextlib.contextmanager
 def scratch_database(base: URL) -> Iterator[URL]:
-    """URL of a new database migrated to head; dropped (connections ended) on exit."""
+    """URL of a new database migrated to head; dropped (connections ended) on exit.
+
+    ``base`` (and the URL given) log in as the schema's owner, who may create databases.
+    """
     name = f"gilmok_scratch_{uuid.uuid4().hex[:10]}"
     admin = connect(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

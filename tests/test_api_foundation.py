@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from sqlalchemy.engine import URL, Connection
 
 import geo.errors as ge
@@ -845,13 +845,13 @@ def test_seed_pilot_creates_the_pilot_and_links_camera_owners(db: Connection) ->
 
 @pytest.fixture
 def scratch_url(base_settings: Settings) -> Iterator[URL]:
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         yield url
 
 
-def test_orgs_cli(scratch_url: URL) -> None:
+def test_orgs_cli(scratch_url: URL, base_settings: Settings) -> None:
     runner = CliRunner()
-    env = {"GILMOK_DATABASE_URL": scratch_url.render_as_string(hide_password=False)}
+    env = database_env(scratch_url, base_settings)
 
     def run(*args: str, code: int = 0) -> str:
         result = runner.invoke(main, list(args), env=env)

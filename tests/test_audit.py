@@ -2,7 +2,8 @@
 
 Tampering is done the way it could really happen: the app's role is refused outright; the
 schema owner (who can disable the append-only trigger) or a forger with INSERT can change the
-table, and :func:`verify` then names the first record altered or removed.
+table, and :func:`verify` then names the first record altered or removed (an owner who re-hashes
+the rest of the chain too is caught by an anchor: tests/test_audit_anchor.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
@@ -155,9 +156,10 @@ def test_the_app_role_cannot_change_the_trail(db: Connection, statements: list[s
 
 
 def test_an_owner_login_escaping_the_app_role_still_meets_the_trigger(db: Connection) -> None:
-    """The limit of the development default (the app logs in as the owner, gilmok): code that
-    runs RESET ROLE gets the owner's privileges back, and only the trigger still refuses. In
-    production the app logs in as a role that is a member of gilmok_app and not the owner."""
+    """The limit of dropping to the app role on an owner's login (the tests' ``db``): code that
+    runs RESET ROLE gets the owner's privileges back, and only the trigger still refuses. So
+    the service never logs in as the owner (tests/test_db_roles.py: its RESET ROLE gains
+    nothing), and the chain is anchored outside the database (tests/test_audit_anchor.py)."""
     _chain(db, 2)
     with pytest.raises(DBAPIError, match="append-only"):
         _as_app(db, "RESET ROLE", "UPDATE audit_record SET actor = 'x'")
@@ -180,7 +182,7 @@ def test_list_records_filters_and_pages(db: Connection) -> None:
 
 @pytest.fixture
 def scratch_url(base_settings: Settings) -> Iterator[URL]:
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         yield url
 
 
@@ -228,12 +230,14 @@ def test_concurrent_appends_keep_one_chain(scratch_url: URL) -> None:
     assert ids == list(range(1, 161))
 
 
-def test_cli_verify_passes_then_names_the_tampered_record(scratch_url: URL) -> None:
+def test_cli_verify_passes_then_names_the_tampered_record(
+    scratch_url: URL, base_settings: Settings
+) -> None:
     engine = connect(scratch_url)
     with engine.begin() as conn:
         _chain(conn, 4)
     runner = CliRunner()
-    env = {"GILMOK_DATABASE_URL": scratch_url.render_as_string(hide_password=False)}
+    env = database_env(scratch_url, base_settings)
     ok = runner.invoke(main, ["audit", "verify"], env=env)
     assert ok.exit_code == 0, ok.output
     assert "intact: 4 records" in ok.output

@@ -21,6 +21,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from real_registry import cctv_sites_on_roads, real_registry_url
+from scratch_db import database_env
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 
@@ -40,7 +41,7 @@ from geo.drills import (
 from geo.errors import InvalidInput
 from geo.gpkg import load_registry_gpkg, read_scenario_points
 from geo.incident import answer_incident
-from geo.settings import Settings
+from geo.settings import Settings, load_settings
 from geo.store import connect, orgs
 from geo.store import drills as store
 from geo.store.export import export_geopackage
@@ -54,7 +55,7 @@ GANGNAM_STATION = (127.0276, 37.4979)  # outside the central-Seoul road data
 
 @pytest.fixture(scope="module")
 def registry_url(base_settings: Settings, data_dir: Path) -> URL:
-    return real_registry_url(base_settings.database_url, data_dir)
+    return real_registry_url(base_settings.owner_database_url, data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def scenario_csv(registry_url: URL, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _env(url: URL) -> dict[str, str]:
-    return {"GILMOK_DATABASE_URL": url.render_as_string(hide_password=False)}
+    return database_env(url, load_settings())
 
 
 def test_geopackage_round_trip_gives_the_postgis_snapshot(
@@ -337,7 +338,10 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
         org = orgs.create_organization(conn, name="훈련 설계반", kind="planner", actor="test")
         _, key = orgs.create_api_key(conn, organization=org.name, role="planner", actor="test")
         _, auditor = orgs.create_api_key(conn, organization=org.name, role="auditor", actor="test")
-    app = create_app(base_settings.with_overrides(database_url=registry_url), engine=engine)
+    # the app logs in as the service, as `gilmok serve` does
+    service_url = base_settings.database_url.set(database=registry_url.database)
+    service = connect(service_url)
+    app = create_app(base_settings.with_overrides(database_url=service_url), engine=service)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
     page = client.get("/v1/drills/seoul_sites?limit=20", headers=headers)
@@ -384,6 +388,7 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     assert no_such.status_code == 404
     forbidden = client.get("/v1/drills/seoul_sites", headers={"Authorization": f"Bearer {auditor}"})
     assert forbidden.status_code == 403
+    service.dispose()
 
 
 def test_batches_stored_by_the_workers_are_all_in_once_precompute_stops(

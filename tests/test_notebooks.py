@@ -46,7 +46,7 @@ def _execute(name: str, workdir: Path) -> nbformat.NotebookNode:
 def registry_gpkg(
     base_settings: Settings, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    url = real_registry_url(base_settings.database_url, data_dir)
+    url = real_registry_url(base_settings.owner_database_url, data_dir)
     path = tmp_path_factory.mktemp("gpkg") / "registry.gpkg"
     engine = connect(url)
     with engine.connect() as conn:

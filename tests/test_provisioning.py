@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from relay_helpers import Viewer, free_tcp_port
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -62,7 +62,7 @@ CAMS = range(1, 13)
 
 @dataclass
 class World:
-    engine: Engine
+    engine: Engine  # as the service's login role
     settings: Settings
     requester: int
     other_requester: int
@@ -75,10 +75,18 @@ class World:
 
 @pytest.fixture(scope="module")
 def pengine(base_settings: Settings) -> Iterator[Engine]:
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         engine = connect(url)
         yield engine
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def service_pengine(pengine: Engine, base_settings: Settings) -> Iterator[Engine]:
+    """The same database as the service's login role: what the app and the worker log in as."""
+    engine = connect(base_settings.database_url.set(database=pengine.url.database))
+    yield engine
+    engine.dispose()
 
 
 def _camera(conn: Connection, owner: int, n: int) -> int:
@@ -98,7 +106,11 @@ def _camera(conn: Connection, owner: int, n: int) -> int:
 
 @pytest.fixture(scope="module")
 def world(
-    pengine: Engine, base_settings: Settings, relay_settings: RelaySettings, camsim: CameraSimulator
+    pengine: Engine,
+    service_pengine: Engine,
+    base_settings: Settings,
+    relay_settings: RelaySettings,
+    camsim: CameraSimulator,
 ) -> World:
     with pengine.begin() as conn:
         made = {
@@ -124,7 +136,7 @@ def world(
         relay=replace(relay_settings, configured=True), feed_session_max_s=600.0
     )
     return World(
-        pengine,
+        service_pengine,
         settings,
         ids["requester"],
         ids["other_requester"],
@@ -623,7 +635,7 @@ def test_gilmok_worker_provisions_and_stops_cleanly_on_sigterm(
     request = _request(world, scene, world.cameras[5])
     env = {
         **os.environ,
-        "GILMOK_DATABASE_URL": world.engine.url.render_as_string(hide_password=False),
+        **database_env(world.engine.url, world.settings),
         "GILMOK_RELAY_BACKEND": "janus",
         "GILMOK_RELAY_PORT": str(relay_settings.port),
         "GILMOK_RELAY_SECRET": str(relay_settings.secret),

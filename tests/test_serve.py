@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from real_registry import real_registry_url
+from scratch_db import database_env
 
 from geo.settings import Settings
 from geo.store import connect, orgs
@@ -44,7 +45,7 @@ def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
 def test_workers_load_the_snapshot_before_serving(
     base_settings: Settings, data_dir: Path, tmp_path: Path
 ) -> None:
-    url = real_registry_url(base_settings.database_url, data_dir)
+    url = real_registry_url(base_settings.owner_database_url, data_dir)
     engine = connect(url)
     name = f"serve test {uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
@@ -55,7 +56,7 @@ def test_workers_load_the_snapshot_before_serving(
     log = tmp_path / "serve.log"
     env = {
         **os.environ,
-        "GILMOK_DATABASE_URL": url.render_as_string(hide_password=False),
+        **database_env(url, base_settings),
         "PYTHONUNBUFFERED": "1",
     }
     command = [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", str(port)]

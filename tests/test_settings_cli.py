@@ -41,6 +41,39 @@ def test_plain_postgresql_url_uses_psycopg3() -> None:
     assert "b@" not in settings.safe_database_url
 
 
+def test_the_service_and_the_owner_log_in_as_two_roles_on_one_database() -> None:
+    default = load_settings({})
+    assert (default.database_url.username, default.owner_database_url.username) == (
+        "gilmok_service",
+        "gilmok",
+    )
+    assert default.owner_database_url.database == default.database_url.database
+    # the owner follows the service's database unless set: a migration never lands elsewhere
+    moved = load_settings({"GILMOK_DATABASE_URL": "postgresql://svc:pw@db.internal:6432/prod"})
+    assert moved.owner_database_url.render_as_string(hide_password=False) == (
+        "postgresql+psycopg://gilmok:gilmok@db.internal:6432/prod"
+    )
+    both = load_settings(
+        {
+            "GILMOK_DATABASE_URL": "postgresql://svc:pw@db/prod",
+            "GILMOK_OWNER_DATABASE_URL": "postgresql://boss:s3cret@db/prod",
+        }
+    )
+    assert both.safe_owner_database_url == "postgresql+psycopg://boss:***@db/prod"
+    with pytest.raises(ConfigurationError, match="GILMOK_OWNER_DATABASE_URL names no database"):
+        load_settings({"GILMOK_OWNER_DATABASE_URL": "postgresql://boss:s3cret@db"})
+
+
+def test_the_audit_anchor_key_is_long_and_never_shown() -> None:
+    assert load_settings({}).audit_anchor_key is None
+    with pytest.raises(ConfigurationError, match="at least 32 characters"):
+        load_settings({"GILMOK_AUDIT_ANCHOR_KEY": "x" * 31})
+    key = "an-anchor-key-that-is-long-enough-" + "9" * 8
+    settings = load_settings({"GILMOK_AUDIT_ANCHOR_KEY": key})
+    assert settings.audit_anchor_key == key
+    assert key not in repr(settings)
+
+
 def _gilmok(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],

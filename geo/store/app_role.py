@@ -2,8 +2,12 @@
 
 Migration 0002 grants ``gilmok_app`` the working tables and only SELECT and INSERT on
 ``audit_record``. Every transaction the app runs starts with ``SET LOCAL ROLE gilmok_app``, so
-whatever login role the database URL names (the owner ``gilmok`` in development, a dedicated
-login role in production), the app's statements run with the app's privileges and no more.
+the app's statements run with the app's privileges and no more.
+
+Dropping to a role is not a boundary on its own: a login role that owns the schema can
+``RESET ROLE`` and then disable the audit trigger or rewrite the trail. So the service logs in
+as a role that is neither the owner nor a member of it (``gilmok_service``, a member of
+``gilmok_app`` and nothing else), and :func:`require_service_role` refuses to serve otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from geo.errors import DatabaseUnavailable, SchemaOutOfDate
+from geo.errors import ConfigurationError, DatabaseUnavailable, SchemaOutOfDate
 from geo.store.db import database_errors
 
 APP_ROLE = "gilmok_app"
@@ -77,3 +81,52 @@ def schema_revision(conn: Connection) -> str | None:
             f"the app role {APP_ROLE} cannot read the schema revision: run `gilmok db upgrade`"
         ) from exc
     return revision
+
+
+def require_service_role(conn: Connection) -> None:
+    """Refuse a login role that could change the schema or rewrite the audit trail.
+
+    The login (``session_user``, whatever role a transaction later sets) must not be a
+    superuser nor, directly or through membership, the owner of the audit table, of the
+    schema or of the database: each of those can alter or drop the tables and their triggers.
+
+    Raises
+    ------
+    ConfigurationError
+        naming the login role and what it owns.
+    """
+    row = conn.execute(
+        text(
+            "SELECT session_user AS login, r.rolsuper AS superuser,"
+            " pg_has_role(session_user, c.relowner, 'MEMBER') AS owns_tables,"
+            " pg_has_role(session_user, n.nspowner, 'MEMBER') AS owns_schema,"
+            " pg_has_role(session_user, d.datdba, 'MEMBER') AS owns_database"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,"
+            " pg_database d, pg_roles r"
+            " WHERE c.oid = to_regclass('audit_record') AND d.datname = current_database()"
+            " AND r.rolname = session_user"
+        )
+    ).one_or_none()
+    if row is None:
+        raise SchemaOutOfDate("the database has no audit trail: run `gilmok db upgrade`")
+    owned = [
+        name
+        for name, held in (
+            ("tables", row.owns_tables),
+            ("schema", row.owns_schema),
+            ("database", row.owns_database),
+        )
+        if held
+    ]
+    powers = ["is a superuser"] if row.superuser else []
+    if owned:
+        names = [f"the {name}" for name in owned]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        powers.append(f"owns {listed}")
+    if powers:
+        raise ConfigurationError(
+            f"the service's database role {row.login!r} {' and '.join(powers)}, so it could"
+            " alter the audit trail: set GILMOK_DATABASE_URL to a role that does not"
+            " (gilmok_service, which scripts/setup.sh creates); the owner's URL is"
+            " GILMOK_OWNER_DATABASE_URL"
+        )

@@ -6,15 +6,19 @@ breaks the chain at that point. Appends are serialised by a transaction-level ad
 and take ids ``previous + 1`` themselves (not from the sequence, whose rolled-back values would
 leave gaps): under the lock there is one chain, and a gap in the ids means a removed record.
 
-What the chain cannot show on its own is the removal of the newest records: :func:`verify`
-returns the head hash, which an operator records elsewhere (a ticket, a notebook, a second
-system) to anchor the chain.
+What the chain cannot show on its own is the removal of the newest records, nor a rewrite by
+whoever owns the table: they can alter a record and re-hash every record after it, and the
+chain verifies again. An *anchor* closes both: :func:`sign_anchor` signs the head's id and hash
+with a key the database never sees (HMAC-SHA256), the operator keeps that line elsewhere (a
+ticket, a second system), and :func:`check_anchor` later finds that record with that hash in a
+chain that verifies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+
+from geo.errors import InvalidInput
 
 #: ``prev_hash`` of the first record.
 GENESIS_HASH = "0" * 64
@@ -256,6 +262,125 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> ChainCheck:
             )
         last_id, last_hash = row.id, row.record_hash
     return ChainCheck(True, count, last_id or None, last_hash if last_id else None)
+
+
+#: The ``anchor`` field of every anchor line: what it is and its format's version.
+ANCHOR_KIND = "gilmok-audit-head/1"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A signed statement that record ``id`` of the chain had hash ``record_hash``.
+
+    ``signed_at`` is when it was signed (UTC, ISO 8601), ``records`` how many records the chain
+    held then.
+    """
+
+    id: int
+    record_hash: str
+    records: int
+    signed_at: str
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "anchor": ANCHOR_KIND,
+            "id": self.id,
+            "hash": self.record_hash,
+            "records": self.records,
+            "signed_at": self.signed_at,
+        }
+
+
+def _mac(body: Mapping[str, Any], key: str) -> str:
+    return hmac.new(key.encode("utf-8"), canonical_json(body).encode("utf-8"), "sha256").hexdigest()
+
+
+def sign_anchor(anchor: Anchor, *, key: str) -> str:
+    """The anchor as one line of JSON, with ``mac``: HMAC-SHA256 over the other fields' canonical
+    JSON under ``key``."""
+    body = anchor._body()
+    return canonical_json({**body, "mac": _mac(body, key)})
+
+
+def read_anchor(line: str, *, key: str) -> Anchor:
+    """Parse an anchor line and check its signature under ``key``.
+
+    Raises
+    ------
+    InvalidInput
+        the line is not an anchor, or its signature does not match (forged, edited, or signed
+        with another key).
+    """
+    try:
+        value = json.loads(line)
+    except ValueError:
+        value = None
+    fields = ("anchor", "id", "hash", "records", "signed_at", "mac")
+    if (
+        not isinstance(value, dict)
+        or set(value) != set(fields)
+        or value["anchor"] != ANCHOR_KIND
+        or not all(isinstance(value[k], str) for k in ("hash", "signed_at", "mac"))
+        or not all(type(value[k]) is int for k in ("id", "records"))
+    ):
+        raise InvalidInput(
+            "not a gilmok audit anchor: expected the one line `gilmok audit head` printed"
+        )
+    anchor = Anchor(
+        id=value["id"],
+        record_hash=value["hash"],
+        records=value["records"],
+        signed_at=value["signed_at"],
+    )
+    if not hmac.compare_digest(_mac(anchor._body(), key), value["mac"]):
+        raise InvalidInput(
+            "the audit anchor's signature does not match: it was forged or edited, or signed"
+            " with another GILMOK_AUDIT_ANCHOR_KEY"
+        )
+    return anchor
+
+
+def head_anchor(conn: Connection) -> tuple[ChainCheck, Anchor | None]:
+    """Verify the chain and describe its head as an (unsigned) anchor.
+
+    The anchor is None when the chain is broken (a broken chain is never vouched for) or empty.
+    """
+    check = verify(conn)
+    if not check.ok or check.head_id is None or check.head_hash is None:
+        return check, None
+    now = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    return check, Anchor(
+        id=check.head_id, record_hash=check.head_hash, records=check.records, signed_at=_iso(now)
+    )
+
+
+def check_anchor(conn: Connection, anchor: Anchor) -> ChainCheck:
+    """Verify the whole chain, then that it still holds the anchored record with its hash.
+
+    Every record's hash covers its predecessor's, so an intact chain whose record ``anchor.id``
+    has the anchored hash holds every record up to it as it was when the anchor was signed;
+    records after it are checked by the chain alone. A rewrite that re-hashed the chain, or a
+    cut back to before the anchor, fails here though :func:`verify` alone passes.
+    """
+    check = verify(conn)
+    if not check.ok:
+        return check
+    stored = conn.execute(
+        text("SELECT record_hash FROM audit_record WHERE id = :id"), {"id": anchor.id}
+    ).scalar_one_or_none()
+    if stored is None:
+        problem = (
+            f"record {anchor.id} of the anchor is gone: the chain ends at record"
+            f" {check.head_id or 0}, so records were removed from its end"
+        )
+    elif stored != anchor.record_hash:
+        problem = (
+            f"record {anchor.id} no longer has the anchored hash {anchor.record_hash[:16]}…:"
+            f" the chain was rewritten and re-hashed at or before record {anchor.id}"
+        )
+    else:
+        return check
+    return ChainCheck(False, check.records, check.head_id, check.head_hash, anchor.id, problem)
 
 
 def list_records(

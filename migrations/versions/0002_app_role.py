@@ -4,9 +4,12 @@ The schema owner (the role that runs migrations, ``gilmok`` by default) keeps ow
 app works as ``gilmok_app``, a NOLOGIN role: it may read and write every gilmok table except
 ``audit_record``, where it may only SELECT and INSERT, and it may not change the schema or the
 migration revision. The app drops to it with ``SET LOCAL ROLE gilmok_app`` at the start of
-every transaction (``geo.store.app_role``), so a login role only needs membership of it: the
-development default (``gilmok``, granted by scripts/setup.sh) or a dedicated login role in
-production that is not the owner.
+every transaction (``geo.store.app_role``), so a login role only needs membership of it. The
+service logs in as ``gilmok_service``, a member of ``gilmok_app`` with nothing of its own and
+neither the owner nor a member of it (scripts/setup.sh creates it; ``gilmok serve`` and
+``gilmok worker`` refuse a login that owns the schema). It gets no grants here or in later
+migrations: the default privileges below give each later table's working privileges to
+``gilmok_app``, and a later append-only table revokes what it must in its own migration.
 
 Roles are cluster-wide: this migration creates ``gilmok_app`` only when it is missing and the
 migrating role may create roles; otherwise a superuser provisions it (scripts/setup.sh does).
