@@ -163,11 +163,13 @@ def relay(world: World, janus: JanusProcess, relay_settings: RelaySettings) -> I
         reconcile(conn, adapter, settings=world.settings)
     left_on_janus = [sid for sid in registry.ever if adapter.status(sid).present]
     left_in_registry = [r.relay_stream_id for r, _ in adapter.survey()]
-    for sid in {*left_on_janus, *left_in_registry}:
+    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in registry.ever]
+    for sid in {*left_on_janus, *left_in_registry, *(t.split(".")[0] for t in left_tokens)}:
         adapter.revoke(sid)
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
     assert not left_in_registry, f"left in the registry: {left_in_registry}"
+    assert not left_tokens, f"{len(left_tokens)} viewer tokens left on Janus"
 
 
 @dataclass
@@ -532,6 +534,13 @@ def test_a_relay_restart_is_reconciled_and_a_new_credential_opens_the_feed(
     janus.kill()
     janus.start()
     assert not any(relay.status(s).present for s in old)
+    # A restarted Janus forgot the viewers' tokens with the mountpoints: the old credential
+    # opens no session; only a credential issued after the restart does.
+    assert relay.stored_tokens() == []
+    for offer in offers:
+        assert offer is not None
+        refused = Viewer(relay_settings, offer["credential"]["token"]).post("", {"janus": "create"})
+        assert refused["error"]["code"] == 403
     with app_transaction(world.engine) as conn:
         done = reconcile(conn, relay, settings=world.settings)
     assert done["relay_up"]
@@ -541,10 +550,15 @@ def test_a_relay_restart_is_reconciled_and_a_new_credential_opens_the_feed(
     wait_flowing(relay, new)
     assert {r.relay_stream_id for r in relay.list_provisioned()} >= set(new)
     assert not set(old) & {r.relay_stream_id for r in relay.list_provisioned()}
-    # The requester fetches a fresh credential for the restored feed; it opens the stream.
+    # The requester fetches a fresh credential for the restored feed; it opens the stream,
+    # and it is the only token of that feed on Janus (the reprovisioned stream's went with it).
     with app_transaction(world.engine) as conn:
         fresh = issue_credential(conn, relay, requests[0])
     assert fresh is not None
+    streams_now = {_session(world, r).relay_stream_id for r in requests}
+    tokens = [t for t in relay.stored_tokens() if t.split(".")[0] in streams_now]
+    assert len(tokens) == 2
+    assert fresh["credential"]["token"] in tokens
     viewer = Viewer(relay_settings, fresh["credential"]["token"])
     answer = viewer.watch(fresh["viewer"][0]["stream"], fresh["credential"]["pin"])
     assert answer["jsep"]["type"] == "offer"
@@ -635,6 +649,7 @@ def test_gilmok_worker_provisions_and_stops_cleanly_on_sigterm(
         "GILMOK_DATABASE_URL": world.engine.url.render_as_string(hide_password=False),
         "GILMOK_RELAY_BACKEND": "janus",
         "GILMOK_RELAY_PORT": str(relay_settings.port),
+        "GILMOK_RELAY_ADMIN_PORT": str(relay_settings.admin_port),  # viewers' tokens
         "GILMOK_RELAY_SECRET": str(relay_settings.secret),
         "GILMOK_RELAY_RUNTIME_DIR": str(relay_settings.runtime_dir),
     }
