@@ -112,6 +112,8 @@ def stop_expiry_loop(arbiter: Any, worker: Any) -> None:  # noqa: ARG001 (gunico
     thread.join(LOOP_STOP_TIMEOUT_S)
     if thread.is_alive():
         worker.log.warning("expiry loop still in a tick after %.0f s; exiting", LOOP_STOP_TIMEOUT_S)
+    else:
+        worker.log.info("expiry loop stopped (pid %d)", os.getpid())
 
 
 def prepare_worker(worker: Any) -> None:

@@ -39,7 +39,7 @@ log = logging.getLogger("gilmok.worker")
 
 WORKER_ACTOR = "system:worker"
 #: Advisory lock held by the active worker ("gilmok:worker" as a 64-bit integer).
-_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:worker").digest()[:8], "big", signed=True)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:worker").digest()[:8], "big", signed=True)
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Worker:
         conn = self.engine.connect()
         try:
             got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
             )
             conn.commit()
         except Exception:
@@ -153,7 +153,7 @@ class Worker:
         # A pooled connection outlives close(): end the database session itself, which
         # releases the session-level lock even when the unlock cannot be sent.
         try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
         except Exception:
             log.debug("worker lock: unlock failed; the session's end releases it")
         conn.invalidate()

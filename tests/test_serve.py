@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
-from api.worker import _LOCK_KEY
+from api.worker import LOCK_KEY
 from geo.settings import RelaySettings, Settings
 from geo.store import activations, connect, orgs, sessions
 
@@ -227,7 +227,7 @@ def _live_session(engine: Engine, request: int) -> Any:
 
 def _lock_holders(engine: Engine) -> int:
     """Database sessions holding the expiry loop's advisory lock."""
-    key = _LOCK_KEY & 0xFFFFFFFFFFFFFFFF
+    key = LOCK_KEY & 0xFFFFFFFFFFFFFFFF
     with engine.connect() as conn:
         return int(
             conn.execute(
@@ -339,8 +339,9 @@ def test_serve_alone_ends_feeds_on_time_with_one_leader(
             server.terminate()
             server.wait(timeout=30)
             relay.close()
-        # Stopped cleanly: the loop let go of its lock, no worker was killed for hanging.
+        # Stopped cleanly: each worker's loop stopped and let go of the lock.
         assert server.returncode == 0, log.read_text()[-4000:]
+        assert log.read_text().count("expiry loop stopped") == 2, log.read_text()[-4000:]
         assert _lock_holders(engine) == 0
         assert "Traceback" not in log.read_text()
         engine.dispose()
