@@ -20,9 +20,10 @@ What Janus can bind, and what it cannot: a core token admits API requests (creat
 session, attaching to the streaming plugin, messages, keepalives, long polls) and names the
 plugins it may attach to; it cannot name a mountpoint — the streaming plugin has no per-token
 access list. The mountpoint is bound by its ``pin``, checked on ``watch``. So a viewer needs
-its stream's token to talk to Janus at all and its stream's pin to watch it: another feed's
-token with this feed's pin is refused nothing by Janus, but the pin is this feed's secret,
-shown once to its requester only. Once revoked, neither opens anything: the mountpoint is
+a live token to talk to Janus at all and the stream's pin to watch it: a token with another
+stream's pin is refused (457), but Janus would accept another live feed's token together with
+this feed's pin — the pin is this feed's secret, shown once to its requester only, and it is
+what binds the viewer to the stream. Once revoked, neither opens anything: the mountpoint is
 destroyed (its viewers hung up) and the token removed (new sessions, keepalives and requests
 on sessions made with it answer 403, so such a session times out).
 
