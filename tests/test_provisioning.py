@@ -827,8 +827,13 @@ def keys(world: World) -> dict[str, str]:
 
 
 def _api(world: World, relay: JanusRelay, keys: dict[str, str]) -> Callable[..., Any]:
-    """POST to an app on this module's database and relay, as one of ``keys``."""
+    """POST to an app on this module's database and relay, as one of ``keys``.
+
+    The app has answered once already: the tests timing short sessions must not count the
+    first request's imports.
+    """
     client = create_app(world.settings, engine=world.engine, relay=relay).test_client()
+    client.get("/healthz")
 
     def post(who: str, url: str, body: Any = None) -> Any:
         return client.post(url, json=body, headers={"Authorization": f"Bearer {keys[who]}"})
@@ -883,12 +888,12 @@ def test_ending_an_activation_destroys_its_streams_in_the_request_itself(
 def test_a_credential_is_refused_once_the_session_expired_even_before_the_loop_ends_it(
     world: World, relay: JanusRelay, keys: dict[str, str]
 ) -> None:
+    post = _api(world, relay, keys)
     scene = _scene(world)
-    short = replace(world, settings=world.settings.with_overrides(feed_session_max_s=1.5))
+    short = replace(world, settings=world.settings.with_overrides(feed_session_max_s=3.0))
     request = _request(world, scene, world.cameras[7])
     offer = _provision(short, relay, request)
     assert offer is not None
-    post = _api(world, relay, keys)
     fresh = post("requester", f"/v1/feed-requests/{request}/credential")
     assert fresh.status_code == 200, fresh.get_json()
     assert fresh.get_json()["credential"]["credential"]["pin"] != offer["credential"]["pin"]
@@ -907,13 +912,14 @@ def test_a_credential_is_refused_once_the_session_expired_even_before_the_loop_e
 def test_a_request_outliving_its_activation_cannot_be_approved_and_the_loop_closes_it(
     world: World, relay: JanusRelay, keys: dict[str, str]
 ) -> None:
-    scene = _scene(world, ends_in=dt.timedelta(seconds=1))
+    post = _api(world, relay, keys)
+    ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    scene = _scene(world, ends_in=ends - dt.datetime.now(dt.UTC))
     pending = _request(world, scene, world.cameras[8], status="pending")
     approved = _request(world, scene, world.cameras[9], status="pending")
-    post = _api(world, relay, keys)
     assert post("owner", f"/v1/feed-requests/{approved}/approve").status_code == 200
     assert _request_state(world, approved)[0] == "provisioned"
-    time.sleep(1.1)
+    time.sleep(max(0.0, (ends - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
     # The activation ran its course; nobody ended it.
     late = post("owner", f"/v1/feed-requests/{pending}/approve")
     assert _is_conflict(late), late.get_json()
