@@ -7,7 +7,11 @@ Who may do what:
   declaration); the issuer is the caller's organization, and an issuer with a service area may
   only cover ground inside it.
 - **end** (``POST …/end``): ``admin`` any activation; ``regional_centre`` only its own
-  organization's.
+  organization's. Ending revokes, in the same request and transaction, every feed the
+  activation is the basis of: live sessions' relay streams are destroyed before the answer,
+  and pending or approved requests are revoked (:func:`api.provisioning.revoke_for`, as closing
+  an incident does). An activation whose end time simply passes is ended by the expiry loop
+  that ``gilmok serve`` runs (:mod:`api.worker`).
 - **read** (``GET``): every role but ``planner``: requesters and centres need to know whether a
   basis covers an incident; planners work on coverage, not on operations.
 """
@@ -23,7 +27,8 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from api.auth import current_caller, requires_roles
-from api.context import transaction
+from api.context import app_state, transaction
+from api.provisioning import revoke_for
 from api.schemas import (
     GEOJSON_MULTIPOLYGON,
     Blueprint,
@@ -35,6 +40,7 @@ from api.schemas import (
 from geo import domain
 from geo.errors import Forbidden
 from geo.store import activations as store
+from geo.store import audit
 from geo.store.activations import Activation
 
 ISSUERS = ("admin", "regional_centre")
@@ -201,9 +207,11 @@ class EndActivation(MethodView):
     @blp.arguments(EndIn, required=False)
     @blp.response(200, ActivationOut)
     def post(self, body: dict[str, Any], activation_id: int) -> dict[str, Any]:
-        """End an activation now (admin: any; regional centre: its own organization's)"""
+        """End an activation now; its feeds are revoked (admin: any; regional centre: its own)"""
         caller = current_caller()
+        reason = body.get("reason", "")
         with transaction() as conn:
+            audit.lock_chain(conn)  # before any row lock: see lock_chain
             current = store.get_activation(conn, activation_id)
             if caller.role != "admin" and current.issuer_id != caller.organization_id:
                 raise Forbidden(
@@ -216,6 +224,13 @@ class EndActivation(MethodView):
                 activation_id,
                 actor=caller.actor,
                 organization_id=caller.organization_id,
-                reason=body.get("reason", ""),
+                reason=reason,
+            )
+            revoke_for(
+                conn,
+                app_state().relay,
+                activation_id=activation_id,
+                reason="activation (legal basis) ended" + (f": {reason}" if reason else ""),
+                actor=caller.actor,
             )
         return _out(activation, _now())

@@ -717,7 +717,11 @@ def audit_head(ctx: Context) -> None:
 @pass_context
 @domain_errors
 def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
-    """Serve the HTTP API through gunicorn."""
+    """Serve the HTTP API through gunicorn, with the expiry loop (see `gilmok worker`).
+
+    Every gunicorn worker runs the loop in a thread; one of all the workers and serves on the
+    database leads it (a PostgreSQL advisory lock), the others stand by to take over.
+    """
     from api.serve import serve as run
 
     _service_engine(ctx).dispose()  # fail now, with one line, if the database or role is unusable
@@ -1056,6 +1060,9 @@ def worker(ctx: Context, interval: float, once: bool) -> None:
     whose request a centre revoked are destroyed on the relay; streams the relay lost are
     restored and streams no live session holds are destroyed; approved requests that waited
     for the relay are provisioned. Stops cleanly on SIGTERM or Ctrl-C.
+
+    Optional: `gilmok serve` runs the same loop itself. Run this to keep the loop apart from
+    the API; whichever process holds the loop's advisory lock leads, the others stand by.
     """
     import signal
     import threading

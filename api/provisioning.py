@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from api.relay.base import Grant, ProvisionRecord, Relay, RelayedStream, StreamStatus
 from geo.errors import (
     CameraSourceUnavailable,
+    Conflict,
     GilmokError,
     InvalidInput,
     RelayRefused,
@@ -397,6 +398,10 @@ def issue_credential(
     Raises
     ------
     NotFound
+    Conflict
+        the session may not be viewed any more: its expiry passed, its activation is no longer
+        in force, its incident closed or its request was revoked (nothing is changed; the
+        expiry loop ends the session).
     RelayUnavailable
         the relay is down (the session is unchanged).
     CameraSourceUnavailable
@@ -408,6 +413,12 @@ def issue_credential(
     if not live:
         return None
     session = live[0]
+    why = store.why_session_ends(conn, session.id, now=_now())
+    if why is not None:
+        raise Conflict(
+            f"feed request {feed_request_id} may not be viewed any more: {why}",
+            details={"id": feed_request_id, "reason": why},
+        )
     stream = _replace_stream(conn, relay, session, action="feed.credential_reissued", actor=actor)
     return _offer(feed_request_id, session.id, session.camera_id, stream)
 
@@ -561,7 +572,8 @@ def expire_due(
     now: dt.datetime | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> int:
-    """End every live session that may no longer be live; how many.
+    """End every live session that may no longer be live, and close requests that outlived
+    their activation; how many of both.
 
     ``expired``: the session reached its ``expires_at``, or the activation ran its course.
     ``revoked``: the activation was ended early, the incident was closed, or the request was
@@ -569,8 +581,9 @@ def expire_due(
     another transaction holds are left for the next call.
     """
     now = now or _now()
+    closed = _close_stale_requests(conn, now=now, actor=actor)
     if not store.any_session_to_end(conn, now=now):
-        return 0
+        return closed
     store.take_audit_lock(conn)
     due = store.sessions_to_end(conn, now=now)
     for session in due:
@@ -585,7 +598,37 @@ def expire_due(
             actor=actor,
             now=now,
         )
-    return len(due)
+    return closed + len(due)
+
+
+def _close_stale_requests(conn: Connection, *, now: dt.datetime, actor: str) -> int:
+    """Close pending and approved requests whose activation is over; how many (audited).
+
+    An activation ended through the API revokes its requests at once (:func:`revoke_for`);
+    this catches the ones whose activation ran its course, or was ended some other way.
+    """
+    if not store.any_request_to_close(conn, now=now):
+        return 0
+    store.take_audit_lock(conn)
+    stale = store.requests_to_close(conn, now=now)
+    for request_id, was, requester_id, basis, incident_id, status in stale:
+        reason = (
+            "the activation (legal basis) ended"
+            if status == "revoked"
+            else "the activation (legal basis) ran out"
+        )
+        store.set_request_status(conn, request_id, status, reason)
+        audit.append(
+            conn,
+            actor=actor,
+            organization_id=requester_id,
+            action=f"feed.{status}",
+            subject_type="feed_request",
+            subject_id=request_id,
+            legal_basis=basis,
+            details={"incident_id": incident_id, "reason": reason, "was": was},
+        )
+    return len(stale)
 
 
 # ---- reconciliation --------------------------------------------------------------------------

@@ -5,10 +5,17 @@ takes a minute or more), telling the arbiter meanwhile that it is alive: gunicor
 silent for ``timeout`` seconds, and a load inside the first request was killed that way, again
 and again. Should the load fail (no database yet, no roads imported), the worker starts anyway
 and the first request that needs the snapshot tries again, answering 503 if it cannot.
+
+Each worker also runs the expiry and reconcile loop (:class:`api.worker.Worker`) in a daemon
+thread, started before the snapshot load so that feeds end on time from the first second: the
+loop's advisory lock makes exactly one worker of all the serves on a database lead it, the
+others stand by and one takes over when the leader exits or dies. Stopping serve stops the
+loop (gunicorn's ``worker_exit``), releasing the lock.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -71,6 +78,50 @@ def load_snapshot_before_serving(worker: Any) -> None:
         )
 
 
+#: Seconds a stopping worker waits for its expiry loop's current tick to finish.
+LOOP_STOP_TIMEOUT_S = 5.0
+
+
+def start_expiry_loop(worker: Any) -> None:
+    """Run the expiry and reconcile loop in a daemon thread of this gunicorn worker.
+
+    It shares the worker's app: its database engine and its relay adapter (both safe across
+    threads). Its log lines go to gunicorn's error log.
+    """
+    from api.worker import Worker
+
+    state = worker.wsgi.extensions["gilmok"]
+    loop_log = logging.getLogger("gilmok.worker")
+    loop_log.handlers = list(worker.log.error_log.handlers)
+    loop_log.setLevel(logging.INFO)
+    loop_log.propagate = False
+    loop = Worker(state.bind, state.relay, state.settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), name="expiry-loop", daemon=True)
+    worker.gilmok_loop = (stop, thread)
+    thread.start()
+
+
+def stop_expiry_loop(arbiter: Any, worker: Any) -> None:  # noqa: ARG001 (gunicorn's signature)
+    """gunicorn ``worker_exit``: stop this worker's loop and release its lock."""
+    running = getattr(worker, "gilmok_loop", None)
+    if running is None:
+        return
+    stop, thread = running
+    stop.set()
+    thread.join(LOOP_STOP_TIMEOUT_S)
+    if thread.is_alive():
+        worker.log.warning("expiry loop still in a tick after %.0f s; exiting", LOOP_STOP_TIMEOUT_S)
+    else:
+        worker.log.info("expiry loop stopped (pid %d)", os.getpid())
+
+
+def prepare_worker(worker: Any) -> None:
+    """gunicorn ``post_worker_init``: start the expiry loop, then load the snapshot."""
+    start_expiry_loop(worker)
+    load_snapshot_before_serving(worker)
+
+
 def default_workers() -> int:
     """gunicorn's advice: two per CPU, plus one."""
     return 2 * (os.cpu_count() or 1) + 1
@@ -85,7 +136,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
         "preload_app": False,
         # a request that reloads a changed national registry takes a minute or more
         "timeout": 300,
-        "post_worker_init": load_snapshot_before_serving,
+        "post_worker_init": prepare_worker,
+        "worker_exit": stop_expiry_loop,
         "graceful_timeout": 10,
         "accesslog": "-",
         "errorlog": "-",

@@ -1,22 +1,26 @@
-"""``gilmok worker``: the one place where feeds end on time and the relay is kept honest.
+"""The expiry and reconcile loop: where feeds end on time and the relay is kept honest.
 
 Every tick (0.25 s by default) it ends the sessions that may no longer be live (expiry, the
-activation ended, the incident closed, a centre's revoke: :func:`api.provisioning.expire_due`),
-then reconciles the relay with the database and provisions approved requests that waited for
-the relay (:func:`api.provisioning.reconcile`). A revocation written to the database therefore
-reaches the relay within one tick even when nobody called :func:`~api.provisioning.revoke_for`.
+activation ended, the incident closed, a centre's revoke) and closes requests that outlived
+their activation (:func:`api.provisioning.expire_due`), then reconciles the relay with the
+database and provisions approved requests that waited for the relay
+(:func:`api.provisioning.reconcile`). A revocation written to the database therefore reaches
+the relay within one tick even when nobody called :func:`~api.provisioning.revoke_for`.
 
-Why a process of its own and not a scheduler thread inside the API: the API runs as several
-gunicorn workers that are started, recycled and killed independently; a thread in each would
-run the same sweep several times over, and none would run while the API is down. One worker
-process is one clock. Several may run (a standby for failover): a PostgreSQL advisory lock
-lets exactly one of them work at a time.
+Where it runs: ``gilmok serve`` starts it in a thread of every gunicorn worker
+(:mod:`api.serve`), so feeds end on time with nothing else started; ``gilmok worker`` runs the
+same loop as a process of its own, for a deployment that wants it apart from the API. However
+many run (gunicorn workers of one serve, several serves, worker processes), a PostgreSQL
+advisory lock lets exactly one of them lead; the others stand by, retrying the lock every
+``standby_s``, and one of them takes over when the leader stops or dies (its database session
+ends, and the lock with it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +39,7 @@ log = logging.getLogger("gilmok.worker")
 
 WORKER_ACTOR = "system:worker"
 #: Advisory lock held by the active worker ("gilmok:worker" as a 64-bit integer).
-_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:worker").digest()[:8], "big", signed=True)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:worker").digest()[:8], "big", signed=True)
 
 
 @dataclass
@@ -66,6 +70,8 @@ class Worker:
         For the session limit of requests provisioned here.
     interval_s
         Seconds between the starts of two ticks.
+    standby_s
+        Seconds between two attempts at the lock while another loop leads.
     """
 
     def __init__(
@@ -75,15 +81,22 @@ class Worker:
         settings: Settings,
         *,
         interval_s: float = 0.25,
+        standby_s: float = 1.0,
         actor: str = WORKER_ACTOR,
     ) -> None:
         self.engine = engine
         self.relay = relay
         self.settings = settings
         self.interval_s = interval_s
+        self.standby_s = standby_s
         self.actor = actor
         self.ticks = 0
         self._lock_conn: Connection | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this loop holds the lock (is the one that ticks)."""
+        return self._lock_conn is not None
 
     def tick(self) -> TickReport:
         """One round: end what must end, then reconcile and provision. Never raises."""
@@ -109,11 +122,19 @@ class Worker:
     def _acquire(self) -> bool:
         """Hold the worker lock (one active worker per database); False while another has it."""
         if self._lock_conn is not None:
-            return True
+            # The lock lives as long as the database session: check that it still does (a
+            # restarted database or a cut connection took the lock with it).
+            try:
+                self._lock_conn.execute(text("SELECT 1"))
+                self._lock_conn.commit()
+                return True
+            except Exception:
+                log.warning("expiry loop: lost its database session, and the lead with it")
+                self._release()
         conn = self.engine.connect()
         try:
             got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
             )
             conn.commit()
         except Exception:
@@ -132,30 +153,43 @@ class Worker:
         # A pooled connection outlives close(): end the database session itself, which
         # releases the session-level lock even when the unlock cannot be sent.
         try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
         except Exception:
             log.debug("worker lock: unlock failed; the session's end releases it")
         conn.invalidate()
         conn.close()
 
     def run(self, stop: threading.Event, *, on_tick: Any = None) -> None:
-        """Tick every ``interval_s`` until ``stop`` is set; ``on_tick(report)`` after each."""
-        waiting_said = False
+        """Tick every ``interval_s`` while leading, until ``stop`` is set.
+
+        ``on_tick(report)`` after each tick. Standing by, it retries the lock every
+        ``standby_s``. The lock is released on the way out.
+        """
+        standing_by_said = False
         try:
             while not stop.is_set():
                 started = time.monotonic()
+                was_leading = self.leading
                 try:
                     active = self._acquire()
                 except Exception as exc:
                     log.warning("worker cannot reach the database: %s", type(exc).__name__)
                     active = False
                 if active:
+                    if not was_leading:
+                        log.info("expiry loop: leading (pid %d)", os.getpid())
+                        standing_by_said = False
                     report = self.tick()
                     if on_tick is not None:
                         on_tick(report)
-                elif not waiting_said:
-                    log.info("another gilmok worker is active: standing by")
-                    waiting_said = True
-                stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+                    pause = self.interval_s
+                else:
+                    if not standing_by_said:
+                        log.info(
+                            "expiry loop: another process leads; standing by (pid %d)", os.getpid()
+                        )
+                        standing_by_said = True
+                    pause = self.standby_s
+                stop.wait(max(0.0, pause - (time.monotonic() - started)))
         finally:
             self._release()

@@ -175,11 +175,13 @@ def relay(world: World, janus: JanusProcess, relay_settings: RelaySettings) -> I
         reconcile(conn, adapter, settings=world.settings)
     left_on_janus = [sid for sid in registry.ever if adapter.status(sid).present]
     left_in_registry = [r.relay_stream_id for r, _ in adapter.survey()]
-    for sid in {*left_on_janus, *left_in_registry}:
+    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in registry.ever]
+    for sid in {*left_on_janus, *left_in_registry, *(t.split(".")[0] for t in left_tokens)}:
         adapter.revoke(sid)
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
     assert not left_in_registry, f"left in the registry: {left_in_registry}"
+    assert not left_tokens, f"{len(left_tokens)} viewer tokens left on Janus"
 
 
 @dataclass
@@ -212,15 +214,23 @@ def _scene(world: World, *, ends_in: dt.timedelta = dt.timedelta(hours=1)) -> Sc
     return Scene(activation.id, int(incident))
 
 
-def _request(world: World, scene: Scene, camera: int, *, requester: int | None = None) -> int:
-    """An approved feed request, committed."""
+def _request(
+    world: World,
+    scene: Scene,
+    camera: int,
+    *,
+    requester: int | None = None,
+    status: str = "approved",
+) -> int:
+    """A feed request (approved unless told), committed."""
     with app_transaction(world.engine) as conn:
         return int(
             conn.execute(
                 text(
                     "INSERT INTO feed_request (incident_id, camera_id, requester_id,"
                     " routed_via_id, owner_id, activation_id, status, decided_at)"
-                    " VALUES (:i, :c, :r, :via, :o, :a, 'approved', now()) RETURNING id"
+                    " VALUES (:i, :c, :r, :via, :o, :a, :status,"
+                    " CASE WHEN :status = 'pending' THEN NULL ELSE now() END) RETURNING id"
                 ),
                 {
                     "i": scene.incident,
@@ -229,6 +239,7 @@ def _request(world: World, scene: Scene, camera: int, *, requester: int | None =
                     "via": world.regional,
                     "o": world.owner,
                     "a": scene.activation,
+                    "status": status,
                 },
             ).scalar_one()
         )
@@ -535,6 +546,13 @@ def test_a_relay_restart_is_reconciled_and_a_new_credential_opens_the_feed(
     janus.kill()
     janus.start()
     assert not any(relay.status(s).present for s in old)
+    # A restarted Janus forgot the viewers' tokens with the mountpoints: the old credential
+    # opens no session; only a credential issued after the restart does.
+    assert relay.stored_tokens() == []
+    for offer in offers:
+        assert offer is not None
+        refused = Viewer(relay_settings, offer["credential"]["token"]).post("", {"janus": "create"})
+        assert refused["error"]["code"] == 403
     with app_transaction(world.engine) as conn:
         done = reconcile(conn, relay, settings=world.settings)
     assert done["relay_up"]
@@ -544,10 +562,15 @@ def test_a_relay_restart_is_reconciled_and_a_new_credential_opens_the_feed(
     wait_flowing(relay, new)
     assert {r.relay_stream_id for r in relay.list_provisioned()} >= set(new)
     assert not set(old) & {r.relay_stream_id for r in relay.list_provisioned()}
-    # The requester fetches a fresh credential for the restored feed; it opens the stream.
+    # The requester fetches a fresh credential for the restored feed; it opens the stream,
+    # and it is the only token of that feed on Janus (the reprovisioned stream's went with it).
     with app_transaction(world.engine) as conn:
         fresh = issue_credential(conn, relay, requests[0])
     assert fresh is not None
+    streams_now = {_session(world, r).relay_stream_id for r in requests}
+    tokens = [t for t in relay.stored_tokens() if t.split(".")[0] in streams_now]
+    assert len(tokens) == 2
+    assert fresh["credential"]["token"] in tokens
     viewer = Viewer(relay_settings, fresh["credential"]["token"])
     answer = viewer.watch(fresh["viewer"][0]["stream"], fresh["credential"]["pin"])
     assert answer["jsep"]["type"] == "offer"
@@ -638,6 +661,7 @@ def test_gilmok_worker_provisions_and_stops_cleanly_on_sigterm(
         **database_env(world.engine.url, world.settings),
         "GILMOK_RELAY_BACKEND": "janus",
         "GILMOK_RELAY_PORT": str(relay_settings.port),
+        "GILMOK_RELAY_ADMIN_PORT": str(relay_settings.admin_port),  # viewers' tokens
         "GILMOK_RELAY_SECRET": str(relay_settings.secret),
         "GILMOK_RELAY_RUNTIME_DIR": str(relay_settings.runtime_dir),
     }
@@ -793,3 +817,129 @@ def test_a_camera_going_silent_is_marked_on_its_session_and_cleared_when_it_retu
     )
     assert session.last_error == ""
     assert "feed.source_restored" in _actions(world, "feed_session", session.id)
+
+
+# ---- the legal basis ends: in the request, and by the loop that gilmok serve runs -------------
+
+
+@pytest.fixture(scope="module")
+def keys(world: World) -> dict[str, str]:
+    """API keys: an admin, the requester, and the centre that owns the cameras."""
+    with app_transaction(world.engine) as conn:
+        orgs.create_organization(conn, name="gilmok 운영", kind="admin", actor=ACTOR)
+        made = {
+            "admin": ("gilmok 운영", "admin"),
+            "requester": ("제56보병사단", "requester"),
+            "owner": ("서울특별시 종로구청", "municipal_centre"),
+        }
+        return {
+            label: orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
+            for label, (name, role) in made.items()
+        }
+
+
+def _api(world: World, relay: JanusRelay, keys: dict[str, str]) -> Callable[..., Any]:
+    """POST to an app on this module's database and relay, as one of ``keys``.
+
+    The app has answered once already: the tests timing short sessions must not count the
+    first request's imports.
+    """
+    client = create_app(world.settings, engine=world.engine, relay=relay).test_client()
+    client.get("/healthz")
+
+    def post(who: str, url: str, body: Any = None) -> Any:
+        return client.post(url, json=body, headers={"Authorization": f"Bearer {keys[who]}"})
+
+    return post
+
+
+def _is_conflict(response: Any) -> bool:
+    body = response.get_json()
+    return response.status_code == 409 and set(body) == {"code", "message", "details"}
+
+
+def test_ending_an_activation_destroys_its_streams_in_the_request_itself(
+    world: World, relay: JanusRelay, keys: dict[str, str]
+) -> None:
+    scene = _scene(world)
+    live = [_request(world, scene, c) for c in world.cameras[3:5]]
+    offers = [_provision(world, relay, r) for r in live]
+    streams = [o["viewer"][0]["stream"] for o in offers if o]
+    wait_flowing(relay, streams)
+    waiting = _request(world, scene, world.cameras[5])  # approved, relay not reached yet
+    pending = _request(world, scene, world.cameras[6], status="pending")
+    post = _api(world, relay, keys)
+    # No worker, no loop: only the request itself can take the streams down.
+    start = time.monotonic()
+    ended = post("admin", f"/v1/activations/{scene.activation}/end", {"reason": "stand down"})
+    answered_s = time.monotonic() - start
+    assert ended.status_code == 200, ended.get_json()
+    assert ended.get_json()["state"] == "ended"
+    assert not any(relay.status(s).present for s in streams)
+    assert answered_s < 1.0
+    for request in live:
+        session = _session(world, request)
+        assert session.status == "revoked"
+        assert session.last_error == ""
+        assert "feed.revoked" in _actions(world, "feed_session", session.id)
+        assert _request_state(world, request) == (
+            "revoked", "activation (legal basis) ended: stand down"
+        )  # fmt: skip
+    for request in (waiting, pending):
+        assert _request_state(world, request)[0] == "revoked"
+        assert _actions(world, "feed_request", request)[-1] == "feed.revoked"
+    # Nothing comes back: no credential, no approval.
+    for request in (*live, waiting):
+        again = post("requester", f"/v1/feed-requests/{request}/credential")
+        assert _is_conflict(again), again.get_json()
+    approve = post("owner", f"/v1/feed-requests/{pending}/approve")
+    assert _is_conflict(approve), approve.get_json()
+    assert _request_state(world, pending)[0] == "revoked"
+
+
+def test_a_credential_is_refused_once_the_session_expired_even_before_the_loop_ends_it(
+    world: World, relay: JanusRelay, keys: dict[str, str]
+) -> None:
+    post = _api(world, relay, keys)
+    scene = _scene(world)
+    short = replace(world, settings=world.settings.with_overrides(feed_session_max_s=3.0))
+    request = _request(world, scene, world.cameras[7])
+    offer = _provision(short, relay, request)
+    assert offer is not None
+    fresh = post("requester", f"/v1/feed-requests/{request}/credential")
+    assert fresh.status_code == 200, fresh.get_json()
+    assert fresh.get_json()["credential"]["credential"]["pin"] != offer["credential"]["pin"]
+    expires = dt.datetime.fromisoformat(offer["expires_at"])
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 0.05)
+    late = post("requester", f"/v1/feed-requests/{request}/credential")
+    assert _is_conflict(late), late.get_json()
+    assert "reached its expiry" in late.get_json()["message"]
+    # Refused without a change: the session is still the loop's to end.
+    assert _session(world, request).status == "live"
+    with app_transaction(world.engine) as conn:
+        assert expire_due(conn, relay) == 1
+    assert _session(world, request).status == "expired"
+
+
+def test_a_request_outliving_its_activation_cannot_be_approved_and_the_loop_closes_it(
+    world: World, relay: JanusRelay, keys: dict[str, str]
+) -> None:
+    post = _api(world, relay, keys)
+    ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    scene = _scene(world, ends_in=ends - dt.datetime.now(dt.UTC))
+    pending = _request(world, scene, world.cameras[8], status="pending")
+    approved = _request(world, scene, world.cameras[9], status="pending")
+    assert post("owner", f"/v1/feed-requests/{approved}/approve").status_code == 200
+    assert _request_state(world, approved)[0] == "provisioned"
+    time.sleep(max(0.0, (ends - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    # The activation ran its course; nobody ended it.
+    late = post("owner", f"/v1/feed-requests/{pending}/approve")
+    assert _is_conflict(late), late.get_json()
+    assert "no longer in force" in late.get_json()["message"]
+    assert _request_state(world, pending)[0] == "pending"
+    with app_transaction(world.engine) as conn:
+        assert expire_due(conn, relay) == 2  # the pending request and the live session
+    assert _request_state(world, pending) == ("expired", "the activation (legal basis) ran out")
+    assert _actions(world, "feed_request", pending)[-1] == "feed.expired"
+    assert _session(world, approved).status == "expired"
+    assert _is_conflict(post("owner", f"/v1/feed-requests/{pending}/approve"))

@@ -13,15 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 from relay_helpers import CAMERAS, Viewer, free_tcp_port, grant
 
 from api.relay import InMemoryRegistry, ProvisionRecord, make_relay, wait_flowing
-from api.relay.base import utc_now
 from api.relay.camsim import CameraSimulator, map_cameras
-from api.relay.janus import JanusRelay, viewer_token
+from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess, janus_secrets
 from geo.errors import (
     CameraSourceUnavailable,
@@ -54,11 +52,13 @@ def relay(janus: JanusProcess, relay_settings: RelaySettings) -> Iterator[JanusR
         janus.start()
     left_on_janus = [sid for sid in registry.ever if adapter.status(sid).present]
     left_in_registry = [r.relay_stream_id for r in registry.records()]
-    for sid in {*left_on_janus, *left_in_registry}:
+    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in registry.ever]
+    for sid in {*left_on_janus, *left_in_registry, *(t.split(".")[0] for t in left_tokens)}:
         adapter.revoke(sid)
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
     assert not left_in_registry, f"left in the registry: {left_in_registry}"
+    assert not left_tokens, f"{len(left_tokens)} viewer tokens left on Janus"
 
 
 # ---- provisioning and media ----------------------------------------------------------------
@@ -135,18 +135,38 @@ def test_wrong_pin_is_refused_and_the_right_one_gets_an_offer(
     relay.revoke(theirs.relay_stream_id)
 
 
-def test_an_expired_or_forged_viewer_token_opens_no_session(
-    relay: JanusRelay, relay_settings: RelaySettings
+def test_each_stream_has_a_token_of_its_own_that_dies_with_it(
+    relay: JanusRelay, camsim: CameraSimulator, relay_settings: RelaySettings
 ) -> None:
-    token_secret = janus_secrets(str(relay_settings.secret))["token_secret"]
-    expired = viewer_token(token_secret, utc_now() - timedelta(seconds=2))
-    forged = viewer_token("not-the-secret", utc_now() + timedelta(minutes=5))
-    valid = viewer_token(token_secret, utc_now() + timedelta(minutes=5))
-    for token in (expired, forged):
-        reply = Viewer(relay_settings, token).post("", {"janus": "create"})
-        assert reply["janus"] == "error"
-        assert reply["error"]["code"] == 403
-    assert Viewer(relay_settings, valid).post("", {"janus": "create"})["janus"] == "success"
+    a = relay.provision("feed-a", camsim.url(6), grant("army-ops-room"))
+    b = relay.provision("feed-b", camsim.url(7), grant("army-ops-room"))  # same viewer, expiry
+    assert a.credential["token"] != b.credential["token"]
+    assert a.credential["pin"] != b.credential["pin"]
+    assert {a.credential["token"], b.credential["token"]} <= set(relay.stored_tokens())
+    viewer_a = Viewer(relay_settings, a.credential["token"])
+    # A's token and pin open A ...
+    assert viewer_a.watch(a.relay_stream_id, a.credential["pin"])["jsep"]["type"] == "offer"
+    # ... and not B: Janus binds the token to the streaming plugin, the pin to the mountpoint.
+    other = viewer_a.watch(b.relay_stream_id, a.credential["pin"])
+    assert other["plugindata"]["data"]["error_code"] == 457
+    # A session A's viewer holds when A is revoked can do nothing more.
+    session, _ = viewer_a.attach()
+    relay.revoke(a.relay_stream_id)
+    assert a.credential["token"] not in relay.stored_tokens()
+    for path, body in (("", {"janus": "create"}), (f"/{session}", {"janus": "keepalive"})):
+        refused = viewer_a.post(path, body)
+        assert refused["janus"] == "error", refused
+        assert refused["error"]["code"] == 403
+    # B is untouched; a made-up token of B's form opens nothing.
+    viewer_b = Viewer(relay_settings, b.credential["token"])
+    assert viewer_b.watch(b.relay_stream_id, b.credential["pin"])["jsep"]["type"] == "offer"
+    for forged in (f"{b.relay_stream_id}.not-the-random-part", "", b.relay_stream_id):
+        refused = Viewer(relay_settings, forged).post("", {"janus": "create"})
+        assert refused["error"]["code"] == 403
+    relay.revoke(b.relay_stream_id)
+    assert b.credential["token"] not in relay.stored_tokens()
+    refused = viewer_b.post("", {"janus": "create"})
+    assert refused["error"]["code"] == 403
 
 
 def test_wrong_relay_secret_is_refused_without_echoing_it(
@@ -189,11 +209,13 @@ def test_a_bad_source_is_a_camera_error_and_leaves_nothing(
 ) -> None:
     url = camsim.missing_url() if where == "unknown path" else (
         f"rtsp://user:pw@127.0.0.1:{free_tcp_port()}/cam1")  # fmt: skip
+    tokens_before = set(relay.stored_tokens())
     with pytest.raises(CameraSourceUnavailable) as info:
         relay.provision("feed-bad", url, grant())
     assert url not in info.value.message
     assert "pw" not in info.value.message
     assert relay.list_provisioned() == []
+    assert set(relay.stored_tokens()) == tokens_before  # its token was taken back
     # The relay is fine: the next camera works.
     good = relay.provision("feed-good", camsim.url(5), grant())
     wait_flowing(relay, [good.relay_stream_id])

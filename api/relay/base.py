@@ -9,8 +9,8 @@ streams, and every relay forgets them when it restarts).
 How each relay fits the interface:
 
 - Janus streaming plugin: one private RTSP mountpoint per stream, a per-stream management secret,
-  the viewer credential is the mountpoint pin plus an HMAC-signed core token expiring with the
-  grant.
+  the viewer credential is the mountpoint pin plus a stored core token of that stream's own,
+  both removed when the stream is revoked (at its expiry, revocation or replacement).
 - MediaMTX: ``POST /v3/config/paths/add/{name}`` with ``source``; the viewer credential is a JWT
   (or user/pass) whose permissions name that one path; viewer endpoint is WHEP/HLS on the path.
 - go2rtc: ``PUT /api/streams?name=&src=``; credentials are global in go2rtc, so the credential

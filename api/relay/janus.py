@@ -8,8 +8,29 @@ restart). Each stream gets:
   id, so it must reveal nothing about the incident);
 - a management secret derived from the master relay secret and the id, so the registry stores
   no secret and any gilmok process can destroy any stream;
-- a viewer credential returned once: the mountpoint ``pin`` and an HMAC-signed Janus ``token``
-  that expires with the grant (Janus refuses it for new sessions and keepalives after that).
+- a viewer credential returned once: the mountpoint ``pin`` and a Janus core ``token`` of its
+  own, both random. The token is a *stored* token, added through Janus's admin API (allowed
+  the streaming plugin only) before the mountpoint is created and removed when the stream is
+  revoked — which is how a stream ends at its expiry, its revocation, or its replacement by a
+  new credential. It starts with the stream id (``<stream id>.<random>``), so that any gilmok
+  process can find and remove a stream's token through ``list_tokens`` without gilmok
+  keeping it.
+
+What Janus can bind, and what it cannot: a core token admits API requests (creating a
+session, attaching to the streaming plugin, messages, keepalives, long polls) and names the
+plugins it may attach to; it cannot name a mountpoint — the streaming plugin has no per-token
+access list. The mountpoint is bound by its ``pin``, checked on ``watch``. So a viewer needs
+a live token to talk to Janus at all and the stream's pin to watch it: a token with another
+stream's pin is refused (457), but Janus would accept another live feed's token together with
+this feed's pin — the pin is this feed's secret, shown once to its requester only, and it is
+what binds the viewer to the stream. Once revoked, neither opens anything: the mountpoint is
+destroyed (its viewers hung up) and the token removed (new sessions, keepalives and requests
+on sessions made with it answer 403, so such a session times out).
+
+Stored tokens live in Janus's memory, like the (non-permanent) mountpoints: a restarted Janus
+has neither. The reconciler then provisions each live session on a new stream with a new pin
+and token, and the requester fetches that credential (``POST
+/v1/feed-requests/{id}/credential``); gilmok never keeps a viewer's secrets to restore them.
 
 Janus reports plugin errors as HTTP 200 with ``plugindata.data.error_code``: 455 no such
 mountpoint, 456 cannot create (source unreachable, or duplicate id), 457 unauthorized.
@@ -17,15 +38,11 @@ mountpoint, 456 cannot create (source unreachable, or duplicate id), 457 unautho
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import math
 import secrets
 import threading
-from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -53,6 +70,7 @@ UNAUTHORIZED = 457
 CORE_UNAUTHORIZED = 403
 NO_SUCH_SESSION = 458
 NO_SUCH_HANDLE = 459
+TOKEN_NOT_FOUND = 490
 #: A stream whose last packet is older than this is not "flowing" (live video at 15 fps sends
 #: a packet every ~67 ms; a second of silence means the source stalled).
 FLOWING_MAX_AGE_MS = 1000
@@ -71,15 +89,26 @@ class _PluginError(Exception):
         self.reason = reason
 
 
-def viewer_token(token_secret: str, expires_at: datetime) -> str:
-    """A Janus HMAC-signed token for the streaming plugin, valid until ``expires_at``.
+class _AdminError(Exception):
+    """An admin API error other than 403, with Janus's code."""
 
-    Format (Janus ``token_auth_secret``): ``"<unix expiry s>,janus,<plugin>:"`` followed by
-    base64(HMAC-SHA1(secret, the part before the colon)).
+    def __init__(self, code: int | None) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def new_viewer_token(relay_stream_id: str) -> str:
+    """A fresh random Janus stored token for one stream: ``<stream id>.<random>``.
+
+    The prefix lets :meth:`JanusRelay.revoke` find the stream's token in Janus's list; the 192
+    random bits are the secret.
     """
-    data = f"{math.floor(expires_at.timestamp())},janus,{PLUGIN}"
-    mac = hmac.new(token_secret.encode(), data.encode(), hashlib.sha1).digest()
-    return f"{data}:{base64.b64encode(mac).decode()}"
+    return f"{relay_stream_id}.{secrets.token_urlsafe(24)}"
+
+
+def _token_stream(token: str) -> str:
+    """The stream id a token was made for (its prefix)."""
+    return token.split(".", 1)[0]
 
 
 def _split_credentials(source_url: str) -> tuple[str, dict[str, str]]:
@@ -112,12 +141,27 @@ def _raise_core_error(reply: dict[str, Any]) -> NoReturn:
 
 
 class _JanusHTTP:
-    """Janus's JSON-over-HTTP API with one keep-alive connection per thread."""
+    """Janus's JSON-over-HTTP API with one keep-alive connection per thread.
 
-    def __init__(self, host: str, port: int, *, api_secret: str, timeout_s: float) -> None:
+    The same client serves the admin API: ``base`` ``/admin``, the secret sent as
+    ``admin_secret`` instead of ``apisecret``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        api_secret: str,
+        timeout_s: float,
+        base: str = "/janus",
+        secret_field: str = "apisecret",
+    ) -> None:
         self.host, self.port = host, port
         self.api_secret = api_secret
         self.timeout_s = timeout_s
+        self.base = base
+        self.secret_field = secret_field
         self._local = threading.local()
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -147,7 +191,7 @@ class _JanusHTTP:
             conn = self._connection()
             try:
                 headers = {"Content-Type": "application/json"} if payload else {}
-                conn.request(method, f"/janus{path}", payload, headers)
+                conn.request(method, f"{self.base}{path}", payload, headers)
                 resp = conn.getresponse()
                 raw = resp.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -174,14 +218,14 @@ class _JanusHTTP:
         raise AssertionError("unreachable")
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST ``body`` (plus transaction and API secret) to ``/janus{path}``; the JSON reply.
+        """POST ``body`` (plus transaction and secret) to ``{base}{path}``; the JSON reply.
 
         Raises
         ------
         RelayUnavailable
             Janus does not answer, or answers something that is not Janus JSON.
         """
-        payload = {**body, "transaction": secrets.token_hex(6), "apisecret": self.api_secret}
+        payload = {**body, "transaction": secrets.token_hex(6), self.secret_field: self.api_secret}
         return self._exchange("POST", path, json.dumps(payload).encode())
 
     def get_info(self) -> dict[str, Any]:
@@ -217,6 +261,14 @@ class JanusRelay(Relay):
             api_secret=self._secrets["api_secret"],
             # Janus fetches the RTSP description inside `create`: allow for the source timeout.
             timeout_s=settings.source_timeout_s + 2.0,
+        )
+        self._admin = _JanusHTTP(
+            settings.host,
+            settings.admin_port,
+            api_secret=self._secrets["admin_secret"],
+            timeout_s=5.0,
+            base="/admin",
+            secret_field="admin_secret",
         )
         self._lock = threading.Lock()
         self._session: tuple[int, int] | None = None
@@ -285,6 +337,78 @@ class JanusRelay(Relay):
     def _stream_secret(self, relay_stream_id: str) -> str:
         return derive(self._master, f"janus:stream:{relay_stream_id}")
 
+    # ---- viewers' stored tokens (admin API) --------------------------------------------------
+
+    def _admin_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One admin API request; its reply.
+
+        Raises
+        ------
+        RelayRefused
+            Janus refused gilmok's admin secret.
+        _AdminError
+            any other admin error.
+        """
+        reply = self._admin.post("", body)
+        if reply.get("janus") == "error":
+            code = reply.get("error", {}).get("code")
+            if code == CORE_UNAUTHORIZED:
+                raise RelayRefused(
+                    "the stream relay's admin API refused gilmok's admin secret: it was started "
+                    "with another GILMOK_RELAY_SECRET (restart it: `gilmok relay stop && gilmok "
+                    "relay start`)"
+                )
+            raise _AdminError(code)
+        return reply
+
+    def _add_token(self, relay_stream_id: str, token: str) -> None:
+        """Store a new stream's token; on failure, forget the stream's record unless unsure."""
+        try:
+            self._admin_request({"janus": "add_token", "token": token, "plugins": [PLUGIN]})
+        except RelayRefused:
+            self.registry.remove(relay_stream_id)  # refused: nothing was stored
+            raise
+        except _AdminError as exc:
+            self.registry.remove(relay_stream_id)
+            raise RelayUnavailable(
+                f"Janus could not store a viewer token (error {exc.code})"
+            ) from None
+        except RelayUnavailable as exc:
+            # Cut off mid-way, Janus may hold it: the record stays for the reconciler.
+            if exc.details.get("reached") is False:
+                self.registry.remove(relay_stream_id)
+            raise
+
+    def _remove_token(self, token: str) -> None:
+        try:
+            self._admin_request({"janus": "remove_token", "token": token})
+        except _AdminError as exc:
+            if exc.code != TOKEN_NOT_FOUND:  # gone already: done
+                raise RelayUnavailable(
+                    f"Janus could not remove a viewer token (error {exc.code})"
+                ) from None
+
+    def stored_tokens(self) -> list[str]:
+        """Every stored token Janus holds (the admin API's ``list_tokens``)."""
+        try:
+            reply = self._admin_request({"janus": "list_tokens"})
+        except _AdminError as exc:
+            raise RelayUnavailable(f"Janus could not list its tokens (error {exc.code})") from None
+        return [str(t["token"]) for t in reply.get("data", {}).get("tokens", []) if "token" in t]
+
+    def _remove_tokens_of(self, relay_stream_id: str) -> None:
+        for token in self.stored_tokens():
+            if _token_stream(token) == relay_stream_id:
+                self._remove_token(token)
+
+    def _abandon(self, relay_stream_id: str, token: str) -> None:
+        """Undo a provisioning that failed: its token, then its record (kept if unsure)."""
+        try:
+            self._remove_token(token)
+        except (RelayUnavailable, RelayRefused):
+            return  # the record stays: the reconciler revokes the stream, token included
+        self.registry.remove(relay_stream_id)
+
     def keepalive(self) -> None:
         """Keep gilmok's API session alive (or replace it when Janus forgot it).
 
@@ -308,6 +432,7 @@ class JanusRelay(Relay):
         url, rtsp_auth = _split_credentials(source_url)
         timeout_s = max(1, math.ceil(self.settings.source_timeout_s))
         pin = secrets.token_urlsafe(12)
+        token = new_viewer_token(relay_stream_id)
         body: dict[str, Any] = {
             "request": "create",
             "admin_key": self._secrets["admin_key"],
@@ -330,10 +455,13 @@ class JanusRelay(Relay):
             body["rtspiface"] = "127.0.0.1"
         record = new_record(self, relay_stream_id, key, grant)
         self.registry.put(record)
+        # The token first: a stream never exists without the one token that opens it, and a
+        # token never without the registry record through which it is revoked.
+        self._add_token(relay_stream_id, token)
         try:
             self._message(body)
         except _PluginError as exc:
-            self.registry.remove(relay_stream_id)
+            self._abandon(relay_stream_id, token)
             if exc.code == CANNOT_CREATE and "already exists" in exc.reason:
                 raise Conflict(f"relay stream id {relay_stream_id} already exists") from None
             if exc.code == CANNOT_CREATE:
@@ -346,23 +474,20 @@ class JanusRelay(Relay):
                 f"Janus refused to create the stream (error {exc.code})"
             ) from None
         except RelayRefused:
-            self.registry.remove(relay_stream_id)
+            self._abandon(relay_stream_id, token)
             raise
         except RelayUnavailable as exc:
             # Janus may have created it before the connection broke: keep the record so that
             # the reconciler destroys it, unless Janus certainly does not have it.
             if exc.details.get("reached") is False or self._certainly_absent(relay_stream_id):
-                self.registry.remove(relay_stream_id)
+                self._abandon(relay_stream_id, token)
             raise
         self.registry.put(mark_live(record))
         return RelayedStream(
             relay_stream_id=relay_stream_id,
             key=key,
             viewer=(ViewerEndpoint("janus-streaming", self.viewer_url, relay_stream_id),),
-            credential={
-                "pin": pin,
-                "token": viewer_token(self._secrets["token_secret"], grant.expires_at),
-            },
+            credential={"pin": pin, "token": token},
             expires_at=grant.expires_at,
         )
 
@@ -385,6 +510,8 @@ class JanusRelay(Relay):
             pass  # already gone (revoked before, or lost in a relay restart): done
         except _PluginError as exc:
             raise RelayUnavailable(f"Janus could not destroy a stream (error {exc.code})") from None
+        # The record goes only once the token is gone too: else the reconciler comes back.
+        self._remove_tokens_of(relay_stream_id)
         self.registry.remove(relay_stream_id)
 
     def status(self, relay_stream_id: str) -> StreamStatus:
@@ -426,6 +553,12 @@ class JanusRelay(Relay):
         try:
             info = self._http.get_info()
             self.keepalive()
+            # Viewers' tokens go through the admin API: without it nothing can be provisioned.
+            self._admin_request({"janus": "ping"})
+        except _AdminError as exc:
+            return RelayHealth(
+                up=False, backend=self.name, detail=f"Janus admin API error {exc.code}"
+            )
         except (RelayUnavailable, RelayRefused) as exc:
             return RelayHealth(up=False, backend=self.name, detail=exc.message)
         version = info.get("version_string")
@@ -438,3 +571,4 @@ class JanusRelay(Relay):
 
     def close(self) -> None:
         self._http.close()
+        self._admin.close()

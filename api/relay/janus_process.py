@@ -48,12 +48,12 @@ class JanusPaths:
 def janus_secrets(master: str) -> dict[str, str]:
     """The Janus secrets derived from gilmok's master relay secret.
 
-    ``api_secret`` authenticates gilmok's own requests, ``admin_secret`` the admin API,
-    ``admin_key`` mountpoint creation, ``token_secret`` signs viewers' expiring tokens.
+    ``api_secret`` authenticates gilmok's own requests, ``admin_secret`` the admin API (where
+    viewers' tokens are added and removed), ``admin_key`` mountpoint creation.
     """
     return {
         name: derive(master, f"janus:{name}")
-        for name in ("api_secret", "admin_secret", "admin_key", "token_secret")
+        for name in ("api_secret", "admin_secret", "admin_key")
     }
 
 
@@ -91,9 +91,10 @@ general: {{
     debug_level = 4
     admin_secret = {_quote(sec["admin_secret"])}
     api_secret = {_quote(sec["api_secret"])}
-    # Viewers authenticate with HMAC-signed tokens that carry their own expiry.
+    # Viewers authenticate with stored tokens, one per relayed stream, that gilmok adds and
+    # removes through the admin API (no token_auth_secret: that would accept signed tokens,
+    # which any holder of the secret can mint for any stream and which cannot be revoked).
     token_auth = true
-    token_auth_secret = {_quote(sec["token_secret"])}
     session_timeout = {SESSION_TIMEOUT_S}
     server_name = "gilmok-relay"
     hide_dependencies = true

@@ -218,9 +218,13 @@ def decide(
     ------
     NotFound
     Conflict
-        the request is not pending (decided already, revoked, ...).
+        the request is not pending (decided already, revoked, ...); or, to approve, its
+        activation is no longer in force or its incident is closed (a request cannot be
+        approved into a feed the law no longer allows).
     """
     current = get_request(conn, request_id)
+    if approve and current.status == "pending":
+        _require_in_force(conn, current)
     verb = "approved" if approve else "denied"
     text_reason = f"{verb} by {current.owner_name}" + (f": {reason}" if reason else "")
     updated = conn.execute(
@@ -250,6 +254,34 @@ def decide(
         },
     )
     return get_request(conn, request_id)
+
+
+def _require_in_force(conn: Connection, current: FeedRequest) -> None:
+    row = conn.execute(
+        text(
+            "SELECT i.status AS incident_status, a.starts_at <= now() AND a.ends_at > now()"
+            " AND (a.ended_at IS NULL OR a.ended_at > now()) AS in_force"
+            " FROM feed_request f JOIN incident i ON i.id = f.incident_id"
+            " JOIN activation a ON a.id = f.activation_id WHERE f.id = :id"
+        ),
+        {"id": current.id},
+    ).one()
+    if row.incident_status != "open":
+        raise Conflict(
+            f"feed request {current.id} cannot be approved: incident {current.incident_id} is"
+            " closed",
+            details={"id": current.id, "status": current.status, "incident_status": "closed"},
+        )
+    if not row.in_force:
+        raise Conflict(
+            f"feed request {current.id} cannot be approved: its activation (legal basis,"
+            f" {current.basis}) is no longer in force",
+            details={
+                "id": current.id,
+                "status": current.status,
+                "activation_id": current.activation_id,
+            },
+        )
 
 
 def set_reason(conn: Connection, request_ids: list[int], reason: str) -> None:

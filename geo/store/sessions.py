@@ -305,14 +305,8 @@ def any_session_to_end(conn: Connection, *, now: dt.datetime) -> bool:
     )
 
 
-def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
-    """Live sessions that must end now, locked (skipping those another transaction holds).
-
-    Each carries ``end_status`` (``expired`` or ``revoked``) and ``end_reason``: its expiry
-    reached, the activation ended early or ran out, the incident closed, or the request no
-    longer ``provisioned`` (a centre revoked it).
-    """
-    reason = """,
+#: Why a live session must end (``end_status``, ``end_reason``), for :data:`_DUE` rows.
+_END_COLUMNS = """,
        CASE WHEN s.expires_at <= :now THEN 'expired'
             WHEN a.ended_at IS NOT NULL AND a.ended_at <= :now THEN 'revoked'
             WHEN a.ends_at <= :now THEN 'expired'
@@ -323,14 +317,86 @@ def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
             WHEN a.ends_at <= :now THEN 'the activation (legal basis) ran out'
             WHEN i.status <> 'open' THEN 'the incident was closed'
             ELSE 'the feed request was ' || r.status END AS end_reason"""
+
+
+def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
+    """Live sessions that must end now, locked (skipping those another transaction holds).
+
+    Each carries ``end_status`` (``expired`` or ``revoked``) and ``end_reason``: its expiry
+    reached, the activation ended early or ran out, the incident closed, or the request no
+    longer ``provisioned`` (a centre revoked it).
+    """
     rows = conn.execute(
         text(
-            _SESSION_SELECT.format(extra=reason)
+            _SESSION_SELECT.format(extra=_END_COLUMNS)
             + f" WHERE {_DUE} ORDER BY s.id FOR UPDATE OF s, r SKIP LOCKED"
         ),
         {"now": now},
     )
     return [LiveSession(**r._mapping) for r in rows]
+
+
+def why_session_ends(conn: Connection, session_id: int, *, now: dt.datetime) -> str | None:
+    """Why a live session may not be viewed any more (the rule of :func:`sessions_to_end`).
+
+    None while its expiry is ahead, its activation in force, its incident open and its request
+    ``provisioned``; otherwise the reason, e.g. "the session reached its expiry".
+    """
+    row = conn.execute(
+        text(_SESSION_SELECT.format(extra=_END_COLUMNS) + f" WHERE s.id = :id AND {_DUE}"),
+        {"id": session_id, "now": now},
+    ).first()
+    return None if row is None else str(row.end_reason)
+
+
+_STALE_REQUEST = (
+    "r.status IN ('pending', 'approved')"
+    " AND (a.ends_at <= :now OR (a.ended_at IS NOT NULL AND a.ended_at <= :now))"
+)
+
+
+def any_request_to_close(conn: Connection, *, now: dt.datetime) -> bool:
+    """Whether a pending or approved request outlived its activation (a lock-free look)."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM feed_request r"
+                f" JOIN activation a ON a.id = r.activation_id WHERE {_STALE_REQUEST})"
+            ),
+            {"now": now},
+        ).scalar()
+    )
+
+
+def requests_to_close(
+    conn: Connection, *, now: dt.datetime
+) -> list[tuple[int, str, int, str, int, str]]:
+    """Pending or approved requests whose activation is over, locked (skipping held ones).
+
+    Each as (id, status, requester_id, basis, incident_id, end_status): ``revoked`` when the
+    activation was ended early, ``expired`` when it ran its course.
+    """
+    rows = conn.execute(
+        text(
+            "SELECT r.id, r.status, r.requester_id, a.basis, r.incident_id,"
+            " CASE WHEN a.ended_at IS NOT NULL AND a.ended_at <= :now AND a.ended_at < a.ends_at"
+            " THEN 'revoked' ELSE 'expired' END AS end_status"
+            " FROM feed_request r JOIN activation a ON a.id = r.activation_id"
+            f" WHERE {_STALE_REQUEST} ORDER BY r.id FOR UPDATE OF r SKIP LOCKED"
+        ),
+        {"now": now},
+    )
+    return [
+        (
+            int(r.id),
+            str(r.status),
+            int(r.requester_id),
+            str(r.basis),
+            int(r.incident_id),
+            str(r.end_status),
+        )
+        for r in rows
+    ]
 
 
 def open_requests(
