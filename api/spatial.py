@@ -25,7 +25,7 @@ from marshmallow import fields, validate
 
 from api.auth import requires_roles
 from api.context import transaction
-from api.schemas import Blueprint, PageArgs
+from api.schemas import Blueprint, Float, PageArgs
 from api.snapshot import current_snapshot
 from geo import domain
 from geo.approaches import MAX_RADIUS_M, MIN_RADIUS_M
@@ -48,7 +48,7 @@ blp = Blueprint(
 
 
 def longitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(
+    return Float(
         validate=validate.Range(min=-180, max=180),
         metadata={"description": "Longitude, degrees (EPSG:4326)"},
         **kwargs,
@@ -56,7 +56,7 @@ def longitude(**kwargs: Any) -> fields.Float:
 
 
 def latitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(
+    return Float(
         validate=validate.Range(min=-90, max=90),
         metadata={"description": "Latitude, degrees (EPSG:4326)"},
         **kwargs,
@@ -66,15 +66,15 @@ def latitude(**kwargs: Any) -> fields.Float:
 class CordonOptions(ma.Schema):
     """The core query's options, shared by ``/v1/approaches`` and ``POST /v1/incidents``."""
 
-    radius_m = fields.Float(
+    radius_m = Float(
         validate=validate.Range(min=MIN_RADIUS_M, max=MAX_RADIUS_M),
         metadata={"description": "Cordon radius R, metres (default 500); or minutes+speed_kmh"},
     )
-    minutes = fields.Float(
+    minutes = Float(
         validate=validate.Range(min=0, max=MAX_MINUTES, min_inclusive=False),
         metadata={"description": "Time-based cordon: minutes of travel (with speed_kmh)"},
     )
-    speed_kmh = fields.Float(
+    speed_kmh = Float(
         validate=validate.Range(min=0, max=MAX_SPEED_KMH, min_inclusive=False),
         metadata={"description": "Time-based cordon: speed, km/h (with minutes)"},
     )
