@@ -35,7 +35,7 @@ import io
 import logging
 import math
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask import Response, request, url_for
@@ -45,8 +45,15 @@ from marshmallow import fields, validate
 from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
-from api.schemas import INT64_MAX, Blueprint, Integer, Text
-from api.spatial import CordonOptions, FeatureCollectionOut, answer_at, latitude, longitude
+from api.schemas import INT64_MAX, Blueprint, Integer, Text, only_one_of
+from api.spatial import (
+    CORDON_RULES,
+    CordonOptions,
+    FeatureCollectionOut,
+    answer_at,
+    latitude,
+    longitude,
+)
 from geo import domain
 from geo.errors import Conflict, InvalidInput, NoLegalBasis
 from geo.store import audit
@@ -117,6 +124,10 @@ class GeoJSONPoint(fields.Field):
 
 
 class IncidentIn(CordonOptions):
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "allOf": [*CORDON_RULES, only_one_of(["location"], ["lon", "lat"])]
+    }
+
     location = GeoJSONPoint(metadata={"description": "The incident point (or give lon and lat)"})
     lon = longitude()
     lat = latitude()
@@ -140,6 +151,8 @@ class CloseIn(ma.Schema):
 
 
 class FeedsIn(ma.Schema):
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = only_one_of(["camera_ids"], ["best"])
+
     camera_ids = fields.List(
         Integer(validate=validate.Range(min=1, max=INT64_MAX)),
         validate=validate.Length(min=1, max=MAX_CAMERAS_PER_CALL),
@@ -684,6 +697,21 @@ CSV_COLUMNS = (
 )
 
 
+#: The answer in the OpenAPI document: GeoJSON, or CSV (a header line, then a line per point).
+CONTROL_POINTS_200 = {
+    "description": "OK",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/FeatureCollectionOut"}},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": ",".join(CSV_COLUMNS) + ", then a line per point",
+            }
+        },
+    },
+}
+
+
 def _control_points(approaches: list[ApproachRecord]) -> list[ApproachRecord]:
     return sorted(approaches, key=lambda a: (not a.is_main, a.seq))
 
@@ -709,6 +737,7 @@ class ControlPoints(MethodView):
     @requires_roles(*READERS)
     @blp.arguments(ControlPointsQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, FeatureCollectionOut)
+    @blp.doc(responses={"200": CONTROL_POINTS_200})
     def get(self, args: dict[str, Any], incident_id: int) -> Any:  # noqa: ARG002
         """Traffic-control points: approaches, main first, with watching cameras (GeoJSON or CSV)
 

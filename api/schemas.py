@@ -26,6 +26,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Request, Response, request
 from marshmallow import fields, validate
 from webargs.flaskparser import FlaskParser
@@ -45,26 +46,29 @@ def shown_name(name: str) -> str:
     return name if _UNSTORABLE.search(name) is None else json.dumps(name)[1:-1]
 
 
-def unstorable_strings(value: Any, path: str = "$") -> list[str]:
+def unstorable_strings(value: Any) -> Any:
     """Where in a loaded JSON document a key or a string holds NUL or an unpaired surrogate.
 
-    Paths are JSONPath-like (``$.area.type``, ``$.camera_ids[2]``), with such keys escaped.
+    None when nowhere; else error messages nested as marshmallow nests them (objects by key,
+    arrays by index), such keys escaped, so that the answer names the field as any other
+    validation error does.
     """
-    found: list[str] = []
-    stack = [(path, value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, str):
-            if _UNSTORABLE.search(item):
-                found.append(where)
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if _UNSTORABLE.search(key):
-                    found.append(f"{where}.{shown_name(key)}")
-                stack.append((f"{where}.{shown_name(key)}", child))
-        elif isinstance(item, list):
-            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
-    return sorted(found)
+    if isinstance(value, str):
+        return [UNSTORABLE_MESSAGE] if _UNSTORABLE.search(value) else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    found: dict[Any, Any] = {}
+    for key, child in items:
+        if isinstance(key, str) and _UNSTORABLE.search(key):
+            found[shown_name(key)] = [UNSTORABLE_MESSAGE]
+        elif (inner := unstorable_strings(child)) is not None:
+            found[key] = inner
+    return found or None
 
 
 def _from_text(field: fields.Field, text: str) -> Any:
@@ -93,9 +97,12 @@ class _Parser(FlaskParser):
         self, location_data: Any, *, schema: ma.Schema, req: Request, location: str
     ) -> Any:
         if location == "json":
-            bad = unstorable_strings(location_data)
-            if bad:
-                raise ma.ValidationError({where: [UNSTORABLE_MESSAGE] for where in bad[:20]})
+            try:
+                bad = unstorable_strings(location_data)
+            except RecursionError:
+                bad = ["nested too deeply"]
+            if bad is not None:
+                raise ma.ValidationError(bad)
             return location_data
         if location not in ("query", "querystring"):
             return location_data
@@ -117,6 +124,29 @@ class _Parser(FlaskParser):
         return loaded
 
 
+class SchemaRules(BasePlugin):
+    """apispec plugin: a schema's ``OPENAPI_RULES`` (JSON Schema keywords such as ``oneOf``) join
+    its component, so that the document states the cross-field rules its validators enforce."""
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> Any:  # noqa: ARG002
+        schema = kwargs.get("schema")
+        cls = schema if isinstance(schema, type) else type(schema)
+        return dict(getattr(cls, "OPENAPI_RULES", {})) or None
+
+
+def only_one_of(*groups: list[str]) -> dict[str, Any]:
+    """JSON Schema: exactly one of ``groups`` of properties given, each whole, no other's."""
+    return {
+        "oneOf": [
+            {
+                "required": group,
+                "not": {"anyOf": [{"required": [p]} for g in groups if g is not group for p in g]},
+            }
+            for group in groups
+        ]
+    }
+
+
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's blueprint with gilmok's request parser: every API blueprint uses it."""
 
@@ -125,22 +155,41 @@ class Blueprint(flask_smorest.Blueprint):
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-# Control characters, and lone surrogates (valid in JSON escapes, not encodable as UTF-8).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Control characters (tab, line feed and carriage return are text), as a regular expression
+# class for the OpenAPI document's patterns too (its escapes read the same in ECMA 262 and
+# Python); and lone surrogates (valid in JSON escapes, not encodable as UTF-8), which no UTF-8
+# text can carry, so the document need not name them.
+_CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}\ud800-\udfff]")
+TEXT_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
+#: Also at least one character that is not white space.
+NON_BLANK_PATTERN = f"^[^{_CONTROL_CLASS}]*[^\\s{_CONTROL_CLASS}][^{_CONTROL_CLASS}]*$"
 
 
 class Text(fields.String):
-    """A string, stripped, without control characters, of bounded length."""
+    """A string without control characters, of bounded length, stripped once found valid.
+
+    The checks are made on the string as sent — its length, and with ``min_length`` that it is
+    not blank — so that the OpenAPI document (``minLength``, ``maxLength``, ``pattern``) states
+    exactly what is accepted.
+    """
 
     def __init__(self, *, max_length: int = 200, min_length: int = 0, **kwargs: Any) -> None:
         length = validate.Length(min=min_length or None, max=max_length)
-        super().__init__(validate=length, **kwargs)
+        self.min_length, self.max_length = min_length, max_length
+        metadata = {"pattern": NON_BLANK_PATTERN if min_length else TEXT_PATTERN}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(validate=length, metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
+        text = str(super()._deserialize(value, attr, data, **kwargs))
         if _CONTROL.search(text):
             raise ma.ValidationError("must not contain control characters or lone surrogates")
-        return text
+        if len(text) > self.max_length:
+            raise ma.ValidationError(f"Longer than maximum length {self.max_length}.")
+        if self.min_length and not text.strip():
+            raise ma.ValidationError("must not be blank")
+        return text.strip()
 
 
 class Integer(fields.Integer):
