@@ -25,9 +25,11 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response, request
+from flask.testing import FlaskClient
 from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
 from schemathesis.config._warnings import DEFAULT_DISPLAYED_WARNINGS
 from sqlalchemy.engine import Engine
+from test_api_incidents import FakeRelay
 from werkzeug.serving import make_server
 
 from api import create_app
@@ -51,48 +53,84 @@ def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[M
             outer.rollback()
 
 
-def _seed(app: Flask, world: MapoWorld) -> dict[str, Any]:
-    """An activation over Mapo, an incident in it, a pending feed request and a drill."""
-    client = app.test_client()
+def _activate(client: FlaskClient, world: MapoWorld, reference: str) -> int:
     now = dt.datetime.now(dt.UTC)
-    activation = client.post(
+    response = client.post(
         "/v1/activations",
         json={
             "basis": "integrated_defence_drill",
-            "reference": "통합방위훈련 제2026-3호",
+            "reference": reference,
             "area": MAPO_AREA,
             "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
             "ends_at": (now + dt.timedelta(days=1)).isoformat(),
         },
         headers=world.headers("regional_centre"),
     )
-    assert activation.status_code == 201, activation.json
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def _raise(client: FlaskClient, world: MapoWorld) -> int:
     lon, lat = MAPO_POINT
-    incident = client.post(
+    response = client.post(
         "/v1/incidents",
         json={"lon": lon, "lat": lat, "radius_m": 400, "mode": "euclidean"},
         headers=world.headers("requester"),
     )
-    assert incident.status_code == 201, incident.json
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
+    """Path ids per operation: those that end or decide something get their own, so that the
+    order schemathesis calls them in never leaves another operation nothing to work on.
+
+    An activation over Mapo and an incident in it with three feed requests: one approved and
+    provisioned (its credential can be taken), one left pending for approval, one for denial;
+    a second activation to end, a second incident to close; a drill with two scenarios.
+    """
+    client = app.test_client()
+    world.conn.exec_driver_sql(
+        "UPDATE camera SET source_url = 'rtsp://10.1.2.3/' || id WHERE source_url IS NULL"
+    )
+    activation, to_end = (
+        _activate(client, world, "훈련 제1호"),
+        _activate(client, world, "훈련 제2호"),
+    )
+    incident, to_close = _raise(client, world), _raise(client, world)
+    lon, lat = MAPO_POINT
     bbox = f"{lon - 0.003},{lat - 0.003},{lon + 0.003},{lat + 0.003}"
     cameras = client.get(f"/v1/cameras?bbox={bbox}", headers=world.headers("planner")).json
     feeds = client.post(
-        f"/v1/incidents/{incident.json['id']}/feeds",
-        json={"camera_ids": [cameras["features"][0]["id"]]},
+        f"/v1/incidents/{incident}/feeds",
+        json={"camera_ids": [f["id"] for f in cameras["features"][:3]]},
         headers=world.headers("requester"),
     )
     assert feeds.status_code == 201, feeds.json
+    viewed, to_approve, to_deny = (f["id"] for f in feeds.json["items"])
+    approved = client.post(
+        f"/v1/feed-requests/{viewed}/approve", headers=world.headers("municipal_centre")
+    )
+    assert approved.json["status"] == "provisioned", approved.json
     drill_id, _ = drills.ensure_drill(world.conn, "mapo-drill", options={"radius_m": 300})
     drills.add_scenarios(world.conn, drill_id, ["s1", "s2"], [lon, lon + 0.001], [lat, lat])
     scenario = world.conn.exec_driver_sql(
         f"SELECT min(id) FROM drill_scenario WHERE drill_id = {drill_id}"
     ).scalar_one()
+    drill = {"name": "mapo-drill", "scenario_id": scenario}
     return {
-        "activation_id": activation.json["id"],
-        "incident_id": incident.json["id"],
-        "request_id": feeds.json["items"][0]["id"],
-        "name": "mapo-drill",
-        "scenario_id": scenario,
+        "GET /v1/activations/{activation_id}": {"activation_id": activation},
+        "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
+        "GET /v1/incidents/{incident_id}": {"incident_id": incident},
+        "GET /v1/incidents/{incident_id}/feeds": {"incident_id": incident},
+        "POST /v1/incidents/{incident_id}/feeds": {"incident_id": incident},
+        "GET /v1/incidents/{incident_id}/control-points": {"incident_id": incident},
+        "POST /v1/incidents/{incident_id}/close": {"incident_id": to_close},
+        "POST /v1/feed-requests/{request_id}/credential": {"request_id": viewed},
+        "POST /v1/feed-requests/{request_id}/approve": {"request_id": to_approve},
+        "POST /v1/feed-requests/{request_id}/deny": {"request_id": to_deny},
+        "GET /v1/drills/{name}": drill,
+        "GET /v1/drills/{name}/scenarios/{scenario_id}": drill,
     }
 
 
@@ -115,7 +153,7 @@ POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422"]
 WARNINGS = [w.value for w in DEFAULT_DISPLAYED_WARNINGS]
 
 
-def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, Any]) -> str:
+def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]]) -> str:
     """schemathesis.toml: every warning fails; per operation a key and the known ids."""
     lines = ["[warnings]", "fail-on = true", ""]
     for path, item in doc["paths"].items():
@@ -123,12 +161,8 @@ def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, Any]) -> str:
             if method == "parameters":
                 continue
             roles = operation.get("x-gilmok-roles")
-            params = {
-                p["name"]: ids[p["name"]]
-                for p in [*item.get("parameters", []), *operation.get("parameters", [])]
-                if p["in"] == "path"
-            }
             name = f"{method.upper()} {path}"
+            params = ids.get(name, {})
             if not roles and not params:
                 continue
             lines += ["[[operations]]", f'include-name = "{name}"']
@@ -155,7 +189,9 @@ def test_schemathesis_checks_all_pass_with_no_warning(
 ) -> None:
     savepoint = world.conn.begin_nested()
     try:
-        app = create_app(base_settings, engine=world.conn)
+        # The relay is an outside system: an in-memory adapter stands for it here (the relay
+        # tests drive the real Janus), so that feeds are provisioned and credentials issued.
+        app = create_app(base_settings, engine=world.conn, relay=FakeRelay())
         snapshot_cache(app).install(world.snapshot)
         answers: Counter[tuple[str, str, int, str]] = Counter()
 
