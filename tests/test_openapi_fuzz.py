@@ -6,8 +6,11 @@ rolled-back connection, on the Mapo world (real roads, real cameras, a key for e
 schemathesis CLI gets a configuration file written here: for each operation, a key of a role it
 allows (``x-gilmok-roles``) and the ids of an activation, an incident, a feed request and a
 drill that exist, so that the generated requests reach the handlers rather than a 403 or 404.
-Every check is on (``--checks all``) and every warning fails the run. The number of examples is
-bounded so that the run takes about a minute.
+Every check is on (``--checks all``) and every warning fails the run, with one stated exception
+(:data:`SEMANTIC_422`). The examples, coverage and fuzzing phases run; the stateful phase does
+not, as its chains of calls cannot change keys between operations of different roles. The
+examples are bounded (``GILMOK_FUZZ_EXAMPLES``, default 10 per operation, about 40 s; 40 take
+about 90 s) and generated deterministically, so a failure reproduces.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import pytest
 from flask import Flask, Response, request
 from flask.testing import FlaskClient
 from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
-from schemathesis.config._warnings import DEFAULT_DISPLAYED_WARNINGS
 from sqlalchemy.engine import Engine
 from test_api_incidents import FakeRelay
 from werkzeug.serving import make_server
@@ -150,7 +152,23 @@ SEMANTIC_422 = {
     " lie within its radius",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422"]
-WARNINGS = [w.value for w in DEFAULT_DISPLAYED_WARNINGS]
+#: schemathesis 4's warnings (all shown by default).
+WARNINGS = [
+    "missing_auth",
+    "missing_test_data",
+    "base_url_mismatch",
+    "validation_mismatch",
+    "missing_deserializer",
+    "unused_openapi_auth",
+    "unsupported_regex",
+    "method_not_allowed",
+    "constants_extraction",
+    "unmatched_filter",
+    "unresolvable_reference",
+    "rate_limited",
+    "dictionary_mismatch",
+    "timeout_units",
+]
 
 
 def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]]) -> str:
@@ -193,17 +211,13 @@ def test_schemathesis_checks_all_pass_with_no_warning(
         # tests drive the real Janus), so that feeds are provisioned and credentials issued.
         app = create_app(base_settings, engine=world.conn, relay=FakeRelay())
         snapshot_cache(app).install(world.snapshot)
+        # What the server answered, by route, status and error code: printed with the report.
         answers: Counter[tuple[str, str, int, str]] = Counter()
 
         @app.after_request
         def count(response: Response) -> Response:
-            code = (
-                response.json.get("code", "")
-                if response.is_json and response.status_code >= 400
-                else ""
-            )
-            if response.status_code == 403:
-                code += " " + response.json["message"][:60]
+            error = response.is_json and response.status_code >= 400
+            code = response.json.get("code", "") if error else ""
             rule = request.url_rule.rule if request.url_rule else "-"
             answers[(request.method, rule, response.status_code, code)] += 1
             return response
@@ -232,8 +246,6 @@ def test_schemathesis_checks_all_pass_with_no_warning(
                     str(MAX_EXAMPLES),
                     "--workers",
                     "1",
-                    "--seed",
-                    "12",
                     "--no-color",
                     "--generation-deterministic",
                 ],
