@@ -57,6 +57,7 @@ def create_app(
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
+    from api.schemas import SchemaRules, refuse_unstorable_text
     from geo.settings import load_settings
     from geo.store import connect
 
@@ -85,10 +86,11 @@ def create_app(
 
         relay = make_app_relay(settings, bind)
     app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
-    api = GilmokApi(app)
+    api = GilmokApi(app, spec_kwargs={"extra_plugins": [SchemaRules()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
+    app.before_request(refuse_unstorable_text)
     for module in (health, activations, audit, drills):
         api.register_blueprint(module.blp)
     from api import incidents, snapshot, spatial

@@ -33,6 +33,7 @@ from api.schemas import (
     GEOJSON_MULTIPOLYGON,
     Blueprint,
     GeoJSONArea,
+    Id,
     PageArgs,
     Text,
     next_after_id,
@@ -117,7 +118,7 @@ class ActivationQuery(PageArgs):
         metadata={"description": "Only activations in this state at `at`"},
     )
     at = fields.AwareDateTime(metadata={"description": "Instant the state refers to (now)"})
-    issuer_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    issuer_id = Id()
 
 
 class ActivationPage(ma.Schema):

@@ -6,11 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from api.auth import requires_roles
 from api.context import transaction
-from api.schemas import INT32_MAX, Blueprint, PageArgs, Text, next_after_id
+from api.schemas import INT32_MAX, Blueprint, Id, PageArgs, Text, next_after_id
 from geo.store import audit as store
 
 READERS = ("admin", "auditor")
@@ -27,7 +27,7 @@ class AuditQuery(PageArgs):
     action = Text(max_length=100, metadata={"description": "e.g. activation.created"})
     subject_type = Text(max_length=100, metadata={"description": "e.g. activation"})
     subject_id = Text(max_length=100)
-    organization_id = fields.Integer(validate=validate.Range(min=1, max=INT32_MAX))
+    organization_id = Id(maximum=INT32_MAX)
     since = fields.AwareDateTime(metadata={"description": "Records at or after (ISO 8601)"})
     until = fields.AwareDateTime(metadata={"description": "Records before (ISO 8601)"})
 

@@ -197,6 +197,8 @@ def requires_roles(*roles: str) -> Callable[[F], F]:
         responses = apidoc.setdefault("response", {}).setdefault("responses", {})
         responses.setdefault(401, []).append("UNAUTHORIZED")
         responses.setdefault(403, []).append("FORBIDDEN")
+        # Any key may be held back for calling too often (Retry-After says for how long).
+        responses.setdefault(429, []).append("TOO_MANY_REQUESTS")
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 

@@ -16,11 +16,18 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+)
 
 from geo import errors as ge
 
 log = logging.getLogger("gilmok.api")
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Unauthenticated(ge.GilmokError):
@@ -90,6 +97,20 @@ def status_of(exc: ge.GilmokError) -> int:
     return 500
 
 
+def _encodable(value: Any) -> Any:
+    """``value`` with every unpaired surrogate escaped, so that the body encodes as UTF-8.
+
+    An error may quote the request, and a JSON request can carry ``"\\ud800"``.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def error_response(
     status: int,
     code: str,
@@ -97,7 +118,8 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    response = jsonify({"code": code, "message": message, "details": details or {}})
+    body = _encodable({"code": code, "message": message, "details": details or {}})
+    response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -105,8 +127,23 @@ def error_response(
 
 
 def _internal(exc: BaseException) -> Response:
+    """A 500 that names a reference; the log line names it with the cause and the endpoint.
+
+    The reference is the request's id for the operators: the one line holds the exception's
+    type and message, the method, path and endpoint, followed by the traceback.
+    """
     reference = uuid.uuid4().hex[:12]
-    log.error("internal error %s on %s %s", reference, request.method, request.path, exc_info=exc)
+    cause = (exc.original_exception if isinstance(exc, InternalServerError) else None) or exc
+    log.error(
+        "internal error, request %s: %s: %s; on %s %s (endpoint %s)",
+        reference,
+        type(cause).__name__,
+        _encodable(str(cause)),
+        request.method,
+        _encodable(request.path),
+        request.endpoint,
+        exc_info=cause,
+    )
     return error_response(
         500,
         "internal_error",
@@ -150,6 +187,15 @@ def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def validation_error(messages: Any, headers: dict[str, str] | None = None) -> Response:
+    """The 422 of a request that is not valid; ``messages`` as webargs nests them by location."""
+    lines = _flatten(messages)
+    shown = "; ".join(lines[:5]) + ("; …" if len(lines) > 5 else "")
+    return error_response(
+        422, "validation_error", f"the request is not valid: {shown}", {"fields": messages}, headers
+    )
+
+
 def handle_http_exception(exc: HTTPException) -> Response:
     """Werkzeug's and webargs' HTTP errors in the one error shape."""
     status = exc.code or 500
@@ -158,15 +204,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status >= 500:
         return _internal(exc)
     if status == 422 and messages is not None:
-        lines = _flatten(messages)
-        shown = "; ".join(lines[:5]) + ("; …" if len(lines) > 5 else "")
-        return error_response(
-            422,
-            "validation_error",
-            f"the request is not valid: {shown}",
-            {"fields": messages},
-            data.get("headers") or None,
-        )
+        return validation_error(messages, data.get("headers") or None)
     if status == 400 and messages == {"json": ["Invalid JSON body."]}:
         return error_response(400, "malformed_json", "the request body is not valid JSON")
     if isinstance(exc, RequestEntityTooLarge):

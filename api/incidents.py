@@ -11,6 +11,10 @@ Who may do what:
   regional centre those routed through it); ``admin`` and ``auditor``. Planners do not.
 - **approve / deny** a feed request: the ``municipal_centre`` that owns the camera, only.
 
+An incident or a feed request the caller may not see is answered exactly as one that does not
+exist (404, the same body): a wrong role is refused with 403 before any lookup, but no answer
+tells another organization's incident or request apart from a missing one.
+
 Feeds need a legal basis: an activation in force *now* whose area covers the incident point
 (:func:`geo.store.activations.require_activation`); otherwise 403 ``no_legal_basis``, and the
 refusal is audited. Routing and auto-approval are :mod:`geo.store.feed_requests`'s.
@@ -31,7 +35,7 @@ import io
 import logging
 import math
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask import Response, request, url_for
@@ -41,10 +45,17 @@ from marshmallow import fields, validate
 from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
-from api.schemas import INT64_MAX, Blueprint, Text
-from api.spatial import CordonQuery, FeatureCollectionOut, answer_at, latitude, longitude
+from api.schemas import INT64_MAX, Blueprint, Integer, Text, only_one_of
+from api.spatial import (
+    CORDON_RULES,
+    CordonQuery,
+    FeatureCollectionOut,
+    answer_at,
+    latitude,
+    longitude,
+)
 from geo import domain
-from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis
+from geo.errors import Conflict, InvalidInput, NoLegalBasis
 from geo.store import audit
 from geo.store import cameras as camera_store
 from geo.store import feed_requests as store
@@ -113,6 +124,10 @@ class GeoJSONPoint(fields.Field):
 
 
 class IncidentIn(CordonQuery):
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "allOf": [*CORDON_RULES, only_one_of(["location"], ["lon", "lat"])]
+    }
+
     location = GeoJSONPoint(metadata={"description": "The incident point (or give lon and lat)"})
     lon = longitude()
     lat = latitude()
@@ -136,12 +151,14 @@ class CloseIn(ma.Schema):
 
 
 class FeedsIn(ma.Schema):
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = only_one_of(["camera_ids"], ["best"])
+
     camera_ids = fields.List(
-        fields.Integer(validate=validate.Range(min=1, max=INT64_MAX)),
+        Integer(validate=validate.Range(min=1, max=INT64_MAX)),
         validate=validate.Length(min=1, max=MAX_CAMERAS_PER_CALL),
         metadata={"description": "Cameras watching the incident's approaches or within R"},
     )
-    best = fields.Integer(
+    best = Integer(
         validate=validate.Range(min=1, max=MAX_BEST),
         metadata={"description": "The k best online cameras of each approach on record"},
     )
@@ -288,25 +305,27 @@ def _feed_out(r: FeedRequest, viewer: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _may_read(conn: Any, caller: Caller, incident: Incident) -> None:
+    """Whether ``caller`` may see ``incident`` at all; if not, it does not exist for them.
+
+    An incident that is not the caller's, nor routed through or addressed to it, is answered
+    exactly as an id that does not exist (404, the same body), so that no organization learns
+    of another's incidents by probing ids.
+    """
     if caller.role in ("admin", "auditor") or caller.organization_id == incident.requester_id:
         return
     if caller.role != "requester" and caller.organization_id in (
         incident_store.involved_organizations(conn, incident.id)
     ):
         return
-    raise Forbidden(
-        f"incident {incident.id} is not {caller.organization_name}'s, nor routed through or"
-        " addressed to it",
-        details={"id": incident.id},
-    )
+    raise incident_store.incident_not_found(incident.id)
 
 
-def _own(caller: Caller, incident: Incident, what: str) -> None:
+def _own(caller: Caller, incident: Incident) -> None:
+    """Only the requester organization acts on its incident. The roles that may call these
+    endpoints (requester, and admin for closing, who skips this) see no other organization's
+    incident, so another's is answered as a missing one, as :func:`_may_read` does."""
     if caller.organization_id != incident.requester_id:
-        raise Forbidden(
-            f"only {incident.requester_name}, which raised incident {incident.id}, may {what}",
-            details={"id": incident.id},
-        )
+        raise incident_store.incident_not_found(incident.id)
 
 
 def _open(incident: Incident) -> None:
@@ -483,7 +502,7 @@ class CloseIncident(MethodView):
             audit.lock_chain(conn)  # before any row lock: see lock_chain
             incident = incident_store.get_incident(conn, incident_id)
             if caller.role != "admin":
-                _own(caller, incident, "close it")
+                _own(caller, incident)
             incident = incident_store.close_incident(
                 conn,
                 incident_id,
@@ -532,7 +551,7 @@ class IncidentFeeds(MethodView):
         try:
             with transaction() as conn:
                 incident = incident_store.get_incident(conn, incident_id)
-                _own(caller, incident, "request its feeds")
+                _own(caller, incident)
                 _open(incident)
                 activation = require_activation(conn, (incident.lon, incident.lat))
                 approaches = incident_store.list_approaches(conn, incident_id)
@@ -592,10 +611,8 @@ class FeedCredential(MethodView):
         with transaction() as conn:
             current = store.get_request(conn, request_id)
             if current.requester_id != caller.organization_id:
-                raise Forbidden(
-                    f"feed request {request_id} is {current.requester_name}'s",
-                    details={"id": request_id},
-                )
+                # Another requester's request: no more known to this caller than a missing one.
+                raise store.request_not_found(request_id)
             if current.status not in ("approved", "provisioned"):
                 raise Conflict(
                     f"feed request {request_id} is {current.status}: it has no feed to view",
@@ -624,11 +641,9 @@ def _decide(request_id: int, *, approve: bool, reason: str) -> dict[str, Any]:
         audit.lock_chain(conn)  # before any row lock: see lock_chain
         current = store.get_request(conn, request_id)
         if current.owner_id != caller.organization_id:
-            raise Forbidden(
-                f"feed request {request_id} is for a camera of {current.owner_name}; only that"
-                " centre may decide it",
-                details={"id": request_id, "owner_id": current.owner_id},
-            )
+            # A municipal centre sees only the requests addressed to it (see _feeds_for): any
+            # other is answered as a missing one.
+            raise store.request_not_found(request_id)
         decided = store.decide(
             conn,
             request_id,
@@ -682,6 +697,21 @@ CSV_COLUMNS = (
 )
 
 
+#: The answer in the OpenAPI document: GeoJSON, or CSV (a header line, then a line per point).
+CONTROL_POINTS_200 = {
+    "description": "OK",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/FeatureCollectionOut"}},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": ",".join(CSV_COLUMNS) + ", then a line per point",
+            }
+        },
+    },
+}
+
+
 def _control_points(approaches: list[ApproachRecord]) -> list[ApproachRecord]:
     return sorted(approaches, key=lambda a: (not a.is_main, a.seq))
 
@@ -707,6 +737,7 @@ class ControlPoints(MethodView):
     @requires_roles(*READERS)
     @blp.arguments(ControlPointsQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, FeatureCollectionOut)
+    @blp.doc(responses={"200": CONTROL_POINTS_200})
     def get(self, args: dict[str, Any], incident_id: int) -> Any:  # noqa: ARG002
         """Traffic-control points: approaches, main first, with watching cameras (GeoJSON or CSV)
 

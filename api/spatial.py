@@ -14,8 +14,8 @@ cameras are and what they see — never a source URL — and need an API key, bu
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 import marshmallow as ma
 import orjson
@@ -25,7 +25,7 @@ from marshmallow import fields, validate
 
 from api.auth import requires_roles
 from api.context import transaction
-from api.schemas import Blueprint, PageArgs
+from api.schemas import Blueprint, Float, PageArgs
 from api.snapshot import current_snapshot
 from geo import domain
 from geo.cordon import MAX_RADIUS_M, MIN_RADIUS_M, CordonOptions
@@ -49,7 +49,7 @@ blp = Blueprint(
 
 
 def longitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(
+    return Float(
         validate=validate.Range(min=-180, max=180),
         metadata={"description": "Longitude, degrees (EPSG:4326)"},
         **kwargs,
@@ -57,11 +57,29 @@ def longitude(**kwargs: Any) -> fields.Float:
 
 
 def latitude(**kwargs: Any) -> fields.Float:
-    return fields.Float(
+    return Float(
         validate=validate.Range(min=-90, max=90),
         metadata={"description": "Latitude, degrees (EPSG:4326)"},
         **kwargs,
     )
+
+
+#: The cordon's size, as JSON Schema: radius_m, or minutes with speed_kmh, or neither (500 m).
+#: That speed × minutes must come to 50..5000 m no JSON Schema can say: its description does.
+CORDON_RULES: list[dict[str, Any]] = [
+    {"not": {"required": ["radius_m", "minutes"]}},
+    {"not": {"required": ["radius_m", "speed_kmh"]}},
+    {
+        "anyOf": [
+            {"required": ["minutes", "speed_kmh"]},
+            {"not": {"anyOf": [{"required": ["minutes"]}, {"required": ["speed_kmh"]}]}},
+        ]
+    },
+]
+_RADIUS_RULE = (
+    "give radius_m, or minutes and speed_kmh (R = speed × time, which must come to"
+    f" {MIN_RADIUS_M:g}..{MAX_RADIUS_M:g} m), not both; neither is {500} m"
+)
 
 
 class CordonQuery(ma.Schema):
@@ -69,17 +87,25 @@ class CordonQuery(ma.Schema):
     cordon's six (loaded as one :class:`geo.cordon.CordonOptions`, ``cordon``) and the DORI
     ``level``."""
 
-    radius_m = fields.Float(
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {"allOf": CORDON_RULES}
+
+    radius_m = Float(
         validate=validate.Range(min=MIN_RADIUS_M, max=MAX_RADIUS_M),
-        metadata={"description": "Cordon radius R, metres (default 500); or minutes+speed_kmh"},
+        metadata={"description": f"Cordon radius R, metres: {_RADIUS_RULE}"},
     )
-    minutes = fields.Float(
+    minutes = Float(
         validate=validate.Range(min=0, max=MAX_MINUTES, min_inclusive=False),
-        metadata={"description": "Time-based cordon: minutes of travel (with speed_kmh)"},
+        metadata={
+            "description": "Time-based cordon: minutes of travel (with speed_kmh)",
+            "exclusiveMinimum": True,
+        },
     )
-    speed_kmh = fields.Float(
+    speed_kmh = Float(
         validate=validate.Range(min=0, max=MAX_SPEED_KMH, min_inclusive=False),
-        metadata={"description": "Time-based cordon: speed, km/h (with minutes)"},
+        metadata={
+            "description": "Time-based cordon: speed, km/h (with minutes)",
+            "exclusiveMinimum": True,
+        },
     )
     mode = fields.String(
         load_default="network",
@@ -155,26 +181,35 @@ class FeaturePageOut(FeatureCollectionOut):
     )
 
 
+_NUMBER = r"-?[0-9]{1,3}(?:\.[0-9]{1,12})?"
+#: The form of a bbox, in the OpenAPI document and here alike.
+BBOX_PATTERN = f"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+
+
 class BBox(fields.Field):
-    """``minlon,minlat,maxlon,maxlat`` in degrees, each side at most :data:`MAX_BBOX_DEG`."""
+    """``minlon,minlat,maxlon,maxlat`` in degrees, each side at most :data:`MAX_BBOX_DEG`.
+
+    Its form is :data:`BBOX_PATTERN` (plain decimals, as the document says); the order of the
+    corners and the size are rules no JSON Schema can state, written in the description.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {
             "type": "string",
+            "pattern": BBOX_PATTERN,
             "example": "126.97,37.56,126.99,37.58",
-            "description": "minlon,minlat,maxlon,maxlat (EPSG:4326 degrees); each side at most"
-            f" {MAX_BBOX_DEG}°",
+            "description": "minlon,minlat,maxlon,maxlat (EPSG:4326 degrees, plain decimals):"
+            " minlon < maxlon within ±180, minlat < maxlat within ±90, each side at most"
+            f" {MAX_BBOX_DEG}° (else 422)",
         }
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:  # noqa: ARG002
-        parts = str(value).split(",")
-        try:
-            x0, y0, x1, y1 = (float(p) for p in parts)
-        except ValueError:
-            raise ma.ValidationError("must be four numbers: minlon,minlat,maxlon,maxlat") from None
-        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-            raise ma.ValidationError("must be finite numbers")
+        if not isinstance(value, str) or re.fullmatch(BBOX_PATTERN, value) is None:
+            raise ma.ValidationError(
+                "must be four plain decimal numbers: minlon,minlat,maxlon,maxlat"
+            )
+        x0, y0, x1, y1 = (float(p) for p in value.split(","))
         if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
             raise ma.ValidationError(
                 "must be minlon < maxlon within ±180 and minlat < maxlat within ±90"
@@ -212,7 +247,12 @@ class Approaches(MethodView):
     @blp.arguments(APPROACHES_QUERY, location="query", unknown=ma.RAISE)
     @blp.response(200, FeatureCollectionOut)
     def get(self, args: dict[str, Any]) -> Response:
-        """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)"""
+        """The approaches to a point and the cameras watching them (GeoJSON, nothing recorded)
+
+        The cordon: radius_m, or minutes and speed_kmh (R = speed × time, 50..5000 m), not
+        both. A point outside every loaded road network, or farther than R from any road, is
+        422 `outside_coverage_area`.
+        """
         collection = answer_at(
             args["lon"], args["lat"], args["cordon"], level=args["level"]
         ).to_geojson(arrays=True)

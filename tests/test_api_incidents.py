@@ -391,8 +391,8 @@ def test_end_to_end_scenario(api: Api, world: World) -> None:
     assert len(seen) == len(feeds)
     assert api.get("jung", f"/v1/incidents/{incident_id}").status_code == 200
 
-    # 4. Jung-gu decides by hand; Jongno may not decide Jung-gu's cameras.
-    _error(api.post("jongno", f"/v1/feed-requests/{jung[0]['id']}/approve"), 403, "forbidden")
+    # 4. Jung-gu decides by hand; for Jongno, Jung-gu's requests do not exist.
+    _error(api.post("jongno", f"/v1/feed-requests/{jung[0]['id']}/approve"), 404, "not_found")
     approved = api.post("jung", f"/v1/feed-requests/{jung[0]['id']}/approve", {"reason": "OK"})
     assert approved.status_code == 200, approved.json
     assert approved.json["status"] == "approved"
@@ -552,11 +552,11 @@ def test_roles(api: Api) -> None:
     for who in ("planner", "jongno", "regional_centre", "admin", "auditor"):
         _error(api.post(who, "/v1/incidents", body), 403, "forbidden")
         _error(api.post(who, f"{url}/feeds", {"best": 1}), 403, "forbidden")
-    # Another division neither reads nor uses this one's incident.
-    _error(api.get("other_requester", url), 403, "forbidden")
-    _error(api.get("other_requester", f"{url}/feeds"), 403, "forbidden")
-    _error(api.post("other_requester", f"{url}/feeds", {"best": 1}), 403, "forbidden")
-    _error(api.post("other_requester", f"{url}/close"), 403, "forbidden")
+    # Another division neither reads nor uses this one's incident: for it, there is none.
+    _error(api.get("other_requester", url), 404, "not_found")
+    _error(api.get("other_requester", f"{url}/feeds"), 404, "not_found")
+    _error(api.post("other_requester", f"{url}/feeds", {"best": 1}), 404, "not_found")
+    _error(api.post("other_requester", f"{url}/close"), 404, "not_found")
     # Planners work on coverage, not on operations.
     _error(api.get("planner", url), 403, "forbidden")
     _error(api.get("planner", f"{url}/control-points"), 403, "forbidden")
@@ -566,10 +566,14 @@ def test_roles(api: Api) -> None:
         assert api.get(who, f"{url}/control-points").status_code == 200, who
     feeds = api.post("requester", f"{url}/feeds", {"best": 1}).json["items"]
     pending = next(f for f in feeds if f["status"] == "pending")
-    # Only the owning centre decides: not the regional centre, not admin, not the requester.
-    for who in ("regional_centre", "admin", "requester", "planner", "jongno", "seoul"):
+    # Only the owning centre decides: not the regional centre, not admin, not the requester
+    # (their role may not); for another municipal centre the request does not exist.
+    for who in ("regional_centre", "admin", "requester", "planner"):
         response = api.post(who, f"/v1/feed-requests/{pending['id']}/approve")
         _error(response, 403, "forbidden")
+    for who in ("jongno", "seoul"):
+        response = api.post(who, f"/v1/feed-requests/{pending['id']}/approve")
+        _error(response, 404, "not_found")
     _error(api.post("jung", "/v1/feed-requests/999999/approve"), 404, "not_found")
     _error(api.get("requester", "/v1/incidents/999999"), 404, "not_found")
     # Admin may close; the auditor may not.
@@ -741,9 +745,9 @@ def test_approved_feeds_are_provisioned_and_credentials_go_to_the_requester_only
     assert approved["status"] == "provisioned"
     assert "credential" not in approved
     assert "viewer" not in approved
-    # The requester takes it; another division may not.
+    # The requester takes it; for another division, there is no such request.
     other = api.post("other_requester", f"/v1/feed-requests/{manual[0]['id']}/credential")
-    _error(other, 403, "forbidden")
+    _error(other, 404, "not_found")
     taken = api.post("requester", f"/v1/feed-requests/{manual[0]['id']}/credential").json
     assert taken["status"] == "provisioned"
     assert taken["credential"]["credential"]["token"].startswith("token-")

@@ -179,13 +179,19 @@ def create_requests(
     return created, list(existing.values())
 
 
+def request_not_found(request_id: int) -> NotFound:
+    """The error for a feed request that does not exist, or that the caller may not know exists
+    (the same error for both)."""
+    return NotFound(f"no feed request has the id {request_id}", details={"id": request_id})
+
+
 def get_request(conn: Connection, request_id: int) -> FeedRequest:
     """Raises :class:`NotFound` for an unknown id."""
     row = None
     if 1 <= request_id <= _MAX_ID:
         row = conn.execute(text(f"{_SELECT} WHERE f.id = :id"), {"id": request_id}).first()
     if row is None:
-        raise NotFound(f"no feed request has the id {request_id}", details={"id": request_id})
+        raise request_not_found(request_id)
     return FeedRequest(**row._mapping)
 
 

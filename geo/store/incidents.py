@@ -218,13 +218,19 @@ def create_incident(
     return get_incident(conn, incident_id)
 
 
+def incident_not_found(incident_id: int) -> NotFound:
+    """The error for an incident that does not exist, or that the caller may not know exists:
+    one error for both, so that an answer never tells another organization's incident apart."""
+    return NotFound(f"no incident has the id {incident_id}", details={"id": incident_id})
+
+
 def get_incident(conn: Connection, incident_id: int) -> Incident:
     """Raises :class:`NotFound` for an unknown id."""
     row = None
     if 1 <= incident_id <= _MAX_ID:
         row = conn.execute(text(f"{_SELECT} WHERE i.id = :id"), {"id": incident_id}).first()
     if row is None:
-        raise NotFound(f"no incident has the id {incident_id}", details={"id": incident_id})
+        raise incident_not_found(incident_id)
     return Incident(**row._mapping)
 
 

@@ -1,0 +1,277 @@
+"""``schemathesis run --checks all`` against the API, served for real, with no failure and no
+warning: the OpenAPI document states what the server enforces and what it returns.
+
+The app runs on a real HTTP server (Werkzeug, one request at a time) bound to this module's
+rolled-back connection, on the Mapo world (real roads, real cameras, a key for every role). The
+schemathesis CLI gets a configuration file written here: for each operation, a key of a role it
+allows (``x-gilmok-roles``) and the ids of an activation, an incident, a feed request and a
+drill that exist, so that the generated requests reach the handlers rather than a 403 or 404.
+Every check is on (``--checks all``) and every warning fails the run, with one stated exception
+(:data:`SEMANTIC_422`). The examples, coverage and fuzzing phases run; the stateful phase does
+not, as its chains of calls cannot change keys between operations of different roles. The
+examples are bounded (``GILMOK_FUZZ_EXAMPLES``, default 10 per operation, about 40 s; 40 take
+about 90 s) and generated deterministically, so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, Response, request
+from flask.testing import FlaskClient
+from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
+from sqlalchemy.engine import Engine
+from test_api_incidents import FakeRelay
+from werkzeug.serving import make_server
+
+from api import create_app
+from api.snapshot import snapshot_cache
+from geo.settings import Settings
+from geo.store import drills
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+MAX_EXAMPLES = int(os.environ.get("GILMOK_FUZZ_EXAMPLES", "10"))
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+
+
+@pytest.fixture(scope="module")
+def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield build_mapo_world(conn, data_dir, base_settings)
+        finally:
+            outer.rollback()
+
+
+#: West of the incident: the activation the fuzz may end covers none of the feeds.
+WEST_MAPO = {
+    "type": "Polygon",
+    "coordinates": [
+        [[126.94, 37.535], [126.95, 37.535], [126.95, 37.54], [126.94, 37.54], [126.94, 37.535]]
+    ],
+}
+
+
+def _activate(
+    client: FlaskClient, world: MapoWorld, reference: str, area: dict[str, Any] = MAPO_AREA
+) -> int:
+    now = dt.datetime.now(dt.UTC)
+    response = client.post(
+        "/v1/activations",
+        json={
+            "basis": "integrated_defence_drill",
+            "reference": reference,
+            "area": area,
+            "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
+            "ends_at": (now + dt.timedelta(days=1)).isoformat(),
+        },
+        headers=world.headers("regional_centre"),
+    )
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def _raise(client: FlaskClient, world: MapoWorld) -> int:
+    lon, lat = MAPO_POINT
+    response = client.post(
+        "/v1/incidents",
+        json={"lon": lon, "lat": lat, "radius_m": 400, "mode": "euclidean"},
+        headers=world.headers("requester"),
+    )
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
+    """Path ids per operation: those that end or decide something get their own, so that the
+    order schemathesis calls them in never leaves another operation nothing to work on.
+
+    An activation over Mapo and an incident in it with three feed requests: one approved and
+    provisioned (its credential can be taken), one left pending for approval, one for denial;
+    a second activation to end (away from the incident: ending it revokes none of those feeds),
+    a second incident to close; a drill with two scenarios.
+    """
+    client = app.test_client()
+    world.conn.exec_driver_sql(
+        "UPDATE camera SET source_url = 'rtsp://10.1.2.3/' || id WHERE source_url IS NULL"
+    )
+    activation = _activate(client, world, "훈련 제1호")
+    to_end = _activate(client, world, "훈련 제2호", WEST_MAPO)
+    incident, to_close = _raise(client, world), _raise(client, world)
+    lon, lat = MAPO_POINT
+    bbox = f"{lon - 0.003},{lat - 0.003},{lon + 0.003},{lat + 0.003}"
+    cameras = client.get(f"/v1/cameras?bbox={bbox}", headers=world.headers("planner")).json
+    feeds = client.post(
+        f"/v1/incidents/{incident}/feeds",
+        json={"camera_ids": [f["id"] for f in cameras["features"][:3]]},
+        headers=world.headers("requester"),
+    )
+    assert feeds.status_code == 201, feeds.json
+    viewed, to_approve, to_deny = (f["id"] for f in feeds.json["items"])
+    approved = client.post(
+        f"/v1/feed-requests/{viewed}/approve", headers=world.headers("municipal_centre")
+    )
+    assert approved.json["status"] == "provisioned", approved.json
+    drill_id, _ = drills.ensure_drill(world.conn, "mapo-drill", options={"radius_m": 300})
+    drills.add_scenarios(world.conn, drill_id, ["s1", "s2"], [lon, lon + 0.001], [lat, lat])
+    scenario = world.conn.exec_driver_sql(
+        f"SELECT min(id) FROM drill_scenario WHERE drill_id = {drill_id}"
+    ).scalar_one()
+    drill = {"name": "mapo-drill", "scenario_id": scenario}
+    return {
+        "GET /v1/activations/{activation_id}": {"activation_id": activation},
+        "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
+        "GET /v1/incidents/{incident_id}": {"incident_id": incident},
+        "GET /v1/incidents/{incident_id}/feeds": {"incident_id": incident},
+        "POST /v1/incidents/{incident_id}/feeds": {"incident_id": incident},
+        "GET /v1/incidents/{incident_id}/control-points": {"incident_id": incident},
+        "POST /v1/incidents/{incident_id}/close": {"incident_id": to_close},
+        "POST /v1/feed-requests/{request_id}/credential": {"request_id": viewed},
+        "POST /v1/feed-requests/{request_id}/approve": {"request_id": to_approve},
+        "POST /v1/feed-requests/{request_id}/deny": {"request_id": to_deny},
+        "GET /v1/drills/{name}": drill,
+        "GET /v1/drills/{name}/scenarios/{scenario_id}": drill,
+    }
+
+
+#: Operations whose well-formed requests may still be 422 for a rule no JSON Schema can state
+#: (each is in the operation's or the field's description): for these alone, a schema-valid
+#: request answered 422 is not a failure of positive_data_acceptance, and random data being
+#: mostly refused is no ``validation_mismatch`` warning (random points fall outside the roads,
+#: random boxes are not in order, random polygons are not valid areas in the country).
+SEMANTIC_422 = {
+    "GET /v1/approaches": "the point inside the loaded roads; speed × minutes in 50..5000 m",
+    "GET /v1/cameras": "bbox corners in order, each side at most 0.5°",
+    "GET /v1/coverage": "bbox corners in order, each side at most 0.5°",
+    "POST /v1/activations": "a valid area inside the country, at most 20,000 km²; ends after"
+    " it starts, at most 90 days later",
+    "POST /v1/incidents": "the point inside the loaded roads; speed × minutes in 50..5000 m",
+    "POST /v1/incidents/{incident_id}/feeds": "cameras that watch the incident's approaches or"
+    " lie within its radius",
+}
+POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
+#: schemathesis 4's warnings (all shown by default).
+WARNINGS = [
+    "missing_auth",
+    "missing_test_data",
+    "base_url_mismatch",
+    "validation_mismatch",
+    "missing_deserializer",
+    "unused_openapi_auth",
+    "unsupported_regex",
+    "method_not_allowed",
+    "constants_extraction",
+    "unmatched_filter",
+    "unresolvable_reference",
+    "rate_limited",
+    "dictionary_mismatch",
+    "timeout_units",
+]
+
+
+def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]]) -> str:
+    """schemathesis.toml: every warning fails; per operation a key and the known ids."""
+    lines = ["[warnings]", "fail-on = true", ""]
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            roles = operation.get("x-gilmok-roles")
+            name = f"{method.upper()} {path}"
+            params = ids.get(name, {})
+            if not roles and not params:
+                continue
+            lines += ["[[operations]]", f'include-name = "{name}"']
+            if name in SEMANTIC_422:
+                statuses = json.dumps(POSITIVE_STATUSES)
+                lines.append(f"checks.positive_data_acceptance.expected-statuses = {statuses}")
+                # (schemathesis looks at both together: with no id in the path, no 404 is
+                # about test data either)
+                hidden = {"validation_mismatch"} | (set() if params else {"missing_test_data"})
+                shown = json.dumps([w for w in WARNINGS if w not in hidden])
+                lines.append(f"warnings = {{ display = {shown}, fail-on = true }}")
+            if roles:
+                key = world.keys[roles[0]]
+                lines.append(f'headers = {{ Authorization = "Bearer {key}" }}')
+            if params:
+                pairs = ", ".join(f'"path.{k}" = {json.dumps(v)}' for k, v in params.items())
+                lines.append(f"parameters = {{ {pairs} }}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def test_schemathesis_checks_all_pass_with_no_warning(
+    world: MapoWorld, base_settings: Settings, tmp_path: Path
+) -> None:
+    savepoint = world.conn.begin_nested()
+    try:
+        # The relay is an outside system: an in-memory adapter stands for it here (the relay
+        # tests drive the real Janus), so that feeds are provisioned and credentials issued.
+        app = create_app(base_settings, engine=world.conn, relay=FakeRelay())
+        snapshot_cache(app).install(world.snapshot)
+        # What the server answered, by route, status and error code: printed with the report.
+        answers: Counter[tuple[str, str, int, str]] = Counter()
+
+        @app.after_request
+        def count(response: Response) -> Response:
+            error = response.is_json and response.status_code >= 400
+            code = response.json.get("code", "") if error else ""
+            rule = request.url_rule.rule if request.url_rule else "-"
+            answers[(request.method, rule, response.status_code, code)] += 1
+            return response
+
+        ids = _seed(app, world)
+        doc = app.test_client().get("/openapi.json").json
+
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(_config(doc, world, ids))
+        server = make_server("127.0.0.1", 0, app, threaded=False)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            run = subprocess.run(
+                [
+                    str(SCHEMATHESIS),
+                    "--config-file",
+                    str(config),
+                    "run",
+                    f"http://127.0.0.1:{server.server_port}/openapi.json",
+                    "--checks",
+                    "all",
+                    "--phases",
+                    "examples,coverage,fuzzing",
+                    "--max-examples",
+                    str(MAX_EXAMPLES),
+                    "--workers",
+                    "1",
+                    "--no-color",
+                    "--generation-deterministic",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=tmp_path,
+                check=False,
+            )
+        finally:
+            server.shutdown()
+            thread.join()
+    finally:
+        savepoint.rollback()
+    output = run.stdout + run.stderr
+    print(output)
+    for (method, rule, status, code), n in sorted(answers.items()):
+        print(f"{n:6d}  {status}  {method:5s} {rule}  {code}")
+    assert run.returncode == 0, output[-20000:]
