@@ -23,6 +23,7 @@ from geo.areas import geodesic_area_km2
 from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis, NotFound
 from geo.store import audit
 from geo.store.models import WORKING_SRID
+from geo.store.orgs import CENTRE_KINDS
 
 #: Longest period one activation may cover; a longer situation is renewed with a new reference.
 MAX_PERIOD = dt.timedelta(days=90)
@@ -111,7 +112,8 @@ def create_activation(
         unknown basis, empty reference, naive times, end not after start, a period over
         :data:`MAX_PERIOD`, already over, or starting more than :data:`MAX_LEAD` ahead.
     Forbidden
-        the issuer has a service area and the activation's area reaches outside it.
+        the issuer is a centre without a service area, or the activation's area reaches
+        outside the issuer's service area (:func:`_check_within_service_area`).
     """
     if basis not in domain.LEGAL_BASES:
         raise InvalidInput(
@@ -139,16 +141,7 @@ def create_activation(
             f"starts_at is more than {MAX_LEAD.days} days ahead", details={"field": "starts_at"}
         )
     wkb = area.wkb
-    outside = conn.execute(
-        text(
-            "SELECT NOT ST_Covers(service_area,"
-            f" ST_Transform(ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID}))"
-            " FROM organization WHERE id = :id AND service_area IS NOT NULL"
-        ),
-        {"wkb": wkb, "id": issuer_id},
-    ).scalar()
-    if outside:
-        raise Forbidden("the activation's area reaches outside the issuing organization's area")
+    _check_within_service_area(conn, issuer_id=issuer_id, wkb=wkb)
     activation_id = conn.execute(
         text(
             "INSERT INTO activation (basis, reference, issuer_id, area, starts_at, ends_at)"
@@ -183,6 +176,53 @@ def create_activation(
         },
     )
     return get_activation(conn, activation_id)
+
+
+def _check_within_service_area(conn: Connection, *, issuer_id: int, wkb: bytes) -> None:
+    """Refuse an area (lon/lat WKB) that is not inside the issuer's service area.
+
+    A centre (regional or municipal) without a service area is refused outright: it must be
+    given one first. An ``admin`` organization without one is the operator, who sets every
+    centre's area and so is not bounded by one; with one, it is bounded like a centre.
+    """
+    row = conn.execute(
+        text(
+            "WITH a AS (SELECT ST_Transform(ST_GeomFromWKB(:wkb, 4326),"
+            f" {WORKING_SRID}) AS geom)"
+            " SELECT o.id, o.name, o.kind, o.service_area IS NULL AS missing,"
+            " ST_Covers(o.service_area, a.geom) AS inside,"
+            " ST_Area(ST_Difference(a.geom, o.service_area)) / 1e6 AS outside_km2,"
+            " ST_X(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
+            " 4326)) AS lon,"
+            " ST_Y(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
+            " 4326)) AS lat"
+            " FROM organization o, a WHERE o.id = :id"
+        ),
+        {"wkb": wkb, "id": issuer_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no organization has the id {issuer_id}")
+    if row.missing:
+        if row.kind in CENTRE_KINDS:
+            raise Forbidden(
+                f"{row.name} has no service area, so it may not issue activations: an admin"
+                f" must set one first (`gilmok orgs service-area '{row.name}' --sigungu …` or"
+                f" PUT /v1/organizations/{row.id}/service-area)",
+                details={"issuer_id": row.id, "reason": "no_service_area"},
+            )
+        return
+    if not row.inside:
+        where = "" if row.lon is None else f", e.g. at ({row.lon:.5f}, {row.lat:.5f})"
+        raise Forbidden(
+            f"the activation's area reaches outside {row.name}'s service area"
+            f" ({row.outside_km2:,.3f} km² of it lies outside{where}): a centre may only"
+            " activate a legal basis for ground it serves",
+            details={
+                "issuer_id": row.id,
+                "reason": "outside_service_area",
+                "outside_km2": round(float(row.outside_km2 or 0.0), 3),
+            },
+        )
 
 
 def end_activation(
