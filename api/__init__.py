@@ -53,7 +53,7 @@ def create_app(
     from flask import Flask
     from flask_smorest import Api
 
-    from api import activations, audit, drills, health
+    from api import activations, audit, drills, health, organizations
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
@@ -89,7 +89,7 @@ def create_app(
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
-    for module in (health, activations, audit, drills):
+    for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
     from api import incidents, snapshot, spatial
 

@@ -265,6 +265,6 @@ def admin_area(
                 geoms.append(level.geoms[i])
     merged = shapely.union_all(geometry_to_xy(np.asarray(geoms, dtype=object), crs=crs))
     filled = _fill_slivers(merged, SLIVER_MAX_KM2 * 1e6)
-    lonlat = shapely.make_valid(geometry_to_lonlat([filled], crs=crs)[0])
+    lonlat = shapely.make_valid(geometry_to_lonlat(np.asarray([filled], dtype=object), crs=crs)[0])
     polygons = [p for p in shapely.get_parts(lonlat) if isinstance(p, Polygon)]
     return AdminArea(units=tuple(units), area=shapely.orient_polygons(MultiPolygon(polygons)))

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from geo import domain
 from geo.admin_areas import admin_area
-from geo.areas import geodesic_area_km2
+from geo.areas import area_from_geojson, geodesic_area_km2
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store import audit
 from geo.store.models import WORKING_SRID
@@ -338,6 +338,8 @@ def authenticate(conn: Connection, presented: str) -> Caller | None:
 #: Kinds that must have a service area before they may issue an activation: the centres. An
 #: ``admin`` organization is the operator, which sets every centre's area itself.
 CENTRE_KINDS = frozenset({"regional_centre", "municipal_centre"})
+#: Kinds that may be given a service area.
+AREA_KINDS = CENTRE_KINDS | {"admin"}
 #: Margin around the hull of a centre's cameras, metres: a camera's view reaches past its pole.
 CAMERA_HULL_BUFFER_M = 200.0
 
@@ -377,7 +379,7 @@ def get_service_area(conn: Connection, organization_id: int) -> ServiceArea | No
         organization_name=org.name,
         kind=org.kind,
         area=area,
-        area_km2=round(geodesic_area_km2(shapely.geometry.shape(area)), 3),
+        area_km2=round(geodesic_area_km2(_multipolygon(shapely.geometry.shape(area))), 3),
     )
 
 
@@ -399,9 +401,15 @@ def set_service_area(
     ------
     NotFound
     InvalidInput
-        the area is empty.
+        the organization is not a centre (nor an admin organization), or the area is empty.
     """
     org = get_organization_by_id(conn, organization_id)
+    if org.kind not in AREA_KINDS:
+        raise InvalidInput(
+            f"{org.name!r} is a {org.kind}: only centres (and admin organizations) have a"
+            " service area",
+            details={"organization": org.name, "kind": org.kind},
+        )
     if area.is_empty:
         raise InvalidInput(f"the service area given for {org.name!r} is empty")
     before = org.service_area_km2
@@ -461,8 +469,74 @@ def camera_hull(
             " 시군구 or a GeoJSON area instead",
             details={"organization": org.name},
         )
-    hull = shapely.from_wkb(bytes(row.hull))
-    return hull if isinstance(hull, MultiPolygon) else MultiPolygon([hull])
+    return _multipolygon(shapely.from_wkb(bytes(row.hull)))
+
+
+def _multipolygon(geom: Any) -> MultiPolygon:
+    """A stored (Multi)Polygon as a MultiPolygon."""
+    if isinstance(geom, MultiPolygon):
+        return geom
+    if isinstance(geom, shapely.Polygon):
+        return MultiPolygon([geom])
+    raise TypeError(f"a service area is polygonal, not a {geom.geom_type}")  # pragma: no cover
+
+
+#: Largest service area accepted from a drawn polygon, km²: the whole country (100,400 km²).
+MAX_SERVICE_AREA_KM2 = 110_000.0
+
+
+def set_service_area_from(
+    conn: Connection,
+    *,
+    organization_id: int,
+    country_bounds: tuple[float, float, float, float],
+    actor: str,
+    sigungu: Iterable[str] = (),
+    sido: Iterable[str] = (),
+    geojson: Any = None,
+    camera_hull_of_own: bool = False,
+    actor_organization_id: int | None = None,
+) -> ServiceArea:
+    """Set a centre's service area from one kind of source; what the command and the API call.
+
+    The sources: administrative units (``sigungu`` and/or ``sido`` names or codes,
+    :func:`geo.admin_areas.admin_area`), a GeoJSON (Multi)Polygon in lon/lat, or the hull of
+    the cameras it owns (:func:`camera_hull`).
+
+    Raises
+    ------
+    InvalidInput
+        none or several kinds of source; a unit name or code that names nothing (the message
+        names it) or several 시군구; an invalid polygon; no camera for a hull.
+    NotFound
+        no such organization.
+    """
+    sigungu, sido = list(sigungu), list(sido)
+    given = [bool(sigungu or sido), geojson is not None, camera_hull_of_own]
+    if sum(given) != 1:
+        raise InvalidInput(
+            "give the service area one way: 시군구/시도 names or codes, a GeoJSON polygon, or"
+            " the hull of the centre's cameras"
+        )
+    if sigungu or sido:
+        made = admin_area(sigungu=sigungu, sido=sido)
+        area, source = made.area, admin_area_source(made.codes)
+    elif geojson is not None:
+        area = area_from_geojson(
+            geojson, country_bounds=country_bounds, max_area_km2=MAX_SERVICE_AREA_KM2
+        )
+        source = {"geojson": True}
+    else:
+        area = camera_hull(conn, organization_id)
+        source = {"camera_hull": True, "buffer_m": CAMERA_HULL_BUFFER_M}
+    return set_service_area(
+        conn,
+        organization_id=organization_id,
+        area=area,
+        source=source,
+        actor=actor,
+        actor_organization_id=actor_organization_id,
+    )
 
 
 def admin_area_source(codes: list[str]) -> dict[str, Any]:
@@ -647,8 +721,7 @@ def _seed_service_areas(conn: Connection, report: PilotReport, *, actor: str) ->
         if found is None:  # pragma: no cover (the pilot centres' areas are set above)
             report.without_area.append(org.name)
             continue
-        shape = shapely.geometry.shape(found.area)
-        area = shape if isinstance(shape, MultiPolygon) else MultiPolygon([shape])
+        area = _multipolygon(shapely.geometry.shape(found.area))
         _seed_area(conn, report, org, area, {"copied_from": parent.name}, actor=actor)
 
 
