@@ -33,12 +33,12 @@ MAX_LEAD = dt.timedelta(days=366)
 ActivationState = Literal["scheduled", "active", "ended", "expired"]
 _MAX_ID = 2**31 - 1
 
-_SELECT = (
-    "SELECT a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
+_COLUMNS = (
+    "a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
     " ST_AsGeoJSON(ST_Transform(a.area, 4326), 7) AS area_geojson,"
     " a.starts_at, a.ends_at, a.ended_at, a.created_at"
-    " FROM activation a JOIN organization o ON o.id = a.issuer_id"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM activation a JOIN organization o ON o.id = a.issuer_id"
 
 
 @dataclass(frozen=True)
@@ -322,6 +322,48 @@ def active_activation_covering(
         {"lon": lon, "lat": lat, "at": at or _now()},
     ).first()
     return _row(row) if row is not None else None
+
+
+def activations_for_cameras(
+    conn: Connection,
+    point_lonlat: tuple[float, float],
+    camera_ids: list[int],
+    at: dt.datetime | None = None,
+) -> dict[int, Activation]:
+    """For each camera, the activation in force at ``at`` (default now) whose area covers both
+    the incident point and the camera's position; cameras with none are left out.
+
+    A camera's video rests on a legal basis for the ground the camera stands on, not only for
+    the incident's: a wide cordon reaches cameras beyond a small activation's area, and those
+    may not be provided. When several activations qualify, the same one
+    :func:`active_activation_covering` would choose wins (in force longest, then the oldest).
+
+    Examples
+    --------
+    ``activations_for_cameras(conn, (126.9769, 37.5759), [601, 702])`` → ``{601: <activation
+    7>}`` when camera 702 stands outside activation 7's area (and every other's).
+    """
+    if not camera_ids:
+        return {}
+    lon, lat = point_lonlat
+    rows = conn.execute(
+        text(
+            f"SELECT DISTINCT ON (c.id) c.id AS camera_id, {_COLUMNS} FROM camera c"
+            " JOIN activation a ON ST_Covers(a.area, c.position)"
+            " JOIN organization o ON o.id = a.issuer_id"
+            f" WHERE c.id = ANY(CAST(:ids AS bigint[])) AND {_ACTIVE} AND ST_Covers(a.area,"
+            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}))"
+            " ORDER BY c.id, LEAST(a.ends_at, COALESCE(a.ended_at, a.ends_at)) DESC, a.id"
+        ),
+        {"ids": list(camera_ids), "lon": lon, "lat": lat, "at": at or _now()},
+    )
+    out = {}
+    for row in rows:
+        values = dict(row._mapping)
+        camera_id = int(values.pop("camera_id"))
+        values["area"] = json.loads(values.pop("area_geojson"))
+        out[camera_id] = Activation(**values)
+    return out
 
 
 def require_activation(
