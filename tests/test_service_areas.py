@@ -122,10 +122,30 @@ def _area(db: Connection, name: str) -> shapely.MultiPolygon:
     return geom
 
 
+def _add_camera(db: Connection, owner: int, key: str, lonlat: tuple[float, float]) -> None:
+    db.execute(
+        text(
+            "INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,"
+            " heading_source) VALUES ('manual', :k, :k, :o, ST_Transform(ST_SetSRID("
+            "ST_MakePoint(:lon, :lat), 4326), 5179), 'dome', 'unknown')"
+        ),
+        {"k": key, "o": owner, "lon": lonlat[0], "lat": lonlat[1]},
+    )
+
+
 def test_seed_pilot_gives_every_centre_its_municipalities_area(db: Connection) -> None:
-    for name in ("서울특별시 종로구청", "관악구청", "서울특별시 동대문경찰서", "용인시 수지구청",
-                 "부산광역시 중구"):  # fmt: skip
-        orgs.create_organization(db, name=name, kind="municipal_centre", actor="import")
+    # As the CCTV and enforcement imports name camera owners (municipal centres, no parent).
+    made = {
+        name: orgs.create_organization(db, name=name, kind="municipal_centre", actor="import")
+        for name in ("서울특별시 종로구청", "관악구청", "서울특별시 동대문경찰서",
+                     "용인시 수지구청", "부산광역시 중구", "경기남부지방경찰청", "중구청",
+                     "충청남도 논산시청")
+    }  # fmt: skip
+    # A provincial police agency's enforcement cameras (Suwon, Osan); one of 논산시's, one
+    # of its across the border: the name still decides.
+    _add_camera(db, made["경기남부지방경찰청"].id, "p1", (127.0286, 37.2636))
+    _add_camera(db, made["경기남부지방경찰청"].id, "p2", (127.0773, 37.1498))
+    _add_camera(db, made["충청남도 논산시청"].id, "n1", (127.0987, 36.1872))
     report = orgs.seed_pilot(db, actor=ACTOR)
 
     regional = _area(db, orgs.REGIONAL_CENTRE)
@@ -137,24 +157,32 @@ def test_seed_pilot_gives_every_centre_its_municipalities_area(db: Connection) -
     assert not seoul.covers(_point(SUJI_GU_OFFICE))
     assert yongin.covers(_point(YONGIN_CITY_HALL))
     assert not regional.covers(_point(BUSAN_CITY_HALL))
-    # Camera owners: their own 시군구, or their parent's area when the name names none.
+    # Camera owners under a pilot centre: their own 시군구, else their parent's area.
     jongno = _area(db, "서울특별시 종로구청")
     assert jongno.covers(_point(GWANGHWAMUN))
     assert 20 < orgs.get_organization(db, "서울특별시 종로구청").service_area_km2 < 30  # type: ignore[operator]
     assert _area(db, "용인시 수지구청").covers(_point(SUJI_GU_OFFICE))
     assert not _area(db, "용인시 수지구청").covers(_point(YONGIN_CITY_HALL))
     assert _area(db, "서울특별시 동대문경찰서").equals_exact(seoul, 1e-6)
-    assert _area(db, "관악구청").within(seoul.buffer(1e-6))
-    # Not the pilot's: left without, and said so.
-    assert report.without_area == ["부산광역시 중구"]
-    assert orgs.get_service_area(db, orgs.get_organization(db, "부산광역시 중구").id) is None
+    gwanak = _area(db, "관악구청")
+    assert gwanak.difference(seoul).area < 1e-6 * gwanak.area  # inside, to a few m²
+    # Other centres: the 시군구 their name stands for, else the hull of their cameras.
+    assert _area(db, "부산광역시 중구").covers(_point((129.0327, 35.1007)))  # 용두산공원
+    assert _area(db, "충청남도 논산시청").covers(_point((127.0987, 36.1872)))
+    police = _area(db, "경기남부지방경찰청")
+    assert police.covers(_point((127.0286, 37.2636)))
+    assert police.covers(_point((127.0773, 37.1498)))
+    # Not a name to go by (six cities have a 중구) nor a camera: left without, and said so.
+    assert report.without_area == ["중구청"]
+    assert orgs.get_service_area(db, made["중구청"].id) is None
     assert report.areas[orgs.REGIONAL_CENTRE].startswith("11, 41461, 41463, 41465")
 
     trail = audit.list_records(db, action="organization.service_area_set", limit=100)
-    assert len(trail) == len(report.areas) == 7
+    assert len(trail) == len(report.areas) == 10
     assert audit.verify(db).ok
     again = orgs.seed_pilot(db, actor=ACTOR)
     assert again.areas == {}
+    assert again.without_area == ["중구청"]
 
 
 # --- activations bounded by the issuer's area ---------------------------------------------------
@@ -313,15 +341,8 @@ def test_service_area_endpoint(client: FlaskClient, db: Connection) -> None:
 
 def test_service_area_camera_hull(db: Connection) -> None:
     centre = orgs.create_organization(db, name="시험 센터", kind="municipal_centre", actor=ACTOR)
-    for i, (lon, lat) in enumerate([(126.97, 37.57), (126.99, 37.57), (126.98, 37.59)]):
-        db.execute(
-            text(
-                "INSERT INTO camera (source, source_key, site_key, owner_id, position, kind,"
-                " heading_source) VALUES ('manual', :k, :k, :o, ST_Transform(ST_SetSRID("
-                "ST_MakePoint(:lon, :lat), 4326), 5179), 'dome', 'unknown')"
-            ),
-            {"k": f"hull-{i}", "o": centre.id, "lon": lon, "lat": lat},
-        )
+    for i, lonlat in enumerate([(126.97, 37.57), (126.99, 37.57), (126.98, 37.59)]):
+        _add_camera(db, centre.id, f"hull-{i}", lonlat)
     done = orgs.set_service_area_from(
         db, organization_id=centre.id, camera_hull_of_own=True, country_bounds=(124, 33, 132, 39),
         actor=ACTOR,

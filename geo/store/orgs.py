@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import domain
-from geo.admin_areas import admin_area
+from geo.admin_areas import AdminArea, admin_area
 from geo.areas import area_from_geojson, geodesic_area_km2
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store import audit
@@ -683,12 +683,15 @@ def seed_pilot(conn: Connection, *, actor: str) -> PilotReport:
 
 
 def _seed_service_areas(conn: Connection, report: PilotReport, *, actor: str) -> None:
-    """Service areas for the pilot's centres that have none, from administrative boundaries.
+    """Service areas for the centres that have none, from administrative boundaries.
 
     The Seoul centre gets Seoul (서울특별시), the Yongin centre 용인시 (its three 구), the
     regional centre the union of both. A camera-owning centre under one of them gets the
     시군구 its name stands for (``서울특별시 종로구청`` → 종로구) when that lies in its parent's
-    city, else its parent's area. Other centres are reported in ``without_area``.
+    city, else its parent's area. Any other centre gets the 시군구 its name stands for when
+    that holds most of its cameras (``충청남도 논산시청`` → 논산시), else the hull of its
+    cameras (a provincial police agency's enforcement cameras); one with neither a name nor a
+    camera to go by is reported in ``without_area``.
     """
     by_name = {o.name: o for o in list_organizations(conn)}
     pilot_codes: dict[str, list[str]] = {}
@@ -699,30 +702,72 @@ def _seed_service_areas(conn: Connection, report: PilotReport, *, actor: str) ->
             _seed_area(conn, report, by_name[name], made.area, admin_area_source(made.codes),
                        actor=actor)  # fmt: skip
     for org in by_name.values():
-        if org.kind not in CENTRE_KINDS or org.name in PILOT_AREAS:
+        if org.kind not in CENTRE_KINDS or org.service_area_km2 is not None:
             continue
-        if org.service_area_km2 is not None:
+        if org.name in PILOT_AREAS:
             continue
+        own = _named_admin_area(org.name)
         parent_codes = pilot_codes.get(org.parent_name or "")
-        if parent_codes is None:
+        if parent_codes is not None:
+            if own is not None and all(
+                any(code.startswith(p) for p in parent_codes) for code in own.codes
+            ):
+                _seed_area(conn, report, org, own.area, admin_area_source(own.codes),
+                           actor=actor)  # fmt: skip
+                continue
+            parent = by_name[org.parent_name or ""]
+            found = get_service_area(conn, parent.id)
+            if found is not None:
+                area = _multipolygon(shapely.geometry.shape(found.area))
+                _seed_area(conn, report, org, area, {"copied_from": parent.name}, actor=actor)
+                continue
+        inside, total = _cameras_inside(conn, org.id, own.area if own else None)
+        if own is not None and (total == 0 or inside * 2 > total):
+            _seed_area(conn, report, org, own.area, admin_area_source(own.codes), actor=actor)
+        elif total:
+            area = camera_hull(conn, org.id)
+            source = {"camera_hull": True, "buffer_m": CAMERA_HULL_BUFFER_M}
+            _seed_area(conn, report, org, area, source, actor=actor)
+        else:
             report.without_area.append(org.name)
+
+
+_PARENTHESES = re.compile(r"\([^)]*\)")
+
+
+def _named_admin_area(name: str) -> AdminArea | None:
+    """The 시군구 an organization's name stands for, or None.
+
+    The longest leading run of words that names one 시군구, its trailing 청 dropped:
+    ``충청남도 천안시 동남구청`` → 동남구, ``태백시청 건설교통과`` → 태백시,
+    ``진안군청(건설교통과)`` → 진안군; ``중구청`` (six cities have one) → None.
+    """
+    words = _PARENTHESES.sub(" ", name).split()
+    for n in range(len(words), 0, -1):
+        candidate = " ".join(words[:n]).removesuffix("청").strip()
+        if not candidate:
             continue
         try:
-            own = admin_area(sigungu=[org.name.removesuffix("청").strip()])
+            return admin_area(sigungu=[candidate])
         except InvalidInput:
-            own = None
-        if own is not None and all(
-            any(code.startswith(p) for p in parent_codes) for code in own.codes
-        ):
-            _seed_area(conn, report, org, own.area, admin_area_source(own.codes), actor=actor)
             continue
-        parent = by_name[org.parent_name or ""]
-        found = get_service_area(conn, parent.id)
-        if found is None:  # pragma: no cover (the pilot centres' areas are set above)
-            report.without_area.append(org.name)
-            continue
-        area = _multipolygon(shapely.geometry.shape(found.area))
-        _seed_area(conn, report, org, area, {"copied_from": parent.name}, actor=actor)
+    return None
+
+
+def _cameras_inside(
+    conn: Connection, organization_id: int, area: MultiPolygon | None
+) -> tuple[int, int]:
+    """(how many of the organization's cameras in service lie in ``area``, how many it has)."""
+    row = conn.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE CAST(:wkb AS bytea) IS NOT NULL AND ST_Covers("
+            f"ST_Transform(ST_GeomFromWKB(CAST(:wkb AS bytea), 4326), {WORKING_SRID}),"
+            " position)) AS inside, count(*) AS total"
+            " FROM camera WHERE owner_id = :id AND status <> 'retired'"
+        ),
+        {"id": organization_id, "wkb": area.wkb if area is not None else None},
+    ).one()
+    return int(row.inside), int(row.total)
 
 
 def _seed_area(
