@@ -742,7 +742,7 @@ def _named_admin_area(name: str) -> AdminArea | None:
     ``충청남도 천안시 동남구청`` → 동남구, ``태백시청 건설교통과`` → 태백시,
     ``진안군청(건설교통과)`` → 진안군; ``중구청`` (six cities have one) → None.
     """
-    words = _PARENTHESES.sub(" ", name).split()
+    words = _PARENTHESES.sub(" ", name).replace("_", " ").split()
     for n in range(len(words), 0, -1):
         candidate = " ".join(words[:n]).removesuffix("청").strip()
         if not candidate:
@@ -780,7 +780,12 @@ def _seed_area(
     actor: str,
 ) -> None:
     done = set_service_area(conn, organization_id=org.id, area=area, source=source, actor=actor)
-    made_of = ", ".join(source.get("admin_codes", [])) or f"as {source.get('copied_from')}"
+    if "admin_codes" in source:
+        made_of = ", ".join(source["admin_codes"])
+    elif "copied_from" in source:
+        made_of = f"as {source['copied_from']}"
+    else:
+        made_of = "the hull of its cameras"
     report.areas[org.name] = f"{made_of} ({done.area_km2:,.1f} km²)"
 
 
