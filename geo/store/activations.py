@@ -1,10 +1,15 @@
 """Activations: the legal bases in force, each for an area and a period.
 
 Video may be provided only inside an active activation: :func:`active_activation_covering` is
-the one question the incidents and feeds code asks. An activation is *scheduled* before its
-start, *active* from ``starts_at`` until ``ends_at`` or until it is ended early, then *ended*
-(ended early) or *expired* (ran its course). Areas arrive and leave as lon/lat (EPSG:4326) and
-are stored in the working CRS. Creating and ending are audited in the same transaction.
+the question the incidents and feeds code asks of the incident point, and
+:func:`activations_for_cameras` the one it asks of each camera's position (a camera standing
+outside every activation's area may not be requested, however close to the incident). A
+centre records activations only inside its service area (:func:`create_activation`).
+
+An activation is *scheduled* before its start, *active* from ``starts_at`` until ``ends_at``
+or until it is ended early, then *ended* (ended early) or *expired* (ran its course). Areas
+arrive and leave as lon/lat (EPSG:4326) and are stored in the working CRS. Creating and ending
+are audited in the same transaction.
 """
 
 from __future__ import annotations
