@@ -53,7 +53,7 @@ def create_app(
     from flask import Flask
     from flask_smorest import Api
 
-    from api import activations, audit, drills, health
+    from api import activations, audit, drills, health, organizations
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
@@ -91,7 +91,7 @@ def create_app(
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     app.before_request(refuse_unstorable_text)
-    for module in (health, activations, audit, drills):
+    for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
     from api import incidents, snapshot, spatial
 

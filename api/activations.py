@@ -4,8 +4,10 @@ Who may do what:
 
 - **create** (``POST``): ``admin``, and ``regional_centre`` keys — the 광역 integrated centre
   records the basis declared by the competent authority (its reference number cites the
-  declaration); the issuer is the caller's organization, and an issuer with a service area may
-  only cover ground inside it.
+  declaration); the issuer is the caller's organization. A centre may only cover ground inside
+  its service area, and one without a service area may not issue at all (403, saying to set
+  one: ``gilmok orgs service-area`` or ``PUT /v1/organizations/{id}/service-area``). An admin
+  organization without a service area is the operator and is not bounded.
 - **end** (``POST …/end``): ``admin`` any activation; ``regional_centre`` only its own
   organization's. Ending revokes, in the same request and transaction, every feed the
   activation is the basis of: live sessions' relay streams are destroyed before the answer,

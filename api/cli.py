@@ -565,8 +565,8 @@ def orgs_revoke_key(ctx: Context, prefix: str) -> None:
 @pass_context
 @domain_errors
 def orgs_list(ctx: Context) -> None:
-    """Every organization: id, kind, parent, active keys, auto-approved legal bases."""
-    from geo.store.orgs import list_organizations
+    """Every organization: id, kind, parent, active keys, auto-approved legal bases, area."""
+    from geo.store.orgs import CENTRE_KINDS, list_organizations
 
     with _engine(ctx).connect() as conn:
         rows = list_organizations(conn)
@@ -575,8 +575,75 @@ def orgs_list(ctx: Context) -> None:
         auto = (
             f"  auto-approve: {', '.join(org.auto_approve_bases)}" if org.auto_approve_bases else ""
         )
-        click.echo(f"{org.id:>5}  {org.kind:16} {org.active_keys} keys  {org.name}{parent}{auto}")
+        area = ""
+        if org.service_area_km2 is not None:
+            area = f"  area {org.service_area_km2:,.1f} km²"
+        elif org.kind in CENTRE_KINDS:
+            area = "  NO SERVICE AREA"
+        click.echo(
+            f"{org.id:>5}  {org.kind:16} {org.active_keys} keys  {org.name}{parent}{auto}{area}"
+        )
     click.echo(f"{len(rows)} organizations")
+
+
+@orgs.command("service-area")
+@click.argument("name")
+@click.option(
+    "--sigungu",
+    multiple=True,
+    metavar="NAME|CODE",
+    help="A 시군구 it serves: 종로구, '서울특별시 중구', 용인시 (all its 구), or a code (11110)."
+    " Repeat for several.",
+)
+@click.option(
+    "--sido", multiple=True, metavar="NAME|CODE", help="A 시도 it serves (서울특별시, 경기, 41)."
+)
+@click.option(
+    "--geojson",
+    "geojson_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding a GeoJSON Polygon or MultiPolygon (lon/lat), or a Feature of one.",
+)
+@click.option("--camera-hull", is_flag=True, help="The hull of the cameras it owns, 200 m wider.")
+@pass_context
+@domain_errors
+def orgs_service_area(
+    ctx: Context,
+    name: str,
+    sigungu: tuple[str, ...],
+    sido: tuple[str, ...],
+    geojson_file: Path | None,
+    camera_hull: bool,
+) -> None:
+    """Set the service area of the centre NAME: the only ground it may activate a legal basis for.
+
+    From NGII's administrative boundaries (base date 2023-09-15) by 시군구/시도 name or code,
+    from a GeoJSON file, or from the hull of its cameras. Audited.
+    """
+    from geo.errors import InvalidInput
+    from geo.store.orgs import get_organization, set_service_area_from
+
+    geojson = None
+    if geojson_file is not None:
+        try:
+            geojson = json.loads(geojson_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"{geojson_file} is not a JSON file: {exc}") from None
+        if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+            geojson = geojson.get("geometry")
+    with _engine(ctx).begin() as conn:
+        org = get_organization(conn, name)
+        done = set_service_area_from(
+            conn,
+            organization_id=org.id,
+            sigungu=sigungu,
+            sido=sido,
+            geojson=geojson,
+            camera_hull_of_own=camera_hull,
+            country_bounds=ctx.settings.country_bounds,
+            actor=_cli_actor(),
+        )
+    click.echo(f"service area of {done.organization_name}: {done.area_km2:,.1f} km²")
 
 
 @orgs.command("seed-pilot")
@@ -603,6 +670,12 @@ def orgs_seed_pilot(ctx: Context) -> None:
         click.echo(f"kept     {name} -> {parent} (its parent was set before)")
     for name in report.unlinked_owners:
         click.echo(f"unlinked {name}: not a Seoul or Yongin centre; set its parent yourself")
+    for name, made_of in report.areas.items():
+        click.echo(f"area     {name}: {made_of}")
+    for name in report.without_area:
+        click.echo(
+            f"no area  {name}: set it with `gilmok orgs service-area` before it may activate"
+        )
     click.echo(
         f"{len(report.created)} created, {len(report.present)} present,"
         f" {len(report.linked)} linked to a centre"

@@ -44,6 +44,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     Unauthenticated: 401,
     ge.Forbidden: 403,
     ge.NoLegalBasis: 403,
+    ge.CameraOutsideActivation: 403,
     ge.NotFound: 404,
     ge.Conflict: 409,
     ge.CameraSourceUnavailable: 502,

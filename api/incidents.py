@@ -16,8 +16,12 @@ exist (404, the same body): a wrong role is refused with 403 before any lookup, 
 tells another organization's incident or request apart from a missing one.
 
 Feeds need a legal basis: an activation in force *now* whose area covers the incident point
-(:func:`geo.store.activations.require_activation`); otherwise 403 ``no_legal_basis``, and the
-refusal is audited. Routing and auto-approval are :mod:`geo.store.feed_requests`'s.
+(:func:`geo.store.activations.require_activation`) **and the camera's position**
+(:func:`geo.store.activations.activations_for_cameras`): a wide cordon reaches cameras beyond
+the activation's area, and those may not be requested. Otherwise 403 ``no_legal_basis`` (for
+cameras outside, ``details.refused_cameras`` names each and why), and the refusal is audited.
+With ``best``, the k best cameras of each approach are chosen among those inside. Routing
+and auto-approval are :mod:`geo.store.feed_requests`'s.
 
 Approved requests are handed to provisioning (:func:`api.provisioning.provision_request`) in
 the transaction that approves them. A viewer credential is shown once, and only to the
@@ -34,6 +38,7 @@ import importlib
 import io
 import logging
 import math
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -55,12 +60,13 @@ from api.spatial import (
     longitude,
 )
 from geo import domain
-from geo.errors import Conflict, InvalidInput, NoLegalBasis
+from geo.errors import CameraOutsideActivation, Conflict, InvalidInput, NoLegalBasis
+from geo.store import activations as activation_store
 from geo.store import audit
 from geo.store import cameras as camera_store
 from geo.store import feed_requests as store
 from geo.store import incidents as incident_store
-from geo.store.activations import require_activation
+from geo.store.activations import Activation, require_activation
 from geo.store.feed_requests import FeedRequest
 from geo.store.incidents import ApproachRecord, Incident
 from geo.store.orgs import Caller
@@ -226,7 +232,19 @@ class FeedRequestOut(ma.Schema):
 class FeedsOut(ma.Schema):
     items = fields.List(fields.Nested(FeedRequestOut), required=True)
     already_requested = fields.List(fields.Nested(FeedRequestOut))
-    activation = fields.Dict(metadata={"description": "The legal basis the requests rest on"})
+    outside_activation = fields.List(
+        fields.Integer(),
+        metadata={
+            "description": "With best: cameras ranked among the k best of an approach but"
+            " passed over, standing outside the area of every activation in force"
+        },
+    )
+    activation = fields.Dict(
+        metadata={
+            "description": "The legal basis the requests rest on (each item names its own"
+            " activation_id: a camera's must cover the camera too)"
+        }
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -394,25 +412,74 @@ def _listing(
     return out
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    """The cameras a feeds call asks for, each with the activation its video rests on."""
+
+    cameras: list[camera_store.CameraRef]
+    activation_of: dict[int, Activation]
+    #: with ``best``: cameras ranked high enough but standing outside every activation's area
+    passed_over: list[int]
+
+
+def _refuse_outside(incident: Incident, refused: list[camera_store.CameraRef]) -> None:
+    """Refuse cameras standing outside the area of every activation in force over the incident."""
+    shown = ", ".join(str(c.id) for c in refused[:10]) + (", …" if len(refused) > 10 else "")
+    raise CameraOutsideActivation(
+        f"camera(s) {shown} stand outside the area of every activation in force that covers"
+        f" incident {incident.id}: a camera's video may be provided only when the camera's"
+        " position lies inside the activation's area",
+        details={
+            "reason": "camera_outside_activation_area",
+            "refused_cameras": [
+                {
+                    "camera_id": c.id,
+                    "location": [round(c.lon, 7), round(c.lat, 7)],
+                    "reason": "outside the activation's area",
+                }
+                for c in refused
+            ],
+        },
+    )
+
+
 def _chosen_cameras(
     conn: Any, incident: Incident, approaches: list[ApproachRecord], body: dict[str, Any]
-) -> list[camera_store.CameraRef]:
+) -> _Chosen:
+    """The cameras asked for, checked: they exist, are in service, belong to the incident, and
+    stand inside the area of an activation in force that covers the incident.
+
+    With ``best``, the k best online cameras of each approach among those that may be
+    requested (inside an activation's area); with ``camera_ids``, a camera outside is refused.
+    """
     on_record = {c["camera_id"] for a in approaches for c in a.cameras}
+    point = (incident.lon, incident.lat)
+    passed_over: list[int] = []
     if "best" in body:
-        ids: list[int] = []
-        for a in approaches:
-            online = [c["camera_id"] for c in sorted(a.cameras, key=lambda c: c["rank"])
-                      if c["online"]]  # fmt: skip
-            ids.extend(online[: body["best"]])
-        ids = list(dict.fromkeys(ids))
-        if not ids:
+        ranked = [
+            [c["camera_id"] for c in sorted(a.cameras, key=lambda c: c["rank"]) if c["online"]]
+            for a in approaches
+        ]
+        candidates = list(dict.fromkeys(i for online in ranked for i in online))
+        if not candidates:
             raise InvalidInput(
                 f"no online camera watches any approach of incident {incident.id}: every"
                 " approach is blind",
                 details={"id": incident.id},
             )
-    else:
-        ids = list(dict.fromkeys(body["camera_ids"]))
+        legal = activation_store.activations_for_cameras(conn, point, candidates)
+        ids: list[int] = []
+        for online in ranked:
+            ids.extend([i for i in online if i in legal][: body["best"]])
+            passed_over.extend(i for i in online[: body["best"]] if i not in legal)
+        ids = list(dict.fromkeys(ids))
+        passed_over = list(dict.fromkeys(passed_over))
+        if not ids:
+            found = camera_store.cameras_by_id(conn, candidates)
+            _refuse_outside(incident, [found[i] for i in candidates if i in found])
+        picked = camera_store.cameras_by_id(conn, ids)
+        return _Chosen([picked[i] for i in ids], legal, passed_over)
+    ids = list(dict.fromkeys(body["camera_ids"]))
     found = camera_store.cameras_by_id(conn, ids)
     unknown = [i for i in ids if i not in found]
     if unknown:
@@ -436,7 +503,11 @@ def _chosen_cameras(
             f" incident {incident.id} nor lie within its {incident.radius_m:.0f} m",
             details={"unrelated_camera_ids": unrelated},
         )
-    return [found[i] for i in ids]
+    legal = activation_store.activations_for_cameras(conn, point, ids)
+    outside = [found[i] for i in ids if i not in legal]
+    if outside:
+        _refuse_outside(incident, outside)
+    return _Chosen([found[i] for i in ids], legal, [])
 
 
 # --- endpoints --------------------------------------------------------------------------------
@@ -553,19 +624,29 @@ class IncidentFeeds(MethodView):
                 incident = incident_store.get_incident(conn, incident_id)
                 _own(caller, incident)
                 _open(incident)
-                activation = require_activation(conn, (incident.lon, incident.lat))
+                require_activation(conn, (incident.lon, incident.lat))
                 approaches = incident_store.list_approaches(conn, incident_id)
-                cameras = _chosen_cameras(conn, incident, approaches, body)
-                created, existing = store.create_requests(
-                    conn,
-                    incident_id=incident_id,
-                    cameras=cameras,
-                    requester_id=caller.organization_id,
-                    activation_id=activation.id,
-                    basis=activation.basis,
-                    actor=caller.actor,
-                )
+                chosen = _chosen_cameras(conn, incident, approaches, body)
+                by_activation: dict[int, list[camera_store.CameraRef]] = {}
+                for camera in chosen.cameras:
+                    rests_on = chosen.activation_of[camera.id]
+                    by_activation.setdefault(rests_on.id, []).append(camera)
+                created, existing = [], []
+                for cameras in by_activation.values():
+                    rests_on = chosen.activation_of[cameras[0].id]
+                    made, before = store.create_requests(
+                        conn,
+                        incident_id=incident_id,
+                        cameras=cameras,
+                        requester_id=caller.organization_id,
+                        activation_id=rests_on.id,
+                        basis=rests_on.basis,
+                        actor=caller.actor,
+                    )
+                    created.extend(made)
+                    existing.extend(before)
                 offers = _provision_approved(conn, created, actor=caller.actor)
+                activation = chosen.activation_of[chosen.cameras[0].id]
         except NoLegalBasis as exc:
             with transaction() as conn:
                 audit.append(
@@ -575,7 +656,11 @@ class IncidentFeeds(MethodView):
                     action="feed.refused",
                     subject_type="incident",
                     subject_id=incident_id,
-                    details={"reason": exc.message, "request": body},
+                    details={
+                        "reason": exc.message,
+                        "request": body,
+                        **{k: v for k, v in exc.details.items() if k == "refused_cameras"},
+                    },
                 )
             raise
         mine = {r.id for r in created}
@@ -584,6 +669,7 @@ class IncidentFeeds(MethodView):
         return {
             "items": items,
             "already_requested": [_feed_out(r, None) for r in existing],
+            "outside_activation": chosen.passed_over,
             "activation": {
                 "id": activation.id,
                 "basis": activation.basis,

@@ -78,6 +78,11 @@ class NoLegalBasis(GilmokError):
     code = "no_legal_basis"
 
 
+class CameraOutsideActivation(NoLegalBasis):
+    """A requested camera stands outside the area of every activation in force that covers the
+    incident: its video may not be provided (a kind of :class:`NoLegalBasis`, answered alike)."""
+
+
 class Forbidden(GilmokError):
     """The caller's role or organization may not do this."""
 

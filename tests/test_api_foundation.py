@@ -25,6 +25,7 @@ from api.auth import KEY_TTL_S, verified_keys
 from api.cli import main
 from api.errors import STATUS, status_of
 from geo import domain
+from geo.admin_areas import admin_area
 from geo.settings import Settings
 from geo.store import activations, audit, orgs
 
@@ -79,12 +80,26 @@ def keys(db: Connection) -> Keys:
         org = orgs.create_organization(db, name=name, kind=kind, actor=ACTOR)
         ids[role] = org.id
         by_role[role] = orgs.create_api_key(db, organization=name, role=role, actor=ACTOR)[1]
-    orgs.create_organization(
+    chungcheong = orgs.create_organization(
         db, name="충청권 광역통합운영센터", kind="regional_centre", actor=ACTOR
     )
     other = orgs.create_api_key(
         db, organization="충청권 광역통합운영센터", role="regional_centre", actor=ACTOR
     )[1]
+    # Every centre serves real ground: the capital region's the pilot's, Chungcheong's its 시도.
+    for org_id, sido, sigungu in (
+        (ids["regional_centre"], ["서울특별시"], ["용인시"]),
+        (ids["municipal_centre"], [], ["서울특별시 종로구"]),
+        (chungcheong.id, ["대전광역시", "세종특별자치시", "충청북도", "충청남도"], []),
+    ):
+        made = admin_area(sido=sido, sigungu=sigungu)
+        orgs.set_service_area(
+            db,
+            organization_id=org_id,
+            area=made.area,
+            source=orgs.admin_area_source(made.codes),
+            actor=ACTOR,
+        )
     return Keys(by_role, other, ids)
 
 

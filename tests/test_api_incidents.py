@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -465,6 +466,120 @@ def test_feeds_refused_outside_the_activation_area(api: Api) -> None:
     refused = api.get("auditor", "/v1/audit?action=feed.refused").json["items"]
     assert refused[-1]["subject_id"] == str(incident["id"])
     assert api.get("requester", f"/v1/incidents/{incident['id']}/feeds").json["items"] == []
+
+
+# A small activation around Gwanghwamun: a wide cordon's cameras reach far beyond it.
+GWANGHWAMUN_ONLY = {
+    "type": "Polygon",
+    "coordinates": [
+        [[126.972, 37.572], [126.982, 37.572], [126.982, 37.580], [126.972, 37.580],
+         [126.972, 37.572]]
+    ],
+}  # fmt: skip
+
+
+def _inside(db: Connection, camera_ids: list[int], area: dict[str, Any]) -> dict[int, bool]:
+    rows = db.execute(
+        text(
+            "SELECT id, ST_Covers(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:area), 4326), 5179),"
+            " position) FROM camera WHERE id = ANY(:ids)"
+        ),
+        {"area": json.dumps(area), "ids": camera_ids},
+    )
+    return {int(r[0]): bool(r[1]) for r in rows}
+
+
+def test_cameras_outside_the_activation_area_are_refused(api: Api, db: Connection) -> None:
+    """Issue 12 item 3: the incident lies in the activation's area, but a euclidean cordon's
+    cameras reach beyond it (1.2 km: as far as the road data goes north); only those standing
+    inside may be requested."""
+    activation = _activate(api, area=GWANGHWAMUN_ONLY)
+    incident = _incident(api, radius_m=1200, mode="euclidean")
+    assert not incident["incomplete"]
+    on_record = sorted(
+        {c["camera_id"] for a in incident["approaches"]["features"]
+         for c in a["properties"]["cameras"] if c["online"]}
+    )  # fmt: skip
+    inside = _inside(db, on_record, GWANGHWAMUN_ONLY)
+    outside_ids = [i for i in on_record if not inside[i]]
+    assert outside_ids
+    far = outside_ids[-1]
+    # Cameras within R of the incident may be asked for too: two standing inside the area.
+    inside_ids = [
+        int(i)
+        for i in db.execute(
+            text(
+                "SELECT id FROM camera WHERE status = 'online' AND ST_Covers(ST_Transform("
+                "ST_SetSRID(ST_GeomFromGeoJSON(:area), 4326), 5179), position) ORDER BY id LIMIT 2"
+            ),
+            {"area": json.dumps(GWANGHWAMUN_ONLY)},
+        ).scalars()
+    ]
+    assert len(inside_ids) == 2
+    url = f"/v1/incidents/{incident['id']}/feeds"
+
+    refused = api.post("requester", url, {"camera_ids": [inside_ids[0], far]})
+    body = _error(refused, 403, "no_legal_basis")
+    assert str(far) in body["message"]
+    assert "position lies inside the activation's area" in body["message"]
+    assert body["details"]["reason"] == "camera_outside_activation_area"
+    assert [c["camera_id"] for c in body["details"]["refused_cameras"]] == [far]
+    assert body["details"]["refused_cameras"][0]["reason"] == "outside the activation's area"
+    # Nothing requested, not even the camera inside; the refusal is on the audit trail.
+    assert api.get("requester", url).json["items"] == []
+    trail = api.get("auditor", "/v1/audit?action=feed.refused").json["items"]
+    assert trail[-1]["subject_id"] == str(incident["id"])
+    assert [c["camera_id"] for c in trail[-1]["details"]["refused_cameras"]] == [far]
+
+    # Every camera watching an approach stands outside: best has nothing it may request.
+    body = _error(api.post("requester", url, {"best": 1}), 403, "no_legal_basis")
+    assert {c["camera_id"] for c in body["details"]["refused_cameras"]} == set(on_record)
+
+    accepted = api.post("requester", url, {"camera_ids": inside_ids})
+    assert accepted.status_code == 201, accepted.json
+    assert [f["camera_id"] for f in accepted.json["items"]] == inside_ids
+    assert {f["activation_id"] for f in accepted.json["items"]} == {activation["id"]}
+    assert accepted.json["activation"]["id"] == activation["id"]
+
+
+def test_a_camera_rests_on_an_activation_covering_it(api: Api, db: Connection) -> None:
+    """With two activations over the incident, a camera outside the longer one's area is
+    requested under the other, which covers it: each request names its own activation."""
+    small = _activate(api, area=GWANGHWAMUN_ONLY)
+    wide = _activate(api, ends_at=(_now() + dt.timedelta(hours=2)).isoformat())
+    incident = _incident(api, radius_m=1200, mode="euclidean")
+    on_record = sorted(
+        {c["camera_id"] for a in incident["approaches"]["features"]
+         for c in a["properties"]["cameras"] if c["online"]}
+    )  # fmt: skip
+    in_wide = _inside(db, on_record, CENTRAL_SEOUL)
+    b = next(i for i in on_record if in_wide[i])
+    assert not _inside(db, [b], GWANGHWAMUN_ONLY)[b]
+    a = int(
+        db.execute(
+            text(
+                "SELECT id FROM camera WHERE status = 'online' AND ST_Covers(ST_Transform("
+                "ST_SetSRID(ST_GeomFromGeoJSON(:area), 4326), 5179), position) ORDER BY id LIMIT 1"
+            ),
+            {"area": json.dumps(GWANGHWAMUN_ONLY)},
+        ).scalar_one()
+    )
+    response = api.post("requester", f"/v1/incidents/{incident['id']}/feeds",
+                        {"camera_ids": [a, b]})  # fmt: skip
+    assert response.status_code == 201, response.json
+    rests_on = {f["camera_id"]: f["activation_id"] for f in response.json["items"]}
+    # The small one is in force longer (1 day against 2 hours): it wins where it covers.
+    assert rests_on == {a: small["id"], b: wide["id"]}
+
+    # best: the k best of each approach among the cameras inside; those passed over are named.
+    best = api.post("requester", f"/v1/incidents/{incident['id']}/feeds", {"best": 1})
+    assert best.status_code == 201, best.json
+    chosen = [f["camera_id"] for f in best.json["items"] + best.json["already_requested"]]
+    assert chosen
+    inside_any = _inside(db, chosen + best.json["outside_activation"], CENTRAL_SEOUL)
+    assert all(inside_any[i] for i in chosen)
+    assert best.json["outside_activation"]
+    assert not any(inside_any[i] for i in best.json["outside_activation"])
 
 
 def test_feeds_refused_after_the_activation_ends(api: Api) -> None:

@@ -125,6 +125,19 @@ def world(
             ).id
             for role, (name, kind, parent) in made.items()
         }
+        # The centres serve real ground: the pilot's capital region, and 종로구.
+        for role, sido, sigungu in (
+            ("regional", ["서울특별시"], ["용인시"]),
+            ("owner", [], ["서울특별시 종로구"]),
+        ):
+            orgs.set_service_area_from(
+                conn,
+                organization_id=ids[role],
+                sido=sido,
+                sigungu=sigungu,
+                country_bounds=base_settings.country_bounds,
+                actor=ACTOR,
+            )
         cameras = [_camera(conn, ids["owner"], n) for n in CAMS]
         missing, sourceless = _camera(conn, ids["owner"], 90), _camera(conn, ids["owner"], 91)
         sources: dict[int, str | None] = {

@@ -1,10 +1,15 @@
 """Activations: the legal bases in force, each for an area and a period.
 
 Video may be provided only inside an active activation: :func:`active_activation_covering` is
-the one question the incidents and feeds code asks. An activation is *scheduled* before its
-start, *active* from ``starts_at`` until ``ends_at`` or until it is ended early, then *ended*
-(ended early) or *expired* (ran its course). Areas arrive and leave as lon/lat (EPSG:4326) and
-are stored in the working CRS. Creating and ending are audited in the same transaction.
+the question the incidents and feeds code asks of the incident point, and
+:func:`activations_for_cameras` the one it asks of each camera's position (a camera standing
+outside every activation's area may not be requested, however close to the incident). A
+centre records activations only inside its service area (:func:`create_activation`).
+
+An activation is *scheduled* before its start, *active* from ``starts_at`` until ``ends_at``
+or until it is ended early, then *ended* (ended early) or *expired* (ran its course). Areas
+arrive and leave as lon/lat (EPSG:4326) and are stored in the working CRS. Creating and ending
+are audited in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from geo.areas import geodesic_area_km2
 from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis, NotFound
 from geo.store import audit
 from geo.store.models import WORKING_SRID
+from geo.store.orgs import CENTRE_KINDS
 
 #: Longest period one activation may cover; a longer situation is renewed with a new reference.
 MAX_PERIOD = dt.timedelta(days=90)
@@ -32,12 +38,12 @@ MAX_LEAD = dt.timedelta(days=366)
 ActivationState = Literal["scheduled", "active", "ended", "expired"]
 _MAX_ID = 2**31 - 1
 
-_SELECT = (
-    "SELECT a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
+_COLUMNS = (
+    "a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
     " ST_AsGeoJSON(ST_Transform(a.area, 4326), 7) AS area_geojson,"
     " a.starts_at, a.ends_at, a.ended_at, a.created_at"
-    " FROM activation a JOIN organization o ON o.id = a.issuer_id"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM activation a JOIN organization o ON o.id = a.issuer_id"
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ def create_activation(
         unknown basis, empty reference, naive times, end not after start, a period over
         :data:`MAX_PERIOD`, already over, or starting more than :data:`MAX_LEAD` ahead.
     Forbidden
-        the issuer has a service area and the activation's area reaches outside it.
+        the issuer is a centre without a service area, or the activation's area reaches
+        outside the issuer's service area (:func:`_check_within_service_area`).
     """
     if basis not in domain.LEGAL_BASES:
         raise InvalidInput(
@@ -139,16 +146,7 @@ def create_activation(
             f"starts_at is more than {MAX_LEAD.days} days ahead", details={"field": "starts_at"}
         )
     wkb = area.wkb
-    outside = conn.execute(
-        text(
-            "SELECT NOT ST_Covers(service_area,"
-            f" ST_Transform(ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID}))"
-            " FROM organization WHERE id = :id AND service_area IS NOT NULL"
-        ),
-        {"wkb": wkb, "id": issuer_id},
-    ).scalar()
-    if outside:
-        raise Forbidden("the activation's area reaches outside the issuing organization's area")
+    _check_within_service_area(conn, issuer_id=issuer_id, wkb=wkb)
     activation_id = conn.execute(
         text(
             "INSERT INTO activation (basis, reference, issuer_id, area, starts_at, ends_at)"
@@ -183,6 +181,53 @@ def create_activation(
         },
     )
     return get_activation(conn, activation_id)
+
+
+def _check_within_service_area(conn: Connection, *, issuer_id: int, wkb: bytes) -> None:
+    """Refuse an area (lon/lat WKB) that is not inside the issuer's service area.
+
+    A centre (regional or municipal) without a service area is refused outright: it must be
+    given one first. An ``admin`` organization without one is the operator, who sets every
+    centre's area and so is not bounded by one; with one, it is bounded like a centre.
+    """
+    row = conn.execute(
+        text(
+            "WITH a AS (SELECT ST_Transform(ST_GeomFromWKB(:wkb, 4326),"
+            f" {WORKING_SRID}) AS geom)"
+            " SELECT o.id, o.name, o.kind, o.service_area IS NULL AS missing,"
+            " ST_Covers(o.service_area, a.geom) AS inside,"
+            " ST_Area(ST_Difference(a.geom, o.service_area)) / 1e6 AS outside_km2,"
+            " ST_X(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
+            " 4326)) AS lon,"
+            " ST_Y(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
+            " 4326)) AS lat"
+            " FROM organization o, a WHERE o.id = :id"
+        ),
+        {"wkb": wkb, "id": issuer_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no organization has the id {issuer_id}")
+    if row.missing:
+        if row.kind in CENTRE_KINDS:
+            raise Forbidden(
+                f"{row.name} has no service area, so it may not issue activations: an admin"
+                f" must set one first (`gilmok orgs service-area '{row.name}' --sigungu …` or"
+                f" PUT /v1/organizations/{row.id}/service-area)",
+                details={"issuer_id": row.id, "reason": "no_service_area"},
+            )
+        return
+    if not row.inside:
+        where = "" if row.lon is None else f", e.g. at ({row.lon:.5f}, {row.lat:.5f})"
+        raise Forbidden(
+            f"the activation's area reaches outside {row.name}'s service area"
+            f" ({row.outside_km2:,.3f} km² of it lies outside{where}): a centre may only"
+            " activate a legal basis for ground it serves",
+            details={
+                "issuer_id": row.id,
+                "reason": "outside_service_area",
+                "outside_km2": round(float(row.outside_km2 or 0.0), 3),
+            },
+        )
 
 
 def end_activation(
@@ -282,6 +327,48 @@ def active_activation_covering(
         {"lon": lon, "lat": lat, "at": at or _now()},
     ).first()
     return _row(row) if row is not None else None
+
+
+def activations_for_cameras(
+    conn: Connection,
+    point_lonlat: tuple[float, float],
+    camera_ids: list[int],
+    at: dt.datetime | None = None,
+) -> dict[int, Activation]:
+    """For each camera, the activation in force at ``at`` (default now) whose area covers both
+    the incident point and the camera's position; cameras with none are left out.
+
+    A camera's video rests on a legal basis for the ground the camera stands on, not only for
+    the incident's: a wide cordon reaches cameras beyond a small activation's area, and those
+    may not be provided. When several activations qualify, the same one
+    :func:`active_activation_covering` would choose wins (in force longest, then the oldest).
+
+    Examples
+    --------
+    ``activations_for_cameras(conn, (126.9769, 37.5759), [601, 702])`` → ``{601: <activation
+    7>}`` when camera 702 stands outside activation 7's area (and every other's).
+    """
+    if not camera_ids:
+        return {}
+    lon, lat = point_lonlat
+    rows = conn.execute(
+        text(
+            f"SELECT DISTINCT ON (c.id) c.id AS camera_id, {_COLUMNS} FROM camera c"
+            " JOIN activation a ON ST_Covers(a.area, c.position)"
+            " JOIN organization o ON o.id = a.issuer_id"
+            f" WHERE c.id = ANY(CAST(:ids AS bigint[])) AND {_ACTIVE} AND ST_Covers(a.area,"
+            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}))"
+            " ORDER BY c.id, LEAST(a.ends_at, COALESCE(a.ended_at, a.ends_at)) DESC, a.id"
+        ),
+        {"ids": list(camera_ids), "lon": lon, "lat": lat, "at": at or _now()},
+    )
+    out = {}
+    for row in rows:
+        values = dict(row._mapping)
+        camera_id = int(values.pop("camera_id"))
+        values["area"] = json.loads(values.pop("area_geojson"))
+        out[camera_id] = Activation(**values)
+    return out
 
 
 def require_activation(

