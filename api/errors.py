@@ -42,6 +42,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     ge.CameraSourceUnavailable: 502,
     ge.RelayRefused: 502,
     ge.DatabaseUnavailable: 503,
+    ge.StatementTimeout: 503,
     ge.RelayUnavailable: 503,
     ge.SchemaOutOfDate: 503,
     ge.NoRoadData: 503,
@@ -51,6 +52,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
 #: Seconds a client should wait before retrying, for the transient ones.
 RETRY_AFTER: dict[type[ge.GilmokError], int] = {
     ge.DatabaseUnavailable: 5,
+    ge.StatementTimeout: 5,
     ge.RelayUnavailable: 10,
 }
 
