@@ -53,7 +53,7 @@ def create_app(
     from flask import Flask
     from flask_smorest import Api
 
-    from api import activations, audit, drills, health
+    from api import activations, audit, drills, health, rate_limits
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
@@ -86,6 +86,7 @@ def create_app(
         relay = make_app_relay(settings, bind)
     app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
     api = GilmokApi(app)
+    rate_limits.init_app(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)

@@ -192,6 +192,18 @@ def handle_http_exception(exc: HTTPException) -> Response:
         return error_response(
             404, "not_found", f"nothing is at {request.path}", {"path": request.path}
         )
+    if status == 429:
+        from api.rate_limits import retry_after_s
+
+        wait = retry_after_s()
+        return error_response(
+            429,
+            "rate_limited",
+            f"too many requests: the limit of {exc.description} for this API key is spent;"
+            f" retry in {wait} s",
+            {"limit": exc.description, "retry_after_s": wait},
+            {"Retry-After": str(wait)},
+        )
     return error_response(status, _snake(exc.name), exc.description or exc.name)
 
 

@@ -220,3 +220,59 @@ def test_a_statement_past_the_timeout_is_503_and_writes_nothing(
     # and the same request, unblocked, goes through
     response = timed_app.test_client().post("/v1/activations", json=body, headers=headers)
     assert response.status_code == 201, response.json
+
+
+def _bearer(db: Connection, name: str, kind: str, role: str) -> dict[str, str]:
+    orgs.create_organization(db, name=name, kind=kind, actor=ACTOR)
+    key = orgs.create_api_key(db, organization=name, role=role, actor=ACTOR)[1]
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_refused_feed_requests_are_limited_strictly_per_key(
+    db: Connection, base_settings: Settings
+) -> None:
+    """Refusals (4xx) of feed requests count against the key's strict budget; once spent, every
+    feed request of that key is 429, while its other requests and other keys go on."""
+    app = create_app(
+        base_settings.with_overrides(rate_limit="1000/minute", rate_limit_refused_feeds="3/minute"),
+        engine=db,
+        relay=None,
+    )
+    client = app.test_client()
+    mine, other = (
+        _bearer(db, name, "military_unit", "requester") for name in ("제56보병사단", "제52보병사단")
+    )
+    missing = "/v1/incidents/999999999/feeds"
+    for _ in range(3):
+        response = client.post(missing, json={"camera_ids": [1]}, headers=mine)
+        assert response.status_code == 404, response.json
+    response = client.post(missing, json={"camera_ids": [1]}, headers=mine)
+    assert response.status_code == 429, response.json
+    assert set(response.json) == ERROR_KEYS
+    assert response.json["code"] == "rate_limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    # the key's other requests, and another key's feed requests, are not refused for it
+    assert (
+        client.get(f"/v1/cameras?bbox={','.join(map(str, BOX))}", headers=mine).status_code == 200
+    )
+    assert client.post(missing, json={"camera_ids": [1]}, headers=other).status_code == 404
+    # the counters are rows of the shared table, keyed by the key's digest, not the key
+    keys = db.execute(text("SELECT key FROM rate_limit_counter")).scalars().all()
+    assert keys
+    assert not any(mine["Authorization"].split()[1] in k for k in keys)
+
+
+def test_the_request_limit_counts_every_endpoint_of_a_key(
+    db: Connection, base_settings: Settings
+) -> None:
+    app = create_app(base_settings.with_overrides(rate_limit="4/minute"), engine=db, relay=None)
+    client = app.test_client()
+    headers = _bearer(db, "서울연구원", "planner", "planner")
+    bbox = ",".join(map(str, BOX))
+    paths = [f"/v1/cameras?bbox={bbox}", f"/v1/coverage?bbox={bbox}"] * 2
+    assert [client.get(p, headers=headers).status_code for p in paths] == [200] * 4
+    assert client.get(f"/v1/coverage?bbox={bbox}", headers=headers).status_code == 429
+    assert client.get("/healthz").status_code == 200
+    # off: no limit at all
+    unlimited = create_app(base_settings.with_overrides(rate_limit=None), engine=db, relay=None)
+    assert unlimited.test_client().get(paths[0], headers=headers).status_code == 200

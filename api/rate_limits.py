@@ -1,0 +1,162 @@
+"""Per-key rate limits (Flask-Limiter), counted in PostgreSQL so every worker shares them.
+
+Two limits, both set in :class:`geo.settings.Settings`:
+
+- ``GILMOK_RATE_LIMIT`` (default 1200/minute): every request of one API key, across every
+  endpoint. Requests without a key count by client address; ``/healthz`` is never limited.
+- ``GILMOK_RATE_LIMIT_REFUSED_FEEDS`` (default 30/minute): feed requests of one key that were
+  refused (any 4xx but 429). Once spent, every feed request of the key is refused until the
+  window ends: each refusal writes an audit record, and a client probing for cameras it may
+  not have must not be able to write thousands.
+
+A limit spent answers 429 in the one error shape, with ``Retry-After`` (:mod:`api.errors`).
+
+Why PostgreSQL: gunicorn runs several worker processes and a deployment may run several
+``gilmok serve``; a limit counted in each process's memory would multiply by their number.
+Flask-Limiter's shared storages (Redis, Memcached, MongoDB) are servers gilmok does not run;
+PostgreSQL is already shared by all of them. The counters are one UNLOGGED table written by a
+single UPSERT per limit and request (:mod:`geo.store.rate_limits`), the fixed-window strategy.
+A key is the SHA-256 of the presented API key, so that nobody without the key can spend its
+budget (a key's public prefix would let anyone lock another organization out).
+Should the database fail, the limiter lets the request through (it logs the error) rather than
+refusing every request: the requests that write need the database anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from flask.wrappers import Response
+from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from limits.storage import Storage
+from sqlalchemy.engine import Connection
+
+from geo.errors import GilmokError
+from geo.store import rate_limits as store
+from geo.store.app_role import app_transaction
+from geo.store.orgs import hash_api_key
+
+#: The storage scheme of :class:`PostgresStorage` (a ``limits`` storage URI).
+STORAGE_URI = "gilmok+postgresql://"
+#: Seconds between two purges of ended windows, per process.
+PURGE_EVERY_S = 60.0
+#: Endpoints no limit applies to (a load balancer's health checks).
+EXEMPT_ENDPOINTS = frozenset({"health.Health"})
+
+
+def _settings() -> Any:
+    return current_app.extensions["gilmok"].settings
+
+
+class PostgresStorage(Storage):
+    """A ``limits`` storage in the current app's database (fixed windows only).
+
+    Stateless but for the time of its last purge: each call runs in a short transaction of its
+    own, as the app role, on the database of the app handling the request — so one storage
+    serves every app of the process (tests make many).
+    """
+
+    STORAGE_SCHEME = ["gilmok+postgresql"]  # noqa: RUF012 (the limits registry reads a list)
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self._purged_at = time.monotonic()
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return GilmokError
+
+    def _run(self, work: Any) -> Any:
+        state = current_app.extensions["gilmok"]
+        timeout = state.settings.request_statement_timeout_ms
+        with app_transaction(state.bind, statement_timeout_ms=timeout) as conn:
+            return work(conn)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        def work(conn: Connection) -> int:
+            if time.monotonic() - self._purged_at > PURGE_EVERY_S:
+                self._purged_at = time.monotonic()
+                store.purge_expired(conn)
+            return store.hit(conn, key, window_s=expiry, amount=amount)
+
+        return int(self._run(work))
+
+    def get(self, key: str) -> int:
+        return int(self._run(lambda conn: store.hits(conn, key)))
+
+    def get_expiry(self, key: str) -> float:
+        end = self._run(lambda conn: store.window_end(conn, key))
+        return time.time() if end is None else float(end)
+
+    def check(self) -> bool:
+        self._run(lambda conn: store.hits(conn, ""))
+        return True
+
+    def reset(self) -> int | None:
+        return int(self._run(store.clear_all))
+
+    def clear(self, key: str) -> None:
+        self._run(lambda conn: store.clear(conn, key))
+
+
+def rate_limit_key() -> str:
+    """Whom a request counts against: its API key's digest, else its client address."""
+    presented = request.headers.get("X-API-Key") or ""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        presented = value
+    if presented.strip():
+        return "key:" + hash_api_key(presented.strip()).hex()[:32]
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _request_rate() -> str:
+    return _settings().rate_limit or ""
+
+
+def _refused_feeds_rate() -> str:
+    return _settings().rate_limit_refused_feeds or ""
+
+
+def _exempt() -> bool:
+    return request.endpoint in EXEMPT_ENDPOINTS
+
+
+def _refused(response: Response) -> bool:
+    return 400 <= response.status_code < 500 and response.status_code != 429
+
+
+def _note_breach(limit: RequestLimit) -> None:
+    """Keep when the spent window ends, for the 429's ``Retry-After``."""
+    g.rate_limit_reset_at = limit.reset_at
+
+
+limiter = Limiter(
+    rate_limit_key,
+    application_limits=[ApplicationLimit(_request_rate, exempt_when=_exempt)],
+    storage_uri=STORAGE_URI,
+    strategy="fixed-window",
+    headers_enabled=False,
+    swallow_errors=True,
+    on_breach=_note_breach,
+)
+
+#: Decorates the feed-request view: only refused requests are counted.
+limit_refused_feed_requests = limiter.limit(
+    _refused_feeds_rate, deduct_when=_refused, override_defaults=False
+)
+
+
+def retry_after_s() -> int:
+    """Whole seconds until the window of the limit this request spent ends (at least 1)."""
+    reset_at = g.get("rate_limit_reset_at")
+    if reset_at is None:
+        return 60
+    return max(1, int(reset_at - time.time()))
+
+
+def init_app(app: Flask) -> None:
+    """Apply the limits to ``app`` (after its ``gilmok`` extension holds the settings)."""
+    limiter.init_app(app)
