@@ -27,6 +27,9 @@ their feeds for an authorised situation room.
 Every endpoint under /v1 needs an API key (`Authorization: Bearer gk_…` or `X-API-Key`);
 each operation lists the roles that may call it in `x-gilmok-roles`. Every error has the body
 `{"code", "message", "details"}`. Coordinates are [longitude, latitude] (EPSG:4326).
+Each key has a request budget, and a smaller one for refused feed requests: past it the answer is
+429 `rate_limited` with `Retry-After`. A request whose database work runs too long is cancelled
+with nothing written: 503 `statement_timeout`.
 """
 
 

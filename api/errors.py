@@ -199,8 +199,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
         return error_response(
             429,
             "rate_limited",
-            f"too many requests: the limit of {exc.description} for this API key is spent;"
-            f" retry in {wait} s",
+            f"too many requests: the limit of {exc.description} for this API key (or, without"
+            f" one, this address) is spent; retry in {wait} s",
             {"limit": exc.description, "retry_after_s": wait},
             {"Retry-After": str(wait)},
         )

@@ -8,10 +8,10 @@ asks to know whether the registry changed under it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -72,7 +72,7 @@ def registry_version(conn: Connection) -> tuple[int, int, int]:
 
 
 def _feature(geometry: str, props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "id": props["id"], "geometry": json.loads(geometry),
+    return {"type": "Feature", "id": props["id"], "geometry": orjson.loads(geometry),
             "properties": props}  # fmt: skip
 
 
