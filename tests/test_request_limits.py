@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from api import create_app
 from geo.settings import Settings
 from geo.store import audit, connect, orgs
+from geo.store.cameras import _box_params
 
 pytestmark = pytest.mark.db
 
@@ -79,6 +80,15 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
+def _literal(value: Any) -> str:
+    """SQL text of a test value (EXECUTE's arguments cannot be bound parameters)."""
+    if isinstance(value, bytes):
+        return f"'\\x{value.hex()}'::bytea"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
+
+
 def _prepared(conn: Connection, opening: str) -> tuple[str, int]:
     row = conn.execute(
         text(
@@ -91,19 +101,19 @@ def _prepared(conn: Connection, opening: str) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize(
-    ("path", "opening", "index", "args"),
+    ("path", "opening", "index", "params"),
     [
         (
             "/v1/cameras",
             "WITH page AS MATERIALIZED ( SELECT c.id FROM camera c",
             "ix_camera_position",
-            "{x0}, {y0}, {x1}, {y1}, 0, 500",
+            ["outline", "ix0", "iy0", "ix1", "iy1", "after", "limit"],
         ),
         (
             "/v1/coverage",
             "WITH page AS MATERIALIZED ( SELECT v.id FROM coverage v",
             "ix_coverage_geom",
-            "{x0}, {y0}, {x1}, {y1}, 'observe', 0, 500",
+            ["outline", "ix0", "iy0", "ix1", "iy1", "level", "after", "limit"],
         ),
     ],
 )
@@ -114,7 +124,7 @@ def test_bbox_requests_keep_the_gist_plan_when_the_plan_is_generic(
     path: str,
     opening: str,
     index: str,
-    args: str,
+    params: list[str],
 ) -> None:
     app = create_app(base_settings, engine=generic_engine, relay=None)
     client = app.test_client()
@@ -131,10 +141,9 @@ def test_bbox_requests_keep_the_gist_plan_when_the_plan_is_generic(
     # the box is projected once (an InitPlan), and the GiST index condition takes it.
     with generic_engine.connect() as conn:
         name, _ = _prepared(conn, opening)
-        x0, y0, x1, y1 = BOX
-        explained = conn.execute(
-            text(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args.format(x0=x0, y0=y0, x1=x1, y1=y1)})")
-        ).scalar_one()
+        values = {**_box_params(BOX), "level": "observe", "after": 0, "limit": 500}
+        args = ", ".join(_literal(values[p]) for p in params)
+        explained = conn.execute(text(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")).scalar_one()
         _, generic_plans = _prepared(conn, opening)
     assert generic_plans >= 15
     nodes = list(_plan_nodes(explained[0]["Plan"]))
