@@ -285,3 +285,56 @@ def test_the_request_limit_counts_every_endpoint_of_a_key(
     # off: no limit at all
     unlimited = create_app(base_settings.with_overrides(rate_limit=None), engine=db, relay=None)
     assert unlimited.test_client().get(paths[0], headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        (126.97, 37.56, 126.99, 37.58),  # central Seoul
+        (126.5, 37.3, 127.0, 37.8),  # the largest box accepted
+        (131.5, 37.0, 132.0, 37.5),  # Ulleungdo-Dokdo, far from UTM-K's central meridian
+        (124.6, 33.1, 125.1, 33.6),  # south-west of Jeju
+        (126.97, 37.56, 126.970001, 37.560001),  # a hair
+    ],
+)
+def test_the_inner_rectangle_of_a_projected_box_lies_inside_it(
+    bbox: tuple[float, float, float, float],
+) -> None:
+    import shapely
+
+    from geo.crs import projected_box, xy_to_lonlat
+
+    outline, inner = projected_box(bbox)
+    assert outline.is_valid
+    assert inner is not None
+    assert shapely.contains(outline, shapely.box(*inner))
+    # its corners are inside the lon/lat box
+    lon, lat = xy_to_lonlat([inner[0], inner[2]], [inner[1], inner[3]])
+    assert bbox[0] <= lon.min()
+    assert lon.max() <= bbox[2]
+    assert bbox[1] <= lat.min()
+    assert lat.max() <= bbox[3]
+    assert shapely.box(*inner).area > 0.9 * outline.area
+
+
+def test_a_bbox_page_holds_exactly_the_cameras_in_the_box(registry_engine: Engine) -> None:
+    """The inner-rectangle shortcut and the exact test together find what lon/lat says."""
+    from geo.store.cameras import cameras_in_bbox, coverage_in_bbox
+
+    box = (126.9, 37.5, 127.05, 37.62)
+    with registry_engine.connect() as conn:
+        expected = conn.execute(
+            text(
+                "SELECT array_agg(id ORDER BY id) FROM ("
+                " SELECT id, ST_Transform(position, 4326) AS p FROM camera"
+                " WHERE status <> 'retired') c"
+                " WHERE ST_X(p) BETWEEN :x0 AND :x1 AND ST_Y(p) BETWEEN :y0 AND :y1"
+            ),
+            dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
+        ).scalar_one()
+        found = [f["id"] for f in cameras_in_bbox(conn, box, limit=100_000)]
+        covered = coverage_in_bbox(conn, box, limit=100_000)
+    assert len(expected) > 1000
+    assert found == expected
+    # every camera in the box has its coverage polygon meet the box
+    assert {f["properties"]["camera_id"] for f in covered} >= set(expected)
