@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from real_registry import real_registry_url
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
 
 from api import create_app
@@ -338,3 +338,26 @@ def test_a_bbox_page_holds_exactly_the_cameras_in_the_box(registry_engine: Engin
     assert found == expected
     # every camera in the box has its coverage polygon meet the box
     assert {f["properties"]["camera_id"] for f in covered} >= set(expected)
+
+
+def test_leases_never_let_more_than_the_limit_through(
+    db: Connection, base_settings: Settings
+) -> None:
+    """Two processes' storages spend one key's window in leases of 1 % of the limit: together
+    they admit no more than the limit, lose less than a lease each, and send one statement per
+    lease rather than per hit."""
+    from limits import parse
+
+    from api.rate_limits import LeasedFixedWindow, PostgresStorage
+
+    app = create_app(base_settings, engine=db, relay=None)
+    item = parse("1000/minute")
+    sent: list[str] = []
+    event.listen(db, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    with app.test_request_context():
+        workers = [LeasedFixedWindow(PostgresStorage()) for _ in range(2)]
+        admitted = sum(workers[i % 2].hit(item, "key:test", "global") for i in range(1500))
+    upserts = [s for s in sent if s.startswith("INSERT INTO rate_limit_counter")]
+    assert 1000 - 2 * 9 <= admitted <= 1000
+    # a lease of 10 hits each, and the refused ones cost nothing once the window is spent
+    assert len(upserts) <= 1000 // 10 + 2

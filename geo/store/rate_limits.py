@@ -21,15 +21,15 @@ _HIT = text(
     " ELSE EXCLUDED.hits END,"
     " expires_at = CASE WHEN r.expires_at > clock_timestamp() THEN r.expires_at"
     " ELSE EXCLUDED.expires_at END"
-    " RETURNING hits"
+    " RETURNING hits, extract(epoch FROM expires_at) AS ends_at"
 )
 
 
-def hit(conn: Connection, key: str, *, window_s: float, amount: int = 1) -> int:
-    """Add ``amount`` hits to ``key``'s live window (or open one of ``window_s`` seconds);
-    the window's hits after this one."""
-    hits = conn.execute(_HIT, {"key": key, "amount": amount, "window_s": window_s}).scalar_one()
-    return int(hits)
+def hit(conn: Connection, key: str, *, window_s: float, amount: int = 1) -> tuple[int, float]:
+    """Add ``amount`` hits to ``key``'s live window (or open one of ``window_s`` seconds):
+    the window's hits after these, and when it ends (seconds since the epoch)."""
+    row = conn.execute(_HIT, {"key": key, "amount": amount, "window_s": window_s}).one()
+    return int(row.hits), float(row.ends_at)
 
 
 def hits(conn: Connection, key: str) -> int:
