@@ -1,6 +1,8 @@
-"""No request holds a worker for long: the bounding-box statements keep their GiST plan when
-PostgreSQL caches a generic one, and every request's statements run under a timeout that
-answers 503 in the error shape with nothing written (issue 12, item 6).
+"""No request holds a worker for long, and no key spends more than its share (issue 12, items 6
+and 9): the bounding-box statements keep their GiST plan when PostgreSQL caches a generic one
+and find exactly what lies in the box; every request's statements run under a timeout that
+answers 503 in the error shape with nothing written; per-key rate limits, refused feed requests
+counted strictly, taken in leases that never admit more than the limit.
 """
 
 from __future__ import annotations
