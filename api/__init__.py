@@ -27,6 +27,9 @@ their feeds for an authorised situation room.
 Every endpoint under /v1 needs an API key (`Authorization: Bearer gk_…` or `X-API-Key`);
 each operation lists the roles that may call it in `x-gilmok-roles`. Every error has the body
 `{"code", "message", "details"}`. Coordinates are [longitude, latitude] (EPSG:4326).
+Each key has a request budget, and a smaller one for refused feed requests: past it the answer is
+429 `rate_limited` with `Retry-After`. A request whose database work runs too long is cancelled
+with nothing written: 503 `statement_timeout`.
 """
 
 
@@ -53,7 +56,7 @@ def create_app(
     from flask import Flask
     from flask_smorest import Api
 
-    from api import activations, audit, drills, health, organizations
+    from api import activations, audit, drills, health, organizations, rate_limits
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
@@ -87,6 +90,7 @@ def create_app(
         relay = make_app_relay(settings, bind)
     app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
     api = GilmokApi(app, spec_kwargs={"extra_plugins": [SchemaRules()]})
+    rate_limits.init_app(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)

@@ -34,7 +34,17 @@ def app_state() -> AppState:
 
 
 @contextlib.contextmanager
-def transaction() -> Iterator[Connection]:
-    """One database transaction as the app role, committed when the block ends without error."""
-    with app_transaction(app_state().bind) as conn:
+def transaction(*, bounded: bool = True) -> Iterator[Connection]:
+    """One database transaction as the app role, committed when the block ends without error.
+
+    Each statement may run for ``GILMOK_REQUEST_STATEMENT_TIMEOUT_MS`` at most: one slow query
+    must not hold a sync worker (and every request queued behind it) for seconds. A statement
+    past it is cancelled, the transaction rolled back, and the request answers 503
+    (:class:`geo.errors.StatementTimeout`). ``bounded=False`` is for the work that is the
+    worker's rather than one request's: loading the registry snapshot takes minutes at
+    national scale.
+    """
+    state = app_state()
+    timeout = state.settings.request_statement_timeout_ms if bounded else None
+    with app_transaction(state.bind, statement_timeout_ms=timeout) as conn:
         yield conn

@@ -50,6 +50,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     ge.CameraSourceUnavailable: 502,
     ge.RelayRefused: 502,
     ge.DatabaseUnavailable: 503,
+    ge.StatementTimeout: 503,
     ge.RelayUnavailable: 503,
     ge.SchemaOutOfDate: 503,
     ge.NoRoadData: 503,
@@ -59,6 +60,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
 #: Seconds a client should wait before retrying, for the transient ones.
 RETRY_AFTER: dict[type[ge.GilmokError], int] = {
     ge.DatabaseUnavailable: 5,
+    ge.StatementTimeout: 5,
     ge.RelayUnavailable: 10,
 }
 
@@ -228,6 +230,18 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status == 404:
         return error_response(
             404, "not_found", f"nothing is at {request.path}", {"path": request.path}
+        )
+    if status == 429:
+        from api.rate_limits import retry_after_s
+
+        wait = retry_after_s()
+        return error_response(
+            429,
+            "rate_limited",
+            f"too many requests: the limit of {exc.description} for this API key (or, without"
+            f" one, this address) is spent; retry in {wait} s",
+            {"limit": exc.description, "retry_after_s": wait},
+            {"Retry-After": str(wait)},
         )
     return error_response(status, _snake(exc.name), exc.description or exc.name)
 

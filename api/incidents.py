@@ -50,6 +50,7 @@ from marshmallow import fields, validate
 from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
+from api.rate_limits import limit_refused_feed_requests
 from api.schemas import INT64_MAX, Blueprint, Integer, Text, only_one_of
 from api.spatial import (
     CORDON_RULES,
@@ -613,6 +614,7 @@ class IncidentFeeds(MethodView):
             _may_read(conn, caller, incident)
         return {"items": _listing(incident_id, caller)}
 
+    @limit_refused_feed_requests
     @requires_roles("requester")
     @blp.arguments(FeedsIn)
     @blp.response(201, FeedsOut)

@@ -11,16 +11,26 @@ thread, started before the snapshot load so that feeds end on time from the firs
 loop's advisory lock makes exactly one worker of all the serves on a database lead it, the
 others stand by and one takes over when the leader exits or dies. Stopping serve stops the
 loop (gunicorn's ``worker_exit``), releasing the lock.
+
+Requests gunicorn refuses before the app sees them (a request line or headers over its limits,
+a request it cannot parse) are answered in the API's one JSON error shape too
+(:class:`JsonErrorWorker`). gunicorn's control socket (``gunicornc``) is off: gilmok does not
+use it, and every server of one user shared its one default path, so that stopping one
+``gilmok serve`` deleted the socket of another still running.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.sync import SyncWorker
 
 from geo.settings import Settings
 
@@ -41,6 +51,78 @@ class GilmokServer(BaseApplication):
         from api import create_app
 
         return create_app(self.settings)
+
+
+#: gunicorn's parse errors that are the client's malformed request (400).
+_MALFORMED = (
+    http_errors.InvalidRequestLine,
+    http_errors.InvalidRequestMethod,
+    http_errors.InvalidHTTPVersion,
+    http_errors.InvalidHeader,
+    http_errors.InvalidHeaderName,
+    http_errors.ObsoleteFolding,
+    http_errors.InvalidChunkSize,
+    http_errors.ChunkMissingTerminator,
+    http_errors.InvalidChunkExtension,
+)
+
+
+def refusal(exc: BaseException, cfg: Any) -> tuple[int, str, str, str, dict[str, Any]] | None:
+    """(status, reason, code, message, details) of a request gunicorn refused while parsing it,
+    or None for an error that is not the client's (gunicorn's own answer stands)."""
+    if isinstance(exc, http_errors.LimitRequestLine):
+        limit = cfg.limit_request_line
+        return (
+            414,
+            "URI Too Long",
+            "request_line_too_long",
+            f"the request line (method, path and query) is longer than the {limit} bytes"
+            " accepted; send a shorter query",
+            {"max_bytes": limit},
+        )
+    if isinstance(exc, http_errors.LimitRequestHeaders):
+        count, size = cfg.limit_request_fields, cfg.limit_request_field_size
+        return (
+            431,
+            "Request Header Fields Too Large",
+            "request_headers_too_large",
+            f"the request's headers are too many or too large: at most {count} header fields"
+            f" of at most {size} bytes each are accepted",
+            {"max_fields": count, "max_field_bytes": size},
+        )
+    if isinstance(exc, _MALFORMED) and not isinstance(
+        exc, (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName)
+    ):
+        return (
+            400,
+            "Bad Request",
+            "malformed_request",
+            f"the request is not valid HTTP: {exc}",
+            {},
+        )
+    return None
+
+
+class JsonErrorWorker(SyncWorker):
+    """gunicorn's sync worker, answering the requests it refuses itself in gilmok's error shape
+    (``{"code", "message", "details"}``, as :mod:`api.errors` answers every other error)."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        refused = refusal(exc, self.cfg)
+        if refused is None:
+            super().handle_error(req, client, addr, exc)
+            return
+        status, reason, code, message, details = refused
+        self.log.warning("refused a request from %s: %s", (addr or ("",))[0], exc)
+        body = json.dumps({"code": code, "message": message, "details": details}).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("could not send the refusal of a request")
 
 
 def load_snapshot_before_serving(worker: Any) -> None:
@@ -132,7 +214,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers or default_workers(),
-        "worker_class": "sync",
+        "worker_class": JsonErrorWorker,
+        "control_socket_disable": True,
         "preload_app": False,
         # a request that reloads a changed national registry takes a minute or more
         "timeout": 300,

@@ -126,7 +126,7 @@ def _load_from_app() -> tuple[RegistrySnapshot, Version]:
     from api.context import app_state
 
     settings = app_state().settings
-    with transaction() as conn:
+    with transaction(bounded=False) as conn:
         # Read the version first: a change landing during the load is seen at the next check.
         version = registry_version(conn)
         snapshot = load_snapshot(

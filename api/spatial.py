@@ -233,12 +233,15 @@ class CoverageQuery(BBoxQuery):
     )
 
 
-def _page(features: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    return {
+def _page(features: list[dict[str, Any]], limit: int) -> Response:
+    """The page as JSON, encoded by orjson (the same JSON as Flask's, keys sorted): 500
+    coverage polygons took Flask's encoder longer than the database took to find them."""
+    page = {
         "type": "FeatureCollection",
         "features": features,
         "next_after_id": features[-1]["id"] if len(features) == limit else None,
     }
+    return Response(orjson.dumps(page, option=orjson.OPT_SORT_KEYS), mimetype="application/json")
 
 
 @blp.route("/approaches")
@@ -265,7 +268,7 @@ class Cameras(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(BBoxQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, FeaturePageOut)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """Cameras in a bounding box (GeoJSON points, paged by id; never a source URL)"""
         with transaction() as conn:
             features = store.cameras_in_bbox(
@@ -279,7 +282,7 @@ class Coverage(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(CoverageQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, FeaturePageOut)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """Stored coverage polygons meeting a bounding box (GeoJSON, paged by coverage id)"""
         with transaction() as conn:
             features = store.coverage_in_bbox(

@@ -135,3 +135,55 @@ def north_azimuth_deg(
     x0, y0 = lonlat_to_xy(lon, lat, crs=crs)
     x1, y1 = lonlat_to_xy(lon, lat + step, crs=crs)
     return np.asarray(np.degrees(np.arctan2(x1 - x0, y1 - y0)), dtype=np.float64)
+
+
+def projected_box(
+    bbox: tuple[float, float, float, float],
+    *,
+    crs: str = DEFAULT_WORKING_CRS,
+    step_deg: float = 0.01,
+) -> tuple[shapely.Polygon, tuple[float, float, float, float] | None]:
+    """A lon/lat box (min lon, min lat, max lon, max lat, degrees) in the working CRS: its
+    outline, and the largest axis-aligned rectangle (x0, y0, x1, y1, metres) inside it.
+
+    The edges are densified every ``step_deg`` degrees before projection, so the outline follows
+    the box's meridians and parallels, which project to curves (at 0.01° the chords stray from
+    them by far less than a millimetre). Whatever lies in the inner rectangle lies in the box:
+    a search tests it with a cheap bounding-box comparison and keeps the exact test for the band
+    between rectangle and outline. None when the outline is too curved to hold one.
+
+    Examples
+    --------
+    >>> outline, inner = projected_box((126.97, 37.56, 126.99, 37.58))
+    >>> ix0, iy0, ix1, iy1 = inner
+    >>> bool(shapely.contains(outline, shapely.box(ix0, iy0, ix1, iy1)))
+    True
+    >>> round((ix1 - ix0) / 10) * 10, round((iy1 - iy0) / 10) * 10
+    (1750, 2210)
+    """
+    x0, y0, x1, y1 = bbox
+
+    def edge(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return lonlat_to_xy(lon, lat, crs=crs)
+
+    def steps(low: float, high: float) -> NDArray[np.float64]:
+        return np.linspace(low, high, max(2, int(np.ceil((high - low) / step_deg)) + 1))
+
+    lats, lons = steps(y0, y1), steps(x0, x1)
+    west = edge(np.full_like(lats, x0), lats)
+    north = edge(lons, np.full_like(lons, y1))
+    east = edge(np.full_like(lats, x1), lats[::-1])
+    south = edge(lons[::-1], np.full_like(lons, y0))
+    ring = np.concatenate(
+        [np.column_stack(e)[:-1] for e in (west, north, east, south)] + [np.column_stack(west)[:1]]
+    )
+    outline = shapely.Polygon(ring)
+    inner = (
+        float(west[0].max()),
+        float(south[1].max()),
+        float(east[0].min()),
+        float(north[1].min()),
+    )
+    if not (inner[0] < inner[2] and inner[1] < inner[3]):
+        return outline, None
+    return outline, inner

@@ -36,6 +36,13 @@ class DatabaseUnavailable(GilmokError):
     code = "database_unavailable"
 
 
+class StatementTimeout(GilmokError):
+    """The database cancelled a statement that ran past its time limit; its transaction was
+    rolled back, so nothing it was writing was kept."""
+
+    code = "statement_timeout"
+
+
 class SchemaOutOfDate(GilmokError):
     """The database is reachable but not migrated to the code's schema."""
 

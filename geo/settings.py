@@ -122,6 +122,19 @@ class Settings:
     feed_session_max_s
         Longest a feed session's credential lives, seconds, whatever the activation's end
         (``GILMOK_FEED_SESSION_MAX_S``, default 2 hours).
+    request_statement_timeout_ms
+        Longest any one SQL statement of an API request may run, milliseconds, before
+        PostgreSQL cancels it and the request answers 503 with nothing written
+        (``GILMOK_REQUEST_STATEMENT_TIMEOUT_MS``, default 2000).
+    rate_limit
+        Requests one API key may make, across every endpoint, every worker and every
+        ``gilmok serve`` sharing the database, as a rate string such as ``1200/minute`` or
+        ``20/second;1200/minute``; ``off`` for none (``GILMOK_RATE_LIMIT``). Requests without a
+        key are counted by client address.
+    rate_limit_refused_feeds
+        Feed requests one API key may have refused (any 4xx answer: no legal basis, a camera
+        outside the activation, ...) before every further feed request of the key is refused
+        for the rest of the window (``GILMOK_RATE_LIMIT_REFUSED_FEEDS``, default 30/minute).
     """
 
     database_url: URL = field(default_factory=lambda: make_url(DEFAULT_DATABASE_URL))
@@ -137,6 +150,9 @@ class Settings:
     max_coverage_range_m: float = 200.0
     relay: RelaySettings = field(default_factory=RelaySettings)
     feed_session_max_s: float = 7200.0
+    request_statement_timeout_ms: int = 2000
+    rate_limit: str | None = "1200/minute"
+    rate_limit_refused_feeds: str | None = "30/minute"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests, CLI options)."""
@@ -193,6 +209,22 @@ def _parse_bounds(raw: str) -> tuple[float, float, float, float]:
     if not (min_lon < max_lon and min_lat < max_lat and min_lat >= -90 and max_lat <= 90):
         raise ConfigurationError(f"GILMOK_COUNTRY_BOUNDS={raw!r} is not a valid box")
     return (min_lon, min_lat, max_lon, max_lat)
+
+
+def _parse_rate(name: str, raw: str) -> str | None:
+    """A rate string of the ``limits`` library (``30/minute``, ``5/second;100/hour``), or None
+    for ``off``."""
+    from limits import parse_many
+
+    if raw.strip().lower() == "off":
+        return None
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a rate such as 30/minute or 5/second;100/hour (or off)"
+        ) from exc
+    return raw.strip()
 
 
 def _parse_crs(raw: str) -> str:
@@ -311,5 +343,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         changes["feed_session_max_s"] = _parse_float(
             "GILMOK_FEED_SESSION_MAX_S", raw, low=1, high=7 * 24 * 3600
         )
+    if raw := env.get("GILMOK_REQUEST_STATEMENT_TIMEOUT_MS"):
+        changes["request_statement_timeout_ms"] = int(
+            _parse_float("GILMOK_REQUEST_STATEMENT_TIMEOUT_MS", raw, low=1, high=600_000)
+        )
+    for key, name in (
+        ("rate_limit", "GILMOK_RATE_LIMIT"),
+        ("rate_limit_refused_feeds", "GILMOK_RATE_LIMIT_REFUSED_FEEDS"),
+    ):
+        if raw := env.get(name):
+            changes[key] = _parse_rate(name, raw)
     changes["relay"] = _load_relay(env)
     return settings.with_overrides(**changes)

@@ -28,11 +28,31 @@ def test_defaults_are_usable() -> None:
         ({"GILMOK_DATA_DIR": "/nonexistent/folder"}, "GILMOK_DATA_DIR"),
         ({"GILMOK_COUNTRY_BOUNDS": "130,30,120,40"}, "GILMOK_COUNTRY_BOUNDS"),
         ({"GILMOK_MAX_COVERAGE_RANGE_M": "lots"}, "GILMOK_MAX_COVERAGE_RANGE_M"),
+        ({"GILMOK_REQUEST_STATEMENT_TIMEOUT_MS": "0"}, "GILMOK_REQUEST_STATEMENT_TIMEOUT_MS"),
+        ({"GILMOK_RATE_LIMIT": "many"}, "GILMOK_RATE_LIMIT"),
+        ({"GILMOK_RATE_LIMIT_REFUSED_FEEDS": "30/fortnight"}, "GILMOK_RATE_LIMIT_REFUSED_FEEDS"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigurationError, match=names):
         load_settings(environ)
+
+
+def test_request_limits_are_read() -> None:
+    defaults = load_settings({})
+    assert defaults.request_statement_timeout_ms == 2000
+    assert defaults.rate_limit == "1200/minute"
+    assert defaults.rate_limit_refused_feeds == "30/minute"
+    settings = load_settings(
+        {
+            "GILMOK_REQUEST_STATEMENT_TIMEOUT_MS": "500",
+            "GILMOK_RATE_LIMIT": "20/second;1000/minute",
+            "GILMOK_RATE_LIMIT_REFUSED_FEEDS": "off",
+        }
+    )
+    assert settings.request_statement_timeout_ms == 500
+    assert settings.rate_limit == "20/second;1000/minute"
+    assert settings.rate_limit_refused_feeds is None
 
 
 def test_plain_postgresql_url_uses_psycopg3() -> None:

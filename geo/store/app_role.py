@@ -36,30 +36,52 @@ def _drop_to_app_role(conn: Connection) -> None:
         ) from exc
 
 
+def _limit_statements(conn: Connection, timeout_ms: int | None) -> None:
+    if timeout_ms is not None:
+        conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{timeout_ms}ms"}
+        )
+
+
 @contextlib.contextmanager
-def app_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+def app_transaction(
+    bind: Engine | Connection, *, statement_timeout_ms: int | None = None
+) -> Iterator[Connection]:
     """One transaction as ``gilmok_app``: committed when the block ends, rolled back on error.
 
     ``bind`` is an engine (each call checks out a connection) or a connection already in a
-    transaction (tests): then the block is a savepoint, and the connection's role is restored
-    after it.
+    transaction (tests): then the block is a savepoint, and the connection's role and statement
+    timeout are restored after it. With ``statement_timeout_ms``, PostgreSQL cancels any
+    statement of the block that runs longer (``SET LOCAL statement_timeout``), and the whole
+    block is rolled back.
 
     Raises
     ------
     DatabaseUnavailable
         when the database cannot be reached or the app role is not usable.
+    StatementTimeout
+        when a statement ran past ``statement_timeout_ms``.
     """
     with database_errors(bind.engine.url):
         if isinstance(bind, Engine):
             with bind.begin() as conn:
                 _drop_to_app_role(conn)
+                _limit_statements(conn, statement_timeout_ms)
                 yield conn
             return
-        before = bind.execute(text("SELECT current_user")).scalar_one()
+        before = bind.execute(
+            text("SELECT current_user, current_setting('statement_timeout')")
+        ).one()
         with bind.begin_nested():
             _drop_to_app_role(bind)
+            _limit_statements(bind, statement_timeout_ms)
             yield bind
-        bind.execute(text("SELECT set_config('role', :role, true)"), {"role": before})
+        bind.execute(
+            text(
+                "SELECT set_config('role', :role, true), set_config('statement_timeout', :t, true)"
+            ),
+            {"role": before[0], "t": before[1]},
+        )
 
 
 def schema_revision(conn: Connection) -> str | None:

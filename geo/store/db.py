@@ -10,7 +10,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.errors import DatabaseUnavailable
+from geo.errors import DatabaseUnavailable, StatementTimeout
+
+#: SQLSTATE of a statement cancelled by ``statement_timeout`` (or by an operator's cancel).
+QUERY_CANCELED = "57014"
 
 _PASSWORD_IN_DSN = re.compile(r"(password=)\S+|(://[^:/@\s]+:)[^@\s]+(@)", re.IGNORECASE)
 
@@ -61,10 +64,18 @@ def connect(url: URL, *, check: bool = True, **engine_options: object) -> Engine
 
 @contextlib.contextmanager
 def database_errors(url: URL) -> Iterator[None]:
-    """Turn connection-level driver errors inside the block into :class:`DatabaseUnavailable`."""
+    """Turn connection-level driver errors inside the block into :class:`DatabaseUnavailable`,
+    and a statement cancelled for its time into :class:`StatementTimeout`."""
     try:
         yield
     except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+            timeout = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+            raise StatementTimeout(
+                "the database did not finish this request's work in time; nothing was changed."
+                " Retry shortly, or ask for less (a smaller box, a lower limit)",
+                details={"database_message": timeout or "statement cancelled"},
+            ) from None
         raise DatabaseUnavailable(describe_database_error(exc, url)) from None
     except DBAPIError as exc:
         if exc.connection_invalidated:

@@ -391,6 +391,20 @@ class RelayStream(Base):
     state: Mapped[str] = mapped_column(Text, server_default="provisioning")
 
 
+class RateLimitCounter(Base):
+    """One fixed-window counter of the API's rate limits (:mod:`geo.store.rate_limits`).
+
+    UNLOGGED: a counter is worth nothing after a crash, and a hit then writes no WAL.
+    """
+
+    __tablename__ = "rate_limit_counter"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AuditRecord(Base):
     """Append-only, hash-chained record of every request, decision, provision, view and revocation.
 
