@@ -12,7 +12,7 @@ Who may do what:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask.views import MethodView
@@ -43,7 +43,23 @@ class _StrictBoolean(fields.Boolean):
         return value
 
 
+def _none_of(*names: str) -> dict[str, Any]:
+    return {"not": {"anyOf": [{"required": [name]} for name in names]}}
+
+
 class ServiceAreaIn(ma.Schema):
+    #: The area given one way: 시군구 and/or 시도, or a drawn area, or the camera hull.
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "anyOf": [{"required": ["sigungu"]}, {"required": ["sido"]}],
+                **_none_of("area", "camera_hull"),
+            },
+            {"required": ["area"], **_none_of("sigungu", "sido", "camera_hull")},
+            {"required": ["camera_hull"], **_none_of("sigungu", "sido", "area")},
+        ]
+    }
+
     sigungu = fields.List(
         Text(min_length=1, max_length=60),
         validate=validate.Length(min=1, max=300),
@@ -65,16 +81,16 @@ class ServiceAreaIn(ma.Schema):
         }
     )
     camera_hull = _StrictBoolean(
-        metadata={"description": "true: the hull of the cameras the centre owns, 200 m wider"}
+        validate=validate.Equal(True, error="give true, or leave camera_hull out"),
+        metadata={
+            "description": "true: the hull of the cameras the centre owns, 200 m wider",
+            "enum": [True],
+        },
     )
 
     @ma.validates_schema
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:
-        kinds = [
-            "sigungu" in data or "sido" in data,
-            "area" in data,
-            data.get("camera_hull") is True,
-        ]
+        kinds = ["sigungu" in data or "sido" in data, "area" in data, "camera_hull" in data]
         if sum(kinds) != 1:
             raise ma.ValidationError(
                 "give the area one way: sigungu and/or sido, or area, or camera_hull: true",

@@ -143,6 +143,13 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         "POST /v1/feed-requests/{request_id}/deny": {"request_id": to_deny},
         "GET /v1/drills/{name}": drill,
         "GET /v1/drills/{name}/scenarios/{scenario_id}": drill,
+        "GET /v1/organizations/{organization_id}/service-area": {
+            "organization_id": world.orgs["municipal_centre"]
+        },
+        # the centre owning Mapo's cameras: camera_hull is then a valid way to set its area
+        "PUT /v1/organizations/{organization_id}/service-area": {
+            "organization_id": world.orgs["municipal_centre"]
+        },
     }
 
 
@@ -160,6 +167,8 @@ SEMANTIC_422 = {
     "POST /v1/incidents": "the point inside the loaded roads; speed × minutes in 50..5000 m",
     "POST /v1/incidents/{incident_id}/feeds": "cameras that watch the incident's approaches or"
     " lie within its radius",
+    "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
+    " valid area inside the country; cameras owned for a hull",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: schemathesis 4's warnings (all shown by default).
@@ -197,9 +206,10 @@ def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]
             if name in SEMANTIC_422:
                 statuses = json.dumps(POSITIVE_STATUSES)
                 lines.append(f"checks.positive_data_acceptance.expected-statuses = {statuses}")
-                # (schemathesis looks at both together: with no id in the path, no 404 is
-                # about test data either)
-                hidden = {"validation_mismatch"} | (set() if params else {"missing_test_data"})
+                # schemathesis (4.32) weighs both together and only hides validation_mismatch
+                # for one operation when missing_test_data is hidden there too; a seeded id in
+                # the path is one that exists, so its 404s are not what that warning is about
+                hidden = {"validation_mismatch", "missing_test_data"}
                 shown = json.dumps([w for w in WARNINGS if w not in hidden])
                 lines.append(f"warnings = {{ display = {shown}, fail-on = true }}")
             if roles:
@@ -219,7 +229,9 @@ def test_schemathesis_checks_all_pass_with_no_warning(
     try:
         # The relay is an outside system: an in-memory adapter stands for it here (the relay
         # tests drive the real Janus), so that feeds are provisioned and credentials issued.
-        app = create_app(base_settings, engine=world.conn, relay=FakeRelay())
+        # No rate limit: the fuzz sends about a hundred requests an operation, most refused.
+        settings = base_settings.with_overrides(rate_limit=None, rate_limit_refused_feeds=None)
+        app = create_app(settings, engine=world.conn, relay=FakeRelay())
         snapshot_cache(app).install(world.snapshot)
         # What the server answered, by route, status and error code: printed with the report.
         answers: Counter[tuple[str, str, int, str]] = Counter()

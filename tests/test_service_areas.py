@@ -17,7 +17,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
@@ -358,13 +358,13 @@ def test_service_area_camera_hull(db: Connection) -> None:
 
 @pytest.fixture
 def scratch_url(base_settings: Settings) -> Iterator[URL]:
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         yield url
 
 
-def test_service_area_command(scratch_url: URL, tmp_path: Path) -> None:
+def test_service_area_command(scratch_url: URL, base_settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
-    env = {"GILMOK_DATABASE_URL": scratch_url.render_as_string(hide_password=False)}
+    env = database_env(scratch_url, base_settings)
 
     def run(*args: str, code: int = 0) -> str:
         result = runner.invoke(main, list(args), env=env)
