@@ -24,7 +24,6 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo import _kernels
 from geo.coverage import (
     ARC_STEP_DEG,
     ARC_TOLERANCE_M,
@@ -42,6 +41,9 @@ from geo.coverage import (
 from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
 from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
+from geo.kernels.arrays import floats, ints
+from geo.kernels.lines import line_bounds
+from geo.kernels.watch import CameraDisks, LineVertices, watch_pairs
 from geo.network import lines_from_vertices
 
 #: Camera statuses left out of the index altogether: the camera no longer exists.
@@ -289,13 +291,13 @@ class CoverageIndex:
         empty = np.empty(0, dtype=np.int64)
         if n == 0 or len(self) == 0:
             return empty, empty, np.empty(0)
-        x, y = _kernels.floats(x), _kernels.floats(y)
-        part, owner = _kernels.ints(part), _kernels.ints(owner)
+        x, y = floats(x), floats(y)
+        part, owner = ints(part), ints(owner)
         # the tree's boxes (default level) hold the coverage at this level and stronger ones;
         # a weaker level's reach is longer by ``grow`` at most
         grow = self.grow_m[strength]
         if bounds is None:
-            b, line = _kernels.line_bounds(x, y, part, owner, n)
+            b, line = line_bounds(x, y, part, owner, n)
         else:
             b, line = bounds, np.arange(n)
         query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
@@ -313,9 +315,9 @@ class CoverageIndex:
             )  # fmt: skip
             pair_geom, pair_cam = pair_geom[meets], pair_cam[meets]
         radius_all = self.range_by_level[strength]
-        pair_geom, pair_cam, near, unsure, n_unsure = _kernels.watch_pairs(
-            self.x, self.y, radius_all, self.grid_span_deg, x, y, part, owner, n,
-            _kernels.ints(pair_geom), _kernels.ints(pair_cam),
+        pair_geom, pair_cam, near, unsure, n_unsure = watch_pairs(
+            *CameraDisks(self.x, self.y, radius_all, self.grid_span_deg),
+            *LineVertices(x, y, part, owner, n), ints(pair_geom), ints(pair_cam),
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip
         if n_unsure == 0:
