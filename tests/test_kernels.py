@@ -28,12 +28,11 @@ print(snap_in_grid(*grid, *lines, 40.0, 5.0, 50.0, 50.0)[1])
 """
 
 
+@pytest.mark.slow  # compiles a loop twice in fresh processes: 10-20 s
 def test_a_change_in_one_kernel_file_recompiles_the_loops_of_the_others(tmp_path: Path) -> None:
     """Numba checks only a loop's own file; editing lines.py must still reach grid.py's loop."""
     copy = tmp_path / "geo"
-    shutil.copytree(
-        Path(geo.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copytree(Path(geo.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["PYTHONPATH"] = str(tmp_path)
 

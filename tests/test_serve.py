@@ -18,12 +18,16 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import pytest
 from real_registry import real_registry_url
 
 from geo.settings import Settings
 from geo.store import connect, orgs
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# the registry lives in a database of its own (no fixture of conftest's DB_FIXTURES)
+pytestmark = pytest.mark.db
 
 
 def _free_port() -> int:
