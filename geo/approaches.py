@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
 from geo.domain import CORDON_MODES, DIRECTIONS, TRAVEL_MODES
 from geo.errors import InvalidInput
-from geo.kernels.cordon import CordonSpec, NetworkBound, SegmentAttrs, cordon_table
+from geo.kernels.cordon import CordonSpec, CordonTable, NetworkBound, cordon_table
 from geo.network import (
     Reach,
     RoadNetwork,
@@ -312,11 +312,16 @@ def find_approaches(
         mode == "network", outbound_flags, px, py, snap.segment, snap.offset_m, r,
         travel != "drive", float(watch_m), float(merge_m), SAME_DIRECTION_DEG, north,
     )  # fmt: skip
-    table = cordon_table(
-        *spec, *bound, *network.polylines, *network.seg_grid,
-        *SegmentAttrs(network.seg_oneway, network.seg_road, network.seg_main),
-        *network.graph(travel).records(toward=True),
-    )  # fmt: skip
+    table = CordonTable._make(
+        cordon_table(
+            *spec,
+            *bound,
+            *network.polylines,
+            *network.seg_grid,
+            *network.segment_attrs,
+            *network.graph(travel).records(toward=True),
+        )
+    )
     seg = table.segment
     approaches = Approaches(
         direction=_DIRECTION_NAMES[table.outbound.view(np.int8)],

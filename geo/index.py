@@ -17,6 +17,7 @@ It builds from a PostGIS query result, a GeoPackage layer or a camera reader's t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
 from geo.kernels.arrays import floats, ints
 from geo.kernels.lines import line_bounds
-from geo.kernels.watch import CameraDisks, LineVertices, watch_pairs
+from geo.kernels.watch import CameraColumns, CameraDisks, LineVertices, watch_pairs
 from geo.network import lines_from_vertices
 
 #: Camera statuses left out of the index altogether: the camera no longer exists.
@@ -232,6 +233,21 @@ class CoverageIndex:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @cached_property
+    def camera_disks(self) -> tuple[CameraDisks, ...]:
+        """Per DORI level (weakest first), every camera's position, coverage radius and span,
+        as the compiled loops take them."""
+        span = self.grid_span_deg
+        return tuple(CameraDisks(self.x, self.y, radius, span) for radius in self.range_by_level)
+
+    @cached_property
+    def camera_columns(self) -> CameraColumns:
+        """What ranking the watchers reads of every camera, as the compiled loop takes it."""
+        return CameraColumns(
+            self.pixels_h, self.lens_factor, self.fixed, self.heading_deg, self.pan_min_deg,
+            self.pan_max_deg, self.online, self.id_rank, self.x, self.y,
+        )  # fmt: skip
+
     def range_m(self, cameras: ArrayLike, *, level: str) -> NDArray[np.float64]:
         """Coverage radius (metres) of camera rows at DORI ``level``."""
         cams = np.asarray(cameras, dtype=np.int64)
@@ -316,7 +332,7 @@ class CoverageIndex:
             pair_geom, pair_cam = pair_geom[meets], pair_cam[meets]
         radius_all = self.range_by_level[strength]
         pair_geom, pair_cam, near, unsure, n_unsure = watch_pairs(
-            *CameraDisks(self.x, self.y, radius_all, self.grid_span_deg),
+            *self.camera_disks[strength],
             *LineVertices(x, y, part, owner, n), ints(pair_geom), ints(pair_cam),
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip

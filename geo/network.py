@@ -35,6 +35,7 @@ from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 from geo.kernels.arrays import floats, ints
+from geo.kernels.cordon import SegmentAttrs
 from geo.kernels.graph import Adjacency, Records, bounded_search
 from geo.kernels.grid import Grid, build_grid, snap_in_grid
 from geo.kernels.lines import Polylines, inside_and_edge_distance, locate, substrings
@@ -76,16 +77,26 @@ class TravelGraph:
     def adjacency(self, *, toward: bool) -> Adjacency:
         """The search's adjacency: predecessors (``toward`` a point: the reversed graph) or
         successors."""
-        if toward:
-            return Adjacency(self.in_ptr, self.in_idx, self.in_w)
-        return Adjacency(self.out_ptr, self.out_idx, self.out_w)
+        return self._structures[toward][0]
 
     def records(self, *, toward: bool) -> Records:
         """The edge records by the node a search reaches them from: by head ``toward`` a point
         (their far end the tail), else by tail (their far end the head)."""
-        if toward:
-            return Records(self.by_head_ptr, self.by_head, self.seg, self.forward, self.tail)
-        return Records(self.by_tail_ptr, self.by_tail, self.seg, self.forward, self.head)
+        return self._structures[toward][1]
+
+    @cached_property
+    def _structures(self) -> dict[bool, tuple[Adjacency, Records]]:
+        """:meth:`adjacency` and :meth:`records` by ``toward``, made once."""
+        return {
+            True: (
+                Adjacency(self.in_ptr, self.in_idx, self.in_w),
+                Records(self.by_head_ptr, self.by_head, self.seg, self.forward, self.tail),
+            ),
+            False: (
+                Adjacency(self.out_ptr, self.out_idx, self.out_w),
+                Records(self.by_tail_ptr, self.by_tail, self.seg, self.forward, self.head),
+            ),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +169,11 @@ class RoadNetwork:
         ax, ay, bx, by = self._extent_edges
         inside, distance = inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return bool(inside) or distance == 0.0
+
+    @cached_property
+    def segment_attrs(self) -> SegmentAttrs:
+        """What a cordon reads of each segment, as the compiled loops take it."""
+        return SegmentAttrs(self.seg_oneway, self.seg_road, self.seg_main)
 
     @cached_property
     def polylines(self) -> Polylines:

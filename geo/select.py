@@ -27,7 +27,7 @@ from geo.approaches import Approaches, Cordon
 from geo.coverage import DORI_LEVELS, level_px_per_m
 from geo.domain import DORI_PX_PER_M
 from geo.index import CoverageIndex
-from geo.kernels.watch import ApproachPoints, CameraColumns, WatchPairs, rank_watchers
+from geo.kernels.watch import ApproachPoints, Ranking, WatchPairs, rank_watchers
 
 #: A camera faces the traffic when it can look within this angle of it, degrees.
 FACING_TOLERANCE_DEG = 60.0
@@ -140,14 +140,12 @@ def cameras_watching(
     n = pair_app.shape[0]
     if n == 0:
         return _no_watchers(index, level, k)
-    ranked = rank_watchers(
-        *WatchPairs(pair_app, cams, near),
-        *CameraColumns(
-            index.pixels_h, index.lens_factor, index.fixed, index.heading_deg,
-            index.pan_min_deg, index.pan_max_deg, index.online, index.id_rank, index.x, index.y,
-        ),
-        *ApproachPoints(approaches.bearing_deg, approaches.x, approaches.y),
-        _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG, k,
+    ranked = Ranking._make(
+        rank_watchers(
+            *WatchPairs(pair_app, cams, near), *index.camera_columns,
+            *ApproachPoints(approaches.bearing_deg, approaches.x, approaches.y),
+            _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG, k,
+        )
     )  # fmt: skip
     cams = ranked.camera
     return Watchers(

@@ -23,7 +23,9 @@ through a typed function of its module, which spreads them into the compiled loo
 accepts a namedtuple argument, but its dispatch costs about a microsecond more per
 namedtuple than the same arrays passed flat (measured), and the incident query makes a
 handful of such calls in ~0.3 ms. :func:`geo.kernels.arrays.fields_of` checks, when a module
-is imported, that a compiled loop's parameters are the structures' fields in order.
+is imported, that a compiled loop's parameters are the structures' fields in order. A loop
+with many results returns a plain tuple of a structure's fields, which the caller names with
+the structure's ``_make``: numba boxes a namedtuple result through its Python constructor.
 
 Compiled code is cached beside these files (``cache=True``): the first process on a fresh
 checkout compiles for a few seconds, later ones load it in milliseconds. Numba invalidates a

@@ -354,12 +354,14 @@ def cordon_table(
     (:func:`geo.kernels.grid.grid_query`, :func:`circle_crossings`) — grouped into approaches
     by :func:`approach_table`.
 
-    Returns a :class:`CordonTable`: per approach its representative crossing's segment,
-    direction along it, whether it is an exit, whether on a main road, its offset, x, y and
-    bearing (grid bearing less ``north_deg``, modulo 360); the merged crossings' segments
-    (``member_seg[member_ptr[i]:member_ptr[i + 1]]``); the watch stretches' vertices with
-    ``stretch_part``/``stretch_owner`` as :func:`approach_table` gives them (``part`` and
-    ``part_owner``); and each approach's stretch bounding box (minx, miny, maxx, maxy)."""
+    Returns the fields of a :class:`CordonTable` (``CordonTable._make`` names them: numba
+    would box a namedtuple through its Python constructor, microseconds more): per approach
+    its representative crossing's segment, direction along it, whether it is an exit, whether
+    on a main road, its offset, x, y and bearing (grid bearing less ``north_deg``, modulo 360);
+    the merged crossings' segments (``member_seg[member_ptr[i]:member_ptr[i + 1]]``); the watch
+    stretches' vertices with ``stretch_part``/``stretch_owner`` as :func:`approach_table` gives
+    them (``part`` and ``part_owner``); and each approach's stretch bounding box (minx, miny,
+    maxx, maxy)."""
     two_way = foot or not seg_oneway[snap_seg]
     n_dir = outbound_flags.shape[0]
     segs = np.empty(0, dtype=np.int64)
@@ -415,7 +417,7 @@ def cordon_table(
     for j in range(by_group.shape[0]):
         member_seg[j] = c_seg[order[by_group[j]]]
     boxes, _ = line_bounds(sx, sy, part, part_owner, k)  # every stretch has vertices
-    return CordonTable(
+    return (
         rep_seg, rep_fwd, rep_out, group_main, rep_off, rep_x, rep_y, rep_bear, member_seg,
         group_ptr, sx, sy, part, part_owner, boxes,
     )  # fmt: skip

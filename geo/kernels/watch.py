@@ -183,7 +183,8 @@ def rank_watchers(
     traffic (see :func:`geo.select.facing_traffic`), its distance to the crossing point; then
     the pairs ranked within each approach (online first, stronger level, facing, nearer, lower
     ``id_rank``), from the fields of :class:`WatchPairs`, :class:`CameraColumns` and
-    :class:`ApproachPoints`. Returns the :class:`Ranking`; an approach (of ``n_approaches``)
+    :class:`ApproachPoints`. Returns the fields of a :class:`Ranking` (``Ranking._make`` names
+    them, as :func:`geo.kernels.cordon.cordon_table` says why); an approach (of ``n_approaches``)
     is blind when no online camera is among its pairs."""
     n = pair_app.shape[0]
     density = np.empty(n)
@@ -250,7 +251,7 @@ def rank_watchers(
         ranked_level[j] = reached[i]
         if cam_online[i]:
             blind[a] = False
-    return Ranking(
+    return (
         out_app, out_cam, rank, out_density, out_distance, out_x, out_y, out_facing, out_online,
         ranked_level, blind,
     )  # fmt: skip
