@@ -323,21 +323,23 @@ def find_approaches(
         )
     )
     seg = table.segment
+    forward, outbound, main = table.flags
+    offset_m, x, y, bearing_deg = table.values
     approaches = Approaches(
-        direction=_DIRECTION_NAMES[table.outbound.view(np.int8)],
+        direction=_DIRECTION_NAMES[outbound.view(np.int8)],
         segment=seg,
-        forward=table.forward,
-        offset_m=table.offset_m,
-        x=table.x,
-        y=table.y,
-        bearing_deg=table.bearing_deg,
+        forward=forward,
+        offset_m=offset_m,
+        x=x,
+        y=y,
+        bearing_deg=bearing_deg,
         name=network.seg_name[seg],
         highway=network.seg_highway[seg],
         ref=network.seg_ref[seg],
         osm_way_id=network.seg_way[seg],
-        main=table.main,
-        stretch_x=table.stretch_x,
-        stretch_y=table.stretch_y,
+        main=main,
+        stretch_x=table.stretch_xy[0],
+        stretch_y=table.stretch_xy[1],
         stretch_part=table.stretch_part,
         stretch_owner=table.stretch_owner,
         member_seg=table.member_seg,

@@ -147,21 +147,23 @@ def cameras_watching(
             _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG, k,
         )
     )  # fmt: skip
-    cams = ranked.camera
+    approach, cams, rank = ranked.ints
+    px_per_m, distance_m, x, y = ranked.values
+    facing, online = ranked.flags
     return Watchers(
         requested_level=level,
-        approach=ranked.approach,
+        approach=approach,
         camera=cams,
         camera_id=np.asarray(index.camera_id[cams], dtype=object),
-        rank=ranked.rank,
+        rank=rank,
         level=_LEVEL_NAMES[ranked.level],
-        px_per_m=ranked.px_per_m,
-        facing=ranked.facing,
-        distance_m=ranked.distance_m,
-        online=ranked.online,
+        px_per_m=px_per_m,
+        facing=facing,
+        distance_m=distance_m,
+        online=online,
         confidence=index.confidence[cams],
-        x=ranked.x,
-        y=ranked.y,
+        x=x,
+        y=y,
         kind=index.kind[cams],
         blind=ranked.blind,
     )

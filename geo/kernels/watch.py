@@ -70,20 +70,16 @@ class ApproachPoints(NamedTuple):
 
 
 class Ranking(NamedTuple):
-    """Watchers in ranked order, one entry per (approach, camera) pair: the approach, camera
-    row, rank within the approach (from 1), pixel density (px/m), distance to the crossing
-    point (metres), camera position, facing the traffic, online, the DORI level reached (index
-    into the thresholds); and per approach whether it is blind."""
+    """Watchers in ranked order, one column per (approach, camera) pair, columns of one type
+    sharing an array (as :class:`geo.kernels.cordon.CordonTable` says why): ``ints`` rows
+    approach, camera row, rank within the approach (from 1); ``values`` rows pixel density
+    (px/m), distance to the crossing point (metres), camera x, y; ``flags`` rows facing the
+    traffic, online; ``level`` the DORI level reached (index into the thresholds); and per
+    approach whether it is ``blind``."""
 
-    approach: NDArray[np.int64]
-    camera: NDArray[np.int64]
-    rank: NDArray[np.int64]
-    px_per_m: NDArray[np.float64]
-    distance_m: NDArray[np.float64]
-    x: NDArray[np.float64]
-    y: NDArray[np.float64]
-    facing: NDArray[np.bool_]
-    online: NDArray[np.bool_]
+    ints: NDArray[np.int64]
+    values: NDArray[np.float64]
+    flags: NDArray[np.bool_]
     level: NDArray[np.int64]
     blind: NDArray[np.bool_]
 
@@ -226,32 +222,23 @@ def rank_watchers(
     order = stable_order(order, -reached)
     order = stable_order(order, ~cam_online)
     order = stable_order(order, pair_app)
-    out_app = np.empty(n, dtype=np.int64)
-    out_cam = np.empty(n, dtype=np.int64)
-    rank = np.empty(n, dtype=np.int64)
-    out_density = np.empty(n)
-    out_distance = np.empty(n)
-    out_x = np.empty(n)
-    out_y = np.empty(n)
-    out_facing = np.empty(n, dtype=np.bool_)
-    out_online = np.empty(n, dtype=np.bool_)
+    ints = np.empty((3, n), dtype=np.int64)  # approach, camera, rank
+    values = np.empty((4, n))  # density, distance, camera x, camera y
+    flags = np.empty((2, n), dtype=np.bool_)  # facing, online
     ranked_level = np.empty(n, dtype=np.int64)
     blind = np.ones(n_approaches, dtype=np.bool_)
     for j in range(n):
         i = order[j]
         a, c = pair_app[i], cams[i]
-        out_app[j], out_cam[j] = a, c
-        if j > 0 and a == out_app[j - 1]:
-            rank[j] = rank[j - 1] + 1
+        ints[0, j], ints[1, j] = a, c
+        if j > 0 and a == ints[0, j - 1]:
+            ints[2, j] = ints[2, j - 1] + 1
         else:
-            rank[j] = 1
-        out_density[j], out_distance[j] = density[i], distance[i]
-        out_x[j], out_y[j] = cam_x[c], cam_y[c]
-        out_facing[j], out_online[j] = facing[i], cam_online[i]
+            ints[2, j] = 1
+        values[0, j], values[1, j] = density[i], distance[i]
+        values[2, j], values[3, j] = cam_x[c], cam_y[c]
+        flags[0, j], flags[1, j] = facing[i], cam_online[i]
         ranked_level[j] = reached[i]
         if cam_online[i]:
             blind[a] = False
-    return (
-        out_app, out_cam, rank, out_density, out_distance, out_x, out_y, out_facing, out_online,
-        ranked_level, blind,
-    )  # fmt: skip
+    return ints, values, flags, ranked_level, blind
