@@ -18,14 +18,17 @@ Every function here is pure: arrays in, new arrays out. The one exception is the
 array of :func:`geo.kernels.graph.bounded_search`, a per-thread buffer of node distances that
 the search leaves as it found it (all ``inf``).
 
-A loop called from Python with many arrays takes them as named structures (``NamedTuple``)
-through a typed function of its module, which spreads them into the compiled loop: numba
-accepts a namedtuple argument, but its dispatch costs about a microsecond more per
-namedtuple than the same arrays passed flat (measured), and the incident query makes a
-handful of such calls in ~0.3 ms. :func:`geo.kernels.arrays.fields_of` checks, when a module
-is imported, that a compiled loop's parameters are the structures' fields in order. A loop
-with many results returns a plain tuple of a structure's fields, which the caller names with
-the structure's ``_make``: numba boxes a namedtuple result through its Python constructor.
+A loop called from Python with many arrays takes the fields of named structures
+(``NamedTuple``: :class:`~geo.kernels.lines.Polylines`, :class:`~geo.kernels.grid.Grid`,
+:class:`~geo.kernels.cordon.CordonSpec`, ...) that its callers spread into it, as in
+``snap_in_grid(*network.seg_grid, *network.polylines, x, y, near_m, max_m)``: numba accepts a
+namedtuple argument, but its dispatch costs about a microsecond more per namedtuple than the
+same arrays passed flat (measured), and the incident query makes a handful of such calls in
+~0.3 ms. :func:`geo.kernels.arrays.fields_of` checks, when a module is imported, that a
+loop's first parameters are the structures' fields in order. A loop with many results returns
+a plain tuple of a structure's fields, which the caller names with the structure's ``_make``
+(numba would box a namedtuple result through its Python constructor), one array per column
+type with a row per column (each array boxed costs about half a microsecond).
 
 Compiled code is cached beside these files (``cache=True``): the first process on a fresh
 checkout compiles for a few seconds, later ones load it in milliseconds. Numba invalidates a
