@@ -25,9 +25,10 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geo import _kernels
 from geo.approaches import Cordon
 from geo.crs import xy_to_lonlat
+from geo.kernels.graph import cordon_pieces
+from geo.kernels.lines import drop_empty_lines
 from geo.network import RoadNetwork
 from geo.select import Watchers
 
@@ -80,21 +81,15 @@ def _cordon_lines(
     """Vertices (x, y, line) of the network cordon's lines, zero-length lines left out."""
     parts = []
     for reach in cordon.reaches:
-        graph = network.graph(reach.travel)
-        ptr, grouped = (
-            (graph.by_head_ptr, graph.by_head)
-            if reach.toward
-            else (graph.by_tail_ptr, graph.by_tail)
-        )
-        pieces = _kernels.cordon_pieces(
-            reach.nodes, reach.dist, ptr, grouped, graph.seg, graph.forward,
-            network.seg_length, reach.snap.segment, reach.snap.offset_m,
-            cordon.radius_m, reach.toward,
+        pieces = cordon_pieces(
+            *network.graph(reach.travel).records(toward=reach.toward), reach.nodes, reach.dist,
+            network.seg_length, reach.snap.segment, reach.snap.offset_m, cordon.radius_m,
+            reach.toward,
         )  # fmt: skip
         parts.append(pieces)
     seg, start, end = (np.concatenate(column) for column in zip(*parts, strict=True))
     x, y, line = network.substring_vertices(seg, start, end)
-    return _kernels.drop_empty_lines(x, y, line)
+    return drop_empty_lines(x, y, line)
 
 
 def _points(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.object_]:

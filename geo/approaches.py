@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from geo import _kernels
 from geo.cordon import DEFAULT_CORDON, CordonOptions
 from geo.crs import LONLAT_CRS, get_transformer, xy_to_lonlat
 from geo.errors import InvalidInput
+from geo.kernels.cordon import CordonSpec, CordonTable, NetworkBound, cordon_table
 from geo.network import (
     Reach,
     RoadNetwork,
@@ -52,9 +52,14 @@ SAME_DIRECTION_DEG = 90.0
 #: ``direction`` by ``outbound`` (False, True).
 _DIRECTION_NAMES = np.array(["inbound", "outbound"])
 #: The ``outbound`` flag of each direction searched.
-_OUTBOUND_FLAGS = {"inbound": (False,), "outbound": (True,), "both": (False, True)}
-_NO_INTS = np.empty(0, dtype=np.int64)
-_NO_FLOATS = np.empty(0)
+_OUTBOUND_FLAGS = {
+    name: np.array(flags)
+    for name, flags in {"inbound": (False,), "outbound": (True,), "both": (False, True)}.items()
+}
+#: The network bound of a circle: none.
+_NO_BOUND = NetworkBound(
+    np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +248,6 @@ def find_approaches(
         px, py = float(incident[0]), float(incident[1])
     snap = snap_to_road(network, px, py, max_distance_m=r)
     outbound_flags = _OUTBOUND_FLAGS[options.direction]
-    graph, grid = network.graph(travel), network.seg_grid
     if mode == "network":
         reaches = tuple(
             road_distances(network, snap, radius_m=r, travel=travel, toward=not outbound)
@@ -257,44 +261,51 @@ def find_approaches(
         rec_ptr = np.array([0, *itertools.accumulate(r.crossing_rec.shape[0] for r in reaches)])
         end_a = np.array([reach.end_dist[0] for reach in reaches])
         end_b = np.array([reach.end_dist[1] for reach in reaches])
+        bound = NetworkBound(rec, along, rec_ptr, end_a, end_b)
         incomplete = any(reach.reaches_edge for reach in reaches) or (
             network.distance_to_edge(snap.x, snap.y) <= r
         )
     else:
         reaches = ()
-        rec, along, rec_ptr, end_a, end_b = _NO_INTS, _NO_FLOATS, _NO_INTS, _NO_FLOATS, _NO_FLOATS
+        bound = _NO_BOUND
         incomplete = network.distance_to_edge(px, py) <= r
-    seg, flags, values, member_seg, member_ptr, stretch_xy, part, owner, boxes = (
-        _kernels.cordon_table(
-            mode == "network", np.array(outbound_flags), rec, along, rec_ptr,
-            end_a, end_b, graph.seg, graph.forward, grid.ptr, grid.seg, grid.x0, grid.y0,
-            grid.cell, grid.nx, grid.ny, px, py,
-            network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-            network.seg_length, network.seg_oneway, network.seg_bounds, network.seg_road,
-            network.seg_main, snap.segment, snap.offset_m, r, travel != "drive",
-            float(watch_m), float(merge_m), SAME_DIRECTION_DEG, north,
-        )
+    spec = CordonSpec(
+        mode == "network", outbound_flags, px, py, snap.segment, snap.offset_m, r,
+        travel != "drive", float(watch_m), float(merge_m), SAME_DIRECTION_DEG, north,
     )  # fmt: skip
+    table = CordonTable._make(
+        cordon_table(
+            *spec,
+            *bound,
+            *network.polylines,
+            *network.seg_grid,
+            *network.segment_attrs,
+            *network.graph(travel).records(toward=True),
+        )
+    )
+    seg = table.segment
+    forward, outbound, main = table.flags
+    offset_m, x, y, bearing_deg = table.values
     approaches = Approaches(
-        direction=_DIRECTION_NAMES[flags[1].view(np.int8)],
+        direction=_DIRECTION_NAMES[outbound.view(np.int8)],
         segment=seg,
-        forward=flags[0],
-        offset_m=values[0],
-        x=values[1],
-        y=values[2],
-        bearing_deg=values[3],
+        forward=forward,
+        offset_m=offset_m,
+        x=x,
+        y=y,
+        bearing_deg=bearing_deg,
         name=network.seg_name[seg],
         highway=network.seg_highway[seg],
         ref=network.seg_ref[seg],
         osm_way_id=network.seg_way[seg],
-        main=flags[2],
-        stretch_x=stretch_xy[0],
-        stretch_y=stretch_xy[1],
-        stretch_part=part,
-        stretch_owner=owner,
-        member_seg=member_seg,
-        member_ptr=member_ptr,
-        stretch_bounds=boxes,
+        main=main,
+        stretch_x=table.stretch_xy[0],
+        stretch_y=table.stretch_xy[1],
+        stretch_part=table.stretch_part,
+        stretch_owner=table.stretch_owner,
+        member_seg=table.member_seg,
+        member_ptr=table.member_ptr,
+        stretch_bounds=table.stretch_bounds,
     )
     return Cordon(
         incident_lon=lon,

@@ -39,9 +39,10 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo import _kernels
 from geo.domain import DORI_PX_PER_M
 from geo.errors import InvalidInput
+from geo.kernels.arrays import floats
+from geo.kernels.sectors import sector_rings
 
 #: DORI level names, weakest first.
 DORI_LEVELS: tuple[str, ...] = tuple(DORI_PX_PER_M)
@@ -299,9 +300,8 @@ def sector_polygons(
     radius = _as_column(radius_m, n)
     if n == 0:
         return np.empty(0, dtype=object)
-    px, py, ring = _kernels.sector_rings(
-        _kernels.floats(cx), _kernels.floats(cy), _kernels.floats(start),
-        _kernels.floats(span), _kernels.floats(radius),
+    px, py, ring = sector_rings(
+        floats(cx), floats(cy), floats(start), floats(span), floats(radius),
         ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
     )  # fmt: skip
     rings = shapely.linearrings(np.column_stack([px, py]), indices=ring)

@@ -63,7 +63,7 @@ def answer_incident(
 
 def warm_up(network: RoadNetwork, index: CoverageIndex) -> None:
     """Answer one small incident in each mode, both directions, so that the compiled loops of
-    :mod:`geo._kernels` are loaded (or, on a fresh checkout, compiled) before the first real
+    :mod:`geo.kernels` are loaded (or, on a fresh checkout, compiled) before the first real
     incident rather than during it."""
     if network.n_nodes == 0:
         return

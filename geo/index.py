@@ -17,6 +17,7 @@ It builds from a PostGIS query result, a GeoPackage layer or a camera reader's t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,6 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo import _kernels
 from geo.coverage import (
     ARC_STEP_DEG,
     ARC_TOLERANCE_M,
@@ -42,6 +42,9 @@ from geo.coverage import (
 from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_lonlat
 from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
+from geo.kernels.arrays import floats, ints
+from geo.kernels.lines import line_bounds
+from geo.kernels.watch import CameraColumns, CameraDisks, LineVertices, watch_pairs
 from geo.network import lines_from_vertices
 
 #: Camera statuses left out of the index altogether: the camera no longer exists.
@@ -230,6 +233,21 @@ class CoverageIndex:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @cached_property
+    def camera_disks(self) -> tuple[CameraDisks, ...]:
+        """Per DORI level (weakest first), every camera's position, coverage radius and span,
+        as the compiled loops take them."""
+        span = self.grid_span_deg
+        return tuple(CameraDisks(self.x, self.y, radius, span) for radius in self.range_by_level)
+
+    @cached_property
+    def camera_columns(self) -> CameraColumns:
+        """What ranking the watchers reads of every camera, as the compiled loop takes it."""
+        return CameraColumns(
+            self.pixels_h, self.lens_factor, self.fixed, self.heading_deg, self.pan_min_deg,
+            self.pan_max_deg, self.online, self.id_rank, self.x, self.y,
+        )  # fmt: skip
+
     def range_m(self, cameras: ArrayLike, *, level: str) -> NDArray[np.float64]:
         """Coverage radius (metres) of camera rows at DORI ``level``."""
         cams = np.asarray(cameras, dtype=np.int64)
@@ -289,13 +307,13 @@ class CoverageIndex:
         empty = np.empty(0, dtype=np.int64)
         if n == 0 or len(self) == 0:
             return empty, empty, np.empty(0)
-        x, y = _kernels.floats(x), _kernels.floats(y)
-        part, owner = _kernels.ints(part), _kernels.ints(owner)
+        x, y = floats(x), floats(y)
+        part, owner = ints(part), ints(owner)
         # the tree's boxes (default level) hold the coverage at this level and stronger ones;
         # a weaker level's reach is longer by ``grow`` at most
         grow = self.grow_m[strength]
         if bounds is None:
-            b, line = _kernels.line_bounds(x, y, part, owner, n)
+            b, line = line_bounds(x, y, part, owner, n)
         else:
             b, line = bounds, np.arange(n)
         query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
@@ -313,9 +331,9 @@ class CoverageIndex:
             )  # fmt: skip
             pair_geom, pair_cam = pair_geom[meets], pair_cam[meets]
         radius_all = self.range_by_level[strength]
-        pair_geom, pair_cam, near, unsure, n_unsure = _kernels.watch_pairs(
-            self.x, self.y, radius_all, self.grid_span_deg, x, y, part, owner, n,
-            _kernels.ints(pair_geom), _kernels.ints(pair_cam),
+        pair_geom, pair_cam, near, unsure, n_unsure = watch_pairs(
+            *self.camera_disks[strength],
+            *LineVertices(x, y, part, owner, n), ints(pair_geom), ints(pair_cam),
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip
         if n_unsure == 0:

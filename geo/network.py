@@ -19,7 +19,6 @@ beyond the data are unknown, not absent.
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from collections.abc import Mapping
@@ -32,16 +31,17 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo import _kernels
 from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
+from geo.kernels.arrays import floats, ints
+from geo.kernels.cordon import SegmentAttrs
+from geo.kernels.graph import Adjacency, Records, bounded_search
+from geo.kernels.grid import Grid, build_grid, snap_in_grid
+from geo.kernels.lines import Polylines, inside_and_edge_distance, locate, substrings
 
 #: Snapping looks this far first, metres, before looking as far as it may.
 _SNAP_NEAR_M = 50.0
-
-#: Most cells of a :class:`SegmentGrid`.
-_MAX_GRID_CELLS = 4_000_000
 
 #: Per-thread node-distance buffers of :meth:`RoadNetwork.node_scratch`.
 _SCRATCH = threading.local()
@@ -74,33 +74,29 @@ class TravelGraph:
     in_idx: NDArray[np.int64]
     in_w: NDArray[np.float64]
 
+    def adjacency(self, *, toward: bool) -> Adjacency:
+        """The search's adjacency: predecessors (``toward`` a point: the reversed graph) or
+        successors."""
+        return self._structures[toward][0]
 
-@dataclass(frozen=True, eq=False)
-class SegmentGrid:
-    """A uniform grid over the segments' bounding boxes, for the incident query's compiled
-    loops (:func:`geo._kernels.grid_query` answers what ``seg_tree.query`` of a box does):
-    cell ``ix + iy·nx`` of side ``cell`` metres from (``x0``, ``y0``) lists the segments
-    meeting it in ``seg[ptr[c]:ptr[c + 1]]``."""
+    def records(self, *, toward: bool) -> Records:
+        """The edge records by the node a search reaches them from: by head ``toward`` a point
+        (their far end the tail), else by tail (their far end the head)."""
+        return self._structures[toward][1]
 
-    x0: float
-    y0: float
-    cell: float
-    nx: int
-    ny: int
-    ptr: NDArray[np.int64]
-    seg: NDArray[np.int64]
-
-    @classmethod
-    def build(cls, bounds: NDArray[np.float64], *, cell: float = 500.0) -> SegmentGrid:
-        """The grid over ``bounds`` (n, 4), its cells ``cell`` metres wide (wider where more
-        than 4 million would be needed)."""
-        x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
-        width = float(bounds[:, 2].max()) - x0
-        height = float(bounds[:, 3].max()) - y0
-        cell = max(cell, math.sqrt(width * height / _MAX_GRID_CELLS))
-        nx, ny = int(width // cell) + 1, int(height // cell) + 1
-        ptr, seg = _kernels.grid_build(np.ascontiguousarray(bounds), x0, y0, cell, nx, ny)
-        return cls(x0, y0, cell, nx, ny, ptr, seg)
+    @cached_property
+    def _structures(self) -> dict[bool, tuple[Adjacency, Records]]:
+        """:meth:`adjacency` and :meth:`records` by ``toward``, made once."""
+        return {
+            True: (
+                Adjacency(self.in_ptr, self.in_idx, self.in_w),
+                Records(self.by_head_ptr, self.by_head, self.seg, self.forward, self.tail),
+            ),
+            False: (
+                Adjacency(self.out_ptr, self.out_idx, self.out_w),
+                Records(self.by_tail_ptr, self.by_tail, self.seg, self.forward, self.head),
+            ),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +137,7 @@ class RoadNetwork:
     seg_tree: shapely.STRtree
     node_tree: shapely.STRtree
     graphs: Mapping[str, TravelGraph]
-    seg_grid: SegmentGrid
+    seg_grid: Grid
 
     @property
     def n_nodes(self) -> int:
@@ -165,14 +161,26 @@ class RoadNetwork:
     def distance_to_edge(self, x: float, y: float) -> float:
         """Metres from (x, y) to the boundary of the data's extent; 0 outside it."""
         ax, ay, bx, by = self._extent_edges
-        inside, distance = _kernels.inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
+        inside, distance = inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return float(distance) if inside else 0.0
 
     def covers(self, x: float, y: float) -> bool:
         """Whether (x, y) lies in the data's extent or on its boundary."""
         ax, ay, bx, by = self._extent_edges
-        inside, distance = _kernels.inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
+        inside, distance = inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return bool(inside) or distance == 0.0
+
+    @cached_property
+    def segment_attrs(self) -> SegmentAttrs:
+        """What a cordon reads of each segment, as the compiled loops take it."""
+        return SegmentAttrs(self.seg_oneway, self.seg_road, self.seg_main)
+
+    @cached_property
+    def polylines(self) -> Polylines:
+        """The segments' geometry as the compiled loops take it."""
+        return Polylines(
+            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length
+        )
 
     @cached_property
     def _extent_edges(self) -> tuple[NDArray[np.float64], ...]:
@@ -192,11 +200,8 @@ class RoadNetwork:
         Offsets are clipped to the segment. At a vertex, the azimuth is the one of the piece
         that starts there (the last piece at the segment's end).
         """
-        seg = _kernels.ints(seg)
-        x, y, azimuth, _, _ = _kernels.locate(
-            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
-            _kernels.floats(offset_m, seg.shape[0]),
-        )  # fmt: skip
+        seg = ints(seg)
+        x, y, azimuth, _, _ = locate(*self.polylines, seg, floats(offset_m, seg.shape[0]))
         return x, y, azimuth
 
     def substrings(
@@ -207,7 +212,7 @@ class RoadNetwork:
         Each line runs from ``start_m`` to ``end_m``; where ``start_m > end_m`` it runs
         against the geometry. Offsets are clipped to the segment.
         """
-        seg = _kernels.ints(seg)
+        seg = ints(seg)
         if seg.shape[0] == 0:
             return np.empty(0, dtype=object)
         px, py, line = self.substring_vertices(seg, start_m, end_m)
@@ -220,14 +225,11 @@ class RoadNetwork:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """The vertices of :meth:`substrings` without building geometries: x, y and the line
         (position in ``seg``) each belongs to, lines in order."""
-        seg = _kernels.ints(seg)
+        seg = ints(seg)
         if seg.shape[0] == 0:
             return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
-        return _kernels.substrings(
-            self.coord_start, self.coord_cum, self.coord_x, self.coord_y, self.seg_length, seg,
-            _kernels.floats(start_m, seg.shape[0]),
-            _kernels.floats(end_m, seg.shape[0]),
-        )  # fmt: skip
+        n = seg.shape[0]
+        return substrings(*self.polylines, seg, floats(start_m, n), floats(end_m, n))
 
     def node_scratch(self) -> NDArray[np.float64]:
         """This thread's buffer of node distances for the bounded search (all ``inf``)."""
@@ -553,7 +555,7 @@ def build_road_network(
         seg_tree=shapely.STRtree(geoms),
         node_tree=shapely.STRtree(node_points),
         graphs=graphs,
-        seg_grid=SegmentGrid.build(seg_bounds),
+        seg_grid=build_grid(seg_bounds),
     )
 
 
@@ -604,12 +606,9 @@ def snap_to_road(
             "covers it",
             details={"x": x, "y": y},
         )
-    grid = network.seg_grid
-    seg, offset, px, py, distance = _kernels.snap_in_grid(
-        grid.ptr, grid.seg, network.seg_bounds, grid.x0, grid.y0, grid.cell, grid.nx, grid.ny,
-        network.coord_start, network.coord_cum, network.coord_x, network.coord_y,
-        network.seg_length, x, y, _SNAP_NEAR_M, float(max_distance_m),
-    )  # fmt: skip
+    seg, offset, px, py, distance = snap_in_grid(
+        *network.seg_grid, *network.polylines, x, y, _SNAP_NEAR_M, float(max_distance_m)
+    )
     if seg < 0:
         raise OutsideCoverageArea(
             f"the incident point is more than {max_distance_m:g} m from any road, so it has no "
@@ -634,7 +633,7 @@ def road_distances(
     toward
         True: each node's distance *to* P (search on the reversed graph); False: *from* P.
     """
-    graph = network.graph(travel)
+    travel_graph = network.graph(travel)
     r = float(radius_m)
     seg = snap.segment
     a, b = int(network.seg_u[seg]), int(network.seg_v[seg])
@@ -644,15 +643,9 @@ def road_distances(
     # P→b; searching from P walks P→b (always) and P→a (two-way).
     from_a = to_a if (two_way or toward) else np.inf
     from_b = to_b if (two_way or not toward) else np.inf
-    if toward:
-        adjacency = (graph.in_ptr, graph.in_idx, graph.in_w)
-        records = (graph.by_head_ptr, graph.by_head, graph.seg, graph.tail)
-    else:
-        adjacency = (graph.out_ptr, graph.out_idx, graph.out_w)
-        records = (graph.by_tail_ptr, graph.by_tail, graph.seg, graph.head)
-    nodes, dist, rec, along, end_a, end_b, reaches_edge = _kernels.bounded_search(
-        *adjacency, a, b, from_a, from_b, r, network.node_scratch(), *records, seg,
-        network.node_edge_m,
+    nodes, dist, rec, along, end_a, end_b, reaches_edge = bounded_search(
+        *travel_graph.adjacency(toward=toward), *travel_graph.records(toward=toward),
+        a, b, from_a, from_b, r, network.node_scratch(), seg, network.node_edge_m,
     )  # fmt: skip
     return Reach(
         snap, r, travel, toward, nodes, dist, crossing_rec=rec, crossing_along=along,

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from geo import _kernels
 from geo.approaches import Approaches, Cordon
 from geo.coverage import DORI_LEVELS, level_px_per_m
 from geo.domain import DORI_PX_PER_M
 from geo.index import CoverageIndex
+from geo.kernels.watch import ApproachPoints, Ranking, WatchPairs, rank_watchers
 
 #: A camera faces the traffic when it can look within this angle of it, degrees.
 FACING_TOLERANCE_DEG = 60.0
@@ -140,29 +140,32 @@ def cameras_watching(
     n = pair_app.shape[0]
     if n == 0:
         return _no_watchers(index, level, k)
-    ints, values, flags, reached, blind = _kernels.rank_watchers(
-        pair_app, cams, near, index.pixels_h, index.lens_factor, index.fixed,
-        index.heading_deg, index.pan_min_deg, index.pan_max_deg, index.online, index.id_rank,
-        index.x, index.y, approaches.bearing_deg, approaches.x, approaches.y, _THRESHOLDS,
-        level_idx, FACING_TOLERANCE_DEG, k,
+    ranked = Ranking._make(
+        rank_watchers(
+            *WatchPairs(pair_app, cams, near), *index.camera_columns,
+            *ApproachPoints(approaches.bearing_deg, approaches.x, approaches.y),
+            _THRESHOLDS, level_idx, FACING_TOLERANCE_DEG, k,
+        )
     )  # fmt: skip
-    cams = ints[1]
+    approach, cams, rank = ranked.ints
+    px_per_m, distance_m, x, y = ranked.values
+    facing, online = ranked.flags
     return Watchers(
         requested_level=level,
-        approach=ints[0],
+        approach=approach,
         camera=cams,
         camera_id=np.asarray(index.camera_id[cams], dtype=object),
-        rank=ints[2],
-        level=_LEVEL_NAMES[reached],
-        px_per_m=values[0],
-        facing=flags[0],
-        distance_m=values[1],
-        online=flags[1],
+        rank=rank,
+        level=_LEVEL_NAMES[ranked.level],
+        px_per_m=px_per_m,
+        facing=facing,
+        distance_m=distance_m,
+        online=online,
         confidence=index.confidence[cams],
-        x=values[2],
-        y=values[3],
+        x=x,
+        y=y,
         kind=index.kind[cams],
-        blind=blind,
+        blind=ranked.blind,
     )
 
 

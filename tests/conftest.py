@@ -156,6 +156,22 @@ def camsim() -> Iterator[CameraSimulator]:
         yield sim
 
 
+#: Fixtures that reach the PostGIS database, and the relay (Janus, the camera simulator): a test
+#: using one, directly or through another fixture, is marked ``db`` or ``relay``, so that the fast
+#: lane (``scripts/test --fast``: ``-m "not db and not relay"``) runs with neither.
+DB_FIXTURES = frozenset({"fresh_database_url", "engine"})
+RELAY_FIXTURES = frozenset({"relay_settings", "janus", "camsim"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & DB_FIXTURES:
+            item.add_marker(pytest.mark.db)
+        if used & RELAY_FIXTURES:
+            item.add_marker(pytest.mark.relay)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if os.environ.get("CI") == "true" and terminalreporter.stats.get("skipped"):
         terminalreporter.write_line("CI=true: skipped tests are failures here", red=True)

@@ -44,6 +44,9 @@ from geo.store import activations, connect, orgs, sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# the registry lives in a database of its own (no fixture of conftest's DB_FIXTURES)
+pytestmark = pytest.mark.db
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -108,12 +108,21 @@ def _gilmok(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://gilmok:s3cr3t-pw@127.0.0.1:5432/gilmok", "password authentication failed"),
+        # these two need the server at 5432 to answer (and refuse them)
+        pytest.param(
+            "postgresql://gilmok:s3cr3t-pw@127.0.0.1:5432/gilmok",
+            "password authentication failed",
+            marks=pytest.mark.db,
+        ),
         (
             "postgresql://gilmok:s3cr3t-pw@127.0.0.1:1/gilmok",
             "no server is answering at 127.0.0.1:1",
         ),
-        ("postgresql://nobody_here:s3cr3t-pw@127.0.0.1:5432/gilmok", "'nobody_here'"),
+        pytest.param(
+            "postgresql://nobody_here:s3cr3t-pw@127.0.0.1:5432/gilmok",
+            "'nobody_here'",
+            marks=pytest.mark.db,
+        ),
     ],
 )
 def test_unusable_database_is_one_line_without_password(url: str, expected: str) -> None:

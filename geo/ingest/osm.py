@@ -141,8 +141,10 @@ def read_road_network(
 
     Examples
     --------
-    >>> net = read_road_network("seoul_central_drive.graphml")  # doctest: +SKIP
-    >>> len(net.segments), int(net.segments.oneway.sum())  # doctest: +SKIP
+    The central-Seoul drive network of the real data folder (``DATA_DIR``, see ``data/``):
+
+    >>> net = read_road_network(DATA_DIR / "seoul_central_drive.graphml")
+    >>> len(net.segments), int(net.segments.oneway.sum())
     (5042, 1254)
     """
     path = Path(path)
