@@ -174,7 +174,13 @@ def test_migrations_and_the_api_each_run_as_their_own_role(
     assert f"gilmok:***@127.0.0.1:5432/{scratch.database}: already at" in upgraded.output
     owner = connect(scratch)
     with owner.begin() as conn:
-        orgs.create_organization(conn, name=orgs.REGIONAL_CENTRE, kind="regional_centre", actor="t")
+        centre = orgs.create_organization(
+            conn, name=orgs.REGIONAL_CENTRE, kind="regional_centre", actor="t"
+        )
+        orgs.set_service_area_from(  # a centre activates only inside its service area
+            conn, organization_id=centre.id, sido=["서울특별시"],
+            country_bounds=base_settings.country_bounds, actor="t",
+        )  # fmt: skip
         orgs.create_organization(conn, name="감사관실", kind="admin", actor="t")
         regional = orgs.create_api_key(
             conn, organization=orgs.REGIONAL_CENTRE, role="regional_centre", actor="t"

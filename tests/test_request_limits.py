@@ -22,6 +22,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
 
 from api import create_app
+from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.settings import Settings
 from geo.store import audit, connect, orgs
 from geo.store.cameras import _box_params
@@ -44,7 +45,7 @@ CENTRAL_SEOUL = [
 @pytest.fixture(scope="module")
 def registry_url(base_settings: Settings, data_dir: Path) -> URL:
     """A committed database holding the real Seoul registry (shared by the run)."""
-    return real_registry_url(base_settings.database_url, data_dir)
+    return real_registry_url(base_settings.owner_database_url, data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +172,12 @@ def timed_app(registry_engine: Engine, base_settings: Settings) -> Flask:
 def _key(engine: Engine, role: str, kind: str) -> dict[str, str]:
     name = f"timeout test {role} {time.monotonic_ns()}"
     with engine.begin() as conn:
-        orgs.create_organization(conn, name=name, kind=kind, actor=ACTOR)
+        org = orgs.create_organization(conn, name=name, kind=kind, actor=ACTOR)
+        if kind == "regional_centre":  # it activates only inside its service area
+            orgs.set_service_area_from(
+                conn, organization_id=org.id, sido=["서울특별시"],
+                country_bounds=DEFAULT_COUNTRY_BOUNDS, actor=ACTOR,
+            )  # fmt: skip
         key = orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
     return {"Authorization": f"Bearer {key}"}
 

@@ -39,6 +39,7 @@ from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
 from api.worker import LOCK_KEY
+from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.settings import RelaySettings, Settings
 from geo.store import activations, connect, orgs, sessions
 
@@ -146,6 +147,10 @@ def _feed_world(engine: Engine, camsim: CameraSimulator) -> dict[str, Any]:
             orgs.create_organization(conn, name=name, kind=kind, parent=parent, actor=ACTOR).id
             for name, kind, parent in made
         ]
+        orgs.set_service_area_from(  # a centre activates only inside its service area
+            conn, organization_id=ids[1], sido=["서울특별시"],
+            country_bounds=DEFAULT_COUNTRY_BOUNDS, actor=ACTOR,
+        )  # fmt: skip
         admin_key = orgs.create_api_key(conn, organization="gilmok 운영", role="admin", actor=ACTOR)
         cameras = [
             conn.execute(

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from sqlalchemy.engine import URL
 
 from geo.settings import Settings
@@ -36,7 +36,7 @@ BBOX = "/v1/cameras?bbox=126.97,37.57,126.98,37.58"
 @pytest.fixture(scope="module")
 def served_url(base_settings: Settings) -> Iterator[URL]:
     """A migrated database of its own (no registry: the servers start without a snapshot)."""
-    with scratch_database(base_settings.database_url) as url:
+    with scratch_database(base_settings.owner_database_url) as url:
         yield url
 
 
@@ -61,13 +61,15 @@ def _free_port() -> int:
 class Server:
     """One ``gilmok serve`` in a subprocess, its output in ``log``."""
 
-    def __init__(self, url: URL, home: Path, *, workers: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, url: URL, home: Path, *, workers: int, env: dict[str, str], settings: Settings
+    ) -> None:
         self.port = _free_port()
         self.log = home / f"serve-{self.port}.log"
         environ = {
             **os.environ,
             **env,
-            "GILMOK_DATABASE_URL": url.render_as_string(hide_password=False),
+            **database_env(url, settings),  # serve logs in as the service, not the owner
             "PYTHONUNBUFFERED": "1",
             # gunicorn's default control socket lives under these
             "HOME": str(home),
@@ -119,9 +121,9 @@ def _error(status: int, body: bytes, expected: int, code: str) -> dict:
 
 
 def test_what_gunicorn_refuses_is_answered_in_the_error_shape(
-    served_url: URL, key: str, tmp_path: Path, servers: list[Server]
+    served_url: URL, key: str, tmp_path: Path, servers: list[Server], base_settings: Settings
 ) -> None:
-    server = Server(served_url, tmp_path, workers=1, env={})
+    server = Server(served_url, tmp_path, workers=1, env={}, settings=base_settings)
     servers.append(server)
     status, headers, body = server.get(BBOX, {"X-Padding": "x" * 9000})
     assert headers["Content-Type"] == "application/json"
@@ -145,9 +147,15 @@ def test_what_gunicorn_refuses_is_answered_in_the_error_shape(
 
 
 def test_one_keys_rate_limit_is_shared_by_every_worker(
-    served_url: URL, key: str, tmp_path: Path, servers: list[Server]
+    served_url: URL, key: str, tmp_path: Path, servers: list[Server], base_settings: Settings
 ) -> None:
-    server = Server(served_url, tmp_path, workers=2, env={"GILMOK_RATE_LIMIT": "10/minute"})
+    server = Server(
+        served_url,
+        tmp_path,
+        workers=2,
+        env={"GILMOK_RATE_LIMIT": "10/minute"},
+        settings=base_settings,
+    )
     servers.append(server)
     headers = {"Authorization": f"Bearer {key}"}
     answers: list[tuple[int, dict, bytes]] = []
@@ -182,11 +190,11 @@ def test_one_keys_rate_limit_is_shared_by_every_worker(
 
 
 def test_two_servers_of_one_user_both_keep_running(
-    served_url: URL, key: str, tmp_path: Path, servers: list[Server]
+    served_url: URL, key: str, tmp_path: Path, servers: list[Server], base_settings: Settings
 ) -> None:
-    first = Server(served_url, tmp_path, workers=1, env={})
+    first = Server(served_url, tmp_path, workers=1, env={}, settings=base_settings)
     servers.append(first)
-    second = Server(served_url, tmp_path, workers=1, env={})
+    second = Server(served_url, tmp_path, workers=1, env={}, settings=base_settings)
     servers.append(second)
     headers = {"Authorization": f"Bearer {key}"}
     second.stop()
