@@ -9,7 +9,6 @@ camera help most. Pure functions over a registry snapshot; the notebooks plot wh
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,12 @@ class Workbench:
 
 
 def open_workbench(*, gpkg: str | Path | None = None) -> Workbench:
-    """The registry from a GeoPackage export (``gpkg``, else ``GILMOK_GPKG``) or, with neither,
-    from PostGIS (``GILMOK_DATABASE_URL``)."""
+    """The registry from a GeoPackage export (``gpkg``, else the settings' ``GILMOK_GPKG``) or,
+    with neither, from PostGIS (``GILMOK_DATABASE_URL``)."""
     from geo.settings import load_settings
 
     settings = load_settings()
-    gpkg = gpkg or os.environ.get("GILMOK_GPKG") or None
+    gpkg = gpkg or settings.gpkg
     if gpkg:
         from geo.gpkg import import_batches_gpkg, load_registry_gpkg, read_layer
 

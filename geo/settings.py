@@ -111,6 +111,9 @@ class Settings:
         away from the database's owner. Never shown in repr.
     data_dir
         Folder holding the real input data (``GILMOK_DATA_DIR``), or None when absent.
+    gpkg
+        A registry GeoPackage (from ``gilmok export gpkg``) the planners' workbench opens
+        instead of PostGIS (``GILMOK_GPKG``), or None.
     working_crs
         Projected CRS in metres for every distance and area (default EPSG:5179, UTM-K).
     country_bounds
@@ -145,6 +148,7 @@ class Settings:
     )
     audit_anchor_key: str | None = field(default=None, repr=False)
     data_dir: Path | None = field(default_factory=_default_data_dir)
+    gpkg: Path | None = None
     working_crs: str = DEFAULT_WORKING_CRS
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
     max_coverage_range_m: float = 200.0
@@ -331,6 +335,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not path.is_dir():
             raise ConfigurationError(f"GILMOK_DATA_DIR={raw!r} is not a directory")
         changes["data_dir"] = path
+    if raw := env.get("GILMOK_GPKG"):
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(f"GILMOK_GPKG={raw!r} is not a file")
+        changes["gpkg"] = path
     if raw := env.get("GILMOK_WORKING_CRS"):
         changes["working_crs"] = _parse_crs(raw)
     if raw := env.get("GILMOK_COUNTRY_BOUNDS"):

@@ -26,6 +26,7 @@ def test_defaults_are_usable() -> None:
         ({"GILMOK_WORKING_CRS": "EPSG:999999"}, "GILMOK_WORKING_CRS"),
         ({"GILMOK_WORKING_CRS": "EPSG:5186"}, "GILMOK_WORKING_CRS='EPSG:5186' is not supported"),
         ({"GILMOK_DATA_DIR": "/nonexistent/folder"}, "GILMOK_DATA_DIR"),
+        ({"GILMOK_GPKG": "/nonexistent/registry.gpkg"}, "GILMOK_GPKG"),
         ({"GILMOK_COUNTRY_BOUNDS": "130,30,120,40"}, "GILMOK_COUNTRY_BOUNDS"),
         ({"GILMOK_MAX_COVERAGE_RANGE_M": "lots"}, "GILMOK_MAX_COVERAGE_RANGE_M"),
         ({"GILMOK_REQUEST_STATEMENT_TIMEOUT_MS": "0"}, "GILMOK_REQUEST_STATEMENT_TIMEOUT_MS"),
