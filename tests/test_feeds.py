@@ -1,9 +1,10 @@
-"""Feeds into the real Janus and out again: provisioning, credentials, revocation, recovery.
+"""The feed lifecycle (:mod:`api.feeds`) on the real Janus: provision, credential, revoke and
+expire, reconcile, the stream ledger and the loop.
 
 Janus and the camera simulator are the session's (conftest.py). The database is a scratch one
-for this module, because the worker and the stream ledger commit on connections of their own. Each
-test raises its own incident under its own activation; afterwards nothing it provisioned may
-be left on Janus or in the ledger (``relay`` fixture).
+for this module, because the loop and the stream ledger commit on connections of their own.
+Each test raises its own incident under its own activation; afterwards nothing it provisioned
+may be left on Janus or in the ledger (``relay`` fixture).
 """
 
 from __future__ import annotations
