@@ -40,13 +40,13 @@ from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.feed_choice import choose_cameras
-from api.feeds.credential import issue_credential
+from api.feeds.credential import collect_credential
 from api.feeds.provision import provision_request
 from api.incidents import READERS, may_read, require_open, require_own
 from api.rate_limits import limit_refused_feed_requests
 from api.schemas import INT64_MAX, Blueprint, Integer, Text, only_one_of
 from geo import domain
-from geo.errors import Conflict, NoLegalBasis
+from geo.errors import NoLegalBasis
 from geo.store import audit
 from geo.store import cameras as camera_store
 from geo.store import feed_requests as store
@@ -309,22 +309,10 @@ class FeedCredential(MethodView):
             if current.requester_id != caller.organization_id:
                 # Another requester's request: no more known to this caller than a missing one.
                 raise store.request_not_found(request_id)
-            if current.status not in ("approved", "provisioned"):
-                raise Conflict(
-                    f"feed request {request_id} is {current.status}: it has no feed to view",
-                    details={"id": request_id, "status": current.status},
-                )
-            offer = None
-            if current.status == "approved":
-                offer = _provision_approved(conn, [current], actor=caller.actor).get(request_id)
-            elif state.relay is not None:
-                offer = issue_credential(conn, state.relay, request_id, actor=caller.actor)
+            offer = collect_credential(
+                conn, state.relay, current, settings=state.settings, actor=caller.actor
+            )
             updated = store.get_request(conn, request_id)
-            if offer is None:
-                raise Conflict(
-                    f"feed request {request_id} cannot be viewed yet: {updated.reason}",
-                    details={"id": request_id, "status": updated.status},
-                )
             sessions = store.viewer_sessions(conn, [request_id])
         out = _feed_out(updated, sessions.get(request_id))
         out["credential"] = offer

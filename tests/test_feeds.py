@@ -29,12 +29,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
-from api.feeds.credential import hash_credential, issue_credential
+from api.feeds.credential import issue_credential
 from api.feeds.ledger import DbStreamLedger
 from api.feeds.loop import Worker
 from api.feeds.provision import RELAY_NOT_CONFIGURED, provision_request
 from api.feeds.reconcile import reconcile
 from api.feeds.revoke import expire_due, revoke_for
+from api.feeds.streams import hash_credential
 from api.relay import ProvisionRecord, wait_flowing
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay

@@ -3,12 +3,14 @@
 One module per step a feed goes through, each keeping its own rules (its docstring says which):
 
 - :mod:`api.feeds.provision` — an ``approved`` request becomes a ``live`` feed session;
-- :mod:`api.feeds.credential` — the viewer credential: issued once, re-issued on a new stream;
+- :mod:`api.feeds.credential` — the credential a requester collects: provisioned now, or
+  re-issued on a new stream;
 - :mod:`api.feeds.revoke` — sessions and requests end: revoked, expired;
 - :mod:`api.feeds.reconcile` — the relay made to agree with the database;
 - :mod:`api.feeds.ledger` — the relay's stream ledger in PostgreSQL, and the app's relay;
 - :mod:`api.feeds.loop` — the expiry and reconcile loop that runs the last three on time;
-- :mod:`api.feeds.streams` — a feed's relay stream: its key, and destroying it.
+- :mod:`api.feeds.streams` — a feed's relay stream: its key, the one-time offer and what is
+  kept of its credential, destroying it.
 
 The rules they share:
 

@@ -1,9 +1,12 @@
-"""The viewer credential: shown once to the requester, kept as a hash, re-issued on a new stream.
+"""The viewer credential a requester collects: provisioned now, or re-issued on a new stream.
 
 The rules this module keeps:
 
-- The credential is the caller's once: the database keeps its SHA-256 only, and the audit
-  trail a 12-character fingerprint of that hash (to match a presented credential against).
+- The credential is shown once, in the call that issued it (what the database keeps of it is
+  :mod:`api.feeds.streams`'s). Only an ``approved`` or ``provisioned`` request has a feed to
+  view (:func:`collect_credential`; otherwise :class:`geo.errors.Conflict`, 409); an approved
+  one is provisioned now, and one that cannot be yet (relay down, none configured) is a 409
+  that gives the reason.
 - A requester that did not receive one (the loop provisioned the feed, or the relay restarted)
   asks :func:`issue_credential`, which moves the session to a fresh relay stream so that exactly
   one credential opens it at any time; the old stream is destroyed.
@@ -14,72 +17,57 @@ The rules this module keeps:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from api.feeds import SYSTEM_ACTOR
-from api.feeds.streams import destroy_quietly, stream_key
+from api.feeds.provision import provision_request
+from api.feeds.streams import audit_credential, destroy_quietly, hash_credential, offer, stream_key
 from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable
 from geo.errors import Conflict
-from geo.store import audit, feed_sessions
-from geo.store.audit import canonical_json
+from geo.settings import Settings
+from geo.store import audit, feed_requests, feed_sessions
+from geo.store.feed_requests import FeedRequest
 
 
-def hash_credential(credential: Mapping[str, str]) -> bytes:
-    """SHA-256 of the credential's canonical JSON: what the database keeps of it."""
-    return hashlib.sha256(canonical_json(dict(credential)).encode()).digest()
-
-
-def offer(
-    feed_request_id: int, session_id: int, camera_id: int, stream: RelayedStream
-) -> dict[str, Any]:
-    """What the requester receives, once: where to watch and with which credential."""
-    return {
-        "feed_request_id": feed_request_id,
-        "feed_session_id": session_id,
-        "camera_id": camera_id,
-        "expires_at": stream.expires_at.isoformat(),
-        "viewer": [
-            {"protocol": v.protocol, "url": v.url, "stream": v.stream} for v in stream.viewer
-        ],
-        "credential": dict(stream.credential),
-    }
-
-
-def audit_credential(
+def collect_credential(
     conn: Connection,
-    target: feed_sessions.RequestForProvisioning | feed_sessions.LiveSession,
-    session_id: int,
-    stream: RelayedStream,
-    credential_hash: bytes,
+    relay: Relay | None,
+    request: FeedRequest,
     *,
-    actor: str,
-) -> None:
-    audit.append(
-        conn,
-        actor=actor,
-        organization_id=target.requester_id,
-        action="feed.credential_issued",
-        subject_type="feed_session",
-        subject_id=session_id,
-        legal_basis=target.basis,
-        details={
-            "feed_request_id": (
-                target.id
-                if isinstance(target, feed_sessions.RequestForProvisioning)
-                else target.feed_request_id
-            ),
-            "viewer_org": target.requester_id,
-            "relay_stream_id": stream.relay_stream_id,
-            "expires_at": stream.expires_at,
-            # A fingerprint to match a presented credential against, not the credential.
-            "credential_sha256_prefix": credential_hash.hex()[:12],
-        },
-    )
+    settings: Settings,
+    actor: str = SYSTEM_ACTOR,
+) -> dict[str, Any]:
+    """The requester's viewer offer for its request: provisioned now if only approved, else a
+    fresh credential for the live session (the previous one stops working).
+
+    The caller has checked that the request is the requester's.
+
+    Raises
+    ------
+    Conflict
+        the request is not ``approved`` nor ``provisioned`` (it has no feed to view), or it
+        cannot be viewed yet (the reason is the request's, e.g. the relay is down).
+    """
+    if request.status not in ("approved", "provisioned"):
+        raise Conflict(
+            f"feed request {request.id} is {request.status}: it has no feed to view",
+            details={"id": request.id, "status": request.status},
+        )
+    given = None
+    if request.status == "approved":
+        given = provision_request(conn, relay, request.id, settings=settings, actor=actor)
+    elif relay is not None:
+        given = issue_credential(conn, relay, request.id, actor=actor)
+    if given is None:
+        updated = feed_requests.get_request(conn, request.id)
+        raise Conflict(
+            f"feed request {request.id} cannot be viewed yet: {updated.reason}",
+            details={"id": request.id, "status": updated.status},
+        )
+    return given
 
 
 def issue_credential(

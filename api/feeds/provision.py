@@ -23,8 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from api.feeds import SYSTEM_ACTOR
-from api.feeds.credential import audit_credential, hash_credential, offer
-from api.feeds.streams import destroy_quietly, stream_key
+from api.feeds.streams import audit_credential, destroy_quietly, hash_credential, offer, stream_key
 from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from geo.errors import GilmokError
