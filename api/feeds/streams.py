@@ -30,7 +30,7 @@ _KEY_PREFIX = "feed_request:"
 
 
 def stream_key(feed_request_id: int) -> str:
-    """The key under which a request's relay stream is registered."""
+    """The key under which a request's relay stream is filed in the ledger."""
     return f"{_KEY_PREFIX}{feed_request_id}"
 
 
@@ -81,6 +81,7 @@ def audit_credential(
     *,
     actor: str,
 ) -> None:
+    """Audit a credential handed out (``feed.credential_issued``): its fingerprint, never it."""
     audit.append(
         conn,
         actor=actor,
