@@ -85,7 +85,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if relay is None:
-        from api.provisioning import make_app_relay
+        from api.feeds.ledger import make_app_relay
 
         relay = make_app_relay(settings, bind)
     app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
@@ -97,9 +97,9 @@ def create_app(
     app.before_request(refuse_unstorable_text)
     for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import incidents, snapshot, spatial
+    from api import control_points, feed_requests, incidents, snapshot, spatial
 
     snapshot.init_app(app)
-    for module in (spatial, incidents):
+    for module in (spatial, incidents, feed_requests, control_points):
         api.register_blueprint(module.blp)
     return app

@@ -11,9 +11,9 @@ Who may do what:
 - **end** (``POST …/end``): ``admin`` any activation; ``regional_centre`` only its own
   organization's. Ending revokes, in the same request and transaction, every feed the
   activation is the basis of: live sessions' relay streams are destroyed before the answer,
-  and pending or approved requests are revoked (:func:`api.provisioning.revoke_for`, as closing
+  and pending or approved requests are revoked (:func:`api.feeds.revoke.revoke_for`, as closing
   an incident does). An activation whose end time simply passes is ended by the expiry loop
-  that ``gilmok serve`` runs (:mod:`api.worker`).
+  that ``gilmok serve`` runs (:mod:`api.feeds.loop`).
 - **read** (``GET``): every role but ``planner``: requesters and centres need to know whether a
   basis covers an incident; planners work on coverage, not on operations.
 """
@@ -30,7 +30,7 @@ from marshmallow import fields, validate
 
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
-from api.provisioning import revoke_for
+from api.feeds.revoke import revoke_for
 from api.schemas import (
     GEOJSON_MULTIPOLYGON,
     Blueprint,

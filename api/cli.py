@@ -1075,7 +1075,7 @@ def cameras_set_source(ctx: Context, camera_id: int, url: str | None, clear: boo
     Reading it from stdin keeps a URL with credentials out of the shell history and the
     process list. The URL is never printed, returned by the API or written to the audit trail.
     """
-    from geo.store.sessions import set_camera_sources
+    from geo.store.camera_sources import set_camera_sources
 
     if clear and url:
         fail("give a URL or --clear, not both")
@@ -1140,8 +1140,8 @@ def worker(ctx: Context, interval: float, once: bool) -> None:
     import signal
     import threading
 
-    from api.provisioning import make_app_relay
-    from api.worker import Worker
+    from api.feeds.ledger import make_app_relay
+    from api.feeds.loop import Worker
 
     settings = ctx.settings
     engine = _service_engine(ctx)

@@ -25,15 +25,15 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
-from api.provisioning import DbStreamRegistry
+from api.feeds.ledger import DbStreamLedger
+from api.feeds.loop import Worker
 from api.relay import wait_flowing
 from api.relay.camsim import CameraSimulator, map_cameras
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
-from api.worker import Worker
 from geo.errors import GilmokError
 from geo.settings import Settings
-from geo.store import orgs, sessions
+from geo.store import camera_sources, orgs
 
 ACTOR = "demo"
 GWANGHWAMUN = (126.9769, 37.5759)
@@ -112,7 +112,7 @@ def run_demo(
         f" {len(report.linked)} camera owners linked to their centre"
     )
     with _relay_and_cameras(settings, max_cameras) as sim:
-        relay = JanusRelay(settings.relay, registry=DbStreamRegistry(engine))
+        relay = JanusRelay(settings.relay, ledger=DbStreamLedger(engine))
         app = create_app(settings, engine=engine, relay=relay)
         api = _Api(app.test_client())
         worker = Worker(engine, relay, settings, interval_s=0.25)
@@ -214,7 +214,9 @@ def _scenario(
     # The selected real cameras' video comes from the simulator (their source URLs are secret).
     sources = map_cameras([str(c) for c in chosen], cameras=sim.cameras, port=sim.port)
     with engine.begin() as conn:
-        sessions.set_camera_sources(conn, {int(k): v for k, v in sources.items()}, actor=ACTOR)
+        camera_sources.set_camera_sources(
+            conn, {int(k): v for k, v in sources.items()}, actor=ACTOR
+        )
 
     requested_at = time.monotonic()
     feeds = api.call(

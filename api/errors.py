@@ -23,6 +23,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
 )
 
+from api.relay import errors as relay_errors
 from geo import errors as ge
 
 log = logging.getLogger("gilmok.api")
@@ -47,11 +48,11 @@ STATUS: dict[type[ge.GilmokError], int] = {
     ge.CameraOutsideActivation: 403,
     ge.NotFound: 404,
     ge.Conflict: 409,
-    ge.CameraSourceUnavailable: 502,
-    ge.RelayRefused: 502,
+    relay_errors.CameraSourceUnavailable: 502,
+    relay_errors.RelayRefused: 502,
     ge.DatabaseUnavailable: 503,
     ge.StatementTimeout: 503,
-    ge.RelayUnavailable: 503,
+    relay_errors.RelayUnavailable: 503,
     ge.SchemaOutOfDate: 503,
     ge.NoRoadData: 503,
     ge.ConfigurationError: 500,
@@ -61,7 +62,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
 RETRY_AFTER: dict[type[ge.GilmokError], int] = {
     ge.DatabaseUnavailable: 5,
     ge.StatementTimeout: 5,
-    ge.RelayUnavailable: 10,
+    relay_errors.RelayUnavailable: 10,
 }
 
 #: Messages shown instead of the domain's own, which name servers and users an outside caller

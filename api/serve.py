@@ -6,7 +6,7 @@ silent for ``timeout`` seconds, and a load inside the first request was killed t
 and again. Should the load fail (no database yet, no roads imported), the worker starts anyway
 and the first request that needs the snapshot tries again, answering 503 if it cannot.
 
-Each worker also runs the expiry and reconcile loop (:class:`api.worker.Worker`) in a daemon
+Each worker also runs the expiry and reconcile loop (:class:`api.feeds.loop.Worker`) in a daemon
 thread, started before the snapshot load so that feeds end on time from the first second: the
 loop's advisory lock makes exactly one worker of all the serves on a database lead it, the
 others stand by and one takes over when the leader exits or dies. Stopping serve stops the
@@ -170,7 +170,7 @@ def start_expiry_loop(worker: Any) -> None:
     It shares the worker's app: its database engine and its relay adapter (both safe across
     threads). Its log lines go to gunicorn's error log.
     """
-    from api.worker import Worker
+    from api.feeds.loop import Worker
 
     state = worker.wsgi.extensions["gilmok"]
     loop_log = logging.getLogger("gilmok.worker")

@@ -100,24 +100,3 @@ class Conflict(GilmokError):
     """The request conflicts with the current state (e.g. closing a closed incident)."""
 
     code = "conflict"
-
-
-class RelayUnavailable(GilmokError):
-    """The stream relay cannot be reached."""
-
-    code = "relay_unavailable"
-
-
-class CameraSourceUnavailable(GilmokError):
-    """A camera's video source cannot be reached or refused the relay (the relay itself is up).
-
-    The message never contains the source URL: it may hold the camera's credentials.
-    """
-
-    code = "camera_source_unavailable"
-
-
-class RelayRefused(GilmokError):
-    """The stream relay is up but refused gilmok's own credentials (a configuration mismatch)."""
-
-    code = "relay_refused"

@@ -86,3 +86,20 @@ def _private_imports(path: Path) -> list[str]:
 def test_no_module_imports_a_private_name_of_another() -> None:
     found = [hit for pkg in ("geo", "api") for p in (ROOT / pkg).rglob("*.py") for hit in _private_imports(p)]  # fmt: skip
     assert found == []
+
+
+def test_feed_lifecycle_has_no_http() -> None:
+    """``api.feeds`` (provision, credential, revoke, reconcile, the loop) runs in the API, the
+    CLI and the loop alike: it loads no web framework."""
+    probe = """
+import importlib, pkgutil, sys
+import api.feeds
+for info in pkgutil.iter_modules(api.feeds.__path__):
+    importlib.import_module(f"api.feeds.{info.name}")
+print(" ".join(m for m in ("flask", "werkzeug", "marshmallow") if m in sys.modules))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -2,7 +2,7 @@
 
 Both run for the whole session on free ports of their own, so a developer's running relay is
 not disturbed (fixtures in conftest.py). Every test gets a fresh adapter whose teardown checks that nothing it ever
-provisioned is left on Janus or in its registry. Nothing here skips: missing packages fail
+provisioned is left on Janus or in its ledger. Nothing here skips: missing packages fail
 with the command that installs them.
 """
 
@@ -17,21 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from relay_helpers import CAMERAS, Viewer, free_tcp_port, grant
 
-from api.relay import InMemoryRegistry, ProvisionRecord, make_relay, wait_flowing
+from api.relay import InMemoryLedger, ProvisionRecord, make_relay, wait_flowing
 from api.relay.camsim import CameraSimulator, map_cameras
+from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess, janus_secrets
-from geo.errors import (
-    CameraSourceUnavailable,
-    ConfigurationError,
-    RelayRefused,
-    RelayUnavailable,
-)
+from geo.errors import ConfigurationError
 from geo.settings import RelaySettings, load_settings
 
 
-class RecordingRegistry(InMemoryRegistry):
-    """An in-memory registry that also remembers every stream id it ever held."""
+class RecordingLedger(InMemoryLedger):
+    """An in-memory ledger that also remembers every stream id it ever held."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,19 +41,19 @@ class RecordingRegistry(InMemoryRegistry):
 @pytest.fixture
 def relay(janus: JanusProcess, relay_settings: RelaySettings) -> Iterator[JanusRelay]:
     """A fresh adapter; afterwards nothing it provisioned may remain anywhere."""
-    registry = RecordingRegistry()
-    adapter = JanusRelay(relay_settings, registry=registry)
+    ledger = RecordingLedger()
+    adapter = JanusRelay(relay_settings, ledger=ledger)
     yield adapter
     if janus.pid() is None:  # a test that stopped the relay must leave it running again
         janus.start()
-    left_on_janus = [sid for sid in registry.ever if adapter.status(sid).present]
-    left_in_registry = [r.relay_stream_id for r in registry.records()]
-    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in registry.ever]
-    for sid in {*left_on_janus, *left_in_registry, *(t.split(".")[0] for t in left_tokens)}:
+    left_on_janus = [sid for sid in ledger.ever if adapter.status(sid).present]
+    left_in_ledger = [r.relay_stream_id for r in ledger.records()]
+    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in ledger.ever]
+    for sid in {*left_on_janus, *left_in_ledger, *(t.split(".")[0] for t in left_tokens)}:
         adapter.revoke(sid)
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
-    assert not left_in_registry, f"left in the registry: {left_in_registry}"
+    assert not left_in_ledger, f"left in the ledger: {left_in_ledger}"
     assert not left_tokens, f"{len(left_tokens)} viewer tokens left on Janus"
 
 

@@ -35,13 +35,13 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from api.feeds.loop import LOCK_KEY
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
-from api.worker import LOCK_KEY
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.settings import RelaySettings, Settings
-from geo.store import activations, connect, orgs, sessions
+from geo.store import activations, camera_sources, connect, orgs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,7 +170,7 @@ def _feed_world(engine: Engine, camsim: CameraSimulator) -> dict[str, Any]:
             for n in (14, 15)
         ]
         sources = {c: camsim.url(n) for c, n in zip(cameras, (14, 15), strict=True)}
-        sessions.set_camera_sources(conn, sources, actor=ACTOR)
+        camera_sources.set_camera_sources(conn, sources, actor=ACTOR)
         activation = activations.create_activation(
             conn,
             basis="alert_level_2",

@@ -10,12 +10,12 @@ import importlib
 
 from api.relay.base import (
     Grant,
-    InMemoryRegistry,
+    InMemoryLedger,
     ProvisionRecord,
     Relay,
     RelayedStream,
     RelayHealth,
-    StreamRegistry,
+    StreamLedger,
     StreamStatus,
     ViewerEndpoint,
     wait_flowing,
@@ -31,12 +31,12 @@ RELAYS: dict[str, str] = {
 __all__ = [
     "RELAYS",
     "Grant",
-    "InMemoryRegistry",
+    "InMemoryLedger",
     "ProvisionRecord",
     "Relay",
     "RelayHealth",
     "RelayedStream",
-    "StreamRegistry",
+    "StreamLedger",
     "StreamStatus",
     "ViewerEndpoint",
     "make_relay",
@@ -44,9 +44,7 @@ __all__ = [
 ]
 
 
-def make_relay(
-    name: str, settings: RelaySettings, *, registry: StreamRegistry | None = None
-) -> Relay:
+def make_relay(name: str, settings: RelaySettings, *, ledger: StreamLedger | None = None) -> Relay:
     """The relay adapter called ``name`` (``GILMOK_RELAY_BACKEND``), configured by ``settings``.
 
     Raises
@@ -63,5 +61,5 @@ def make_relay(
         ) from None
     module_name, class_name = dotted.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    relay: Relay = cls(settings, registry=registry)
+    relay: Relay = cls(settings, ledger=ledger)
     return relay

@@ -3,7 +3,7 @@
 A relay takes a camera's source URL (a secret that never leaves the server) and exposes the
 video to one viewer organization under a credential of its own that expires with the grant.
 Adapters implement :class:`Relay`; the application keeps the durable record of what it
-provisioned through a :class:`StreamRegistry` (relays such as Janus cannot list private
+provisioned through a :class:`StreamLedger` (relays such as Janus cannot list private
 streams, and every relay forgets them when it restarts).
 
 How each relay fits the interface:
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from geo.errors import CameraSourceUnavailable, InvalidInput
+from api.relay.errors import CameraSourceUnavailable
+from geo.errors import InvalidInput
 
 RecordState = Literal["provisioning", "live"]
 
@@ -92,7 +93,7 @@ class RelayedStream:
         Endpoints a viewer may use (at least one).
     credential
         Secrets the viewer presents (Janus: ``pin`` and ``token``). Returned once: it is not
-        stored in the registry and is hidden from ``repr``.
+        stored in the ledger and is hidden from ``repr``.
     expires_at
         When the credential stops working (timezone-aware).
     """
@@ -156,7 +157,7 @@ class RelayHealth:
 
 @dataclass(frozen=True)
 class ProvisionRecord:
-    """The durable fact "gilmok provisioned this stream", kept by a :class:`StreamRegistry`.
+    """The durable fact "gilmok provisioned this stream", kept by a :class:`StreamLedger`.
 
     Written *before* the relay is asked to create the stream (state ``provisioning``), so a
     crash between the two leaves a record to clean up rather than an orphan nobody can find.
@@ -187,7 +188,7 @@ class ProvisionRecord:
     state: RecordState = "provisioning"
 
 
-class StreamRegistry(Protocol):
+class StreamLedger(Protocol):
     """Where an adapter records what it provisioned; the app backs it with its database."""
 
     def put(self, record: ProvisionRecord) -> None:
@@ -207,8 +208,8 @@ class StreamRegistry(Protocol):
         ...
 
 
-class InMemoryRegistry:
-    """A thread-safe :class:`StreamRegistry` that lives as long as the process (tests, CLI)."""
+class InMemoryLedger:
+    """A thread-safe :class:`StreamLedger` that lives as long as the process (tests, CLI)."""
 
     def __init__(self, records: Iterable[ProvisionRecord] = ()) -> None:
         self._lock = threading.Lock()
@@ -234,18 +235,18 @@ class InMemoryRegistry:
 class Relay(ABC):
     """A stream relay adapter.
 
-    Subclasses implement the five relay operations; the registry bookkeeping around them is
+    Subclasses implement the five relay operations; the ledger bookkeeping around them is
     theirs too, because only the adapter knows when the relay has really created a stream.
-    Every method may raise :class:`geo.errors.RelayUnavailable` (relay down) and
-    :class:`geo.errors.RelayRefused` (relay rejects gilmok's own credentials); messages never
+    Every method may raise :class:`api.relay.errors.RelayUnavailable` (relay down) and
+    :class:`api.relay.errors.RelayRefused` (relay rejects gilmok's own credentials); messages never
     contain secrets or source URLs.
     """
 
     #: Adapter name, as registered in :data:`api.relay.RELAYS`.
     name: str = "relay"
 
-    def __init__(self, *, registry: StreamRegistry | None = None) -> None:
-        self.registry: StreamRegistry = registry if registry is not None else InMemoryRegistry()
+    def __init__(self, *, ledger: StreamLedger | None = None) -> None:
+        self.ledger: StreamLedger = ledger if ledger is not None else InMemoryLedger()
 
     @abstractmethod
     def provision(self, key: str, source_url: str, grant: Grant) -> RelayedStream:
@@ -256,11 +257,11 @@ class Relay(ABC):
 
         Raises
         ------
-        geo.errors.CameraSourceUnavailable
+        api.relay.errors.CameraSourceUnavailable
             The relay is up but cannot pull the source; nothing is left on the relay or in the
-            registry.
-        geo.errors.RelayUnavailable
-            The relay cannot be reached; the registry keeps a ``provisioning`` record only when
+            ledger.
+        api.relay.errors.RelayUnavailable
+            The relay cannot be reached; the ledger keeps a ``provisioning`` record only when
             the relay may have created the stream (the reconciler then destroys it).
         """
 
@@ -277,8 +278,8 @@ class Relay(ABC):
         """Whether the relay answers; never raises for a relay that is down."""
 
     def list_provisioned(self) -> list[ProvisionRecord]:
-        """What this adapter provisioned and has not revoked, from its registry."""
-        return self.registry.records(backend=self.name)
+        """What this adapter provisioned and has not revoked, from its ledger."""
+        return self.ledger.records(backend=self.name)
 
     def survey(self) -> list[tuple[ProvisionRecord, StreamStatus]]:
         """Each registered stream with the relay's view of it, for the reconciler.
@@ -341,7 +342,7 @@ def wait_flowing(
 
     Raises
     ------
-    geo.errors.CameraSourceUnavailable
+    api.relay.errors.CameraSourceUnavailable
         when some stream is not flowing after ``timeout_s`` (the relay accepted it, so the
         source is the one not sending); the message says how many.
     """

@@ -6,7 +6,7 @@ restart). Each stream gets:
 
 - a random, unguessable string id (Janus does not list private mountpoints, and viewers see the
   id, so it must reveal nothing about the incident);
-- a management secret derived from the master relay secret and the id, so the registry stores
+- a management secret derived from the master relay secret and the id, so the ledger stores
   no secret and any gilmok process can destroy any stream;
 - a viewer credential returned once: the mountpoint ``pin`` and a Janus core ``token`` of its
   own, both random. The token is a *stored* token, added through Janus's admin API (allowed
@@ -52,15 +52,16 @@ from api.relay.base import (
     Relay,
     RelayedStream,
     RelayHealth,
-    StreamRegistry,
+    StreamLedger,
     StreamStatus,
     ViewerEndpoint,
     mark_live,
     new_record,
     utc_now,
 )
+from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.relay.janus_process import janus_secrets
-from geo.errors import CameraSourceUnavailable, Conflict, RelayRefused, RelayUnavailable
+from geo.errors import Conflict
 from geo.settings import RelaySettings
 
 PLUGIN = "janus.plugin.streaming"
@@ -244,14 +245,14 @@ class JanusRelay(Relay):
     settings
         Relay settings: address, master secret (or the runtime folder holding it), source
         timeout.
-    registry
+    ledger
         Where provisioned streams are recorded; in memory by default.
     """
 
     name = "janus"
 
-    def __init__(self, settings: RelaySettings, *, registry: StreamRegistry | None = None) -> None:
-        super().__init__(registry=registry)
+    def __init__(self, settings: RelaySettings, *, ledger: StreamLedger | None = None) -> None:
+        super().__init__(ledger=ledger)
         self.settings = settings
         self._master = relay_secret(settings)
         self._secrets = janus_secrets(self._master)
@@ -366,17 +367,17 @@ class JanusRelay(Relay):
         try:
             self._admin_request({"janus": "add_token", "token": token, "plugins": [PLUGIN]})
         except RelayRefused:
-            self.registry.remove(relay_stream_id)  # refused: nothing was stored
+            self.ledger.remove(relay_stream_id)  # refused: nothing was stored
             raise
         except _AdminError as exc:
-            self.registry.remove(relay_stream_id)
+            self.ledger.remove(relay_stream_id)
             raise RelayUnavailable(
                 f"Janus could not store a viewer token (error {exc.code})"
             ) from None
         except RelayUnavailable as exc:
             # Cut off mid-way, Janus may hold it: the record stays for the reconciler.
             if exc.details.get("reached") is False:
-                self.registry.remove(relay_stream_id)
+                self.ledger.remove(relay_stream_id)
             raise
 
     def _remove_token(self, token: str) -> None:
@@ -407,7 +408,7 @@ class JanusRelay(Relay):
             self._remove_token(token)
         except (RelayUnavailable, RelayRefused):
             return  # the record stays: the reconciler revokes the stream, token included
-        self.registry.remove(relay_stream_id)
+        self.ledger.remove(relay_stream_id)
 
     def keepalive(self) -> None:
         """Keep gilmok's API session alive (or replace it when Janus forgot it).
@@ -454,9 +455,9 @@ class JanusRelay(Relay):
             # Receive a local source's RTP on loopback only, not on every interface.
             body["rtspiface"] = "127.0.0.1"
         record = new_record(self, relay_stream_id, key, grant)
-        self.registry.put(record)
+        self.ledger.put(record)
         # The token first: a stream never exists without the one token that opens it, and a
-        # token never without the registry record through which it is revoked.
+        # token never without the ledger record through which it is revoked.
         self._add_token(relay_stream_id, token)
         try:
             self._message(body)
@@ -482,7 +483,7 @@ class JanusRelay(Relay):
             if exc.details.get("reached") is False or self._certainly_absent(relay_stream_id):
                 self._abandon(relay_stream_id, token)
             raise
-        self.registry.put(mark_live(record))
+        self.ledger.put(mark_live(record))
         return RelayedStream(
             relay_stream_id=relay_stream_id,
             key=key,
@@ -512,7 +513,7 @@ class JanusRelay(Relay):
             raise RelayUnavailable(f"Janus could not destroy a stream (error {exc.code})") from None
         # The record goes only once the token is gone too: else the reconciler comes back.
         self._remove_tokens_of(relay_stream_id)
-        self.registry.remove(relay_stream_id)
+        self.ledger.remove(relay_stream_id)
 
     def status(self, relay_stream_id: str) -> StreamStatus:
         try:
@@ -534,7 +535,7 @@ class JanusRelay(Relay):
         video = [m for m in info.get("media", []) if m.get("type") == "video"]
         ages = [int(m["age_ms"]) for m in video if "age_ms" in m]
         age = min(ages) if ages else None
-        record = self.registry.get(relay_stream_id)
+        record = self.ledger.get(relay_stream_id)
         if age is not None and record is not None:
             # Before the first packet Janus reports its clock's age (hours): not a packet age.
             lived_ms = (utc_now() - record.created_at).total_seconds() * 1000

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 from api.relay._secrets import derive, ensure_relay_secret
-from geo.errors import ConfigurationError, RelayUnavailable
+from api.relay.errors import RelayUnavailable
+from geo.errors import ConfigurationError
 from geo.settings import RelaySettings
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")

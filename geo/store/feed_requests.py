@@ -12,7 +12,7 @@ the audit record says so.
 basis is listed is approved at once (``decided_by`` NULL, the reason names the policy); others
 wait as ``pending`` until that centre approves or denies. Every request and decision is audited
 with the activation's legal basis. Provisioning approved requests on the relay is
-:mod:`api.provisioning`'s (its SQL is :mod:`geo.store.sessions`).
+:mod:`api.feeds`'s (its SQL is :mod:`geo.store.feed_sessions`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.errors import Conflict, NotFound
 from geo.store import audit
 from geo.store.cameras import CameraRef
+from geo.store.queries import query
 
 _MAX_ID = 2**31 - 1
 
@@ -53,29 +53,10 @@ class FeedRequest:
     created_at: dt.datetime
 
 
-_SELECT = (
-    "SELECT f.id, f.incident_id, f.camera_id, f.requester_id, r.name AS requester_name,"
-    " f.routed_via_id, v.name AS routed_via_name, f.owner_id, o.name AS owner_name,"
-    " f.activation_id, a.basis, f.status, f.reason, f.decided_by, f.decided_at, f.created_at"
-    " FROM feed_request f JOIN organization r ON r.id = f.requester_id"
-    " LEFT JOIN organization v ON v.id = f.routed_via_id"
-    " JOIN organization o ON o.id = f.owner_id JOIN activation a ON a.id = f.activation_id"
-)
-
-
 def regional_centre_for(conn: Connection, *, owner_id: int, requester_id: int) -> int | None:
     """The regional centre routing requests from ``requester_id`` to ``owner_id`` (module doc)."""
     row = conn.execute(
-        text(
-            "WITH RECURSIVE chain(start, id, depth) AS ("
-            "  SELECT s.start, s.id, 0 FROM (VALUES (0, CAST(:owner AS int)),"
-            "   (1, CAST(:requester AS int))) AS s(start, id)"
-            "  UNION ALL SELECT c.start, o.parent_id, c.depth + 1 FROM chain c"
-            "  JOIN organization o ON o.id = c.id"
-            "  WHERE o.parent_id IS NOT NULL AND c.depth < 16)"
-            " SELECT c.id FROM chain c JOIN organization o ON o.id = c.id"
-            " WHERE o.kind = 'regional_centre' ORDER BY c.start, c.depth LIMIT 1"
-        ),
+        query("feed_requests/regional_centre"),
         {"owner": owner_id, "requester": requester_id},
     ).first()
     return int(row[0]) if row is not None else None
@@ -83,7 +64,7 @@ def regional_centre_for(conn: Connection, *, owner_id: int, requester_id: int) -
 
 def _policy(conn: Connection, owner_ids: Iterable[int]) -> dict[int, list[str]]:
     rows = conn.execute(
-        text("SELECT id, auto_approve_bases FROM organization WHERE id = ANY(:ids)"),
+        query("feed_requests/auto_approve_policy"),
         {"ids": list(set(owner_ids))},
     )
     return {int(r.id): list(r.auto_approve_bases or []) for r in rows}
@@ -128,12 +109,7 @@ def create_requests(
             else f"waiting for {camera.owner_name} to approve or deny"
         )
         request_id = conn.execute(
-            text(
-                "INSERT INTO feed_request (incident_id, camera_id, requester_id, routed_via_id,"
-                " owner_id, activation_id, status, reason, decided_at) VALUES (:incident,"
-                " :camera, :requester, :via, :owner, :activation, :status, :reason,"
-                " CASE WHEN :auto THEN now() END) RETURNING id"
-            ),
+            query("feed_requests/insert"),
             {
                 "incident": incident_id,
                 "camera": camera.id,
@@ -189,20 +165,15 @@ def get_request(conn: Connection, request_id: int) -> FeedRequest:
     """Raises :class:`NotFound` for an unknown id."""
     row = None
     if 1 <= request_id <= _MAX_ID:
-        row = conn.execute(text(f"{_SELECT} WHERE f.id = :id"), {"id": request_id}).first()
+        row = conn.execute(query("feed_requests/get"), {"id": request_id}).first()
     if row is None:
         raise request_not_found(request_id)
     return FeedRequest(**row._mapping)
 
 
-def list_requests(
-    conn: Connection, *, incident_id: int, status: str | None = None
-) -> list[FeedRequest]:
-    """An incident's feed requests in id order, optionally of one status."""
-    where = "f.incident_id = :incident" + (" AND f.status = :status" if status else "")
-    rows = conn.execute(
-        text(f"{_SELECT} WHERE {where} ORDER BY f.id"), {"incident": incident_id, "status": status}
-    )
+def list_requests(conn: Connection, *, incident_id: int) -> list[FeedRequest]:
+    """An incident's feed requests in id order."""
+    rows = conn.execute(query("feed_requests/list_for_incident"), {"incident": incident_id})
     return [FeedRequest(**r._mapping) for r in rows]
 
 
@@ -234,10 +205,7 @@ def decide(
     verb = "approved" if approve else "denied"
     text_reason = f"{verb} by {current.owner_name}" + (f": {reason}" if reason else "")
     updated = conn.execute(
-        text(
-            "UPDATE feed_request SET status = :status, reason = :reason, decided_by = :key,"
-            " decided_at = now() WHERE id = :id AND status = 'pending' RETURNING id"
-        ),
+        query("feed_requests/decide"),
         {"status": verb, "reason": text_reason, "key": key_id, "id": request_id},
     ).first()
     if updated is None:
@@ -264,12 +232,7 @@ def decide(
 
 def _require_in_force(conn: Connection, current: FeedRequest) -> None:
     row = conn.execute(
-        text(
-            "SELECT i.status AS incident_status, a.starts_at <= now() AND a.ends_at > now()"
-            " AND (a.ended_at IS NULL OR a.ended_at > now()) AS in_force"
-            " FROM feed_request f JOIN incident i ON i.id = f.incident_id"
-            " JOIN activation a ON a.id = f.activation_id WHERE f.id = :id"
-        ),
+        query("feed_requests/in_force"),
         {"id": current.id},
     ).one()
     if row.incident_status != "open":
@@ -290,45 +253,6 @@ def _require_in_force(conn: Connection, current: FeedRequest) -> None:
         )
 
 
-def set_reason(conn: Connection, request_ids: list[int], reason: str) -> None:
-    """Record why approved requests are not provisioned yet."""
-    conn.execute(
-        text(
-            "UPDATE feed_request SET reason = :reason WHERE id = ANY(:ids) AND status = 'approved'"
-        ),
-        {"reason": reason, "ids": request_ids},
-    )
-
-
-def revoke_unprovisioned(
-    conn: Connection, *, incident_id: int, reason: str, actor: str, organization_id: int
-) -> list[int]:
-    """Revoke an incident's pending and approved-not-provisioned requests; audited each.
-
-    Only used while no provisioner is installed (it revokes live feeds too, and these).
-    """
-    rows = conn.execute(
-        text(
-            "UPDATE feed_request f SET status = 'revoked', reason = :reason"
-            " FROM activation a WHERE a.id = f.activation_id AND f.incident_id = :incident"
-            " AND f.status IN ('pending', 'approved') RETURNING f.id, f.camera_id, a.basis"
-        ),
-        {"incident": incident_id, "reason": reason},
-    ).all()
-    for row in sorted(rows):
-        audit.append(
-            conn,
-            actor=actor,
-            organization_id=organization_id,
-            action="feed.revoked",
-            subject_type="feed_request",
-            subject_id=row.id,
-            legal_basis=row.basis,
-            details={"incident_id": incident_id, "camera_id": row.camera_id, "reason": reason},
-        )
-    return [int(r.id) for r in rows]
-
-
 def viewer_sessions(conn: Connection, request_ids: list[int]) -> dict[int, dict[str, object]]:
     """The latest feed session of each request: relay, stream id, expiry, status.
 
@@ -337,11 +261,7 @@ def viewer_sessions(conn: Connection, request_ids: list[int]) -> dict[int, dict[
     if not request_ids:
         return {}
     rows = conn.execute(
-        text(
-            "SELECT DISTINCT ON (feed_request_id) feed_request_id, relay_name, relay_stream_id,"
-            " expires_at, status, ended_at FROM feed_session"
-            " WHERE feed_request_id = ANY(:ids) ORDER BY feed_request_id, id DESC"
-        ),
+        query("feed_requests/viewer_sessions"),
         {"ids": request_ids},
     )
     return {

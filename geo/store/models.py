@@ -371,7 +371,7 @@ class FeedSession(Base):
 
 
 class RelayStream(Base):
-    """A stream gilmok provisioned on a relay and has not yet destroyed: the relay registry.
+    """A stream gilmok provisioned on a relay and has not yet destroyed: the relay's stream ledger.
 
     Written before the relay is asked to create the stream (``provisioning``), so a crash in
     between leaves a row the reconciler destroys rather than an orphan nobody can find. Holds

@@ -2,10 +2,10 @@
 
 Every tick (0.25 s by default) it ends the sessions that may no longer be live (expiry, the
 activation ended, the incident closed, a centre's revoke) and closes requests that outlived
-their activation (:func:`api.provisioning.expire_due`), then reconciles the relay with the
+their activation (:func:`api.feeds.revoke.expire_due`), then reconciles the relay with the
 database and provisions approved requests that waited for the relay
-(:func:`api.provisioning.reconcile`). A revocation written to the database therefore reaches
-the relay within one tick even when nobody called :func:`~api.provisioning.revoke_for`.
+(:func:`api.feeds.reconcile.reconcile`). A revocation written to the database therefore reaches
+the relay within one tick even when nobody called :func:`~api.feeds.revoke.revoke_for`.
 
 Where it runs: ``gilmok serve`` starts it in a thread of every gunicorn worker
 (:mod:`api.serve`), so feeds end on time with nothing else started; ``gilmok worker`` runs the
@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from api.provisioning import expire_due, reconcile
+from api.feeds.reconcile import reconcile
+from api.feeds.revoke import expire_due
 from api.relay.base import Relay
 from geo.errors import GilmokError
 from geo.settings import Settings
@@ -65,7 +66,7 @@ class Worker:
     engine
         The database (each phase of a tick is one transaction as the app role).
     relay
-        The relay adapter, registered in the database (:func:`api.provisioning.make_app_relay`).
+        The relay adapter, registered in the database (:func:`api.feeds.ledger.make_app_relay`).
     settings
         For the session limit of requests provisioned here.
     interval_s

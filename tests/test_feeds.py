@@ -1,9 +1,10 @@
-"""Feeds into the real Janus and out again: provisioning, credentials, revocation, recovery.
+"""The feed lifecycle (:mod:`api.feeds`) on the real Janus: provision, credential, revoke and
+expire, reconcile, the stream ledger and the loop.
 
 Janus and the camera simulator are the session's (conftest.py). The database is a scratch one
-for this module, because the worker and the registry commit on connections of their own. Each
-test raises its own incident under its own activation; afterwards nothing it provisioned may
-be left on Janus or in the registry (``relay`` fixture).
+for this module, because the loop and the stream ledger commit on connections of their own.
+Each test raises its own incident under its own activation; afterwards nothing it provisioned
+may be left on Janus or in the ledger (``relay`` fixture).
 """
 
 from __future__ import annotations
@@ -28,24 +29,20 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
-from api.provisioning import (
-    RELAY_NOT_CONFIGURED,
-    DbStreamRegistry,
-    expire_due,
-    hash_credential,
-    issue_credential,
-    provision_request,
-    reconcile,
-    revoke_for,
-)
+from api.feeds.credential import issue_credential
+from api.feeds.ledger import DbStreamLedger
+from api.feeds.loop import Worker
+from api.feeds.provision import RELAY_NOT_CONFIGURED, provision_request
+from api.feeds.reconcile import reconcile
+from api.feeds.revoke import expire_due, revoke_for
+from api.feeds.streams import hash_credential
 from api.relay import ProvisionRecord, wait_flowing
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
-from api.worker import Worker
 from geo.errors import InvalidInput, NotFound
 from geo.settings import RelaySettings, Settings
-from geo.store import activations, audit, orgs, sessions
+from geo.store import activations, audit, camera_sources, orgs, relay_streams
 from geo.store.app_role import app_transaction
 from geo.store.db import connect
 
@@ -144,7 +141,7 @@ def world(
             c: camsim.url(n) for c, n in zip(cameras, CAMS, strict=True)
         }
         sources[missing] = camsim.missing_url()
-        sessions.set_camera_sources(conn, sources, actor=ACTOR)
+        camera_sources.set_camera_sources(conn, sources, actor=ACTOR)
     settings = base_settings.with_overrides(
         relay=replace(relay_settings, configured=True), feed_session_max_s=600.0
     )
@@ -161,8 +158,8 @@ def world(
     )
 
 
-class TrackingRegistry(DbStreamRegistry):
-    """The database registry, remembering every stream id it was ever given."""
+class TrackingLedger(DbStreamLedger):
+    """The database ledger, remembering every stream id it was ever given."""
 
     def __init__(self, bind: Engine) -> None:
         super().__init__(bind)
@@ -175,9 +172,9 @@ class TrackingRegistry(DbStreamRegistry):
 
 @pytest.fixture
 def relay(world: World, janus: JanusProcess, relay_settings: RelaySettings) -> Iterator[JanusRelay]:
-    """The adapter on the database registry; afterwards nothing may be left anywhere."""
-    registry = TrackingRegistry(world.engine)
-    adapter = JanusRelay(relay_settings, registry=registry)
+    """The adapter on the database ledger; afterwards nothing may be left anywhere."""
+    ledger = TrackingLedger(world.engine)
+    adapter = JanusRelay(relay_settings, ledger=ledger)
     yield adapter
     if janus.pid() is None:
         janus.start()
@@ -186,14 +183,14 @@ def relay(world: World, janus: JanusProcess, relay_settings: RelaySettings) -> I
         conn.execute(text("UPDATE incident SET status = 'closed' WHERE status = 'open'"))
         expire_due(conn, adapter)
         reconcile(conn, adapter, settings=world.settings)
-    left_on_janus = [sid for sid in registry.ever if adapter.status(sid).present]
-    left_in_registry = [r.relay_stream_id for r, _ in adapter.survey()]
-    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in registry.ever]
-    for sid in {*left_on_janus, *left_in_registry, *(t.split(".")[0] for t in left_tokens)}:
+    left_on_janus = [sid for sid in ledger.ever if adapter.status(sid).present]
+    left_in_ledger = [r.relay_stream_id for r, _ in adapter.survey()]
+    left_tokens = [t for t in adapter.stored_tokens() if t.split(".")[0] in ledger.ever]
+    for sid in {*left_on_janus, *left_in_ledger, *(t.split(".")[0] for t in left_tokens)}:
         adapter.revoke(sid)
     adapter.close()
     assert not left_on_janus, f"orphaned on Janus: {left_on_janus}"
-    assert not left_in_registry, f"left in the registry: {left_in_registry}"
+    assert not left_in_ledger, f"left in the ledger: {left_in_ledger}"
     assert not left_tokens, f"{len(left_tokens)} viewer tokens left on Janus"
 
 
@@ -360,7 +357,7 @@ def test_an_approved_request_becomes_a_flowing_feed_that_only_its_credential_ope
     # The source URL and the credential are nowhere but in the offer.
     with world.engine.connect() as conn:
         trail = str([r.as_dict() for r in audit.list_records(conn, limit=10_000)])
-        registry = str(sessions.relay_stream_rows(conn))
+        ledger = str(relay_streams.relay_stream_rows(conn))
     for secret in (
         camsim.url(1),
         "rtsp://",
@@ -368,7 +365,7 @@ def test_an_approved_request_becomes_a_flowing_feed_that_only_its_credential_ope
         offer["credential"]["token"],
     ):
         assert secret not in trail
-        assert secret not in registry
+        assert secret not in ledger
     assert camsim.url(1) not in str(offer)
 
     # Only its own credential opens it.
@@ -450,20 +447,22 @@ def test_camera_source_urls_are_checked_and_never_audited(world: World) -> None:
     secret_url = "rtsp://admin:hunter2@10.1.2.3:554/Streaming/101"
     with app_transaction(world.engine) as conn:
         with pytest.raises(InvalidInput) as info:
-            sessions.set_camera_sources(
+            camera_sources.set_camera_sources(
                 conn, {world.sourceless_camera: "ftp://admin:hunter2@x/"}, actor=ACTOR
             )
         assert "hunter2" not in info.value.message
         with pytest.raises(NotFound):
-            sessions.set_camera_sources(conn, {2_000_000_000: secret_url}, actor=ACTOR)
+            camera_sources.set_camera_sources(conn, {2_000_000_000: secret_url}, actor=ACTOR)
         assert (
-            sessions.set_camera_sources(conn, {world.sourceless_camera: secret_url}, actor=ACTOR)
+            camera_sources.set_camera_sources(
+                conn, {world.sourceless_camera: secret_url}, actor=ACTOR
+            )
             == 1
         )
         record = audit.list_records(conn, action="camera.source_set", limit=1000)[-1]
         assert "hunter2" not in str(record.as_dict())
         assert record.details["schemes"] == ["rtsp"]
-        sessions.set_camera_sources(conn, {world.sourceless_camera: None}, actor=ACTOR)
+        camera_sources.set_camera_sources(conn, {world.sourceless_camera: None}, actor=ACTOR)
 
 
 # ---- revocation and expiry through the worker -----------------------------------------------
@@ -644,7 +643,7 @@ def test_orphans_are_destroyed_and_unreachable_revocations_completed(
     # A revocation while the relay cannot be reached ends the session in the database only.
     offer = _provision(world, relay, revoked)
     assert offer is not None
-    unreachable = JanusRelay(replace(relay_settings, port=free_tcp_port()), registry=relay.registry)
+    unreachable = JanusRelay(replace(relay_settings, port=free_tcp_port()), ledger=relay.ledger)
     with app_transaction(world.engine) as conn:
         assert revoke_for(conn, unreachable, feed_request_id=revoked, reason="centre revoked") == 1
     session = _session(world, revoked)

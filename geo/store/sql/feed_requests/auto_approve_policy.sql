@@ -1,0 +1,1 @@
+SELECT id, auto_approve_bases FROM organization WHERE id = ANY(:ids)

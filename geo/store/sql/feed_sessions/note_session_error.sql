@@ -1,0 +1,1 @@
+UPDATE feed_session SET last_error = :error WHERE id = :id

@@ -1,0 +1,1 @@
+UPDATE feed_request SET status = :status, reason = :reason WHERE id = :id

@@ -1,0 +1,1 @@
+SELECT id FROM feed_request WHERE id = :id FOR UPDATE SKIP LOCKED

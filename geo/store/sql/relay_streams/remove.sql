@@ -1,0 +1,1 @@
+DELETE FROM relay_stream WHERE relay_stream_id = :id
