@@ -61,7 +61,9 @@ class DrillInterrupted(KeyboardInterrupt):
     many of the drill's ``total`` scenarios are ``stored`` (``by_this_run`` of them) and how many
     are still ``pending``. Running the drill again resumes it."""
 
-    def __init__(self, name: str, *, stored: int, total: int, by_this_run: int, pending: int):
+    def __init__(
+        self, name: str, *, stored: int, total: int, by_this_run: int, pending: int
+    ) -> None:
         super().__init__(name)
         self.name = name
         self.stored = stored
@@ -146,6 +148,8 @@ def precompute_drill(
         on Ctrl-C (or SIGTERM inside :func:`terminate_as_interrupt`), once what was computed is
         stored.
     """
+    if not len(plan.pending):
+        return PrecomputeRun(stored=0, load_s=0.0, compute_s=0.0)
     url = engine.url
     stored = 0
     started = time.perf_counter()

@@ -43,20 +43,17 @@ def main() -> None:
     """gilmok: which cameras watch the approaches to an incident."""
 
 
-for _command in (
-    db.db,
-    data.data,
-    imports.import_,
-    relay.relay,
-    relay.camsim,
-    orgs.orgs,
-    audit.audit,
-    serve.serve,
-    serve.worker,
-    approaches.approaches,
-    export.export_,
-    drills.drills,
-    cameras.cameras,
-    demo.demo,
-):
-    main.add_command(_command)
+main.add_command(db.db)
+main.add_command(data.data)
+main.add_command(imports.import_)
+main.add_command(cameras.cameras)
+main.add_command(orgs.orgs)
+main.add_command(audit.audit)
+main.add_command(approaches.approaches)
+main.add_command(export.export_)
+main.add_command(drills.drills)
+main.add_command(relay.relay)
+main.add_command(relay.camsim)
+main.add_command(serve.serve)
+main.add_command(serve.worker)
+main.add_command(demo.demo)
