@@ -1,6 +1,7 @@
 """``gilmok orgs``: organizations, their API keys and service areas, and the pilot's seed.
 
-Every change is audited under the name of the person at the terminal (:func:`cli_actor`).
+Every change is audited under the name of the person at the terminal
+(:func:`api.cli.common.cli_actor`).
 """
 
 from __future__ import annotations
