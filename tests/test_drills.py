@@ -623,9 +623,9 @@ def test_drill_command_stopped_half_way_by_ctrl_c_resumes_computing_nothing_twic
 def test_sigterm_stops_a_drill_like_ctrl_c() -> None:
     # `kill` or a batch system's time limit: by default Python dies at once, silently, and the
     # command could not say what it kept
-    from api.cli import _terminate_as_interrupt
+    from geo.drill_precompute import terminate_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt), _terminate_as_interrupt():
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
         signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before

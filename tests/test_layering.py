@@ -3,8 +3,8 @@ and no module reaches into another's private names.
 
 A planner's notebook, a drill worker or a CSV import must be able to use ``geo`` without
 SQLAlchemy, psycopg, Flask or Dask being loaded behind its back; only the store (``geo.store``:
-the one home of SQL), the Dask drills (``geo.drill_cluster``) and the settings (which hold the
-database URL) may pull them in.
+the one home of SQL), the Dask drills (``geo.drill_cluster``, ``geo.drill_precompute``) and the
+settings (which hold the database URL) may pull them in.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ HEAVY = ("sqlalchemy", "psycopg", "flask", "distributed")
 IMPURE = {
     "geo.settings": "parses the database URL with SQLAlchemy",
     "geo.drill_cluster": "runs drills on dask.distributed",
+    "geo.drill_precompute": "stores drills in PostGIS as dask.distributed computes them",
 }
 
 
