@@ -38,12 +38,10 @@ mountpoint, 456 cannot create (source unreachable, or duplicate id), 457 unautho
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
 import secrets
 import threading
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from api.relay._secrets import derive, relay_secret
@@ -60,18 +58,24 @@ from api.relay.base import (
     utc_now,
 )
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
+from api.relay.janus_http import (
+    CANNOT_CREATE,
+    CORE_UNAUTHORIZED,
+    NO_SUCH_HANDLE,
+    NO_SUCH_MOUNTPOINT,
+    NO_SUCH_SESSION,
+    PLUGIN,
+    TOKEN_NOT_FOUND,
+    UNAUTHORIZED,
+    AdminError,
+    JanusHttp,
+    PluginError,
+    raise_core_error,
+)
 from api.relay.janus_process import janus_secrets
 from geo.errors import Conflict
 from geo.settings import RelaySettings
 
-PLUGIN = "janus.plugin.streaming"
-NO_SUCH_MOUNTPOINT = 455
-CANNOT_CREATE = 456
-UNAUTHORIZED = 457
-CORE_UNAUTHORIZED = 403
-NO_SUCH_SESSION = 458
-NO_SUCH_HANDLE = 459
-TOKEN_NOT_FOUND = 490
 #: A stream whose last packet is older than this is not "flowing" (live video at 15 fps sends
 #: a packet every ~67 ms; a second of silence means the source stalled).
 FLOWING_MAX_AGE_MS = 1000
@@ -79,23 +83,6 @@ FLOWING_MAX_AGE_MS = 1000
 
 class _MountpointMissing(Exception):
     """Janus error 455, handled by the callers that expect it."""
-
-
-class _PluginError(Exception):
-    """A streaming-plugin error other than 455/457, mapped by the caller."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(code, reason)
-        self.code = code
-        self.reason = reason
-
-
-class _AdminError(Exception):
-    """An admin API error other than 403, with Janus's code."""
-
-    def __init__(self, code: int | None) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def new_viewer_token(relay_stream_id: str) -> str:
@@ -131,112 +118,6 @@ def _split_credentials(source_url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(netloc=netloc)), extra
 
 
-def _raise_core_error(reply: dict[str, Any]) -> NoReturn:
-    error = reply.get("error", {})
-    if error.get("code") == CORE_UNAUTHORIZED:
-        raise RelayRefused(
-            "the stream relay refused gilmok's API secret: it was started with another "
-            "GILMOK_RELAY_SECRET (restart it: `gilmok relay stop && gilmok relay start`)"
-        )
-    raise RelayUnavailable(f"Janus error {error.get('code')}: {error.get('reason')}")
-
-
-class _JanusHTTP:
-    """Janus's JSON-over-HTTP API with one keep-alive connection per thread.
-
-    The same client serves the admin API: ``base`` ``/admin``, the secret sent as
-    ``admin_secret`` instead of ``apisecret``.
-    """
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        api_secret: str,
-        timeout_s: float,
-        base: str = "/janus",
-        secret_field: str = "apisecret",
-    ) -> None:
-        self.host, self.port = host, port
-        self.api_secret = api_secret
-        self.timeout_s = timeout_s
-        self.base = base
-        self.secret_field = secret_field
-        self._local = threading.local()
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
-            self._local.conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-        self._local.conn = None
-
-    def _down(self, reason: str, *, reached: bool = True) -> RelayUnavailable:
-        # details["reached"] False: the request never got to Janus, so it changed nothing.
-        return RelayUnavailable(
-            f"the stream relay (Janus at {self.host}:{self.port}) cannot be reached ({reason}); "
-            "is it running? `gilmok relay status`",
-            details={"reached": reached},
-        )
-
-    def _exchange(self, method: str, path: str, payload: bytes | None) -> dict[str, Any]:
-        # A kept-alive connection may have been closed by Janus meanwhile: one fresh retry.
-        for attempt in (0, 1):
-            conn = self._connection()
-            try:
-                headers = {"Content-Type": "application/json"} if payload else {}
-                conn.request(method, f"{self.base}{path}", payload, headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop()
-                if attempt == 0:
-                    continue
-                raise self._down("connection closed") from None
-            except ConnectionRefusedError:
-                self._drop()
-                raise self._down("connection refused", reached=False) from None
-            except TimeoutError:
-                self._drop()
-                raise self._down(f"no answer within {self.timeout_s:g} s") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                raise self._down(getattr(exc, "strerror", None) or type(exc).__name__) from None
-            if resp.status != 200:
-                raise self._down(f"HTTP {resp.status}")
-            try:
-                reply: dict[str, Any] = json.loads(raw)
-            except ValueError:
-                raise self._down("the answer is not JSON") from None
-            return reply
-        raise AssertionError("unreachable")
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST ``body`` (plus transaction and secret) to ``{base}{path}``; the JSON reply.
-
-        Raises
-        ------
-        RelayUnavailable
-            Janus does not answer, or answers something that is not Janus JSON.
-        """
-        payload = {**body, "transaction": secrets.token_hex(6), self.secret_field: self.api_secret}
-        return self._exchange("POST", path, json.dumps(payload).encode())
-
-    def get_info(self) -> dict[str, Any]:
-        """Janus's unauthenticated server description (``GET /janus/info``)."""
-        return self._exchange("GET", "/info", None)
-
-    def close(self) -> None:
-        self._drop()
-
-
 class JanusRelay(Relay):
     """The :class:`~api.relay.base.Relay` adapter for Janus 1.1's streaming plugin.
 
@@ -256,14 +137,14 @@ class JanusRelay(Relay):
         self.settings = settings
         self._master = relay_secret(settings)
         self._secrets = janus_secrets(self._master)
-        self._http = _JanusHTTP(
+        self._http = JanusHttp(
             settings.host,
             settings.port,
             api_secret=self._secrets["api_secret"],
             # Janus fetches the RTSP description inside `create`: allow for the source timeout.
             timeout_s=settings.source_timeout_s + 2.0,
         )
-        self._admin = _JanusHTTP(
+        self._admin = JanusHttp(
             settings.host,
             settings.admin_port,
             api_secret=self._secrets["admin_secret"],
@@ -281,7 +162,7 @@ class JanusRelay(Relay):
     def _core(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = self._http.post(path, body)
         if reply.get("janus") == "error":
-            _raise_core_error(reply)
+            raise_core_error(reply)
         return reply
 
     def _handle(self) -> tuple[int, int]:
@@ -306,7 +187,7 @@ class JanusRelay(Relay):
             error 455.
         RelayRefused
             error 457 (gilmok's admin key or a stream's derived secret refused).
-        _PluginError
+        PluginError
             any other plugin error.
         """
         for attempt in (0, 1):
@@ -320,7 +201,7 @@ class JanusRelay(Relay):
                 if code in {NO_SUCH_SESSION, NO_SUCH_HANDLE} and attempt == 0:
                     self._forget(session)
                     continue
-                _raise_core_error(reply)
+                raise_core_error(reply)
             data: dict[str, Any] = reply.get("plugindata", {}).get("data", {})
             code = data.get("error_code")
             if code == NO_SUCH_MOUNTPOINT:
@@ -331,7 +212,7 @@ class JanusRelay(Relay):
                     f"the stream relay refused gilmok's credentials ({data.get('error')})"
                 )
             if code is not None:
-                raise _PluginError(int(code), str(data.get("error", "")))
+                raise PluginError(int(code), str(data.get("error", "")))
             return data
         raise AssertionError("unreachable")
 
@@ -347,7 +228,7 @@ class JanusRelay(Relay):
         ------
         RelayRefused
             Janus refused gilmok's admin secret.
-        _AdminError
+        AdminError
             any other admin error.
         """
         reply = self._admin.post("", body)
@@ -359,7 +240,7 @@ class JanusRelay(Relay):
                     "with another GILMOK_RELAY_SECRET (restart it: `gilmok relay stop && gilmok "
                     "relay start`)"
                 )
-            raise _AdminError(code)
+            raise AdminError(code)
         return reply
 
     def _add_token(self, relay_stream_id: str, token: str) -> None:
@@ -369,7 +250,7 @@ class JanusRelay(Relay):
         except RelayRefused:
             self.ledger.remove(relay_stream_id)  # refused: nothing was stored
             raise
-        except _AdminError as exc:
+        except AdminError as exc:
             self.ledger.remove(relay_stream_id)
             raise RelayUnavailable(
                 f"Janus could not store a viewer token (error {exc.code})"
@@ -383,7 +264,7 @@ class JanusRelay(Relay):
     def _remove_token(self, token: str) -> None:
         try:
             self._admin_request({"janus": "remove_token", "token": token})
-        except _AdminError as exc:
+        except AdminError as exc:
             if exc.code != TOKEN_NOT_FOUND:  # gone already: done
                 raise RelayUnavailable(
                     f"Janus could not remove a viewer token (error {exc.code})"
@@ -393,7 +274,7 @@ class JanusRelay(Relay):
         """Every stored token Janus holds (the admin API's ``list_tokens``)."""
         try:
             reply = self._admin_request({"janus": "list_tokens"})
-        except _AdminError as exc:
+        except AdminError as exc:
             raise RelayUnavailable(f"Janus could not list its tokens (error {exc.code})") from None
         return [str(t["token"]) for t in reply.get("data", {}).get("tokens", []) if "token" in t]
 
@@ -424,7 +305,7 @@ class JanusRelay(Relay):
             if reply.get("error", {}).get("code") == NO_SUCH_SESSION and attempt == 0:
                 self._forget(session)
                 continue
-            _raise_core_error(reply)
+            raise_core_error(reply)
 
     # ---- the adapter interface ---------------------------------------------------------------
 
@@ -461,7 +342,7 @@ class JanusRelay(Relay):
         self._add_token(relay_stream_id, token)
         try:
             self._message(body)
-        except _PluginError as exc:
+        except PluginError as exc:
             self._abandon(relay_stream_id, token)
             if exc.code == CANNOT_CREATE and "already exists" in exc.reason:
                 raise Conflict(f"relay stream id {relay_stream_id} already exists") from None
@@ -509,7 +390,7 @@ class JanusRelay(Relay):
             )
         except _MountpointMissing:
             pass  # already gone (revoked before, or lost in a relay restart): done
-        except _PluginError as exc:
+        except PluginError as exc:
             raise RelayUnavailable(f"Janus could not destroy a stream (error {exc.code})") from None
         # The record goes only once the token is gone too: else the reconciler comes back.
         self._remove_tokens_of(relay_stream_id)
@@ -526,7 +407,7 @@ class JanusRelay(Relay):
             )
         except _MountpointMissing:
             return StreamStatus(relay_stream_id, present=False)
-        except _PluginError as exc:
+        except PluginError as exc:
             raise RelayUnavailable(
                 f"Janus could not describe a stream (error {exc.code})"
             ) from None
@@ -556,7 +437,7 @@ class JanusRelay(Relay):
             self.keepalive()
             # Viewers' tokens go through the admin API: without it nothing can be provisioned.
             self._admin_request({"janus": "ping"})
-        except _AdminError as exc:
+        except AdminError as exc:
             return RelayHealth(
                 up=False, backend=self.name, detail=f"Janus admin API error {exc.code}"
             )
