@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from geo.coverage import DEFAULT_MAX_RANGE_M
 from geo.crs import north_azimuth_deg, xy_to_lonlat
 from geo.headings import INFERRED_UNCERTAINTY_DEG, infer_headings
-from geo.store.loading import refresh_coverage
+from geo.store.imports import refresh_coverage
 from geo.store.snapshot import load_road_networks
 
 

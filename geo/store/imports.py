@@ -1,4 +1,4 @@
-"""Bulk loading of what the readers parsed: cameras and road networks, one transaction per file.
+"""Import batches: the readers' cameras and road networks written in, one transaction a file.
 
 Cameras and their coverage go straight into their tables by binary ``COPY`` (see
 :mod:`geo.store._copy`), after the keys already present are set aside; road networks go by
