@@ -44,7 +44,7 @@ CENTRAL_SEOUL = [
 @pytest.fixture(scope="module")
 def registry_url(base_settings: Settings, data_dir: Path) -> URL:
     """A committed database holding the real Seoul registry (shared by the run)."""
-    return real_registry_url(base_settings.database_url, data_dir)
+    return real_registry_url(base_settings.owner_database_url, data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -394,17 +394,19 @@ def list_records(
 ) -> list[AuditRecord]:
     """Records in id order matching every given filter; ``after_id`` pages (keyset)."""
     r = _RECORD.c
-    statement = select(*_COLUMNS)
-    for given, condition in (
-        (action, r.action == action),
-        (subject_type, r.subject_type == subject_type),
-        (subject_id, r.subject_id == subject_id),
-        (organization_id, r.organization_id == organization_id),
-        (since, r.at >= since),
-        (until, r.at < until),
-        (after_id, r.id > after_id),
-    ):
-        if given is not None:
-            statement = statement.where(condition)
+    equal = [
+        (r.action, action),
+        (r.subject_type, subject_type),
+        (r.subject_id, subject_id),
+        (r.organization_id, organization_id),
+    ]
+    conditions = [column == value for column, value in equal if value is not None]
+    if since is not None:
+        conditions.append(r.at >= since)
+    if until is not None:
+        conditions.append(r.at < until)
+    if after_id is not None:
+        conditions.append(r.id > after_id)
+    statement = select(*_COLUMNS).where(*conditions)
     rows = conn.execute(statement.order_by(r.id).limit(limit))
     return [AuditRecord(**row._mapping) for row in rows]
