@@ -46,14 +46,15 @@ def _copy_out(
 ) -> pa.Table:
     """Run ``statement`` with ``params`` through ``COPY … TO STDOUT``; parse the CSV with Arrow.
 
-    COPY takes no server-side parameters: psycopg binds ``params`` into the statement (as
-    SQLAlchemy compiled it, ``:name`` become ``%(name)s``) on the client, quoting each value.
+    COPY takes no server-side parameters: psycopg merges ``params`` into the statement on the
+    client, quoting each value, as SQLAlchemy compiled it for psycopg (``:name`` become
+    ``%(name)s``, a ``%`` is doubled); a statement without parameters goes as written.
     """
     raw = conn.connection.driver_connection
     assert raw is not None
     buf = io.BytesIO()
-    inner = sql.SQL(statement.compile(dialect=conn.dialect).string)
-    with raw.cursor() as cur, cur.copy(_COPY_OUT.format(inner), params or None) as copy:
+    inner = statement.compile(dialect=conn.dialect).string if params else statement.text
+    with raw.cursor() as cur, cur.copy(_COPY_OUT.format(sql.SQL(inner)), params or None) as copy:
         for chunk in copy:
             buf.write(chunk)
     buf.seek(0)
