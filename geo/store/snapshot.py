@@ -34,9 +34,6 @@ from geo.registry import (
 )
 from geo.store.queries import query
 
-#: ``COPY (query) TO STDOUT`` as CSV with a header line, around a statement of the store's.
-_COPY_OUT = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)")
-
 
 def _copy_out(
     conn: Connection,
@@ -44,7 +41,8 @@ def _copy_out(
     params: dict[str, Any],
     types: dict[str, pa.DataType],
 ) -> pa.Table:
-    """Run ``statement`` with ``params`` through ``COPY … TO STDOUT``; parse the CSV with Arrow.
+    """Run ``statement`` (a ``COPY (…) TO STDOUT (FORMAT csv, HEADER)``) with ``params``; parse
+    the CSV with Arrow.
 
     COPY takes no server-side parameters: psycopg merges ``params`` into the statement on the
     client, quoting each value, as SQLAlchemy compiled it for psycopg (``:name`` become
@@ -53,8 +51,8 @@ def _copy_out(
     raw = conn.connection.driver_connection
     assert raw is not None
     buf = io.BytesIO()
-    inner = statement.compile(dialect=conn.dialect).string if params else statement.text
-    with raw.cursor() as cur, cur.copy(_COPY_OUT.format(sql.SQL(inner)), params or None) as copy:
+    copy_out = statement.compile(dialect=conn.dialect).string if params else statement.text
+    with raw.cursor() as cur, cur.copy(sql.SQL(copy_out), params or None) as copy:
         for chunk in copy:
             buf.write(chunk)
     buf.seek(0)
