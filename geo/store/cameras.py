@@ -21,6 +21,8 @@ from geo.store.queries import query
 
 
 def _box_params(bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+    """The box's parameters of ``cameras/in_bbox`` and ``cameras/coverage_in_bbox`` (their .sql
+    files say why): its projected outline as WKB, and the rectangle inside it (or NULLs)."""
     outline, inner = projected_box(bbox, crs=f"EPSG:{WORKING_SRID}")
     ix0, iy0, ix1, iy1 = inner or (None, None, None, None)
     return {"outline": shapely.to_wkb(outline), "ix0": ix0, "iy0": iy0, "ix1": ix1, "iy1": iy1}
