@@ -67,7 +67,7 @@ from geo.ingest.osm import read_road_network
 from geo.network import RoadNetwork
 from geo.settings import Settings, load_settings
 from geo.store import connect
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_cameras, load_road_networks
 
 EUCLIDEAN_SQL = """

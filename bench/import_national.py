@@ -29,7 +29,7 @@ from bench.national import make_national_cctv
 from geo.ingest.cctv import read_cctv
 from geo.settings import load_settings
 from geo.store import connect
-from geo.store.loading import import_cameras, observe_coverage
+from geo.store.imports import import_cameras, observe_coverage
 from geo.store.migrate import upgrade
 
 BENCH_DIR = Path("/tmp/gilmok-bench")

@@ -200,7 +200,7 @@ def make_national_roads(out: Path, *, target_segments: int = 2_000_000) -> Path:
 
 def read_national_roads(folder: Path) -> RoadNetworkRead:
     """The tiled network as a :class:`geo.ingest.osm.RoadNetworkRead`: what
-    :func:`geo.store.loading.import_road_network` loads (pass ``path=folder / "segments.parquet"``)
+    :func:`geo.store.imports.import_road_network` loads (pass ``path=folder / "segments.parquet"``)
     and what :func:`geo.network.build_road_network` builds from (``.segments``)."""
     from geo.ingest.osm import RoadNetworkRead
     from geo.ingest.report import ReadReport

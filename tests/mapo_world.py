@@ -18,7 +18,7 @@ from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.settings import Settings
 from geo.store import orgs
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import RegistrySnapshot, load_snapshot
 
 ACTOR = "test"

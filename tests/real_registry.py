@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.store import connect
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 from geo.store.migrate import upgrade
 
 ROADS = "seoul_central_drive.graphml"

@@ -41,7 +41,7 @@ from geo.ingest.osm import read_road_network
 from geo.registry import RegistrySnapshot
 from geo.settings import Settings
 from geo.store import orgs
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_snapshot
 
 pytestmark = pytest.mark.db

@@ -12,7 +12,7 @@ from geo.ingest.manifest import load_manifest
 from geo.settings import Settings
 from geo.store import connect
 from geo.store.data_files import import_data_files
-from geo.store.loading import ImportSummary
+from geo.store.imports import ImportSummary
 
 pytestmark = pytest.mark.db
 

@@ -16,7 +16,7 @@ from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.network import build_road_network
 from geo.store.headings import infer_registry_headings
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 
 
 def _net():  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from api.cli import main
 from geo.ingest.cctv import read_cctv
 from geo.ingest.enforcement import read_enforcement
 from geo.ingest.osm_cameras import read_osm_cameras
-from geo.store.loading import import_cameras
+from geo.store.imports import import_cameras
 
 pytestmark = pytest.mark.db
 
@@ -153,11 +153,11 @@ def _index_and_constraint_definitions(db: Connection) -> set[str]:
 def test_bulk_load_rebuilds_every_index_and_key(
     db: Connection, seoul, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from geo.store import loading
+    from geo.store import imports
 
-    monkeypatch.setattr(loading, "BULK_MIN_ROWS", 1000)
+    monkeypatch.setattr(imports, "BULK_MIN_ROWS", 1000)
     modes: list[bool] = []
-    real_bulk_mode = loading._bulk_mode
+    real_bulk_mode = imports._bulk_mode
 
     @contextlib.contextmanager
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -165,7 +165,7 @@ def test_bulk_load_rebuilds_every_index_and_key(
             modes.append(on)
             yield on
 
-    monkeypatch.setattr(loading, "_bulk_mode", spy)
+    monkeypatch.setattr(imports, "_bulk_mode", spy)
     before = _index_and_constraint_definitions(db)
     summary = import_cameras(db, seoul, path=data_dir / "seoul_cctv_2018.csv")
     assert summary.created["cameras"] == len(seoul.cameras)

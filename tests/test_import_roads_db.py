@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.ingest.osm import read_road_network
-from geo.store.loading import import_road_network
+from geo.store.imports import import_road_network
 
 pytestmark = pytest.mark.db
 

@@ -21,7 +21,7 @@ from geo.incident import answer_incident
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.registry import RegistrySnapshot
-from geo.store.loading import import_cameras, import_road_network
+from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_snapshot, watching_pairs_sql
 
 pytestmark = pytest.mark.db

@@ -93,10 +93,11 @@ def _literal(value: Any) -> str:
 
 
 def _prepared(conn: Connection, opening: str) -> tuple[str, int]:
+    # found by its text with the whitespace collapsed: its .sql file lays it out on many lines
     row = conn.execute(
         text(
             "SELECT name, generic_plans FROM pg_prepared_statements"
-            " WHERE statement LIKE :opening || '%'"
+            " WHERE regexp_replace(statement, '\\s+', ' ', 'g') LIKE '%' || :opening || '%'"
         ),
         {"opening": opening},
     ).one()

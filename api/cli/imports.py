@@ -74,7 +74,7 @@ def _import_camera_file(
     anywhere: bool = False,
     **options: Any,
 ) -> None:
-    from geo.store.loading import import_cameras
+    from geo.store.imports import import_cameras
 
     engine = checked_engine(ctx, owner=True)
     bounds = None if anywhere else ctx.settings.country_bounds
@@ -172,7 +172,7 @@ def import_roads(
 ) -> None:
     """An OpenStreetMap road network: OSMnx GraphML, .osm XML or .osm.pbf."""
     from geo.ingest.osm import read_road_network
-    from geo.store.loading import import_road_network
+    from geo.store.imports import import_road_network
 
     engine = checked_engine(ctx, owner=True)
     read = read_road_network(file)

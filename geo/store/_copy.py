@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
+from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.engine import Connection
 
@@ -240,6 +241,21 @@ def _encoded(
             yield encode_rows(columns, begin, min(n, begin + rows_per_block))
 
 
+#: ``COPY … FROM STDIN`` in each format the store sends; psycopg quotes the table and columns.
+_COPY_IN = {
+    "binary": sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT binary)"),
+    "csv": sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)"),
+}
+
+
+def copy_in_statement(table: str, columns: Iterable[str], *, fmt: str) -> sql.Composed:
+    """The ``COPY table (columns) FROM STDIN`` statement for ``fmt`` (``binary`` or ``csv``),
+    names quoted as identifiers by :mod:`psycopg.sql`."""
+    return _COPY_IN[fmt].format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
 def copy_columns(
     conn: Connection,
     table: str,
@@ -261,11 +277,9 @@ def copy_columns(
     names = list(first)
     raw = conn.connection.driver_connection
     assert raw is not None
-    columns = ", ".join(f'"{name}"' for name in names)
+    statement = copy_in_statement(table, names, fmt="binary")
     with raw.cursor() as cur:
-        with cur.copy(
-            f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)", writer=QueuedLibpqWriter(cur)
-        ) as copy:
+        with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
             copy.write(HEADER)
             for rows in _encoded(itertools.chain([first], parts), names, rows_per_block):
                 copy.write(rows.data)

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shapely.geometry import MultiPolygon
-from sqlalchemy import text
+from sqlalchemy import String, and_, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from geo import domain
 from geo.areas import geodesic_area_km2
 from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis, NotFound
-from geo.store import audit
-from geo.store.models import WORKING_SRID
+from geo.store import audit, models
 from geo.store.orgs import CENTRE_KINDS
+from geo.store.queries import query
 
 #: Longest period one activation may cover; a longer situation is renewed with a new reference.
 MAX_PERIOD = dt.timedelta(days=90)
@@ -38,12 +38,22 @@ MAX_LEAD = dt.timedelta(days=366)
 ActivationState = Literal["scheduled", "active", "ended", "expired"]
 _MAX_ID = 2**31 - 1
 
-_COLUMNS = (
-    "a.id, a.basis, a.reference, a.issuer_id, o.name AS issuer_name,"
-    " ST_AsGeoJSON(ST_Transform(a.area, 4326), 7) AS area_geojson,"
-    " a.starts_at, a.ends_at, a.ended_at, a.created_at"
-)
-_SELECT = f"SELECT {_COLUMNS} FROM activation a JOIN organization o ON o.id = a.issuer_id"
+_A = models.Activation.__table__.alias("a")
+_O = models.Organization.__table__.alias("o")
+#: What :func:`list_activations` reads, as the .sql statements do: an activation, its issuer's
+#: name and its area as lon/lat GeoJSON.
+_LISTED = select(
+    _A.c.id,
+    _A.c.basis,
+    _A.c.reference,
+    _A.c.issuer_id,
+    _O.c.name.label("issuer_name"),
+    func.ST_AsGeoJSON(func.ST_Transform(_A.c.area, 4326), 7, type_=String).label("area_geojson"),
+    _A.c.starts_at,
+    _A.c.ends_at,
+    _A.c.ended_at,
+    _A.c.created_at,
+).join_from(_A, _O, _O.c.id == _A.c.issuer_id)
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ def get_activation(conn: Connection, activation_id: int) -> Activation:
     """Raises :class:`NotFound` for an unknown id."""
     row = None
     if 1 <= activation_id <= _MAX_ID:
-        row = conn.execute(text(f"{_SELECT} WHERE a.id = :id"), {"id": activation_id}).first()
+        row = conn.execute(query("activations/by_id"), {"id": activation_id}).first()
     if row is None:
         raise NotFound(f"no activation has the id {activation_id}", details={"id": activation_id})
     return _row(row)
@@ -148,12 +158,7 @@ def create_activation(
     wkb = area.wkb
     _check_within_service_area(conn, issuer_id=issuer_id, wkb=wkb)
     activation_id = conn.execute(
-        text(
-            "INSERT INTO activation (basis, reference, issuer_id, area, starts_at, ends_at)"
-            " VALUES (:basis, :reference, :issuer,"
-            f" ST_Multi(ST_Transform(ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID})),"
-            " :starts_at, :ends_at) RETURNING id"
-        ),
+        query("activations/create"),
         {
             "basis": basis,
             "reference": reference,
@@ -191,18 +196,7 @@ def _check_within_service_area(conn: Connection, *, issuer_id: int, wkb: bytes) 
     centre's area and so is not bounded by one; with one, it is bounded like a centre.
     """
     row = conn.execute(
-        text(
-            "WITH a AS (SELECT ST_Transform(ST_GeomFromWKB(:wkb, 4326),"
-            f" {WORKING_SRID}) AS geom)"
-            " SELECT o.id, o.name, o.kind, o.service_area IS NULL AS missing,"
-            " ST_Covers(o.service_area, a.geom) AS inside,"
-            " ST_Area(ST_Difference(a.geom, o.service_area)) / 1e6 AS outside_km2,"
-            " ST_X(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
-            " 4326)) AS lon,"
-            " ST_Y(ST_Transform(ST_PointOnSurface(ST_Difference(a.geom, o.service_area)),"
-            " 4326)) AS lat"
-            " FROM organization o, a WHERE o.id = :id"
-        ),
+        query("activations/issuer_area_check"),
         {"wkb": wkb, "id": issuer_id},
     ).first()
     if row is None:
@@ -253,7 +247,7 @@ def end_activation(
             details={"id": activation_id, "state": state},
         )
     conn.execute(
-        text("UPDATE activation SET ended_at = :now WHERE id = :id AND ended_at IS NULL"),
+        query("activations/end"),
         {"id": activation_id, "now": now},
     )
     audit.append(
@@ -280,28 +274,23 @@ def list_activations(
 ) -> list[Activation]:
     """Activations in id order, optionally only those in ``state`` at ``at`` (default now)."""
     at = at or _now()
+    a = _A.c
     conditions = {
-        "all": "TRUE",
-        "scheduled": "a.starts_at > :at AND (a.ended_at IS NULL OR a.ended_at > :at)",
-        "active": _ACTIVE,
-        "ended": "a.ended_at IS NOT NULL AND a.ended_at <= :at AND a.ended_at < a.ends_at",
-        "expired": "a.ends_at <= :at AND (a.ended_at IS NULL OR a.ended_at >= a.ends_at)",
+        "all": true(),
+        "scheduled": and_(a.starts_at > at, or_(a.ended_at.is_(None), a.ended_at > at)),
+        "active": and_(
+            a.starts_at <= at, a.ends_at > at, or_(a.ended_at.is_(None), a.ended_at > at)
+        ),
+        "ended": and_(a.ended_at.is_not(None), a.ended_at <= at, a.ended_at < a.ends_at),
+        "expired": and_(a.ends_at <= at, or_(a.ended_at.is_(None), a.ended_at >= a.ends_at)),
     }
-    where = [conditions[state]]
-    params: dict[str, Any] = {"at": at, "limit": limit}
+    statement = _LISTED.where(conditions[state])
     if issuer_id is not None:
-        where.append("a.issuer_id = :issuer")
-        params["issuer"] = issuer_id
+        statement = statement.where(a.issuer_id == issuer_id)
     if after_id is not None:
-        where.append("a.id > :after")
-        params["after"] = after_id
-    rows = conn.execute(
-        text(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT :limit"), params
-    )
+        statement = statement.where(a.id > after_id)
+    rows = conn.execute(statement.order_by(a.id).limit(limit))
     return [_row(r) for r in rows]
-
-
-_ACTIVE = "a.starts_at <= :at AND a.ends_at > :at AND (a.ended_at IS NULL OR a.ended_at > :at)"
 
 
 def active_activation_covering(
@@ -319,11 +308,7 @@ def active_activation_covering(
     """
     lon, lat = point_lonlat
     row = conn.execute(
-        text(
-            f"{_SELECT} WHERE {_ACTIVE} AND ST_Covers(a.area,"
-            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}))"
-            " ORDER BY LEAST(a.ends_at, COALESCE(a.ended_at, a.ends_at)) DESC, a.id LIMIT 1"
-        ),
+        query("activations/active_covering"),
         {"lon": lon, "lat": lat, "at": at or _now()},
     ).first()
     return _row(row) if row is not None else None
@@ -352,14 +337,7 @@ def activations_for_cameras(
         return {}
     lon, lat = point_lonlat
     rows = conn.execute(
-        text(
-            f"SELECT DISTINCT ON (c.id) c.id AS camera_id, {_COLUMNS} FROM camera c"
-            " JOIN activation a ON ST_Covers(a.area, c.position)"
-            " JOIN organization o ON o.id = a.issuer_id"
-            f" WHERE c.id = ANY(CAST(:ids AS bigint[])) AND {_ACTIVE} AND ST_Covers(a.area,"
-            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}))"
-            " ORDER BY c.id, LEAST(a.ends_at, COALESCE(a.ended_at, a.ends_at)) DESC, a.id"
-        ),
+        query("activations/for_cameras"),
         {"ids": list(camera_ids), "lon": lon, "lat": lat, "at": at or _now()},
     )
     out = {}

@@ -15,19 +15,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from geo.errors import ConfigurationError, DatabaseUnavailable, SchemaOutOfDate
 from geo.store.db import database_errors
+from geo.store.queries import query
 
 APP_ROLE = "gilmok_app"
 
 
 def _drop_to_app_role(conn: Connection) -> None:
     try:
-        conn.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
+        conn.execute(query("app_role/set_role"))
     except DBAPIError as exc:
         raise DatabaseUnavailable(
             f"the database role {APP_ROLE} is missing or not granted to"
@@ -38,9 +38,7 @@ def _drop_to_app_role(conn: Connection) -> None:
 
 def _limit_statements(conn: Connection, timeout_ms: int | None) -> None:
     if timeout_ms is not None:
-        conn.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{timeout_ms}ms"}
-        )
+        conn.execute(query("app_role/statement_timeout"), {"ms": f"{timeout_ms}ms"})
 
 
 @contextlib.contextmanager
@@ -69,19 +67,12 @@ def app_transaction(
                 _limit_statements(conn, statement_timeout_ms)
                 yield conn
             return
-        before = bind.execute(
-            text("SELECT current_user, current_setting('statement_timeout')")
-        ).one()
+        before = bind.execute(query("app_role/current")).one()
         with bind.begin_nested():
             _drop_to_app_role(bind)
             _limit_statements(bind, statement_timeout_ms)
             yield bind
-        bind.execute(
-            text(
-                "SELECT set_config('role', :role, true), set_config('statement_timeout', :t, true)"
-            ),
-            {"role": before[0], "t": before[1]},
-        )
+        bind.execute(query("app_role/restore"), {"role": before[0], "t": before[1]})
 
 
 def schema_revision(conn: Connection) -> str | None:
@@ -92,12 +83,10 @@ def schema_revision(conn: Connection) -> str | None:
     SchemaOutOfDate
         the app role cannot read it: a database not migrated to 0002 (or not at all).
     """
-    conn.execute(text("SET LOCAL statement_timeout = '2s'"))
+    conn.execute(query("app_role/revision_timeout"))
     try:
         with conn.begin_nested():
-            revision: str | None = conn.execute(
-                text("SELECT version_num FROM alembic_version")
-            ).scalar()
+            revision: str | None = conn.execute(query("app_role/revision")).scalar()
     except ProgrammingError as exc:
         raise SchemaOutOfDate(
             f"the app role {APP_ROLE} cannot read the schema revision: run `gilmok db upgrade`"
@@ -117,18 +106,7 @@ def require_service_role(conn: Connection) -> None:
     ConfigurationError
         naming the login role and what it owns.
     """
-    row = conn.execute(
-        text(
-            "SELECT session_user AS login, r.rolsuper AS superuser,"
-            " pg_has_role(session_user, c.relowner, 'MEMBER') AS owns_tables,"
-            " pg_has_role(session_user, n.nspowner, 'MEMBER') AS owns_schema,"
-            " pg_has_role(session_user, d.datdba, 'MEMBER') AS owns_database"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,"
-            " pg_database d, pg_roles r"
-            " WHERE c.oid = to_regclass('audit_record') AND d.datname = current_database()"
-            " AND r.rolname = session_user"
-        )
-    ).one_or_none()
+    row = conn.execute(query("app_role/login_powers")).one_or_none()
     if row is None:
         raise SchemaOutOfDate("the database has no audit trail: run `gilmok db upgrade`")
     owned = [

@@ -24,19 +24,26 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput
+from geo.store import models
+from geo.store.queries import query
 
 #: ``prev_hash`` of the first record.
 GENESIS_HASH = "0" * 64
 #: Key of the advisory lock serialising appends ("gilmok:audit" as a 64-bit integer).
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"gilmok:audit").digest()[:8], "big", signed=True)
-_COLUMNS = (
-    "id, at, actor, organization_id, action, subject_type, subject_id, legal_basis, details,"
-    " prev_hash, record_hash"
-)
+_RECORD = models.AuditRecord.__table__
+#: A record's columns, in the order the .sql statements read them.
+_COLUMNS = tuple(
+    _RECORD.c[name]
+    for name in (
+        "id", "at", "actor", "organization_id", "action", "subject_type", "subject_id",
+        "legal_basis", "details", "prev_hash", "record_hash",
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ def lock_chain(conn: Connection) -> None:
     keep it until commit, so taking it after a row lock can deadlock against a transaction
     that audited before reaching that row.
     """
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    conn.execute(query("audit/lock_chain"), {"key": _LOCK_KEY})
 
 
 def append(
@@ -172,11 +179,7 @@ def append(
     lock_chain(conn)
     # A fresh snapshot after the lock (READ COMMITTED): the last committed record is the head.
     head = conn.execute(
-        text(
-            "SELECT clock_timestamp() AS now, CAST(:details AS jsonb) AS details,"
-            " (SELECT id FROM audit_record ORDER BY id DESC LIMIT 1) AS last_id,"
-            " (SELECT record_hash FROM audit_record ORDER BY id DESC LIMIT 1) AS last_hash"
-        ),
+        query("audit/head"),
         {"details": raw},
     ).one()
     fields: dict[str, Any] = {
@@ -193,11 +196,7 @@ def append(
     prev_hash = head.last_hash or GENESIS_HASH
     record_hash = compute_hash(prev_hash, **fields)
     conn.execute(
-        text(
-            f"INSERT INTO audit_record ({_COLUMNS}) VALUES (:id, :at, :actor, :organization_id,"
-            " :action, :subject_type, :subject_id, :legal_basis, CAST(:details_json AS jsonb),"
-            " :prev_hash, :record_hash)"
-        ),
+        query("audit/insert"),
         {
             **fields,
             "details_json": canonical_json(head.details),
@@ -216,7 +215,7 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> ChainCheck:
     the predecessor was altered and re-hashed to hide it).
     """
     result = conn.execute(
-        text(f"SELECT {_COLUMNS} FROM audit_record ORDER BY id"),
+        query("audit/chain"),
         execution_options={"yield_per": batch_size},
     )
     count = 0
@@ -348,7 +347,7 @@ def head_anchor(conn: Connection) -> tuple[ChainCheck, Anchor | None]:
     check = verify(conn)
     if not check.ok or check.head_id is None or check.head_hash is None:
         return check, None
-    now = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    now = conn.execute(query("audit/now")).scalar_one()
     return check, Anchor(
         id=check.head_id, record_hash=check.head_hash, records=check.records, signed_at=_iso(now)
     )
@@ -365,9 +364,7 @@ def check_anchor(conn: Connection, anchor: Anchor) -> ChainCheck:
     check = verify(conn)
     if not check.ok:
         return check
-    stored = conn.execute(
-        text("SELECT record_hash FROM audit_record WHERE id = :id"), {"id": anchor.id}
-    ).scalar_one_or_none()
+    stored = conn.execute(query("audit/record_hash"), {"id": anchor.id}).scalar_one_or_none()
     if stored is None:
         problem = (
             f"record {anchor.id} of the anchor is gone: the chain ends at record"
@@ -396,25 +393,20 @@ def list_records(
     limit: int = 100,
 ) -> list[AuditRecord]:
     """Records in id order matching every given filter; ``after_id`` pages (keyset)."""
-    where, params = ["TRUE"], {"limit": limit}
-    filters: dict[str, tuple[str, Any]] = {
-        "action": ("action = :action", action),
-        "subject_type": ("subject_type = :subject_type", subject_type),
-        "subject_id": ("subject_id = :subject_id", subject_id),
-        "organization_id": ("organization_id = :organization_id", organization_id),
-        "since": ("at >= :since", since),
-        "until": ("at < :until", until),
-        "after_id": ("id > :after_id", after_id),
-    }
-    for name, (clause, value) in filters.items():
-        if value is not None:
-            where.append(clause)
-            params[name] = value
-    rows = conn.execute(
-        text(
-            f"SELECT {_COLUMNS} FROM audit_record WHERE {' AND '.join(where)}"
-            " ORDER BY id LIMIT :limit"
-        ),
-        params,
-    )
+    r = _RECORD.c
+    equal = [
+        (r.action, action),
+        (r.subject_type, subject_type),
+        (r.subject_id, subject_id),
+        (r.organization_id, organization_id),
+    ]
+    conditions = [column == value for column, value in equal if value is not None]
+    if since is not None:
+        conditions.append(r.at >= since)
+    if until is not None:
+        conditions.append(r.at < until)
+    if after_id is not None:
+        conditions.append(r.id > after_id)
+    statement = select(*_COLUMNS).where(*conditions)
+    rows = conn.execute(statement.order_by(r.id).limit(limit))
     return [AuditRecord(**row._mapping) for row in rows]

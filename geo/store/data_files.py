@@ -2,7 +2,7 @@
 
 What ``gilmok import all`` does with the files the manifest marks ``import_all``: each goes
 through its importer's reader (:mod:`geo.ingest`) and into the database
-(:mod:`geo.store.loading`) in a transaction of its own, so that a file that fails keeps the
+(:mod:`geo.store.imports`) in a transaction of its own, so that a file that fails keeps the
 ones before it; the manifest lists the road networks first, then the cameras.
 """
 
@@ -19,7 +19,7 @@ from geo.ingest.cctv import read_cctv
 from geo.ingest.enforcement import read_enforcement
 from geo.ingest.manifest import DataFile
 from geo.ingest.osm import read_road_network
-from geo.store.loading import ImportSummary, import_cameras, import_road_network
+from geo.store.imports import ImportSummary, import_cameras, import_road_network
 
 #: The camera readers of the manifest's ``importer`` names (the other one: ``roads``).
 CAMERA_READERS: dict[str, Callable[..., CameraRead]] = {

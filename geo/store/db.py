@@ -6,11 +6,12 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.errors import DatabaseUnavailable, StatementTimeout
+from geo.store.queries import query
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (or by an operator's cancel).
 QUERY_CANCELED = "57014"
@@ -58,7 +59,7 @@ def connect(url: URL, *, check: bool = True, **engine_options: object) -> Engine
     engine = create_engine(url, **options)
     if check:
         with database_errors(url), engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execute(query("db/ping"))
     return engine
 
 

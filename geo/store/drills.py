@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine
 
 from geo.drill_records import record_rows
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.registry import RegistrySnapshot
 from geo.store.db import connect, database_errors
-from geo.store.models import WORKING_SRID
+from geo.store.queries import query
 from geo.store.snapshot import load_snapshot
 
 if TYPE_CHECKING:
@@ -93,21 +92,7 @@ def cctv_sites(
     if inset_m < 0:
         raise InvalidInput("inset must not be negative (metres inside the road extent)")
     rows = conn.execute(
-        text(
-            "WITH area AS (SELECT ST_Buffer(extent, -CAST(:inset AS float8)) AS g"
-            "  FROM road_network WHERE extent IS NOT NULL),"
-            " site AS (SELECT DISTINCT ON (c.site_key) c.site_key, c.position"
-            "  FROM camera c JOIN area a ON ST_Covers(a.g, c.position)"
-            "  LEFT JOIN import_batch b ON b.id = c.import_batch_id"
-            "  WHERE c.source = 'cctv_standard'"
-            "  AND (CAST(:file AS text) IS NULL OR b.file_name = :file)"
-            "  ORDER BY c.site_key, c.id),"
-            " numbered AS (SELECT site_key, position,"
-            "  row_number() OVER (ORDER BY site_key) - 1 AS n FROM site)"
-            " SELECT site_key, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
-            "  SELECT site_key, n, ST_Transform(position, 4326) AS p FROM numbered"
-            "  WHERE n % :every = 0) s ORDER BY n LIMIT :limit"
-        ),
+        query("drills/camera_sites"),
         {"inset": inset_m, "file": file_name, "every": every, "limit": limit},
     ).all()
     return pd.DataFrame(
@@ -131,18 +116,12 @@ def ensure_drill(
         when a drill of that name exists with other options (its results would not match).
     """
     row = conn.execute(
-        text(
-            "INSERT INTO drill (name, options, source_file)"
-            " VALUES (:name, CAST(:options AS jsonb), :source)"
-            " ON CONFLICT (name) DO NOTHING RETURNING id"
-        ),
+        query("drills/create"),
         {"name": name, "options": json.dumps(options), "source": source_file},
     ).first()
     if row is not None:
         return int(row.id), True
-    existing = conn.execute(
-        text("SELECT id, options FROM drill WHERE name = :name"), {"name": name}
-    ).one()
+    existing = conn.execute(query("drills/by_name"), {"name": name}).one()
     if existing.options != options:
         raise Conflict(
             f"drill {name!r} exists with other options ({existing.options});"
@@ -163,14 +142,7 @@ def add_scenarios(
     they are; the table's statistics are refreshed when some are added. Returns the number
     added."""
     result = conn.execute(
-        text(
-            "INSERT INTO drill_scenario (drill_id, name, location)"
-            " SELECT :drill, p.name, ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326),"
-            f" {WORKING_SRID})"
-            " FROM unnest(CAST(:names AS text[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))"
-            " AS p(name, lon, lat)"
-            " ON CONFLICT (drill_id, name) DO NOTHING"
-        ),
+        query("drills/add_scenarios"),
         {
             "drill": drill_id,
             "names": [str(n) for n in names],
@@ -183,7 +155,7 @@ def add_scenarios(
         # statistics from before these rows had the drill's saves walk all its rows through
         # the drill_id index once per batch (~0.1 ms a scenario at 100,000) instead of
         # fetching each row by its id
-        conn.execute(text("ANALYZE drill_scenario"))
+        conn.execute(query("drills/analyze_scenarios"))
     return added
 
 
@@ -194,11 +166,7 @@ def pending_scenarios(
     ``retry_failed``)."""
     statuses = ["pending", "failed"] if retry_failed else ["pending"]
     rows = conn.execute(
-        text(
-            "SELECT id, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
-            " SELECT id, ST_Transform(location, 4326) AS p FROM drill_scenario"
-            " WHERE drill_id = :drill AND status = ANY(:statuses)) s ORDER BY id"
-        ),
+        query("drills/pending"),
         {"drill": drill_id, "statuses": statuses},
     ).all()
     return pd.DataFrame(rows, columns=["id", "lon", "lat"])
@@ -207,10 +175,7 @@ def pending_scenarios(
 def reset_failed(conn: Connection, drill_id: int) -> int:
     """Put the drill's failed scenarios back to pending. Returns how many."""
     result = conn.execute(
-        text(
-            "UPDATE drill_scenario SET status = 'pending', error = '', computed_at = NULL"
-            " WHERE drill_id = :drill AND status = 'failed'"
-        ),
+        query("drills/reset_failed"),
         {"drill": drill_id},
     )
     return int(result.rowcount)
@@ -219,23 +184,10 @@ def reset_failed(conn: Connection, drill_id: int) -> int:
 def status_counts(conn: Connection, drill_id: int) -> dict[str, int]:
     """How many of the drill's scenarios are ``pending``, ``done`` and ``failed``."""
     rows = conn.execute(
-        text("SELECT status, count(*) FROM drill_scenario WHERE drill_id = :drill GROUP BY status"),
+        query("drills/status_counts"),
         {"drill": drill_id},
     ).all()
     return {"pending": 0, "done": 0, "failed": 0} | {r[0]: int(r[1]) for r in rows}
-
-
-_SAVE_RESULTS = (
-    "UPDATE drill_scenario s SET status = r.status, approaches = r.approaches,"
-    " blind = r.blind, incomplete = r.incomplete, result = CAST(r.result AS jsonb),"
-    " error = r.error, computed_at = clock_timestamp()"
-    " FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::int[], %b::bool[], %b::text[],"
-    " %b::text[]) AS r(id, status, approaches, blind, incomplete, result, error)"
-    " WHERE s.id = r.id AND s.drill_id = %b AND s.status = 'pending'"
-    # the rows by primary key: planned on the drill's pending rows instead, from statistics
-    # older than the drill, the join scanned them all once per result
-    " AND s.id = ANY(%b::bigint[])"
-)
 
 
 def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
@@ -252,17 +204,12 @@ def save_results(conn: Connection, drill_id: int, results: BatchResults) -> int:
     # PostgreSQL's CPU in a save (a record of ~3 KB of JSON is compressed to stay in its row)
     info = conn.connection.info  # kept as long as the connection (~1 ms to ask each time)
     if "gilmok_lz4" not in info:
-        info["gilmok_lz4"] = conn.execute(
-            text(
-                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings"
-                " WHERE name = 'default_toast_compression'"
-            )
-        ).scalar_one()
+        info["gilmok_lz4"] = conn.execute(query("drills/has_lz4")).scalar_one()
     if info["gilmok_lz4"]:
-        conn.execute(text("SET LOCAL default_toast_compression = lz4"))
+        conn.execute(query("drills/lz4_toast"))
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(
-            _SAVE_RESULTS,
+            query("drills/save_results").text,  # psycopg's binary placeholders (%b)
             (results.id, results.status, results.approaches, results.blind,
              results.incomplete, results.result_json, results.error, drill_id, results.id),
         )  # fmt: skip
@@ -312,24 +259,7 @@ def get_drill(conn: Connection, name: str) -> DrillInfo:
         when there is no such drill.
     """
     row = conn.execute(
-        text(
-            "SELECT d.id, d.name, d.options, d.source_file, d.created_at,"
-            " count(s.id) AS scenarios,"
-            " count(s.id) FILTER (WHERE s.status = 'done') AS done,"
-            " count(s.id) FILTER (WHERE s.status = 'failed') AS failed,"
-            " count(s.id) FILTER (WHERE s.status = 'pending') AS pending,"
-            " coalesce(sum(s.approaches), 0) AS approaches, coalesce(sum(s.blind), 0) AS blind,"
-            " (SELECT count(DISTINCT c.id) FROM drill_scenario x, LATERAL ("
-            # a record in columns (geo.drills.run_batch), or one stored before as rows
-            "  SELECT jsonb_array_elements_text(CASE jsonb_typeof(x.result)"
-            "   WHEN 'object' THEN x.result->'cameras'->'camera_id' ELSE '[]' END)"
-            "  UNION ALL SELECT k->>'camera_id' FROM jsonb_array_elements(CASE"
-            "   jsonb_typeof(x.result) WHEN 'array' THEN x.result ELSE '[]' END) a,"
-            "   jsonb_array_elements(a->'cameras') k) c(id)"
-            "  WHERE x.drill_id = d.id AND x.status = 'done') AS cameras"
-            " FROM drill d LEFT JOIN drill_scenario s ON s.drill_id = d.id"
-            " WHERE d.name = :name GROUP BY d.id"
-        ),
+        query("drills/info"),
         {"name": name},
     ).first()
     if row is None:
@@ -340,13 +270,6 @@ def get_drill(conn: Connection, name: str) -> DrillInfo:
         failed=int(row.failed), pending=int(row.pending), approaches=int(row.approaches),
         blind=int(row.blind), cameras=int(row.cameras),
     )  # fmt: skip
-
-
-_SCENARIO_COLUMNS = (
-    "SELECT id, name, ST_X(p) AS lon, ST_Y(p) AS lat, status, approaches, blind, incomplete,"
-    " result, error, computed_at FROM (SELECT *, ST_Transform(location, 4326) AS p"
-    " FROM drill_scenario WHERE drill_id = :drill"
-)
 
 
 def _scenario(row: Any) -> Scenario:
@@ -363,11 +286,7 @@ def list_scenarios(
 ) -> list[Scenario]:
     """The drill's scenarios in id order, a page at a time (keyset on ``after_id``)."""
     rows = conn.execute(
-        text(
-            _SCENARIO_COLUMNS
-            + " AND id > :after) s ORDER BY id"
-            + ("" if limit is None else " LIMIT :limit")
-        ),
+        query("drills/scenarios"),
         {"drill": drill_id, "after": after_id or 0, "limit": limit},
     ).all()
     return [_scenario(r) for r in rows]
@@ -381,9 +300,7 @@ def get_scenario(conn: Connection, drill_id: int, scenario_id: int) -> Scenario:
     NotFound
         when the drill has no scenario with that id.
     """
-    row = conn.execute(
-        text(_SCENARIO_COLUMNS + " AND id = :id) s"), {"drill": drill_id, "id": scenario_id}
-    ).first()
+    row = conn.execute(query("drills/scenario"), {"drill": drill_id, "id": scenario_id}).first()
     if row is None:
         raise NotFound(
             f"the drill has no scenario {scenario_id}", details={"scenario_id": scenario_id}

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.coverage import DEFAULT_MAX_RANGE_M
 from geo.crs import north_azimuth_deg, xy_to_lonlat
 from geo.headings import INFERRED_UNCERTAINTY_DEG, infer_headings
-from geo.store.loading import refresh_coverage
+from geo.store.imports import refresh_coverage
+from geo.store.queries import query
 from geo.store.snapshot import load_road_networks
 
 
@@ -39,12 +39,7 @@ def infer_registry_headings(
 ) -> HeadingReport:
     """Infer headings for every fixed camera whose heading is unknown; idempotent."""
     cams = pd.DataFrame(
-        conn.execute(
-            text(
-                "SELECT id, ST_X(position) AS x, ST_Y(position) AS y FROM camera"
-                " WHERE kind = 'fixed' AND heading_source = 'unknown' ORDER BY id"
-            )
-        ).all(),
+        conn.execute(query("headings/fixed_unknown")).all(),
         columns=["id", "x", "y"],
     )
     if cams.empty:
@@ -88,17 +83,8 @@ def infer_registry_headings(
             updates.append({"id": int(ids[row]), "heading": heading, "note": json.dumps(note)})
     if updates:
         conn.execute(
-            text(
-                "UPDATE camera SET"
-                " heading_deg = CAST(:heading AS float8),"
-                " heading_source = CASE WHEN :heading IS NULL THEN 'unknown' ELSE 'inferred' END,"
-                " heading_uncertainty_deg = CASE WHEN :heading IS NULL THEN NULL"
-                f" ELSE {INFERRED_UNCERTAINTY_DEG} END,"
-                " provenance = provenance || jsonb_build_object('heading_inference',"
-                " CAST(:note AS jsonb))"
-                " WHERE id = :id"
-            ),
-            updates,
+            query("headings/set_inferred"),
+            [{**update, "uncertainty": INFERRED_UNCERTAINTY_DEG} for update in updates],
         )
     if inferred_ids:
         refresh_coverage(conn, inferred_ids, max_range_m=max_range_m)

@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.crs import geometry_to_lonlat
 from geo.errors import Conflict, NotFound
 from geo.incident import Answer
 from geo.store import audit
-from geo.store.models import WORKING_SRID
+from geo.store.queries import query
 
 _MAX_ID = 2**31 - 1
 
@@ -76,14 +75,6 @@ class ApproachRecord:
         """Direction of the traffic entering the cordon here, degrees clockwise from north."""
         bearing = self.bearing_deg if self.direction == "inbound" else self.bearing_deg + 180.0
         return round(bearing % 360.0, 1)
-
-
-_SELECT = (
-    "SELECT i.id, i.requester_id, o.name AS requester_name,"
-    " ST_X(ST_Transform(i.location, 4326)) AS lon, ST_Y(ST_Transform(i.location, 4326)) AS lat,"
-    " i.radius_m, i.mode, i.direction, i.travel, i.level, i.note, i.status, i.incomplete,"
-    " i.created_at, i.closed_at FROM incident i JOIN organization o ON o.id = i.requester_id"
-)
 
 
 def _round(value: Any, digits: int = 2) -> Any:
@@ -162,12 +153,7 @@ def create_incident(
     cordon = answer.cordon
     lon, lat = location
     incident_id = conn.execute(
-        text(
-            "INSERT INTO incident (requester_id, location, radius_m, mode, direction, travel,"
-            " level, note, incomplete) VALUES (:requester,"
-            f" ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), {WORKING_SRID}),"
-            " :radius, :mode, :direction, :travel, :level, :note, :incomplete) RETURNING id"
-        ),
+        query("incidents/create"),
         {
             "requester": requester_id,
             "lon": lon,
@@ -184,14 +170,7 @@ def create_incident(
     rows = approach_rows(answer)
     if rows:
         conn.execute(
-            text(
-                "INSERT INTO approach (incident_id, seq, direction, road_name, highway, is_main,"
-                " bearing_deg, blind, entry_point, watch_stretch, cameras) VALUES (:incident,"
-                " :seq, :direction, :road_name, :highway, :is_main, :bearing_deg, :blind,"
-                f" ST_Transform(ST_SetSRID(ST_GeomFromWKB(:entry_wkb), 4326), {WORKING_SRID}),"
-                f" ST_Transform(ST_SetSRID(ST_GeomFromWKB(:stretch_wkb), 4326), {WORKING_SRID}),"
-                " CAST(:cameras AS jsonb))"
-            ),
+            query("incidents/add_approach"),
             [{**row, "incident": incident_id} for row in rows],
         )
     audit.append(
@@ -228,7 +207,7 @@ def get_incident(conn: Connection, incident_id: int) -> Incident:
     """Raises :class:`NotFound` for an unknown id."""
     row = None
     if 1 <= incident_id <= _MAX_ID:
-        row = conn.execute(text(f"{_SELECT} WHERE i.id = :id"), {"id": incident_id}).first()
+        row = conn.execute(query("incidents/by_id"), {"id": incident_id}).first()
     if row is None:
         raise incident_not_found(incident_id)
     return Incident(**row._mapping)
@@ -237,13 +216,7 @@ def get_incident(conn: Connection, incident_id: int) -> Incident:
 def list_approaches(conn: Connection, incident_id: int) -> list[ApproachRecord]:
     """The incident's approaches on record, in answer order (``seq``)."""
     rows = conn.execute(
-        text(
-            "SELECT id, seq, direction, road_name, highway, is_main, bearing_deg, blind,"
-            " ST_X(ST_Transform(entry_point, 4326)) AS lon,"
-            " ST_Y(ST_Transform(entry_point, 4326)) AS lat,"
-            " ST_AsGeoJSON(ST_Transform(watch_stretch, 4326), 7) AS stretch, cameras"
-            " FROM approach WHERE incident_id = :id ORDER BY seq"
-        ),
+        query("incidents/approaches"),
         {"id": incident_id},
     )
     out = []
@@ -258,22 +231,7 @@ def involved_organizations(conn: Connection, incident_id: int) -> set[int]:
     """The centres an incident involves: owners of the cameras on its record or asked for, the
     regional centres its requests are routed through, and every centre above those owners."""
     rows = conn.execute(
-        text(
-            "WITH RECURSIVE direct(id) AS ("
-            "  SELECT owner_id FROM feed_request WHERE incident_id = :id"
-            "  UNION SELECT routed_via_id FROM feed_request WHERE incident_id = :id"
-            "   AND routed_via_id IS NOT NULL"
-            "  UNION SELECT c.owner_id FROM approach a"
-            "   CROSS JOIN LATERAL jsonb_array_elements(a.cameras) AS e(cam)"
-            "   JOIN camera c ON c.id = CAST(e.cam ->> 'camera_id' AS bigint)"
-            "   WHERE a.incident_id = :id),"
-            " chain(id, depth) AS (SELECT id, 0 FROM direct"
-            "  UNION SELECT o.parent_id, chain.depth + 1 FROM chain"
-            "  JOIN organization o ON o.id = chain.id"
-            "  WHERE o.parent_id IS NOT NULL AND chain.depth < 16)"
-            " SELECT DISTINCT chain.id FROM chain JOIN organization o ON o.id = chain.id"
-            " WHERE o.kind IN ('municipal_centre', 'regional_centre')"
-        ),
+        query("incidents/involved_organizations"),
         {"id": incident_id},
     )
     return {int(r[0]) for r in rows}
@@ -291,10 +249,7 @@ def close_incident(
         it is closed already.
     """
     closed = conn.execute(
-        text(
-            "UPDATE incident SET status = 'closed', closed_at = now()"
-            " WHERE id = :id AND status = 'open' RETURNING id"
-        ),
+        query("incidents/close"),
         {"id": incident_id},
     ).first()
     if closed is None:

@@ -33,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import domain
 
+#: The schema's SRID (EPSG:5179, Korea 2000 / UTM-K); the store's .sql files write it out as a
+#: constant (tests/test_store_queries.py keeps them in step).
 WORKING_SRID = 5179
 
 NAMING_CONVENTION = {

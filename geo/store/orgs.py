@@ -27,7 +27,6 @@ from typing import Any
 
 import shapely
 from shapely.geometry import MultiPolygon
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import domain
@@ -35,7 +34,7 @@ from geo.admin_areas import AdminArea, admin_area
 from geo.areas import area_from_geojson, geodesic_area_km2
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store import audit
-from geo.store.models import WORKING_SRID
+from geo.store.queries import query
 
 _MAX_ID = 2**31 - 1
 _KEY = re.compile(r"gk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
@@ -119,14 +118,6 @@ def _org_row(row: Any) -> Organization:
     )
 
 
-_ORG_SELECT = (
-    "SELECT o.id, o.name, o.kind, o.parent_id, p.name AS parent_name, o.auto_approve_bases,"
-    " (SELECT count(*) FROM api_key k WHERE k.organization_id = o.id AND k.revoked_at IS NULL)"
-    " AS active_keys, ST_Area(o.service_area) / 1e6 AS service_area_km2"
-    " FROM organization o LEFT JOIN organization p ON p.id = o.parent_id"
-)
-
-
 def get_organization(conn: Connection, name: str) -> Organization:
     """The organization called ``name``.
 
@@ -134,7 +125,7 @@ def get_organization(conn: Connection, name: str) -> Organization:
     ------
     NotFound
     """
-    row = conn.execute(text(f"{_ORG_SELECT} WHERE o.name = :name"), {"name": name}).first()
+    row = conn.execute(query("orgs/by_name"), {"name": name}).first()
     if row is None:
         raise NotFound(f"no organization is called {name!r} (see `gilmok orgs list`)")
     return _org_row(row)
@@ -149,7 +140,7 @@ def get_organization_by_id(conn: Connection, organization_id: int) -> Organizati
     """
     row = None
     if 1 <= organization_id <= _MAX_ID:
-        row = conn.execute(text(f"{_ORG_SELECT} WHERE o.id = :id"), {"id": organization_id}).first()
+        row = conn.execute(query("orgs/by_id"), {"id": organization_id}).first()
     if row is None:
         raise NotFound(
             f"no organization has the id {organization_id}", details={"id": organization_id}
@@ -159,7 +150,7 @@ def get_organization_by_id(conn: Connection, organization_id: int) -> Organizati
 
 def list_organizations(conn: Connection) -> list[Organization]:
     """Every organization, parents' names resolved, by kind then name."""
-    return [_org_row(r) for r in conn.execute(text(f"{_ORG_SELECT} ORDER BY o.kind, o.name"))]
+    return [_org_row(r) for r in conn.execute(query("orgs/list"))]
 
 
 def _check_bases(bases: Iterable[str]) -> list[str]:
@@ -202,11 +193,7 @@ def create_organization(
     bases = _check_bases(auto_approve)
     parent_id = get_organization(conn, parent).id if parent else None
     row = conn.execute(
-        text(
-            "INSERT INTO organization (name, kind, parent_id, auto_approve_bases)"
-            " VALUES (:name, :kind, :parent_id, CAST(:bases AS jsonb))"
-            " ON CONFLICT (name) DO NOTHING RETURNING id"
-        ),
+        query("orgs/create"),
         {"name": name, "kind": kind, "parent_id": parent_id, "bases": _json_list(bases)},
     ).first()
     if row is None:
@@ -252,10 +239,7 @@ def create_api_key(
         )
     key, prefix = new_api_key()
     key_id = conn.execute(
-        text(
-            "INSERT INTO api_key (organization_id, role, label, prefix, key_hash)"
-            " VALUES (:org, :role, :label, :prefix, :hash) RETURNING id"
-        ),
+        query("orgs/create_key"),
         {"org": org.id, "role": role, "label": label, "prefix": prefix, "hash": hash_api_key(key)},
     ).scalar_one()
     audit.append(
@@ -278,11 +262,7 @@ def get_api_key(conn: Connection, prefix: str) -> ApiKey:
     NotFound
     """
     row = conn.execute(
-        text(
-            "SELECT k.id, k.prefix, k.role, k.label, k.organization_id, o.name AS"
-            " organization_name, k.created_at, k.revoked_at FROM api_key k"
-            " JOIN organization o ON o.id = k.organization_id WHERE k.prefix = :prefix"
-        ),
+        query("orgs/key_by_prefix"),
         {"prefix": prefix},
     ).first()
     if row is None:
@@ -302,7 +282,7 @@ def revoke_api_key(conn: Connection, *, prefix: str, actor: str) -> ApiKey:
     key = get_api_key(conn, prefix)
     if key.revoked_at is not None:
         raise Conflict(f"the key {prefix} was revoked at {key.revoked_at.isoformat()}")
-    conn.execute(text("UPDATE api_key SET revoked_at = now() WHERE id = :id"), {"id": key.id})
+    conn.execute(query("orgs/revoke_key"), {"id": key.id})
     audit.append(
         conn,
         actor=actor,
@@ -321,11 +301,7 @@ def authenticate(conn: Connection, presented: str) -> Caller | None:
     if match is None:
         return None
     row = conn.execute(
-        text(
-            "SELECT k.id, k.prefix, k.role, k.key_hash, o.id AS org_id, o.name, o.kind"
-            " FROM api_key k JOIN organization o ON o.id = k.organization_id"
-            " WHERE k.prefix = :prefix AND k.revoked_at IS NULL"
-        ),
+        query("orgs/live_key"),
         {"prefix": match.group(1)},
     ).first()
     if row is None or not hmac.compare_digest(bytes(row.key_hash), hash_api_key(presented)):
@@ -365,10 +341,7 @@ def get_service_area(conn: Connection, organization_id: int) -> ServiceArea | No
     """
     org = get_organization_by_id(conn, organization_id)
     geojson = conn.execute(
-        text(
-            "SELECT ST_AsGeoJSON(ST_Transform(service_area, 4326), 7) FROM organization"
-            " WHERE id = :id AND service_area IS NOT NULL"
-        ),
+        query("orgs/service_area"),
         {"id": org.id},
     ).scalar()
     if geojson is None:
@@ -414,10 +387,7 @@ def set_service_area(
         raise InvalidInput(f"the service area given for {org.name!r} is empty")
     before = org.service_area_km2
     conn.execute(
-        text(
-            "UPDATE organization SET service_area = ST_Multi(ST_Transform("
-            f"ST_GeomFromWKB(:wkb, 4326), {WORKING_SRID})) WHERE id = :id"
-        ),
+        query("orgs/set_service_area"),
         {"wkb": area.wkb, "id": org.id},
     )
     x0, y0, x1, y1 = area.bounds
@@ -456,11 +426,7 @@ def camera_hull(
     """
     org = get_organization_by_id(conn, organization_id)
     row = conn.execute(
-        text(
-            "SELECT count(*) AS cameras, ST_AsBinary(ST_Transform(ST_Multi(ST_Buffer("
-            "ST_ConvexHull(ST_Collect(position)), :buffer)), 4326)) AS hull"
-            " FROM camera WHERE owner_id = :id AND status <> 'retired'"
-        ),
+        query("orgs/camera_hull"),
         {"id": org.id, "buffer": buffer_m},
     ).one()
     if not row.cameras:
@@ -759,12 +725,7 @@ def _cameras_inside(
 ) -> tuple[int, int]:
     """(how many of the organization's cameras in service lie in ``area``, how many it has)."""
     row = conn.execute(
-        text(
-            "SELECT count(*) FILTER (WHERE CAST(:wkb AS bytea) IS NOT NULL AND ST_Covers("
-            f"ST_Transform(ST_GeomFromWKB(CAST(:wkb AS bytea), 4326), {WORKING_SRID}),"
-            " position)) AS inside, count(*) AS total"
-            " FROM camera WHERE owner_id = :id AND status <> 'retired'"
-        ),
+        query("orgs/cameras_inside"),
         {"id": organization_id, "wkb": area.wkb if area is not None else None},
     ).one()
     return int(row.inside), int(row.total)
@@ -792,7 +753,7 @@ def _seed_area(
 def _set_parent(conn: Connection, org: Organization, parent: str, *, actor: str) -> None:
     parent_org = get_organization(conn, parent)
     conn.execute(
-        text("UPDATE organization SET parent_id = :parent WHERE id = :id"),
+        query("orgs/set_parent"),
         {"parent": parent_org.id, "id": org.id},
     )
     audit.append(

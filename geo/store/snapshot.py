@@ -14,13 +14,15 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
-from sqlalchemy import text
+from psycopg import sql
+from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
 from geo.network import build_road_network
@@ -30,15 +32,27 @@ from geo.registry import (
     cameras_in_space_order,
     segments_in_space_order,
 )
-from geo.store.models import WORKING_SRID
+from geo.store.queries import query
 
 
-def _copy_out(conn: Connection, query: str, types: dict[str, pa.DataType]) -> pa.Table:
-    """Run ``query`` through ``COPY … TO STDOUT`` and parse the CSV with Arrow."""
+def _copy_out(
+    conn: Connection,
+    statement: TextClause,
+    params: dict[str, Any],
+    types: dict[str, pa.DataType],
+) -> pa.Table:
+    """Run ``statement`` (a ``COPY (…) TO STDOUT (FORMAT csv, HEADER)``) with ``params``; parse
+    the CSV with Arrow.
+
+    COPY takes no server-side parameters: psycopg merges ``params`` into the statement on the
+    client, quoting each value, as SQLAlchemy compiled it for psycopg (``:name`` become
+    ``%(name)s``, a ``%`` is doubled); a statement without parameters goes as written.
+    """
     raw = conn.connection.driver_connection
     assert raw is not None
     buf = io.BytesIO()
-    with raw.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+    copy_out = statement.compile(dialect=conn.dialect).string if params else statement.text
+    with raw.cursor() as cur, cur.copy(sql.SQL(copy_out), params or None) as copy:
         for chunk in copy:
             buf.write(chunk)
     buf.seek(0)
@@ -58,21 +72,13 @@ def _copy_out(conn: Connection, query: str, types: dict[str, pa.DataType]) -> pa
 def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     """Every imported road network as a :class:`geo.network.RoadNetwork`, largest first; its
     segments numbered in spatial order (:func:`geo.network.spatial_order`)."""
-    networks = conn.execute(
-        text(
-            "SELECT id, name, ST_AsBinary(extent) AS extent FROM road_network"
-            " ORDER BY ST_Area(extent) DESC, id"
-        )
-    ).all()
+    networks = conn.execute(query("snapshot/road_networks")).all()
     out = []
     for net in networks:
         table = _copy_out(
             conn,
-            "SELECT s.id, a.osm_id AS u, b.osm_id AS v, s.oneway, s.name, s.highway, s.ref,"
-            " s.osm_way_id, s.bridge, s.tunnel, encode(ST_AsBinary(s.geom), 'hex') AS wkb"
-            " FROM road_segment s JOIN road_node a ON a.id = s.source"
-            f" JOIN road_node b ON b.id = s.target WHERE s.network_id = {int(net.id)}"
-            " ORDER BY s.id",
+            query("snapshot/road_segments"),
+            {"network_id": int(net.id)},
             {
                 "u": pa.int64(),
                 "v": pa.int64(),
@@ -94,15 +100,6 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     return out
 
 
-CAMERA_QUERY = (
-    "SELECT c.id, ST_X(c.position) AS x, ST_Y(c.position) AS y, c.kind, c.heading_deg,"
-    " c.heading_source, c.fov_deg, c.pan_min_deg, c.pan_max_deg, c.resolution_px_h, c.status,"
-    " c.owner_id, o.name AS owner_name, c.source"
-    " FROM camera c JOIN organization o ON o.id = c.owner_id WHERE c.status <> 'retired'"
-    " ORDER BY c.id"
-)
-
-
 def load_cameras(conn: Connection) -> pd.DataFrame:
     """Every camera that is not retired: position (working CRS) and what coverage needs, in
     the order of a Hilbert curve through their positions (:func:`geo.network.hilbert_order`),
@@ -112,7 +109,8 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
     """
     table = _copy_out(
         conn,
-        CAMERA_QUERY,
+        query("snapshot/cameras"),
+        {},
         {
             "id": pa.int64(),
             "resolution_px_h": pa.float64(),
@@ -145,14 +143,7 @@ def watching_pairs_sql(
     """
     wkb = [shapely.to_wkb(g, hex=True) for g in stretches]
     rows = conn.execute(
-        text(
-            "SELECT s.ord - 1 AS pos, v.camera_id FROM unnest(CAST(:wkb AS text[]))"
-            " WITH ORDINALITY AS s(wkb, ord)"
-            f" JOIN coverage v ON v.level = :level AND ST_Intersects(v.geom,"
-            f" ST_SetSRID(ST_GeomFromWKB(decode(s.wkb, 'hex')), {WORKING_SRID}))"
-            " JOIN camera c ON c.id = v.camera_id AND c.status <> 'retired'"
-            " ORDER BY 1, 2"
-        ),
+        query("snapshot/watching_pairs"),
         {"wkb": wkb, "level": level},
     ).all()
     return [(int(pos), int(cam)) for pos, cam in rows]

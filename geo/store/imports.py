@@ -1,4 +1,4 @@
-"""Bulk loading of what the readers parsed: cameras and road networks, one transaction per file.
+"""Import batches: the readers' cameras and road networks written in, one transaction a file.
 
 Cameras and their coverage go straight into their tables by binary ``COPY`` (see
 :mod:`geo.store._copy`), after the keys already present are set aside; road networks go by
@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from numpy.typing import NDArray
-from sqlalchemy import text
+from sqlalchemy import func, literal, select, text
+from sqlalchemy import table as table_clause
 from sqlalchemy.engine import Connection
 
 from geo.coverage import DEFAULT_MAX_RANGE_M
@@ -43,6 +44,7 @@ from geo.store._copy import (
     bytes_column,
     constant_column,
     copy_columns,
+    copy_in_statement,
     float_column,
     int_column,
     points_ewkb,
@@ -50,6 +52,7 @@ from geo.store._copy import (
     text_column,
 )
 from geo.store.models import WORKING_SRID
+from geo.store.queries import query
 
 #: The CRS of the stored geometries (the schema's SRID).
 WORKING_CRS = f"EPSG:{WORKING_SRID}"
@@ -100,10 +103,10 @@ def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame | pa.Table) ->
         frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     )
     pa_csv.write_csv(arrow, buf, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-    columns = ", ".join(f'"{c}"' for c in arrow.column_names)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+    statement = copy_in_statement(table, arrow.column_names, fmt="csv")
+    with raw.cursor() as cur, cur.copy(statement) as copy:
         copy.write(buf.getbuffer())
 
 
@@ -121,49 +124,30 @@ def _bulk_mode(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
     (a first national load, not the everyday update). The primary key and CHECK constraints
     stay.
     """
-    present = conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT :n) t"),
-                           {"n": incoming}).scalar_one()  # fmt: skip
+    sample = select(literal(1)).select_from(table_clause(table)).limit(incoming)
+    present = conn.execute(select(func.count()).select_from(sample.subquery())).scalar_one()
     if incoming < BULK_MIN_ROWS or present >= incoming:
         yield False
         return
-    constraints = conn.execute(
-        text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f') ORDER BY contype DESC"
-        ),
-        {"t": table},
-    ).all()
-    indexes = conn.execute(
-        text(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
-            " JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary"
-            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
-        ),
-        {"t": table},
-    ).all()
-    for name, _ in constraints:
-        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-    for name, _ in indexes:
-        conn.execute(text(f'DROP INDEX "{name}"'))
+    # The catalog writes the drop and re-create statements itself (names quoted by format's
+    # %I and regclass), so none is assembled here.
+    constraints = conn.execute(query("imports/bulk_constraints"), {"t": table}).all()
+    indexes = conn.execute(query("imports/bulk_indexes"), {"t": table}).all()
+    for drop, _ in [*constraints, *indexes]:
+        conn.execute(text(drop))
     yield True
-    conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    conn.execute(query("imports/bulk_work_mem"))
     for _, definition in indexes:
         conn.execute(text(definition))
-    for name, definition in reversed(constraints):  # unique keys before the foreign keys
-        conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    for _, definition in reversed(constraints):  # unique keys before the foreign keys
+        conn.execute(text(definition))
 
 
 def _open_batch(conn: Connection, *, kind: str, path: Path, sha256: str) -> int:
     """Create the import batch row first, so loaded rows can point at it as they go in."""
     return int(
         conn.execute(
-            text(
-                "INSERT INTO import_batch (kind, file_name, file_sha256, rows_read, rows_imported,"
-                " rows_merged, rows_rejected, rows_already_present, report, started_at,"
-                " finished_at) VALUES (:kind, :file_name, :sha, 0, 0, 0, 0, 0, '{}', now(), now())"
-                " RETURNING id"
-            ),
+            query("imports/open_batch"),
             {"kind": kind, "file_name": path.name, "sha": sha256},
         ).scalar_one()
     )
@@ -207,11 +191,7 @@ def _close_batch(
         "extra": report.extra,
     }
     conn.execute(
-        text(
-            "UPDATE import_batch SET rows_read = :read, rows_imported = :imported,"
-            " rows_merged = :merged, rows_rejected = :rejected, rows_already_present = :present,"
-            " report = CAST(:report AS jsonb), finished_at = clock_timestamp() WHERE id = :id"
-        ),
+        query("imports/close_batch"),
         {
             "id": batch_id,
             "read": summary.rows_read,
@@ -232,18 +212,8 @@ def _owner_ids(conn: Connection, names: pd.Series) -> tuple[NDArray[np.float64],
     codes, uniques = pd.factorize(names.to_numpy(dtype=object), use_na_sentinel=True)
     cleaned = [str(name).strip() for name in uniques]
     wanted = sorted({name for name in cleaned if name})
-    created = conn.execute(
-        text(
-            "INSERT INTO organization (name, kind) SELECT name, 'municipal_centre'"
-            " FROM unnest(CAST(:names AS text[])) AS name ON CONFLICT (name) DO NOTHING"
-            " RETURNING id"
-        ),
-        {"names": wanted},
-    ).all()
-    rows = conn.execute(
-        text("SELECT name, id FROM organization WHERE name = ANY(CAST(:names AS text[]))"),
-        {"names": wanted},
-    ).all()
+    created = conn.execute(query("imports/create_owners"), {"names": wanted}).all()
+    rows = conn.execute(query("imports/owner_ids"), {"names": wanted}).all()
     ids = {str(name): float(oid) for name, oid in rows}
     # one id per distinct name, and NaN last for the missing names (code -1)
     per_name = np.array([ids.get(name, np.nan) for name in cleaned] + [np.nan])
@@ -345,14 +315,7 @@ def refresh_coverage(
 ) -> int:
     """Redraw the stored (observe-level) coverage of these cameras from their columns now."""
     cams = pd.DataFrame(
-        conn.execute(
-            text(
-                "SELECT id, ST_X(p) AS lon, ST_Y(p) AS lat, kind, heading_deg, heading_source,"
-                " fov_deg, pan_min_deg, pan_max_deg, resolution_px_h FROM camera,"
-                " LATERAL ST_Transform(position, 4326) AS p WHERE id = ANY(:ids) ORDER BY id"
-            ),
-            {"ids": camera_ids},
-        ).all(),
+        conn.execute(query("imports/coverage_parameters"), {"ids": camera_ids}).all(),
         columns=["id", "lon", "lat", "kind", "heading_deg", "heading_source", "fov_deg",
                  "pan_min_deg", "pan_max_deg", "resolution_px_h"],
     )  # fmt: skip
@@ -363,7 +326,7 @@ def refresh_coverage(
     cams["resolution_px_h"] = cams["resolution_px_h"].astype("Int64")
     coverage = observe_coverage(cams, max_range_m=max_range_m)
     conn.execute(
-        text("DELETE FROM coverage WHERE camera_id = ANY(:ids) AND level = :level"),
+        query("imports/delete_coverage"),
         {"ids": camera_ids, "level": DEFAULT_DORI_LEVEL},
     )
     return copy_columns(conn, "coverage", coverage.columns(cams["id"].to_numpy(dtype=np.int64)))
@@ -372,28 +335,18 @@ def refresh_coverage(
 def _present_cameras(conn: Connection, source: str, keys: pd.Series) -> NDArray[np.bool_]:
     """Which of these ``source_key`` values of ``source`` the camera table already holds."""
     present = np.zeros(len(keys), dtype=bool)
-    if not conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM camera WHERE source = :source)"), {"source": source}
-    ).scalar_one():
+    if not conn.execute(query("imports/source_present"), {"source": source}).scalar_one():
         return present
-    conn.execute(
-        text("CREATE TEMP TABLE camera_key_stage (n int8, source_key text) ON COMMIT DROP")
-    )
+    conn.execute(query("imports/create_camera_key_stage"))
     copy_columns(
         conn,
         "camera_key_stage",
         {"n": int_column(np.arange(len(keys)), bits=64), "source_key": text_column(keys)},
     )
-    conn.execute(text("ANALYZE camera_key_stage"))
-    found = conn.execute(
-        text(
-            "SELECT s.n FROM camera_key_stage s JOIN camera c"
-            " ON c.source = :source AND c.source_key = s.source_key"
-        ),
-        {"source": source},
-    ).scalars()
+    conn.execute(query("imports/analyze_camera_key_stage"))
+    found = conn.execute(query("imports/present_keys"), {"source": source}).scalars()
     present[np.fromiter(found, dtype=np.int64)] = True
-    conn.execute(text("DROP TABLE camera_key_stage"))
+    conn.execute(query("imports/drop_camera_key_stage"))
     return present
 
 
@@ -403,13 +356,7 @@ def _reserve_ids(conn: Connection, table: str, n: int) -> NDArray[np.int64]:
     The caller holds a lock that keeps every other writer of ``table`` (and so every other
     user of its sequence) out; ids handed out are never given back, as with ``nextval``.
     """
-    last = conn.execute(
-        text(
-            "SELECT setval(pg_get_serial_sequence(:t, 'id'),"
-            " nextval(pg_get_serial_sequence(:t, 'id')) + :n - 1)"
-        ),
-        {"t": table, "n": n},
-    ).scalar_one()
+    last = conn.execute(query("imports/reserve_ids"), {"t": table, "n": n}).scalar_one()
     return np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64)
 
 
@@ -489,7 +436,7 @@ def _import_cameras(
     t0 = time.perf_counter()
     batch_id = _open_batch(conn, kind=read.source, path=path, sha256=file_sha256(path))
     owner_ids, orgs_created = _owner_ids(conn, read.cameras["owner_name"])
-    conn.execute(text("LOCK TABLE camera IN SHARE ROW EXCLUSIVE MODE"))
+    conn.execute(query("imports/lock_cameras"))
     present = _present_cameras(conn, read.source, read.cameras["source_key"])
     cams = read.cameras
     if present.any():
@@ -520,7 +467,7 @@ def _import_cameras(
             pool.shutdown(wait=False, cancel_futures=True)
         # Fresh statistics for what follows in this transaction and after: planned on the
         # empty table's, a join of cameras and coverage took minutes instead of milliseconds.
-        conn.execute(text("ANALYZE camera, coverage"))
+        conn.execute(query("imports/analyze_cameras"))
     sites_in_file = int(read.cameras["site_key"].nunique())
     imported = int(cams["site_key"].nunique())
     return _close_batch(
@@ -557,13 +504,7 @@ def import_road_network(
     t0 = time.perf_counter()
     sha = file_sha256(path)
     segments, nodes = read.segments, read.nodes
-    existing = conn.execute(
-        text(
-            "SELECT n.id, b.file_sha256 FROM road_network n"
-            " LEFT JOIN import_batch b ON b.id = n.import_batch_id WHERE n.name = :name"
-        ),
-        {"name": name},
-    ).one_or_none()
+    existing = conn.execute(query("imports/network_by_name"), {"name": name}).one_or_none()
     batch_id = _open_batch(conn, kind="roads", path=path, sha256=sha)
     if existing is not None and existing.file_sha256 == sha:
         return _close_batch(
@@ -578,7 +519,7 @@ def import_road_network(
             t0=t0,
         )
     if existing is not None:
-        conn.execute(text("DELETE FROM road_network WHERE id = :id"), {"id": existing.id})
+        conn.execute(query("imports/delete_network"), {"id": existing.id})
 
     # The extent is the nodes' lon/lat box as the working CRS sees it: its parallels and
     # meridians are curves there, so the box is densified every 0.05° (a 4-corner polygon cut
@@ -588,24 +529,12 @@ def import_road_network(
     min_lon, min_lat, max_lon, max_lat = read.bounds
     m = EXTENT_MARGIN_DEG
     network_id = conn.execute(
-        text(
-            "INSERT INTO road_network (name, source_format, extent, import_batch_id)"
-            " VALUES (:name, :fmt, ST_Transform(ST_Segmentize("
-            f"ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), 0.05), {WORKING_SRID}), :batch)"
-            " RETURNING id"
-        ),
+        query("imports/insert_network"),
         {"name": name, "fmt": read.source_format, "x0": min_lon - m, "y0": min_lat - m,
          "x1": max_lon + m, "y1": max_lat + m, "batch": batch_id},
     ).scalar_one()  # fmt: skip
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE road_node_stage (osm_id int8, lon float8, lat float8)"
-            " ON COMMIT DROP;"
-            "CREATE TEMP TABLE road_segment_stage (u int8, v int8, osm_way_id int8, highway text,"
-            " name text, ref text, oneway bool, bridge bool, tunnel bool, length_m float8,"
-            " maxspeed_kmh float8, lanes float8, attributes jsonb, wkb text) ON COMMIT DROP"
-        )
-    )
+    conn.execute(query("imports/create_road_node_stage"))
+    conn.execute(query("imports/create_road_segment_stage"))
     _copy_frame(conn, "road_node_stage", nodes[["osm_id", "lon", "lat"]])
     seg_stage = pd.DataFrame(
         {
@@ -626,25 +555,18 @@ def import_road_network(
         }
     )
     _copy_frame(conn, "road_segment_stage", seg_stage)
-    conn.execute(text("ANALYZE road_node_stage, road_segment_stage"))
+    conn.execute(query("imports/analyze_road_stages"))
     # a national network (millions of rows) rebuilds its indexes and keys once, not per row
     with _bulk_mode(conn, "road_node", len(nodes)):
-        n_nodes = conn.execute(
-            text(
-                "INSERT INTO road_node (network_id, osm_id, geom) SELECT :net, osm_id,"
-                f" ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {WORKING_SRID})"
-                " FROM road_node_stage"
-            ),
-            {"net": network_id},
-        ).rowcount
+        n_nodes = conn.execute(query("imports/insert_nodes"), {"net": network_id}).rowcount
     with _bulk_mode(conn, "road_segment", len(segments)):
         n_segments = _insert_segments(conn, network_id)
     if n_segments != len(segments):
         raise ValueError(
             f"{path.name}: {len(segments) - n_segments} segments name nodes the reader did not list"
         )
-    conn.execute(text("DROP TABLE road_node_stage, road_segment_stage"))
-    conn.execute(text("ANALYZE road_node, road_segment"))
+    conn.execute(query("imports/drop_road_stages"))
+    conn.execute(query("imports/analyze_roads"))
     return _close_batch(
         conn,
         batch_id,
@@ -660,19 +582,4 @@ def import_road_network(
 
 def _insert_segments(conn: Connection, network_id: int) -> int:
     """Staged segments into ``road_segment``, their ends resolved to node rows; the count."""
-    return int(
-        conn.execute(
-            text(
-                "INSERT INTO road_segment (network_id, source, target, osm_way_id, highway, name,"
-                " ref, oneway, bridge, tunnel, length_m, maxspeed_kmh, lanes, attributes, geom)"
-                " SELECT :net, a.id, b.id, s.osm_way_id, s.highway, coalesce(s.name, ''),"
-                " coalesce(s.ref, ''), s.oneway, s.bridge, s.tunnel, s.length_m, s.maxspeed_kmh,"
-                " s.lanes, s.attributes, ST_Transform(ST_SetSRID(ST_GeomFromWKB("
-                f"decode(s.wkb, 'hex')), 4326), {WORKING_SRID})"
-                " FROM road_segment_stage s"
-                " JOIN road_node a ON a.network_id = :net AND a.osm_id = s.u"
-                " JOIN road_node b ON b.network_id = :net AND b.osm_id = s.v"
-            ),
-            {"net": network_id},
-        ).rowcount
-    )
+    return int(conn.execute(query("imports/insert_segments"), {"net": network_id}).rowcount)

@@ -1,0 +1,1 @@
+UPDATE activation SET ended_at = :now WHERE id = :id AND ended_at IS NULL

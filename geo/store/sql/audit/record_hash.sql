@@ -1,0 +1,1 @@
+SELECT record_hash FROM audit_record WHERE id = :id

@@ -1,0 +1,1 @@
+ANALYZE drill_scenario

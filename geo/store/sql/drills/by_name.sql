@@ -1,0 +1,1 @@
+SELECT id, options FROM drill WHERE name = :name

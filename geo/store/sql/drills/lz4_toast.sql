@@ -1,0 +1,1 @@
+SET LOCAL default_toast_compression = lz4

@@ -1,0 +1,1 @@
+SELECT status, count(*) FROM drill_scenario WHERE drill_id = :drill GROUP BY status

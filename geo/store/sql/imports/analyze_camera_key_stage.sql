@@ -1,0 +1,1 @@
+ANALYZE camera_key_stage

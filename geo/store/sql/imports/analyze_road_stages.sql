@@ -1,0 +1,1 @@
+ANALYZE road_node_stage, road_segment_stage

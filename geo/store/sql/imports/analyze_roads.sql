@@ -1,0 +1,1 @@
+ANALYZE road_node, road_segment

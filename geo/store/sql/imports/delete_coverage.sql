@@ -1,0 +1,1 @@
+DELETE FROM coverage WHERE camera_id = ANY(:ids) AND level = :level

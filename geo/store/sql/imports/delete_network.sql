@@ -1,0 +1,1 @@
+DELETE FROM road_network WHERE id = :id

@@ -1,0 +1,1 @@
+DROP TABLE road_node_stage, road_segment_stage

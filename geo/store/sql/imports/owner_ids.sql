@@ -1,0 +1,1 @@
+SELECT name, id FROM organization WHERE name = ANY(CAST(:names AS text[]))

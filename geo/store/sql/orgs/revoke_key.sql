@@ -1,0 +1,1 @@
+UPDATE api_key SET revoked_at = now() WHERE id = :id

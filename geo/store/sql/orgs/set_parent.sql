@@ -1,0 +1,1 @@
+UPDATE organization SET parent_id = :parent WHERE id = :id

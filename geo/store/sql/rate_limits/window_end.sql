@@ -1,0 +1,3 @@
+SELECT extract(epoch FROM expires_at)
+FROM rate_limit_counter
+WHERE key = :key AND expires_at > clock_timestamp()
