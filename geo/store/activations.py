@@ -28,7 +28,7 @@ from geo.areas import geodesic_area_km2
 from geo.errors import Conflict, Forbidden, InvalidInput, NoLegalBasis, NotFound
 from geo.store import audit, models
 from geo.store.orgs import CENTRE_KINDS
-from geo.store.queries import query
+from geo.store.queries import bigint, query
 
 #: Longest period one activation may cover; a longer situation is renewed with a new reference.
 MAX_PERIOD = dt.timedelta(days=90)
@@ -286,9 +286,9 @@ def list_activations(
     }
     statement = _LISTED.where(conditions[state])
     if issuer_id is not None:
-        statement = statement.where(a.issuer_id == issuer_id)
+        statement = statement.where(a.issuer_id == bigint(issuer_id))
     if after_id is not None:
-        statement = statement.where(a.id > after_id)
+        statement = statement.where(a.id > bigint(after_id))
     rows = conn.execute(statement.order_by(a.id).limit(limit))
     return [_row(r) for r in rows]
 

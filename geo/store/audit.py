@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput
 from geo.store import models
-from geo.store.queries import query
+from geo.store.queries import bigint, query
 
 #: ``prev_hash`` of the first record.
 GENESIS_HASH = "0" * 64
@@ -398,7 +398,7 @@ def list_records(
         (r.action, action),
         (r.subject_type, subject_type),
         (r.subject_id, subject_id),
-        (r.organization_id, organization_id),
+        (r.organization_id, None if organization_id is None else bigint(organization_id)),
     ]
     conditions = [column == value for column, value in equal if value is not None]
     if since is not None:
@@ -406,7 +406,7 @@ def list_records(
     if until is not None:
         conditions.append(r.at < until)
     if after_id is not None:
-        conditions.append(r.id > after_id)
+        conditions.append(r.id > bigint(after_id))
     statement = select(*_COLUMNS).where(*conditions)
     rows = conn.execute(statement.order_by(r.id).limit(limit))
     return [AuditRecord(**row._mapping) for row in rows]

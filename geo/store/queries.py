@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import BigInteger, BindParameter, TextClause, bindparam, text
 
 
 @functools.cache
@@ -27,3 +27,14 @@ def query(name: str) -> TextClause:
     root = resources.files("geo.store.sql")
     path = root.joinpath(*folder.split("/"), f"{stem}.sql") if folder else root / f"{stem}.sql"
     return text(path.read_text(encoding="utf-8"))
+
+
+def bigint(value: int) -> BindParameter[int]:
+    """``value`` bound as a 64-bit integer, for a caller's id compared with a column.
+
+    SQLAlchemy binds a value with its column's type, and psycopg then casts it: an id past a
+    32-bit column's range (an API caller may send any 64-bit one) would fail the statement with
+    "integer out of range". Bound as ``bigint``, the comparison is made in 64 bits and simply
+    matches nothing.
+    """
+    return bindparam(None, value, type_=BigInteger)
