@@ -370,3 +370,19 @@ def test_leases_never_let_more_than_the_limit_through(
     assert 1000 - 2 * 9 <= admitted <= 1000
     # a lease of 10 hits each, and the refused ones cost nothing once the window is spent
     assert len(upserts) <= 1000 // 10 + 2
+
+
+def test_a_retired_cameras_coverage_leaves_the_page(registry_engine: Engine) -> None:
+    """The anti-join on the retired cameras' index keeps their coverage out, as the join did."""
+    from geo.store.cameras import cameras_in_bbox, coverage_in_bbox
+
+    box = (126.97, 37.57, 126.98, 37.58)
+    with registry_engine.connect() as conn, conn.begin() as outer:
+        before = {f["properties"]["camera_id"] for f in coverage_in_bbox(conn, box, limit=5000)}
+        retired = min(before)
+        conn.execute(text("UPDATE camera SET status = 'retired' WHERE id = :id"), {"id": retired})
+        after = {f["properties"]["camera_id"] for f in coverage_in_bbox(conn, box, limit=5000)}
+        cameras = {f["id"] for f in cameras_in_bbox(conn, box, limit=5000)}
+        outer.rollback()
+    assert after == before - {retired}
+    assert retired not in cameras

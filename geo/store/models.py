@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -143,6 +144,8 @@ class Camera(Base):
             "(heading_deg IS NULL) = (heading_source = 'unknown')", name="heading_source_matches"
         ),
         Index("ix_camera_position", "position", postgresql_using="gist"),
+        # the few retired cameras, for the anti-join that keeps them out of a coverage page
+        Index("ix_camera_retired", "id", postgresql_where=text("status = 'retired'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
