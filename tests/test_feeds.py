@@ -143,7 +143,7 @@ def world(
         sources[missing] = camsim.missing_url()
         camera_sources.set_camera_sources(conn, sources, actor=ACTOR)
     settings = base_settings.with_overrides(
-        relay=replace(relay_settings, configured=True), feed_session_max_s=600.0
+        relay=relay_settings.with_overrides(configured=True), feed_session_max_s=600.0
     )
     return World(
         service_pengine,
@@ -643,7 +643,9 @@ def test_orphans_are_destroyed_and_unreachable_revocations_completed(
     # A revocation while the relay cannot be reached ends the session in the database only.
     offer = _provision(world, relay, revoked)
     assert offer is not None
-    unreachable = JanusRelay(replace(relay_settings, port=free_tcp_port()), ledger=relay.ledger)
+    unreachable = JanusRelay(
+        relay_settings.with_overrides(port=free_tcp_port()), ledger=relay.ledger
+    )
     with app_transaction(world.engine) as conn:
         assert revoke_for(conn, unreachable, feed_request_id=revoked, reason="centre revoked") == 1
     session = _session(world, revoked)
@@ -711,7 +713,7 @@ def test_the_app_wires_the_configured_relay_into_its_health(
     body = app.test_client().get("/healthz").get_json()
     assert body["checks"]["relay"]["status"] == "ok"
     unconfigured = world.settings.with_overrides(
-        relay=replace(world.settings.relay, configured=False)
+        relay=world.settings.relay.with_overrides(configured=False)
     )
     assert create_app(unconfigured, engine=world.engine).extensions["gilmok"].relay is None
 
