@@ -52,8 +52,11 @@ class _EnvironSource(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Only upper-case names count, as the variables are documented (the source itself
+        # matches names whatever their case).
+        upper = {name: value for name, value in self._environ.items() if name.isupper()}
         return parse_env_vars(
-            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+            upper, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )
 
     def decode_complex_value(
