@@ -36,6 +36,7 @@ from api.feeds.provision import RELAY_NOT_CONFIGURED, provision_request
 from api.feeds.reconcile import reconcile
 from api.feeds.revoke import expire_due, revoke_for
 from api.feeds.streams import hash_credential
+from api.keys import issue_api_key
 from api.relay import ProvisionRecord, wait_flowing
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
@@ -847,7 +848,7 @@ def keys(world: World) -> dict[str, str]:
             "owner": ("서울특별시 종로구청", "municipal_centre"),
         }
         return {
-            label: orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
+            label: issue_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
             for label, (name, role) in made.items()
         }
 
