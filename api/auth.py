@@ -27,9 +27,10 @@ from flask import Flask, current_app, g, request
 
 from api.context import transaction
 from api.errors import Unauthenticated
+from api.keys import authenticate, hash_api_key
 from geo import domain
 from geo.errors import Forbidden
-from geo.store.orgs import Caller, authenticate, hash_api_key
+from geo.store.orgs import Caller
 
 F = TypeVar("F", bound=Callable[..., Any])
 

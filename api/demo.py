@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from api.feeds.ledger import DbStreamLedger
 from api.feeds.loop import Worker
+from api.keys import issue_api_key
 from api.relay import wait_flowing
 from api.relay.camsim import CameraSimulator, map_cameras
 from api.relay.janus import JanusRelay
@@ -131,7 +132,7 @@ def run_demo(
 
 def _make_key(engine: Engine, api: _Api, who: str, organization: str, role: str) -> None:
     with engine.begin() as conn:
-        _, key = orgs.create_api_key(
+        _, key = issue_api_key(
             conn, organization=organization, role=role, actor=ACTOR, label="gilmok demo"
         )
     api.keys[who] = key

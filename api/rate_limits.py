@@ -1,6 +1,6 @@
 """Per-key rate limits (Flask-Limiter), counted in PostgreSQL so every worker shares them.
 
-Two limits, both set in :class:`geo.settings.Settings`:
+Two limits, both set in :class:`geo.settings.ApiSettings`:
 
 - ``GILMOK_RATE_LIMIT`` (default 1200/minute): every request of one API key, across every
   endpoint. Requests without a key count by client address; ``/healthz`` is never limited.
@@ -43,10 +43,10 @@ from limits.storage import Storage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from sqlalchemy.engine import Connection
 
+from api.keys import hash_api_key
 from geo.errors import GilmokError
 from geo.store import rate_limits as store
 from geo.store.app_role import app_transaction
-from geo.store.orgs import hash_api_key
 
 #: The storage scheme of :class:`PostgresStorage` (a ``limits`` storage URI).
 STORAGE_URI = "gilmok+postgresql://"

@@ -60,6 +60,7 @@ from sqlalchemy.engine import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.keys import issue_api_key
 from bench.core_query import BASELINE_SQL, incident_points, load_data
 from bench.national import bench_database
 from geo.settings import Settings, load_settings
@@ -365,7 +366,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
             what = "real central-Seoul roads, real Seoul 2018 CCTV"
         name = f"bench 상황실 {int(time.time())}"
         orgs.create_organization(conn, name=name, kind="military_unit", actor="bench")
-        key = orgs.create_api_key(conn, organization=name, role="requester", actor="bench")[1]
+        key = issue_api_key(conn, organization=name, role="requester", actor="bench")[1]
     with engine.connect() as conn:
         if not args.reuse_db:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))

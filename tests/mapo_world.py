@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from api.keys import issue_api_key
 from geo.errors import NotFound
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
@@ -94,7 +95,7 @@ def build_mapo_world(conn: Connection, data_dir: Path, settings: Settings) -> Ma
                 raise
             org = orgs.create_organization(conn, name=name, kind=kind, actor=ACTOR)
         ids[label] = org.id
-        keys[label] = orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
+        keys[label] = issue_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
     snapshot = load_snapshot(
         conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
     )

@@ -24,6 +24,7 @@ from api import create_app
 from api.auth import KEY_TTL_S, verified_keys
 from api.cli import main
 from api.errors import STATUS, status_of
+from api.keys import authenticate, hash_api_key, issue_api_key
 from geo import domain
 from geo.admin_areas import admin_area
 from geo.settings import Settings
@@ -79,11 +80,11 @@ def keys(db: Connection) -> Keys:
     for role, (name, kind) in made.items():
         org = orgs.create_organization(db, name=name, kind=kind, actor=ACTOR)
         ids[role] = org.id
-        by_role[role] = orgs.create_api_key(db, organization=name, role=role, actor=ACTOR)[1]
+        by_role[role] = issue_api_key(db, organization=name, role=role, actor=ACTOR)[1]
     chungcheong = orgs.create_organization(
         db, name="충청권 광역통합운영센터", kind="regional_centre", actor=ACTOR
     )
-    other = orgs.create_api_key(
+    other = issue_api_key(
         db, organization="충청권 광역통합운영센터", role="regional_centre", actor=ACTOR
     )[1]
     # Every centre serves real ground: the capital region's the pilot's, Chungcheong's its 시도.
@@ -251,9 +252,9 @@ def test_keys_are_stored_hashed_with_a_public_prefix(db: Connection, keys: Keys)
     key = keys.by_role["admin"]
     prefix = key.split("_")[1]
     row = db.execute(text("SELECT * FROM api_key WHERE prefix = :p"), {"p": prefix}).one()
-    assert bytes(row.key_hash) == orgs.hash_api_key(key)
+    assert bytes(row.key_hash) == hash_api_key(key)
     assert key not in json.dumps([str(v) for v in row])
-    caller = orgs.authenticate(db, key)
+    caller = authenticate(db, key)
     assert caller is not None
     assert (caller.role, caller.organization_name) == ("admin", "gilmok 운영")
 
@@ -310,10 +311,10 @@ def test_a_revoked_key_is_refused(
 def test_roles_fit_organization_kinds(db: Connection, role: str, kind: str, ok: bool) -> None:
     orgs.create_organization(db, name="시험 기관", kind=kind, actor=ACTOR)
     if ok:
-        orgs.create_api_key(db, organization="시험 기관", role=role, actor=ACTOR)
+        issue_api_key(db, organization="시험 기관", role=role, actor=ACTOR)
     else:
         with pytest.raises(ge.InvalidInput, match="cannot belong"):
-            orgs.create_api_key(db, organization="시험 기관", role=role, actor=ACTOR)
+            issue_api_key(db, organization="시험 기관", role=role, actor=ACTOR)
 
 
 # --- what each role may do --------------------------------------------------------------------

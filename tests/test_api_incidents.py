@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.keys import issue_api_key
 from api.relay.base import (
     Grant,
     Relay,
@@ -128,9 +129,7 @@ def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[W
                 if kind is not None:
                     orgs.create_organization(conn, name=name, kind=kind, actor=ACTOR)
                 ids[label] = orgs.get_organization(conn, name).id
-                keys[label] = orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[
-                    1
-                ]
+                keys[label] = issue_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
             snapshot = load_snapshot(
                 conn,
                 crs=base_settings.working_crs,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 import api.auth
 from api import create_app
 from api.auth import KEY_TTL_S, VerifiedKeys, verified_keys
+from api.keys import hash_api_key, issue_api_key
 from api.snapshot import snapshot_cache
 from geo.index import build_coverage_index
 from geo.ingest.cctv import read_cctv
@@ -66,7 +67,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def key(db: Connection) -> str:
     orgs.create_organization(db, name="제56보병사단", kind="military_unit", actor=ACTOR)
-    return orgs.create_api_key(db, organization="제56보병사단", role="requester", actor=ACTOR)[1]
+    return issue_api_key(db, organization="제56보병사단", role="requester", actor=ACTOR)[1]
 
 
 @pytest.fixture
@@ -181,9 +182,9 @@ def test_keys_are_kept_by_digest_and_bounded() -> None:
     keys = VerifiedKeys(max_keys=3, clock=lambda: 0.0)
     caller = orgs.Caller(1, "0000abcd", 1, "org", "military_unit", "requester")
     for i in range(7):
-        keys.put(orgs.hash_api_key(f"gk_0000abcd_{i}"), caller)
+        keys.put(hash_api_key(f"gk_0000abcd_{i}"), caller)
         assert len(keys) <= 3
-    assert keys.get(orgs.hash_api_key("gk_0000abcd_6")) == caller
+    assert keys.get(hash_api_key("gk_0000abcd_6")) == caller
     assert all(len(digest) == 32 for digest in keys._keys)
     keys.forget("0000abcd")
     assert len(keys) == 0

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import create_app
 from api.cli import main
+from api.keys import issue_api_key
 from geo.errors import ConfigurationError
 from geo.settings import Settings
 from geo.store import audit, connect, orgs
@@ -182,10 +183,10 @@ def test_migrations_and_the_api_each_run_as_their_own_role(
             country_bounds=base_settings.country_bounds, actor="t",
         )  # fmt: skip
         orgs.create_organization(conn, name="감사관실", kind="admin", actor="t")
-        regional = orgs.create_api_key(
+        regional = issue_api_key(
             conn, organization=orgs.REGIONAL_CENTRE, role="regional_centre", actor="t"
         )[1]
-        auditor = orgs.create_api_key(conn, organization="감사관실", role="auditor", actor="t")[1]
+        auditor = issue_api_key(conn, organization="감사관실", role="auditor", actor="t")[1]
     owner.dispose()
     service = connect(base_settings.database_url.set(database=scratch.database))
     try:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Engine
 
 from api import create_app
 from api.cli import main
+from api.keys import issue_api_key
 from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
 from geo.drill_cluster import dask_client, precompute
@@ -336,8 +337,8 @@ def test_precompute_interrupted_then_resumed_computes_each_scenario_once(
     # the API returns the stored sets
     with engine.begin() as conn:
         org = orgs.create_organization(conn, name="훈련 설계반", kind="planner", actor="test")
-        _, key = orgs.create_api_key(conn, organization=org.name, role="planner", actor="test")
-        _, auditor = orgs.create_api_key(conn, organization=org.name, role="auditor", actor="test")
+        _, key = issue_api_key(conn, organization=org.name, role="planner", actor="test")
+        _, auditor = issue_api_key(conn, organization=org.name, role="auditor", actor="test")
     # the app logs in as the service, as `gilmok serve` does
     service_url = base_settings.database_url.set(database=registry_url.database)
     service = connect(service_url)

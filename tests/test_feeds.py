@@ -36,6 +36,7 @@ from api.feeds.provision import RELAY_NOT_CONFIGURED, provision_request
 from api.feeds.reconcile import reconcile
 from api.feeds.revoke import expire_due, revoke_for
 from api.feeds.streams import hash_credential
+from api.keys import issue_api_key
 from api.relay import ProvisionRecord, wait_flowing
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
@@ -143,7 +144,7 @@ def world(
         sources[missing] = camsim.missing_url()
         camera_sources.set_camera_sources(conn, sources, actor=ACTOR)
     settings = base_settings.with_overrides(
-        relay=replace(relay_settings, configured=True), feed_session_max_s=600.0
+        relay=relay_settings.with_overrides(configured=True), feed_session_max_s=600.0
     )
     return World(
         service_pengine,
@@ -643,7 +644,9 @@ def test_orphans_are_destroyed_and_unreachable_revocations_completed(
     # A revocation while the relay cannot be reached ends the session in the database only.
     offer = _provision(world, relay, revoked)
     assert offer is not None
-    unreachable = JanusRelay(replace(relay_settings, port=free_tcp_port()), ledger=relay.ledger)
+    unreachable = JanusRelay(
+        relay_settings.with_overrides(port=free_tcp_port()), ledger=relay.ledger
+    )
     with app_transaction(world.engine) as conn:
         assert revoke_for(conn, unreachable, feed_request_id=revoked, reason="centre revoked") == 1
     session = _session(world, revoked)
@@ -711,7 +714,7 @@ def test_the_app_wires_the_configured_relay_into_its_health(
     body = app.test_client().get("/healthz").get_json()
     assert body["checks"]["relay"]["status"] == "ok"
     unconfigured = world.settings.with_overrides(
-        relay=replace(world.settings.relay, configured=False)
+        relay=world.settings.relay.with_overrides(configured=False)
     )
     assert create_app(unconfigured, engine=world.engine).extensions["gilmok"].relay is None
 
@@ -845,7 +848,7 @@ def keys(world: World) -> dict[str, str]:
             "owner": ("서울특별시 종로구청", "municipal_centre"),
         }
         return {
-            label: orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
+            label: issue_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
             for label, (name, role) in made.items()
         }
 

@@ -168,7 +168,7 @@ def test_each_stream_has_a_token_of_its_own_that_dies_with_it(
 def test_wrong_relay_secret_is_refused_without_echoing_it(
     janus: JanusProcess, relay_settings: RelaySettings, camsim: CameraSimulator
 ) -> None:
-    wrong = RelaySettings(**{**vars(relay_settings), "secret": "wrong-secret-0123456789"})
+    wrong = relay_settings.with_overrides(secret="wrong-secret-0123456789")
     adapter = JanusRelay(wrong)
     with pytest.raises(RelayRefused) as info:
         adapter.provision("feed-x", camsim.url(1), grant())
@@ -297,7 +297,7 @@ def test_a_silent_source_is_present_but_not_flowing(relay: JanusRelay) -> None:
 def test_relay_down_is_relay_unavailable_and_leaves_no_record(
     relay_settings: RelaySettings, camsim: CameraSimulator
 ) -> None:
-    nowhere = RelaySettings(**{**vars(relay_settings), "port": free_tcp_port()})
+    nowhere = relay_settings.with_overrides(port=free_tcp_port())
     adapter = JanusRelay(nowhere)
     health = adapter.health()
     assert not health.up

@@ -22,6 +22,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
 
 from api import create_app
+from api.keys import issue_api_key
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.settings import Settings
 from geo.store import audit, connect, orgs
@@ -74,7 +75,7 @@ def planner_key(generic_engine: Engine) -> str:
     with generic_engine.begin() as conn:
         name = f"plan test {time.monotonic_ns()}"
         orgs.create_organization(conn, name=name, kind="planner", actor=ACTOR)
-        return orgs.create_api_key(conn, organization=name, role="planner", actor=ACTOR)[1]
+        return issue_api_key(conn, organization=name, role="planner", actor=ACTOR)[1]
 
 
 def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -179,7 +180,7 @@ def _key(engine: Engine, role: str, kind: str) -> dict[str, str]:
                 conn, organization_id=org.id, sido=["서울특별시"],
                 country_bounds=DEFAULT_COUNTRY_BOUNDS, actor=ACTOR,
             )  # fmt: skip
-        key = orgs.create_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
+        key = issue_api_key(conn, organization=name, role=role, actor=ACTOR)[1]
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -242,7 +243,7 @@ def test_a_statement_past_the_timeout_is_503_and_writes_nothing(
 
 def _bearer(db: Connection, name: str, kind: str, role: str) -> dict[str, str]:
     orgs.create_organization(db, name=name, kind=kind, actor=ACTOR)
-    key = orgs.create_api_key(db, organization=name, role=role, actor=ACTOR)[1]
+    key = issue_api_key(db, organization=name, role=role, actor=ACTOR)[1]
     return {"Authorization": f"Bearer {key}"}
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from api.feeds.loop import LOCK_KEY
+from api.keys import issue_api_key
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
@@ -78,7 +79,7 @@ def test_workers_load_the_snapshot_before_serving(
     name = f"serve test {uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         orgs.create_organization(conn, name=name, kind="military_unit", actor="test")
-        key = orgs.create_api_key(conn, organization=name, role="requester", actor="test")[1]
+        key = issue_api_key(conn, organization=name, role="requester", actor="test")[1]
     engine.dispose()
     port = _free_port()
     log = tmp_path / "serve.log"
@@ -151,7 +152,7 @@ def _feed_world(engine: Engine, camsim: CameraSimulator) -> dict[str, Any]:
             conn, organization_id=ids[1], sido=["서울특별시"],
             country_bounds=DEFAULT_COUNTRY_BOUNDS, actor=ACTOR,
         )  # fmt: skip
-        admin_key = orgs.create_api_key(conn, organization="gilmok 운영", role="admin", actor=ACTOR)
+        admin_key = issue_api_key(conn, organization="gilmok 운영", role="admin", actor=ACTOR)
         cameras = [
             conn.execute(
                 text(

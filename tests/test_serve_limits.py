@@ -23,6 +23,7 @@ import pytest
 from scratch_db import database_env, scratch_database
 from sqlalchemy.engine import URL
 
+from api.keys import issue_api_key
 from geo.settings import Settings
 from geo.store import connect, orgs
 
@@ -45,9 +46,7 @@ def key(served_url: URL) -> str:
     engine = connect(served_url)
     with engine.begin() as conn:
         orgs.create_organization(conn, name="제56보병사단", kind="military_unit", actor="test")
-        made = orgs.create_api_key(
-            conn, organization="제56보병사단", role="requester", actor="test"
-        )
+        made = issue_api_key(conn, organization="제56보병사단", role="requester", actor="test")
     engine.dispose()
     return made[1]
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Connection
 import geo.errors as ge
 from api import create_app
 from api.cli import main
+from api.keys import issue_api_key
 from geo.admin_areas import SLIVER_MAX_KM2, admin_area
 from geo.settings import Settings
 from geo.store import audit, orgs
@@ -194,7 +195,7 @@ def client(db: Connection, base_settings: Settings) -> FlaskClient:
 
 
 def _key(db: Connection, organization: str, role: str) -> dict[str, str]:
-    return {"X-API-Key": orgs.create_api_key(db, organization=organization, role=role,
+    return {"X-API-Key": issue_api_key(db, organization=organization, role=role,
                                              actor=ACTOR)[1]}  # fmt: skip
 
 

@@ -59,10 +59,10 @@ def orgs_create(
 @domain_errors
 def orgs_key(ctx: Context, name: str, role: str, label: str) -> None:
     """Create an API key for the organization NAME; the key is printed once, never stored."""
-    from geo.store.orgs import create_api_key
+    from api.keys import issue_api_key
 
     with checked_engine(ctx).begin() as conn:
-        info, key = create_api_key(
+        info, key = issue_api_key(
             conn, organization=name, role=role, label=label, actor=cli_actor()
         )
     click.echo(f"{role} key {info.prefix} for {info.organization_name} (shown only now):", err=True)

@@ -1,8 +1,8 @@
 """Organizations, their API keys, and the 2020 pilot's organizations.
 
-An API key reads ``gk_<prefix>_<secret>``: the 8-hex-digit prefix names the key in logs and the
-audit trail, the secret is 256 random bits. Only the SHA-256 of the whole key is stored; the key
-itself is shown once, when created. Creating an organization or a key, and revoking a key, is
+An API key is stored as its prefix and the SHA-256 of the whole key, both computed by the web
+layer that mints and checks keys (:mod:`api.keys`); the key itself never reaches the database.
+Creating an organization or a key, and revoking a key, is
 audited in the same transaction.
 
 Every centre has a **service area** (``organization.service_area``, a MultiPolygon in the
@@ -16,11 +16,9 @@ owns. An activation may only cover ground inside its issuing centre's area
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +35,6 @@ from geo.store import audit
 from geo.store.queries import query
 
 _MAX_ID = 2**31 - 1
-_KEY = re.compile(r"gk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 
 #: Organization kinds that may hold a key of each role; planners and auditors may sit anywhere.
 ROLE_KINDS: dict[str, frozenset[str]] = {
@@ -92,17 +89,6 @@ class Caller:
     def actor(self) -> str:
         """How the audit trail names this caller."""
         return f"key:{self.key_prefix}"
-
-
-def hash_api_key(key: str) -> bytes:
-    """SHA-256 of the whole key text: what the database stores."""
-    return hashlib.sha256(key.encode("utf-8")).digest()
-
-
-def new_api_key() -> tuple[str, str]:
-    """A fresh ``(key, prefix)``."""
-    prefix = secrets.token_hex(4)
-    return f"gk_{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
 def _org_row(row: Any) -> Organization:
@@ -215,11 +201,18 @@ def _json_list(values: list[str]) -> str:
 
 
 def create_api_key(
-    conn: Connection, *, organization: str, role: str, actor: str, label: str = ""
-) -> tuple[ApiKey, str]:
-    """A new key for ``organization`` with ``role``: ``(its public facts, the key itself)``.
+    conn: Connection,
+    *,
+    organization: str,
+    role: str,
+    actor: str,
+    prefix: str,
+    key_hash: bytes,
+    label: str = "",
+) -> ApiKey:
+    """Store a key for ``organization`` with ``role`` by its prefix and hash; its public facts.
 
-    The key is returned once and stored only as a hash. Audited as ``api_key.created``.
+    :func:`api.keys.issue_api_key` mints the key and calls this. Audited as ``api_key.created``.
 
     Raises
     ------
@@ -237,10 +230,9 @@ def create_api_key(
             f"a {role} key cannot belong to {org.name!r}, a {org.kind}: {role} keys are for"
             f" {', '.join(sorted(ROLE_KINDS[role]))}"
         )
-    key, prefix = new_api_key()
     key_id = conn.execute(
         query("orgs/create_key"),
-        {"org": org.id, "role": role, "label": label, "prefix": prefix, "hash": hash_api_key(key)},
+        {"org": org.id, "role": role, "label": label, "prefix": prefix, "hash": key_hash},
     ).scalar_one()
     audit.append(
         conn,
@@ -251,7 +243,7 @@ def create_api_key(
         subject_id=key_id,
         details={"prefix": prefix, "role": role, "label": label},
     )
-    return get_api_key(conn, prefix), key
+    return get_api_key(conn, prefix)
 
 
 def get_api_key(conn: Connection, prefix: str) -> ApiKey:
@@ -295,16 +287,11 @@ def revoke_api_key(conn: Connection, *, prefix: str, actor: str) -> ApiKey:
     return get_api_key(conn, prefix)
 
 
-def authenticate(conn: Connection, presented: str) -> Caller | None:
-    """The caller behind a presented key, or None for a malformed, unknown or revoked key."""
-    match = _KEY.fullmatch(presented)
-    if match is None:
-        return None
-    row = conn.execute(
-        query("orgs/live_key"),
-        {"prefix": match.group(1)},
-    ).first()
-    if row is None or not hmac.compare_digest(bytes(row.key_hash), hash_api_key(presented)):
+def authenticate(conn: Connection, *, prefix: str, key_hash: bytes) -> Caller | None:
+    """The caller behind the live key with this prefix and hash, or None (unknown, revoked or
+    a wrong hash)."""
+    row = conn.execute(query("orgs/live_key"), {"prefix": prefix}).first()
+    if row is None or not hmac.compare_digest(bytes(row.key_hash), key_hash):
         return None
     return Caller(row.id, row.prefix, row.org_id, row.name, row.kind, row.role)
 
