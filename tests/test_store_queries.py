@@ -19,7 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "geo" / "store" / "sql"
 STORE = ROOT / "geo" / "store"
 
-IMPORT_QUERY = "from geo.store.queries import query"
+
+def _imports_query(tree: ast.Module) -> bool:
+    """The module imports :func:`geo.store.queries.query` by that name."""
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "geo.store.queries"
+        and any(alias.name == "query" and alias.asname is None for alias in node.names)
+        for node in ast.walk(tree)
+    )
 
 
 def _trees(folder: Path) -> list[tuple[Path, ast.Module]]:
@@ -47,7 +55,7 @@ def _query_names() -> dict[str, list[str]]:
     names: dict[str, list[str]] = {}
     for package in ("geo", "api"):
         for path, tree in _trees(ROOT / package):
-            if IMPORT_QUERY not in path.read_text(encoding="utf-8"):
+            if not _imports_query(tree):
                 continue
             for call in _calls(tree, "query"):
                 if not isinstance(call.func, ast.Name):
