@@ -27,10 +27,8 @@ what binds the viewer to the stream. Once revoked, neither opens anything: the m
 destroyed (its viewers hung up) and the token removed (new sessions, keepalives and requests
 on sessions made with it answer 403, so such a session times out).
 
-Stored tokens live in Janus's memory, like the (non-permanent) mountpoints: a restarted Janus
-has neither. The reconciler then provisions each live session on a new stream with a new pin
-and token, and the requester fetches that credential (``POST
-/v1/feed-requests/{id}/credential``); gilmok never keeps a viewer's secrets to restore them.
+Stored tokens are kept by :mod:`api.relay.janus_tokens`; like the (non-permanent) mountpoints,
+they live in Janus's memory only.
 
 Janus reports plugin errors as HTTP 200 with ``plugindata.data.error_code``: 455 no such
 mountpoint, 456 cannot create (source unreachable, or duplicate id), 457 unauthorized.
@@ -60,12 +58,10 @@ from api.relay.base import (
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.relay.janus_http import (
     CANNOT_CREATE,
-    CORE_UNAUTHORIZED,
     NO_SUCH_HANDLE,
     NO_SUCH_MOUNTPOINT,
     NO_SUCH_SESSION,
     PLUGIN,
-    TOKEN_NOT_FOUND,
     UNAUTHORIZED,
     AdminError,
     JanusHttp,
@@ -73,6 +69,7 @@ from api.relay.janus_http import (
     raise_core_error,
 )
 from api.relay.janus_process import janus_secrets
+from api.relay.janus_tokens import JanusTokens, new_viewer_token
 from geo.errors import Conflict
 from geo.settings import RelaySettings
 
@@ -83,20 +80,6 @@ FLOWING_MAX_AGE_MS = 1000
 
 class _MountpointMissing(Exception):
     """Janus error 455, handled by the callers that expect it."""
-
-
-def new_viewer_token(relay_stream_id: str) -> str:
-    """A fresh random Janus stored token for one stream: ``<stream id>.<random>``.
-
-    The prefix lets :meth:`JanusRelay.revoke` find the stream's token in Janus's list; the 192
-    random bits are the secret.
-    """
-    return f"{relay_stream_id}.{secrets.token_urlsafe(24)}"
-
-
-def _token_stream(token: str) -> str:
-    """The stream id a token was made for (its prefix)."""
-    return token.split(".", 1)[0]
 
 
 def _split_credentials(source_url: str) -> tuple[str, dict[str, str]]:
@@ -152,6 +135,7 @@ class JanusRelay(Relay):
             base="/admin",
             secret_field="admin_secret",
         )
+        self.tokens = JanusTokens(self._admin)
         self._lock = threading.Lock()
         self._session: tuple[int, int] | None = None
         base = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -221,32 +205,10 @@ class JanusRelay(Relay):
 
     # ---- viewers' stored tokens (admin API) --------------------------------------------------
 
-    def _admin_request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One admin API request; its reply.
-
-        Raises
-        ------
-        RelayRefused
-            Janus refused gilmok's admin secret.
-        AdminError
-            any other admin error.
-        """
-        reply = self._admin.post("", body)
-        if reply.get("janus") == "error":
-            code = reply.get("error", {}).get("code")
-            if code == CORE_UNAUTHORIZED:
-                raise RelayRefused(
-                    "the stream relay's admin API refused gilmok's admin secret: it was started "
-                    "with another GILMOK_RELAY_SECRET (restart it: `gilmok relay stop && gilmok "
-                    "relay start`)"
-                )
-            raise AdminError(code)
-        return reply
-
     def _add_token(self, relay_stream_id: str, token: str) -> None:
         """Store a new stream's token; on failure, forget the stream's record unless unsure."""
         try:
-            self._admin_request({"janus": "add_token", "token": token, "plugins": [PLUGIN]})
+            self.tokens.add(token)
         except RelayRefused:
             self.ledger.remove(relay_stream_id)  # refused: nothing was stored
             raise
@@ -261,32 +223,14 @@ class JanusRelay(Relay):
                 self.ledger.remove(relay_stream_id)
             raise
 
-    def _remove_token(self, token: str) -> None:
-        try:
-            self._admin_request({"janus": "remove_token", "token": token})
-        except AdminError as exc:
-            if exc.code != TOKEN_NOT_FOUND:  # gone already: done
-                raise RelayUnavailable(
-                    f"Janus could not remove a viewer token (error {exc.code})"
-                ) from None
-
     def stored_tokens(self) -> list[str]:
         """Every stored token Janus holds (the admin API's ``list_tokens``)."""
-        try:
-            reply = self._admin_request({"janus": "list_tokens"})
-        except AdminError as exc:
-            raise RelayUnavailable(f"Janus could not list its tokens (error {exc.code})") from None
-        return [str(t["token"]) for t in reply.get("data", {}).get("tokens", []) if "token" in t]
-
-    def _remove_tokens_of(self, relay_stream_id: str) -> None:
-        for token in self.stored_tokens():
-            if _token_stream(token) == relay_stream_id:
-                self._remove_token(token)
+        return self.tokens.stored()
 
     def _abandon(self, relay_stream_id: str, token: str) -> None:
         """Undo a provisioning that failed: its token, then its record (kept if unsure)."""
         try:
-            self._remove_token(token)
+            self.tokens.remove(token)
         except (RelayUnavailable, RelayRefused):
             return  # the record stays: the reconciler revokes the stream, token included
         self.ledger.remove(relay_stream_id)
@@ -393,7 +337,7 @@ class JanusRelay(Relay):
         except PluginError as exc:
             raise RelayUnavailable(f"Janus could not destroy a stream (error {exc.code})") from None
         # The record goes only once the token is gone too: else the reconciler comes back.
-        self._remove_tokens_of(relay_stream_id)
+        self.tokens.remove_stream_tokens(relay_stream_id)
         self.ledger.remove(relay_stream_id)
 
     def status(self, relay_stream_id: str) -> StreamStatus:
@@ -436,7 +380,7 @@ class JanusRelay(Relay):
             info = self._http.get_info()
             self.keepalive()
             # Viewers' tokens go through the admin API: without it nothing can be provisioned.
-            self._admin_request({"janus": "ping"})
+            self.tokens.ping()
         except AdminError as exc:
             return RelayHealth(
                 up=False, backend=self.name, detail=f"Janus admin API error {exc.code}"

@@ -297,7 +297,7 @@ def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
     reached, the activation ended early or ran out, the incident closed, or the request no
     longer ``provisioned`` (a centre revoked it).
     """
-    rows = conn.execute(query("feed_sessions/sessions_to_end"), {"now": now})
+    rows = conn.execute(query("feed_sessions/sessions_to_end"), {"now": now, "id": None})
     return [LiveSession(**r._mapping) for r in rows]
 
 
@@ -308,7 +308,7 @@ def why_session_ends(conn: Connection, session_id: int, *, now: dt.datetime) -> 
     ``provisioned``; otherwise the reason, e.g. "the session reached its expiry".
     """
     row = conn.execute(
-        query("feed_sessions/why_session_ends"), {"id": session_id, "now": now}
+        query("feed_sessions/sessions_to_end"), {"id": session_id, "now": now}
     ).first()
     return None if row is None else str(row.end_reason)
 

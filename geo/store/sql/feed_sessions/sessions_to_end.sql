@@ -1,3 +1,8 @@
+-- The one rule for when a live feed session must end, and why: its expiry reached, its
+-- activation ended or ran out, its incident closed, or its request no longer provisioned.
+-- :id NULL gives every such session (the expiry loop), a session id just that one (a
+-- credential re-issue, which already holds the session's lock). Locked rows another
+-- transaction holds are skipped; the caller's own locks are not.
 SELECT s.id, s.feed_request_id, s.relay_name, s.relay_stream_id, s.expires_at,
        r.status AS request_status, r.incident_id, r.camera_id, c.source_url, r.requester_id,
        o.name AS requester_name, r.activation_id, a.basis, s.last_error, s.created_at,
@@ -19,6 +24,7 @@ JOIN organization o ON o.id = r.requester_id
 JOIN activation a ON a.id = r.activation_id
 WHERE
     s.status = 'live'
+    AND (CAST(:id AS bigint) IS NULL OR s.id = CAST(:id AS bigint))
     AND (s.expires_at <= :now
          OR (a.ended_at IS NOT NULL AND a.ended_at <= :now) OR a.ends_at <= :now
          OR i.status <> 'open' OR r.status <> 'provisioned')
