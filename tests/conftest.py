@@ -22,6 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_world import Keys, make_keys
+from flask import Flask
+from flask.testing import FlaskClient
 from relay_helpers import CAMERAS, free_tcp_port
 from scratch_db import drop_database
 from sqlalchemy import text
@@ -112,6 +115,25 @@ def db(engine: Engine) -> Iterator[Connection]:
             yield conn
         finally:
             outer.rollback()
+
+
+@pytest.fixture
+def app(db: Connection, base_settings: Settings) -> Flask:
+    """The API on the test's rolled-back connection: every request a savepoint."""
+    from api import create_app
+
+    return create_app(base_settings, engine=db)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def keys(db: Connection) -> Keys:
+    """An organization and a key per role (tests/api_world.py)."""
+    return make_keys(db)
 
 
 @pytest.fixture
