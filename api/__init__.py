@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from api.relay.base import Relay
-    from geo.settings import Settings
+    from api.settings import Settings
 
 #: Largest request body accepted, bytes: an activation's area with 20,000 vertices fits.
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -44,7 +44,7 @@ def create_app(
     Parameters
     ----------
     settings
-        Defaults to :func:`geo.settings.load_settings` (the ``GILMOK_*`` environment).
+        Defaults to :func:`api.settings.load_settings` (the ``GILMOK_*`` environment).
     engine
         The database to use instead of one made from ``settings.database_url``: an engine, or
         a connection inside a transaction (tests), in which each request runs as a savepoint.
@@ -61,7 +61,7 @@ def create_app(
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
     from api.schemas import SchemaRules, refuse_unstorable_text
-    from geo.settings import load_settings
+    from api.settings import load_settings
     from geo.store import connect
 
     settings = settings or load_settings()

@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.engine import Connection, Engine
 
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store.app_role import app_transaction
 
 

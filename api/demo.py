@@ -32,8 +32,8 @@ from api.relay import wait_flowing
 from api.relay.camsim import CameraSimulator, map_cameras
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
+from api.settings import Settings
 from geo.errors import GilmokError
-from geo.settings import Settings
 from geo.store import camera_sources, orgs
 
 ACTOR = "demo"

@@ -1,6 +1,6 @@
 """Per-key rate limits (Flask-Limiter), counted in PostgreSQL so every worker shares them.
 
-Two limits, both set in :class:`geo.settings.ApiSettings`:
+Two limits, both set in :class:`api.settings.ApiSettings`:
 
 - ``GILMOK_RATE_LIMIT`` (default 1200/minute): every request of one API key, across every
   endpoint. Requests without a key count by client address; ``/healthz`` is never limited.

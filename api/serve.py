@@ -32,7 +32,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.sync import SyncWorker
 
-from geo.settings import Settings
+from api.settings import Settings
 
 
 class GilmokServer(BaseApplication):

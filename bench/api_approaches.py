@@ -61,9 +61,9 @@ from sqlalchemy.engine import URL
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.keys import issue_api_key
+from api.settings import Settings, load_settings
 from bench.core_query import BASELINE_SQL, incident_points, load_data
 from bench.national import bench_database
-from geo.settings import Settings, load_settings
 from geo.store import connect, orgs
 from geo.store.snapshot import load_road_networks
 

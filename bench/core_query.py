@@ -50,6 +50,7 @@ from sqlalchemy.engine import URL, Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.settings import Settings, load_settings
 from bench.national import (
     BENCH_DIR,
     bench_database,
@@ -65,7 +66,6 @@ from geo.index import build_coverage_index
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.network import RoadNetwork
-from geo.settings import Settings, load_settings
 from geo.store import connect
 from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_cameras, load_road_networks

@@ -57,13 +57,13 @@ from sqlalchemy.engine import URL, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.settings import Settings, load_settings
 from bench.national import bench_database
 from geo.cordon import CordonOptions
 from geo.drill_cluster import WorkerRegistry, dask_client, precompute, registry_on_workers
 from geo.drills import DrillOptions, batches
 from geo.errors import GilmokError
 from geo.incident import answer_incident
-from geo.settings import Settings, load_settings
 from geo.store import connect
 from geo.store import drills as store
 from geo.store.migrate import require_current

@@ -25,9 +25,9 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.settings import load_settings
 from bench.national import make_national_cctv
 from geo.ingest.cctv import read_cctv
-from geo.settings import load_settings
 from geo.store import connect
 from geo.store.imports import import_cameras, observe_coverage
 from geo.store.migrate import upgrade

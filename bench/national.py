@@ -39,7 +39,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from geo.settings import load_settings
+from api.settings import load_settings
 from geo.store import connect
 from geo.store.migrate import upgrade
 

@@ -35,7 +35,7 @@ from api.relay.base import utc_now
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import FLOWING_MAX_AGE_MS, JanusRelay
 from api.relay.janus_process import JanusProcess, janus_secrets
-from geo.settings import RelaySettings
+from api.relay.settings import RelaySettings
 
 POLL_S = 0.005
 

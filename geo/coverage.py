@@ -46,7 +46,7 @@ from geo.kernels.sectors import sector_rings
 
 #: DORI level names, weakest first.
 DORI_LEVELS: tuple[str, ...] = tuple(DORI_PX_PER_M)
-#: Default cap on any coverage radius, metres (``geo.settings.Settings.max_coverage_range_m``).
+#: Default cap on any coverage radius, metres (``GILMOK_MAX_COVERAGE_RANGE_M``).
 DEFAULT_MAX_RANGE_M = 200.0
 #: Defaults where a camera's horizontal resolution or field of view is missing, by kind:
 #: (horizontal pixels, horizontal field of view in degrees).

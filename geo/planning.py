@@ -39,9 +39,11 @@ class Workbench:
 def open_workbench(*, gpkg: str | Path | None = None) -> Workbench:
     """The registry from a GeoPackage export (``gpkg``, else the settings' ``GILMOK_GPKG``) or,
     with neither, from PostGIS (``GILMOK_DATABASE_URL``)."""
-    from geo.settings import load_settings
+    import os
 
-    settings = load_settings()
+    from geo.settings import RegistrySettings
+
+    settings = RegistrySettings.from_environ(os.environ)
     gpkg = gpkg or settings.gpkg
     if gpkg:
         from geo.gpkg import import_batches_gpkg, load_registry_gpkg, read_layer
@@ -55,16 +57,18 @@ def open_workbench(*, gpkg: str | Path | None = None) -> Workbench:
         )  # fmt: skip
     from geo.store import connect
     from geo.store.export import camera_table, import_batches
+    from geo.store.settings import DatabaseSettings
     from geo.store.snapshot import load_snapshot
 
-    engine = connect(settings.database_url)
+    database = DatabaseSettings.from_environ(os.environ)
+    engine = connect(database.database_url)
     with engine.connect() as conn:
         registry = load_snapshot(
             conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
         )
         cameras, batches = pd.DataFrame(camera_table(conn)), import_batches(conn)
     engine.dispose()
-    return Workbench(registry, cameras, batches, f"PostGIS {settings.safe_database_url}")
+    return Workbench(registry, cameras, batches, f"PostGIS {database.safe_database_url}")
 
 
 def approach_coverage(

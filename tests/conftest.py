@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from api.relay.camsim import SYSTEM_PYTHON, CameraSimulator
 from api.relay.janus_process import JanusProcess
-from geo.settings import RelaySettings, Settings, load_settings
+from api.relay.settings import RelaySettings
+from api.settings import Settings, load_settings
 from geo.store import connect
 from geo.store.migrate import upgrade
 

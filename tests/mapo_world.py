@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from api.keys import issue_api_key
+from api.settings import Settings
 from geo.errors import NotFound
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
-from geo.settings import Settings
 from geo.store import orgs
 from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import RegistrySnapshot, load_snapshot

@@ -13,7 +13,7 @@ from typing import Any
 
 from api.relay import Grant
 from api.relay.base import utc_now
-from geo.settings import RelaySettings
+from api.relay.settings import RelaySettings
 
 #: Cameras the session's simulator serves (/cam1 .. /cam20).
 CAMERAS = 20

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import connect
 from geo.store.migrate import upgrade
 

@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.settings import Settings
 from geo import domain
-from geo.settings import Settings
 
 pytestmark = pytest.mark.db
 

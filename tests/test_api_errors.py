@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 import geo.errors as ge
 from api import create_app
 from api.errors import STATUS, status_of
-from geo.settings import Settings
+from api.settings import Settings
 
 pytestmark = pytest.mark.db
 

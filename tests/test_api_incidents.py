@@ -35,12 +35,12 @@ from api.relay.base import (
     StreamStatus,
     ViewerEndpoint,
 )
+from api.settings import Settings
 from api.snapshot import SnapshotCache, snapshot_cache
 from geo.ingest.cameras import CameraRead
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.registry import RegistrySnapshot
-from geo.settings import Settings
 from geo.store import orgs
 from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_snapshot

@@ -29,8 +29,8 @@ from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.settings import Settings, load_settings
 from api.snapshot import snapshot_cache
-from geo.settings import Settings, load_settings
 
 pytestmark = pytest.mark.db
 

@@ -24,12 +24,12 @@ import api.auth
 from api import create_app
 from api.auth import KEY_TTL_S, VerifiedKeys, verified_keys
 from api.keys import hash_api_key, issue_api_key
+from api.settings import Settings
 from api.snapshot import snapshot_cache
 from geo.index import build_coverage_index
 from geo.ingest.cctv import read_cctv
 from geo.network import build_road_network
 from geo.registry import NetworkSnapshot, RegistrySnapshot
-from geo.settings import Settings
 from geo.store import orgs
 
 pytestmark = pytest.mark.db

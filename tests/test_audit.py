@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 from api.cli import main
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import audit, connect
 from geo.store.app_role import APP_ROLE, app_transaction
 

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
 from api.cli import main
+from api.settings import Settings
 from geo.errors import InvalidInput
-from geo.settings import Settings
 from geo.store import audit, connect
 
 pytestmark = pytest.mark.db

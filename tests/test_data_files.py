@@ -8,8 +8,8 @@ import pytest
 from scratch_db import scratch_database
 from sqlalchemy import text
 
+from api.settings import Settings
 from geo.ingest.manifest import load_manifest
-from geo.settings import Settings
 from geo.store import connect
 from geo.store.data_files import import_data_files
 from geo.store.imports import ImportSummary

@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from api import create_app
 from api.cli import main
 from api.keys import issue_api_key
+from api.settings import Settings
 from geo.errors import ConfigurationError
-from geo.settings import Settings
 from geo.store import audit, connect, orgs
 from geo.store.app_role import APP_ROLE, require_service_role
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, Engine
 from api import create_app
 from api.cli import main
 from api.keys import issue_api_key
+from api.settings import Settings, load_settings
 from geo.cordon import CordonOptions
 from geo.crs import xy_to_lonlat
 from geo.drill_cluster import dask_client, precompute
@@ -42,7 +43,6 @@ from geo.drills import (
 from geo.errors import InvalidInput
 from geo.gpkg import load_registry_gpkg, read_scenario_points
 from geo.incident import answer_incident
-from geo.settings import Settings, load_settings
 from geo.store import connect, orgs
 from geo.store import drills as store
 from geo.store.export import export_geopackage

@@ -41,8 +41,9 @@ from api.relay import ProvisionRecord, wait_flowing
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
+from api.relay.settings import RelaySettings
+from api.settings import Settings
 from geo.errors import InvalidInput, NotFound
-from geo.settings import RelaySettings, Settings
 from geo.store import activations, audit, camera_sources, orgs, relay_streams
 from geo.store.app_role import app_transaction
 from geo.store.db import connect

@@ -3,8 +3,8 @@ and no module reaches into another's private names.
 
 A planner's notebook, a drill worker or a CSV import must be able to use ``geo`` without
 SQLAlchemy, psycopg, Flask or Dask being loaded behind its back; only the store (``geo.store``:
-the one home of SQL), the Dask drills (``geo.drill_cluster``, ``geo.drill_precompute``) and the
-settings (which hold the database URL) may pull them in.
+the one home of SQL) and the Dask drills (``geo.drill_cluster``, ``geo.drill_precompute``) may
+pull them in. Nor does ``geo`` import the service (``api``): dependencies point one way.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("sqlalchemy", "psycopg", "flask", "distributed")
 #: geo modules allowed to import one of HEAVY, and why.
 IMPURE = {
-    "geo.settings": "parses the database URL with SQLAlchemy",
     "geo.drill_cluster": "runs drills on dask.distributed",
     "geo.drill_precompute": "stores drills in PostGIS as dask.distributed computes them",
 }
@@ -104,3 +103,23 @@ print(" ".join(m for m in ("flask", "werkzeug", "marshmallow") if m in sys.modul
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_geo_never_imports_the_service() -> None:
+    """The core and its store are used without the service (notebooks, drills, imports): no
+    module of ``geo`` imports ``api``, at the top or inside a function."""
+    found = []
+    for path in sorted((ROOT / "geo").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+                for name in names
+                if name == "api" or name.startswith("api.")
+            ]
+    assert found == []

@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 from real_registry import real_registry_url
 
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import connect
 from geo.store.export import export_geopackage
 

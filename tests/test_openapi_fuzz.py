@@ -35,8 +35,8 @@ from test_api_incidents import FakeRelay
 from werkzeug.serving import make_server
 
 from api import create_app
+from api.settings import Settings
 from api.snapshot import snapshot_cache
-from geo.settings import Settings
 from geo.store import drills
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

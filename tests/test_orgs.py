@@ -17,7 +17,7 @@ from scratch_db import database_env, scratch_database
 from sqlalchemy.engine import URL, Connection
 
 from api.cli import main
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import audit, orgs
 
 pytestmark = pytest.mark.db

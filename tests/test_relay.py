@@ -22,8 +22,9 @@ from api.relay.camsim import CameraSimulator, map_cameras
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess, janus_secrets
+from api.relay.settings import RelaySettings
+from api.settings import load_settings
 from geo.errors import ConfigurationError
-from geo.settings import RelaySettings, load_settings
 
 
 class RecordingLedger(InMemoryLedger):

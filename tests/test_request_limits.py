@@ -23,8 +23,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from api import create_app
 from api.keys import issue_api_key
+from api.settings import Settings
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
-from geo.settings import Settings
 from geo.store import audit, connect, orgs
 from geo.store.cameras import _box_params
 

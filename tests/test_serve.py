@@ -40,8 +40,9 @@ from api.keys import issue_api_key
 from api.relay.camsim import CameraSimulator
 from api.relay.janus import JanusRelay
 from api.relay.janus_process import JanusProcess
+from api.relay.settings import RelaySettings
+from api.settings import Settings
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
-from geo.settings import RelaySettings, Settings
 from geo.store import activations, camera_sources, connect, orgs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from scratch_db import database_env, scratch_database
 from sqlalchemy.engine import URL
 
 from api.keys import issue_api_key
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import connect, orgs
 
 pytestmark = pytest.mark.db

@@ -25,8 +25,8 @@ import geo.errors as ge
 from api import create_app
 from api.cli import main
 from api.keys import issue_api_key
+from api.settings import Settings
 from geo.admin_areas import SLIVER_MAX_KM2, admin_area
-from geo.settings import Settings
 from geo.store import audit, orgs
 
 pytestmark = pytest.mark.db

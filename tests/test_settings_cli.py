@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from api.settings import load_settings
 from geo.errors import ConfigurationError
-from geo.settings import load_settings
 
 
 def test_defaults_are_usable() -> None:

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 import click
 
+from api.settings import Settings, load_settings
 from geo.cordon import CordonOptions
 from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL, DIRECTIONS, DORI_PX_PER_M, TRAVEL_MODES
 from geo.errors import GilmokError
-from geo.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -26,8 +26,8 @@ from api.feeds.provision import provision_request
 from api.feeds.streams import audit_credential, destroy_quietly, hash_credential, offer, stream_key
 from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable
+from api.settings import Settings
 from geo.errors import Conflict
-from geo.settings import Settings
 from geo.store import audit, feed_requests, feed_sessions
 from geo.store.feed_requests import FeedRequest
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection, Engine
 
 from api.relay.base import ProvisionRecord, Relay
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import relay_streams
 from geo.store.app_role import app_transaction
 

@@ -32,8 +32,8 @@ from sqlalchemy.engine import Connection, Engine
 from api.feeds.reconcile import reconcile
 from api.feeds.revoke import expire_due
 from api.relay.base import Relay
+from api.settings import Settings
 from geo.errors import GilmokError
-from geo.settings import Settings
 from geo.store.app_role import app_transaction
 
 log = logging.getLogger("gilmok.worker")

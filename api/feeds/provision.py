@@ -26,8 +26,8 @@ from api.feeds import SYSTEM_ACTOR
 from api.feeds.streams import audit_credential, destroy_quietly, hash_credential, offer, stream_key
 from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
+from api.settings import Settings
 from geo.errors import GilmokError
-from geo.settings import Settings
 from geo.store import audit, feed_sessions
 
 #: Reason kept on an approved request the relay could not take yet.

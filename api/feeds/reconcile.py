@@ -23,7 +23,7 @@ from api.feeds.revoke import end_live_session
 from api.feeds.streams import request_of
 from api.relay.base import ProvisionRecord, Relay, StreamStatus, utc_now
 from api.relay.errors import CameraSourceUnavailable, RelayUnavailable
-from geo.settings import Settings
+from api.settings import Settings
 from geo.store import audit, feed_sessions
 
 log = logging.getLogger("gilmok.feeds")

@@ -20,8 +20,8 @@ from api.relay.base import (
     ViewerEndpoint,
     wait_flowing,
 )
+from api.relay.settings import RelaySettings
 from geo.errors import ConfigurationError
-from geo.settings import RelaySettings
 
 #: Adapter name → ``module:Class``. MediaMTX and go2rtc adapters register here when written.
 RELAYS: dict[str, str] = {

@@ -13,8 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from api.relay.settings import RelaySettings
 from geo.errors import ConfigurationError
-from geo.settings import RelaySettings
 
 SECRET_FILE = "relay.secret"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from api.relay.settings import RelaySettings
 from geo.errors import ConfigurationError, InvalidInput
-from geo.settings import RelaySettings
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER_SCRIPT = Path(__file__).with_name("camsim_server.py")

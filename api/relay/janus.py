@@ -70,8 +70,8 @@ from api.relay.janus_http import (
 )
 from api.relay.janus_process import janus_secrets
 from api.relay.janus_tokens import JanusTokens, new_viewer_token
+from api.relay.settings import RelaySettings
 from geo.errors import Conflict
-from geo.settings import RelaySettings
 
 #: A stream whose last packet is older than this is not "flowing" (live video at 15 fps sends
 #: a packet every ~67 ms; a second of silence means the source stalled).

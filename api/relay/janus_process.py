@@ -22,8 +22,8 @@ from types import TracebackType
 
 from api.relay._secrets import derive, ensure_relay_secret
 from api.relay.errors import RelayUnavailable
+from api.relay.settings import RelaySettings
 from geo.errors import ConfigurationError
-from geo.settings import RelaySettings
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 KEPT_PLUGINS = {"libjanus_streaming.so"}
@@ -183,7 +183,7 @@ def _is_our_janus(pid: int, config_dir: Path) -> bool:
 
 
 class JanusProcess:
-    """One Janus instance configured from :class:`geo.settings.RelaySettings`.
+    """One Janus instance configured from :class:`api.relay.settings.RelaySettings`.
 
     Usable as a context manager (tests) or through ``start``/``stop`` across processes (CLI),
     in which case the pid file in the runtime folder links the two.
