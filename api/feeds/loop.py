@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api.feeds.reconcile import reconcile
@@ -34,6 +33,7 @@ from api.feeds.revoke import expire_due
 from api.relay.base import Relay
 from api.settings import Settings
 from geo.errors import GilmokError
+from geo.store import leases
 from geo.store.app_role import app_transaction
 
 log = logging.getLogger("gilmok.worker")
@@ -126,7 +126,7 @@ class Worker:
             # The lock lives as long as the database session: check that it still does (a
             # restarted database or a cut connection took the lock with it).
             try:
-                self._lock_conn.execute(text("SELECT 1"))
+                leases.still_held(self._lock_conn)
                 self._lock_conn.commit()
                 return True
             except Exception:
@@ -134,9 +134,7 @@ class Worker:
                 self._release()
         conn = self.engine.connect()
         try:
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
-            )
+            got = leases.try_lock(conn, LOCK_KEY)
             conn.commit()
         except Exception:
             conn.close()
@@ -154,7 +152,7 @@ class Worker:
         # A pooled connection outlives close(): end the database session itself, which
         # releases the session-level lock even when the unlock cannot be sent.
         try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            leases.unlock(conn, LOCK_KEY)
         except Exception:
             log.debug("worker lock: unlock failed; the session's end releases it")
         conn.invalidate()
