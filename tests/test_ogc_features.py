@@ -318,7 +318,8 @@ def test_incidents_and_their_approaches_are_scoped_as_the_api_scopes_them(
     [
         "limit=0", "limit=10001", "limit=ten", "bbox=1,2,3", "bbox=127,37,126,38",
         "bbox=126,37,127,38&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/9999",
-        "crs=EPSG:4326", "cursor=bm90LWEtY3Vyc29y", "bbox-crs=[EPSG:5179]", "colour=red",
+        "crs=EPSG:4326", "cursor=bm90LWEtY3Vyc29y", "cursor=a%2Fb", "bbox-crs=[EPSG:5179]",
+        "colour=red",
     ],
 )  # fmt: skip
 def test_bad_parameters_are_400_in_the_one_error_shape(

@@ -33,7 +33,7 @@ from werkzeug.exceptions import UnprocessableEntity
 
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
-from api.errors import error_response, handle_http_exception
+from api.errors import ErrorSchema, error_response, handle_http_exception
 from api.ogc import crs as ogc_crs
 from api.ogc.collections import Collection, find_collection, listed_collections
 from api.ogc.paging import Cursor, decode_cursor, link, url_with
@@ -55,6 +55,7 @@ CONFORMANCE = [
 #: Largest page; a page of this many cameras is about 4 MB of GeoJSON.
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
+BAD_REQUEST = "A query parameter is unknown or not valid (OGC API – Features asks 400 for both)"
 
 blp = Blueprint(
     "ogc",
@@ -81,7 +82,7 @@ blp.register_error_handler(InvalidInput, _bad_input)
 
 _NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
 BBOX_PATTERN = f"^{_NUMBER}(?:,{_NUMBER}){{3}}(?:,{_NUMBER},{_NUMBER})?$"
-_CRS_DOC = "one of: " + ", ".join(ogc_crs.SUPPORTED)
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 
 
 class BBoxValues(fields.Field):
@@ -110,8 +111,8 @@ class BBoxValues(fields.Field):
 
 class OutputQuery(ma.Schema):
     crs = fields.String(
-        validate=validate.Length(max=200),
-        metadata={"description": f"Output CRS, {_CRS_DOC} (default CRS84)"},
+        validate=validate.OneOf(list(ogc_crs.SUPPORTED)),
+        metadata={"description": "Output CRS (default CRS84), in its own axis order"},
     )
     f = fields.String(
         validate=validate.OneOf(["json", "geojson"]),
@@ -128,12 +129,16 @@ class ItemsQuery(OutputQuery):
     bbox = BBoxValues()
     bbox_crs = fields.String(
         data_key="bbox-crs",
-        validate=validate.Length(max=200),
-        metadata={"description": f"CRS of bbox, {_CRS_DOC} (default CRS84)"},
+        validate=validate.OneOf(list(ogc_crs.SUPPORTED)),
+        metadata={"description": "CRS of bbox (default CRS84), in its own axis order"},
     )
     cursor = fields.String(
-        validate=validate.Length(max=64),
-        metadata={"description": "Position of a page: take it from a next or prev link"},
+        validate=validate.Regexp(CURSOR_PATTERN),
+        metadata={
+            "pattern": CURSOR_PATTERN,
+            "description": "Position of a page, opaque: take it from a next or prev link (one"
+            " this server did not make is 400)",
+        },
     )
 
 
@@ -183,6 +188,7 @@ class Landing(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, Document)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """OGC API – Features landing page: links to the API document, conformance and data"""
         root = request.host_url.rstrip("/")
@@ -216,6 +222,7 @@ class Conformance(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, Document)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """The conformance classes implemented"""
         return _json({"conformsTo": CONFORMANCE, "links": []})
@@ -226,6 +233,7 @@ class Collections(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, Document)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """The collections this API key may read (incidents' approaches: the open ones)"""
         with transaction() as conn:
@@ -245,6 +253,7 @@ class CollectionView(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
     @blp.response(200, Document)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any], collectionId: str) -> Response:
         """One collection: what it holds, its extent and CRSs, the link to its items"""
         with transaction() as conn:
@@ -275,7 +284,8 @@ def _page_links(
 class Items(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(ItemsQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, Document, content_type=GEOJSON)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, args: dict[str, Any], collectionId: str) -> Response:
         """A page of a collection's features (GeoJSON), optionally within a bbox
 
@@ -323,7 +333,8 @@ class Items(MethodView):
 class Item(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(OutputQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, Document, content_type=GEOJSON)
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, args: dict[str, Any], collectionId: str, featureId: int) -> Response:
         """One feature of a collection by its id (GeoJSON)"""
         output = ogc_crs.crs_of(args.get("crs"), parameter="crs")

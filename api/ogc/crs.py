@@ -61,15 +61,11 @@ DEFAULT = SUPPORTED[CRS84]
 
 
 def crs_of(uri: str | None, *, parameter: str) -> Crs:
-    """The CRS a ``crs`` or ``bbox-crs`` value names (the URI, or the ``[EPSG:5179]`` safe
-    CURIE), the default when absent; an unknown one is invalid input naming ``parameter``."""
+    """The CRS a ``crs`` or ``bbox-crs`` value names (its URI), the default when absent; an
+    unknown one is invalid input naming ``parameter``."""
     if uri is None:
         return DEFAULT
-    key = uri.strip()
-    if key.startswith("[") and key.endswith("]"):
-        authority, _, code = key[1:-1].partition(":")
-        key = CRS84 if (authority, code) == ("OGC", "CRS84") else f"{EPSG}{code}"
-    crs = SUPPORTED.get(key)
+    crs = SUPPORTED.get(uri)
     if crs is None:
         raise InvalidInput(
             f"{parameter} must be one of: {', '.join(SUPPORTED)}",
