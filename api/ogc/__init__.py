@@ -21,14 +21,12 @@ the one error shape.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import marshmallow as ma
 import orjson
 from flask import Response, request
 from flask.views import MethodView
-from marshmallow import fields, validate
 from werkzeug.exceptions import UnprocessableEntity
 
 from api.auth import current_caller, requires_roles
@@ -37,7 +35,18 @@ from api.errors import ErrorSchema, error_response, handle_http_exception
 from api.ogc import crs as ogc_crs
 from api.ogc.collections import Collection, find_collection, listed_collections
 from api.ogc.paging import Cursor, decode_cursor, link, url_with
-from api.schemas import Blueprint, Integer
+from api.ogc.schemas import (
+    FormatQuery,
+    ItemsQuery,
+    OgcCollectionOut,
+    OgcCollectionsOut,
+    OgcConformanceOut,
+    OgcFeatureOut,
+    OgcItemsOut,
+    OgcLandingOut,
+    OutputQuery,
+)
+from api.schemas import Blueprint
 from geo import domain
 from geo.errors import InvalidInput, NotFound
 from geo.store import features
@@ -52,9 +61,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-#: Largest page; a page of this many cameras is about 4 MB of GeoJSON.
-MAX_LIMIT = 10_000
-DEFAULT_LIMIT = 100
 BAD_REQUEST = "A query parameter is unknown or not valid (OGC API – Features asks 400 for both)"
 
 blp = Blueprint(
@@ -79,75 +85,6 @@ def _bad_input(exc: InvalidInput) -> Response:
 
 blp.register_error_handler(UnprocessableEntity, _bad_request)
 blp.register_error_handler(InvalidInput, _bad_input)
-
-_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
-BBOX_PATTERN = f"^{_NUMBER}(?:,{_NUMBER}){{3}}(?:,{_NUMBER},{_NUMBER})?$"
-CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
-
-
-class BBoxValues(fields.Field):
-    """Four numbers (or six, heights ignored), in the axis order of ``bbox-crs``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        metadata = {
-            "type": "string",
-            "pattern": BBOX_PATTERN,
-            "maxLength": 200,
-            "example": "126.97,37.56,126.99,37.58",
-            "description": "lower corner, then upper corner, in the axis order of bbox-crs"
-            " (CRS84 by default: minlon,minlat,maxlon,maxlat); six numbers carry heights,"
-            " which are ignored",
-        }
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:  # noqa: ARG002
-        if not isinstance(value, str) or len(value) > 200 or not re.fullmatch(BBOX_PATTERN, value):
-            raise ma.ValidationError("must be four (or six) comma-separated numbers")
-        numbers = tuple(float(p) for p in value.split(","))
-        if not all(abs(n) < 1e9 for n in numbers):
-            raise ma.ValidationError("each number must be below 1e9 in magnitude")
-        return numbers
-
-
-class OutputQuery(ma.Schema):
-    crs = fields.String(
-        validate=validate.OneOf(list(ogc_crs.SUPPORTED)),
-        metadata={"description": "Output CRS (default CRS84), in its own axis order"},
-    )
-    f = fields.String(
-        validate=validate.OneOf(["json", "geojson"]),
-        metadata={"description": "Encoding (GeoJSON whichever is given)"},
-    )
-
-
-class ItemsQuery(OutputQuery):
-    limit = Integer(
-        load_default=DEFAULT_LIMIT,
-        validate=validate.Range(min=1, max=MAX_LIMIT),
-        metadata={"description": f"Features per page (1..{MAX_LIMIT})", "default": DEFAULT_LIMIT},
-    )
-    bbox = BBoxValues()
-    bbox_crs = fields.String(
-        data_key="bbox-crs",
-        validate=validate.OneOf(list(ogc_crs.SUPPORTED)),
-        metadata={"description": "CRS of bbox (default CRS84), in its own axis order"},
-    )
-    cursor = fields.String(
-        validate=validate.Regexp(CURSOR_PATTERN),
-        metadata={
-            "pattern": CURSOR_PATTERN,
-            "description": "Position of a page, opaque: take it from a next or prev link (one"
-            " this server did not make is 400)",
-        },
-    )
-
-
-class FormatQuery(ma.Schema):
-    f = fields.String(validate=validate.OneOf(["json"]))
-
-
-class Document(ma.Schema):
-    links = fields.List(fields.Dict(), required=True)
 
 
 def _json(body: dict[str, Any], media_type: str = JSON, **headers: str) -> Response:
@@ -187,7 +124,7 @@ def _collection_doc(collection: Collection) -> dict[str, Any]:
 class Landing(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, OgcLandingOut)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """OGC API – Features landing page: links to the API document, conformance and data"""
@@ -221,7 +158,7 @@ class Landing(MethodView):
 class Conformance(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, OgcConformanceOut)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """The conformance classes implemented"""
@@ -232,7 +169,7 @@ class Conformance(MethodView):
 class Collections(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, OgcCollectionsOut)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any]) -> Response:
         """The collections this API key may read (incidents' approaches: the open ones)"""
@@ -252,7 +189,7 @@ class Collections(MethodView):
 class CollectionView(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document)
+    @blp.response(200, OgcCollectionOut)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, _args: dict[str, Any], collectionId: str) -> Response:
         """One collection: what it holds, its extent and CRSs, the link to its items"""
@@ -284,7 +221,7 @@ def _page_links(
 class Items(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(ItemsQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document, content_type=GEOJSON)
+    @blp.response(200, OgcItemsOut, content_type=GEOJSON)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, args: dict[str, Any], collectionId: str) -> Response:
         """A page of a collection's features (GeoJSON), optionally within a bbox
@@ -333,7 +270,7 @@ class Items(MethodView):
 class Item(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(OutputQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, Document, content_type=GEOJSON)
+    @blp.response(200, OgcFeatureOut, content_type=GEOJSON)
     @blp.alt_response(400, schema=ErrorSchema, description=BAD_REQUEST)
     def get(self, args: dict[str, Any], collectionId: str, featureId: int) -> Response:
         """One feature of a collection by its id (GeoJSON)"""
