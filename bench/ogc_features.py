@@ -17,7 +17,7 @@ following the ``next`` links (gilmok's keyset cursor; tipg's ``offset``), ``--li
 a page, in CRS84 GeoJSON, and then the same walk within a bbox (central Seoul). Reported: items
 per second over the walk, and the median and p95 latency of one page (each request timed
 alone, body read whole), and how many features of the bbox walk lie outside the bbox (in
-the first run tipg returned 2,188, 25 of them up to about 10 m outside; PostGIS's exact answer,
+the first run tipg returned 2,188, 25 of them a few metres outside; PostGIS's exact answer,
 and gilmok's, is 2,163).
 Both answer with ``numberMatched`` counted on every page. The load
 average is printed before and after: the machine's two cores are shared by the servers,
