@@ -124,7 +124,8 @@ def test_gdal_oapif_reads_every_camera_in_a_bbox(served: Served) -> None:
     pyogrio.set_gdal_config_options(auth)
     try:
         layers = {name for name, _ in pyogrio.list_layers(source)}
-        assert layers == {"cameras", "coverage-observe", "roads"}  # a planner: no incidents
+        levels = {f"coverage-{level}" for level in ("detect", "observe", "recognise", "identify")}
+        assert layers == {"cameras", "roads", *levels}  # a planner: no incidents
         assert pyogrio.read_info(source, layer="cameras")["crs"] == "EPSG:5179"
         metres = pyogrio.read_dataframe(
             source, layer="cameras", bbox=box_m, fid_as_index=True, PAGE_SIZE="25"

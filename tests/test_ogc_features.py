@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -345,3 +346,83 @@ def test_the_same_key_rules_and_unknown_things_are_404(
         headers={**world.headers("admin"), "Accept": "application/json"},
     )
     assert plain.mimetype == "application/json"
+
+
+def _drawn(db: Connection, level: str, box: tuple[float, float, float, float]) -> dict[int, Any]:
+    """Brute force: every camera not retired drawn at ``level`` by geo.index.camera_coverage,
+    kept where its polygon meets the lon/lat box (projected, edges followed)."""
+    import shapely
+
+    from geo.crs import projected_box
+    from geo.index import camera_coverage
+
+    rows = db.execute(
+        text(
+            "SELECT id, ST_X(ST_Transform(position, 4326)) AS lon,"
+            " ST_Y(ST_Transform(position, 4326)) AS lat, kind, heading_deg, heading_source,"
+            " fov_deg, pan_min_deg, pan_max_deg, resolution_px_h FROM camera"
+            " WHERE status <> 'retired' ORDER BY id"
+        )
+    ).all()
+
+    def col(name: str) -> list[Any]:
+        return [float("nan") if getattr(r, name) is None else getattr(r, name) for r in rows]
+
+    drawn = camera_coverage(
+        col("lon"), col("lat"), kind=col("kind"), heading_deg=col("heading_deg"),
+        fov_deg=col("fov_deg"), resolution_px_h=col("resolution_px_h"),
+        pan_min_deg=col("pan_min_deg"), pan_max_deg=col("pan_max_deg"),
+        heading_source=col("heading_source"), level=level, max_range_m=200.0,
+    )  # fmt: skip
+    outline, _ = projected_box(box)
+    meets = shapely.intersects(drawn.polygons, outline)
+    return {int(r.id): drawn.polygons[i] for i, r in enumerate(rows) if meets[i]}
+
+
+@pytest.mark.parametrize(("level", "limit"), [("detect", 30), ("identify", 7), ("recognise", 500)])
+def test_coverage_drawn_on_demand_pages_exactly_the_polygons_meeting_the_box(
+    client: FlaskClient, world: MapoWorld, db: Connection, level: str, limit: int
+) -> None:
+    import shapely
+
+    from geo.crs import geometry_to_xy
+
+    box = (126.95, 37.542, 126.96, 37.55)
+    expected = _drawn(db, level, box)
+    assert len(expected) > 20
+    bbox = ",".join(map(str, box))
+    ids, pages = _page_through(
+        client, world, f"/ogc/collections/coverage-{level}/items?bbox={bbox}&limit={limit}"
+    )
+    assert ids == sorted(expected)
+    assert all(p["numberMatched"] is None for p in pages)
+    got = {f["id"]: f for p in pages for f in p["features"]}
+    for fid, polygon in expected.items():
+        served = geometry_to_xy(np.array([shapely.geometry.shape(got[fid]["geometry"])]))[0]
+        assert abs(served.area - polygon.area) < 1e-3 * polygon.area + 0.5
+        assert got[fid]["properties"]["level"] == level
+    one = _get(client, world, f"/ogc/collections/coverage-{level}/items/{ids[0]}").json
+    assert one["geometry"] == got[ids[0]]["geometry"]
+
+
+def test_levels_nest_and_observe_matches_the_stored_polygons(
+    client: FlaskClient, world: MapoWorld, db: Connection
+) -> None:
+    """The stored observe polygon of each camera is observe drawn the brute-force way, and each
+    level's polygon lies inside the weaker level's (detect ⊇ observe ⊇ recognise)."""
+    import shapely
+
+    box = (126.95, 37.542, 126.96, 37.55)
+    stored = {
+        int(r.camera_id): shapely.from_wkb(bytes(r.wkb))
+        for r in db.execute(
+            text("SELECT camera_id, ST_AsBinary(geom) AS wkb FROM coverage WHERE level = 'observe'")
+        )
+    }
+    drawn = {level: _drawn(db, level, box) for level in ("detect", "observe", "recognise")}
+    for cid, polygon in drawn["observe"].items():
+        assert abs(stored[cid].area - polygon.area) < 1e-6 * polygon.area + 0.01
+    for cid, polygon in drawn["observe"].items():
+        assert drawn["detect"][cid].buffer(0.01).covers(polygon)
+    for cid, polygon in drawn["recognise"].items():
+        assert drawn["observe"][cid].buffer(0.01).covers(polygon)

@@ -32,6 +32,7 @@ from werkzeug.exceptions import UnprocessableEntity
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.errors import ErrorSchema, error_response, handle_http_exception
+from api.ogc import coverage_levels
 from api.ogc import crs as ogc_crs
 from api.ogc.collections import Collection, find_collection, listed_collections
 from api.ogc.paging import Cursor, decode_cursor, link, url_with
@@ -95,6 +96,10 @@ def _features_type() -> str:
     """geo+json unless the client accepts only plain JSON."""
     best = request.accept_mimetypes.best_match([GEOJSON, JSON], default=GEOJSON)
     return best or GEOJSON
+
+
+def _max_range_m() -> float:
+    return float(app_state().settings.max_coverage_range_m)
 
 
 def _now() -> str:
@@ -235,17 +240,25 @@ class Items(MethodView):
             raise InvalidInput("bbox-crs needs a bbox", details={"field": "bbox-crs"})
         box = ogc_crs.search_box(args["bbox"], bbox_crs) if "bbox" in args else None
         cursor = decode_cursor(args.get("cursor"))
+        after = cursor.id if cursor and cursor.direction == "next" else None
+        before = cursor.id if cursor and cursor.direction == "prev" else None
         with transaction() as conn:
             collection = find_collection(conn, current_caller(), collectionId)
-            page = features.feature_page(
-                conn,
-                collection.source(conn, current_caller()),
-                box=box,
-                after=cursor.id if cursor and cursor.direction == "next" else None,
-                before=cursor.id if cursor and cursor.direction == "prev" else None,
-                limit=args["limit"],
-                out=output.output,
-            )
+            if collection.source is not None:
+                page = features.feature_page(
+                    conn, collection.source(conn, current_caller()), box=box, after=after,
+                    before=before, limit=args["limit"], out=output.output,
+                )  # fmt: skip
+            elif before is not None:
+                raise InvalidInput(
+                    f"{collection.id} pages forward only: follow its next links",
+                    details={"field": "cursor"},
+                )
+            else:
+                page = coverage_levels.coverage_page(
+                    conn, str(collection.drawn_level), box=box, after=after,
+                    limit=args["limit"], out=output.output, max_range_m=_max_range_m(),
+                )  # fmt: skip
         media_type = _features_type()
         envelope = orjson.dumps(
             {
@@ -278,10 +291,15 @@ class Item(MethodView):
         with transaction() as conn:
             collection = find_collection(conn, current_caller(), collectionId)
             text = None
-            if featureId < 2**63:
+            if featureId < 2**63 and collection.source is not None:
                 text = features.feature_by_id(
                     conn, collection.source(conn, current_caller()), featureId, out=output.output
                 )
+            elif featureId < 2**63:
+                text = coverage_levels.coverage_feature(
+                    conn, str(collection.drawn_level), featureId, out=output.output,
+                    max_range_m=_max_range_m(),
+                )  # fmt: skip
         if text is None:
             raise NotFound(
                 f"collection {collection.id} has no feature {featureId}",

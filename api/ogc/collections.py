@@ -1,13 +1,13 @@
 """The collections the OGC API serves, what each holds, and who may read it.
 
 - ``cameras``: every camera not retired (points), any API key.
-- ``coverage-observe``: each camera's stored coverage polygon at the DORI level *observe*, any
-  API key. One collection per DORI level rather than a ``dori`` filter: QGIS and GDAL show a
-  collection as one layer, with one schema and feature ids unique in it, and a client can pass
-  no filter the standard does not define; a camera's polygons at two levels are nested shapes
-  that belong on two layers. The store keeps the observe level only (the import draws it), so
-  only that collection is listed; ``coverage-detect`` and the others join the list when their
-  polygons are stored.
+- ``coverage-detect``, ``coverage-observe``, ``coverage-recognise``, ``coverage-identify``: each
+  camera's coverage polygon at one DORI level, any API key. One collection per level rather
+  than a ``dori`` filter: QGIS and GDAL show a collection as one layer, with one schema and
+  feature ids unique in it, and a client can pass no filter the standard does not define; a
+  camera's polygons at two levels are nested shapes that belong on two layers. *observe* is
+  stored (the import draws it); the others are drawn on demand
+  (:mod:`api.ogc.coverage_levels`): they page forward only, without ``numberMatched``.
 - ``roads``: the road segments of every imported network (line strings), any API key.
 - ``incidents``: the incidents the caller may read (points), scoped exactly as
   ``GET /v1/incidents/{id}`` is (:func:`api.incidents.may_read`): the requester organization
@@ -35,6 +35,8 @@ from geo.store.orgs import Caller
 
 _APPROACHES = re.compile(r"incident-([1-9][0-9]{0,9})-approaches")
 CENTRE_ROLES = ("regional_centre", "municipal_centre")
+#: The DORI level whose coverage polygons the store keeps.
+STORED_LEVEL = domain.DEFAULT_DORI_LEVEL
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,10 @@ class Collection:
     description: str
     geometry: str
     roles: tuple[str, ...]
-    source: Callable[[Connection, Caller], features.FeatureSource]
+    source: Callable[[Connection, Caller], features.FeatureSource] | None
+    #: the DORI level drawn on demand (:mod:`api.ogc.coverage_levels`), for coverage the store
+    #: does not keep
+    drawn_level: str | None = None
 
 
 def _incident_scope(conn: Connection, caller: Caller) -> features.IncidentScope:
@@ -80,7 +85,23 @@ STATIC: dict[str, Collection] = {
             " heading is unknown. The feature id is the camera's id.",
             "Polygon",
             domain.ROLES,
-            lambda _conn, _caller: features.coverage_source("observe"),
+            lambda _conn, _caller: features.coverage_source(STORED_LEVEL),
+        ),
+        *(
+            Collection(
+                f"coverage-{level}",
+                f"Camera coverage, DORI {level}",
+                f"The ground each camera sees at {px:g} px/m or more (IEC 62676-4 {level}),"
+                " drawn on demand from the cameras' parameters as the import draws observe;"
+                " metres in EPSG:5179. The feature id is the camera's id. Pages forward only,"
+                " without numberMatched.",
+                "Polygon",
+                domain.ROLES,
+                None,
+                drawn_level=level,
+            )
+            for level, px in domain.DORI_PX_PER_M.items()
+            if level != STORED_LEVEL
         ),
         Collection(
             "roads",

@@ -119,7 +119,11 @@ class OgcCollectionsOut(OgcDocument):
 class OgcItemsOut(OgcDocument):
     type = fields.String(required=True, metadata={"enum": ["FeatureCollection"]})
     features = fields.List(fields.Dict(), required=True)
-    numberMatched = fields.Integer(required=True)  # noqa: N815
+    numberMatched = fields.Integer(  # noqa: N815
+        allow_none=True,
+        required=True,
+        metadata={"description": "null for coverage drawn on demand (not counted)"},
+    )
     numberReturned = fields.Integer(required=True)  # noqa: N815
     timeStamp = fields.String(required=True)  # noqa: N815
 

@@ -392,3 +392,48 @@ def open_incident_ids(conn: Connection, visible: IncidentScope) -> list[int]:
         .limit(MAX_LISTED_INCIDENTS)
     )
     return [int(r[0]) for r in conn.execute(statement)]
+
+
+def camera_parameters(
+    conn: Connection,
+    *,
+    box: Box | None = None,
+    reach_m: float = 0.0,
+    after: int | None = None,
+    limit: int = 1000,
+    camera_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """What coverage at any DORI level is drawn from, for the cameras not retired within
+    ``reach_m`` metres of ``box`` (all without one), in id order after ``after``; or the one
+    camera ``camera_id``. Positions in lon/lat, headings in compass degrees."""
+    c = camera.c
+    position = func.ST_Transform(c.position, 4326)
+    statement = (
+        select(
+            c.id,
+            func.ST_X(position).label("lon"),
+            func.ST_Y(position).label("lat"),
+            c.kind,
+            c.heading_deg,
+            c.heading_source,
+            c.fov_deg,
+            c.pan_min_deg,
+            c.pan_max_deg,
+            c.resolution_px_h,
+            c.status,
+            c.owner_id,
+        )
+        .where(_not_retired())
+        .order_by(c.id)
+        .limit(limit)
+    )
+    if camera_id is not None:
+        statement = statement.where(c.id == bigint(camera_id))
+    if after is not None:
+        statement = statement.where(c.id > bigint(after))
+    if box is not None:
+        outline = select(
+            func.ST_GeomFromWKB(bindparam("outline", shapely.to_wkb(box.outline)), WORKING_SRID)
+        ).scalar_subquery()
+        statement = statement.where(func.ST_DWithin(c.position, outline, reach_m))
+    return [dict(r._mapping) for r in conn.execute(statement)]
