@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import marshmallow as ma
 import orjson
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -179,6 +180,20 @@ class FeaturePageOut(FeatureCollectionOut):
     next_after_id = fields.Integer(
         allow_none=True, required=True, metadata={"description": "after_id of the next page"}
     )
+    links = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "self, and next when there is a next page (its URL)"},
+    )
+
+
+class CameraPageOut(FeaturePageOut):
+    numberMatched = fields.Integer(  # noqa: N815
+        required=True, metadata={"description": "Cameras in the box, over every page"}
+    )
+    numberReturned = fields.Integer(  # noqa: N815
+        required=True, metadata={"description": "Cameras on this page"}
+    )
 
 
 _NUMBER = r"-?[0-9]{1,3}(?:\.[0-9]{1,12})?"
@@ -233,15 +248,34 @@ class CoverageQuery(BBoxQuery):
     )
 
 
-def _page(features: list[dict[str, Any]], limit: int) -> Response:
+GEOJSON = "application/geo+json"
+
+
+def _page(features: list[dict[str, Any]], limit: int, **extra: Any) -> Response:
     """The page as JSON, encoded by orjson (the same JSON as Flask's, keys sorted): 500
-    coverage polygons took Flask's encoder longer than the database took to find them."""
+    coverage polygons took Flask's encoder longer than the database took to find them.
+
+    ``links`` holds ``self`` and, when the page is full, ``next`` (this URL with ``after_id``
+    set): the same cursor as ``next_after_id``, which older clients read. The media type is
+    GeoJSON's when the client asks for it (``Accept: application/geo+json``).
+    """
+    after = features[-1]["id"] if len(features) == limit else None
+    media_type = request.accept_mimetypes.best_match(["application/json", GEOJSON])
+    media_type = media_type or "application/json"
+    links = [{"href": request.url, "rel": "self", "type": media_type}]
+    if after is not None:
+        args = {**request.args.to_dict(), "after_id": str(after)}
+        links.append(
+            {"href": f"{request.base_url}?{urlencode(args)}", "rel": "next", "type": media_type}
+        )
     page = {
         "type": "FeatureCollection",
         "features": features,
-        "next_after_id": features[-1]["id"] if len(features) == limit else None,
+        "next_after_id": after,
+        "links": links,
+        **extra,
     }
-    return Response(orjson.dumps(page, option=orjson.OPT_SORT_KEYS), mimetype="application/json")
+    return Response(orjson.dumps(page, option=orjson.OPT_SORT_KEYS), mimetype=media_type)
 
 
 @blp.route("/approaches")
@@ -267,14 +301,20 @@ class Approaches(MethodView):
 class Cameras(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(BBoxQuery, location="query", unknown=ma.RAISE)
-    @blp.response(200, FeaturePageOut)
+    @blp.response(200, CameraPageOut)
     def get(self, args: dict[str, Any]) -> Response:
-        """Cameras in a bounding box (GeoJSON points, paged by id; never a source URL)"""
+        """Cameras in a bounding box (GeoJSON points, paged by id; never a source URL)
+
+        `links` has the `next` page's URL; `numberMatched` counts the cameras in the box.
+        For QGIS and GDAL, `/ogc/collections/cameras/items` serves the same cameras as OGC
+        API – Features.
+        """
         with transaction() as conn:
             features = store.cameras_in_bbox(
                 conn, args["bbox"], limit=args["limit"], after_id=args.get("after_id")
             )
-        return _page(features, args["limit"])
+            matched = store.count_cameras_in_bbox(conn, args["bbox"])
+        return _page(features, args["limit"], numberMatched=matched, numberReturned=len(features))
 
 
 @blp.route("/coverage")

@@ -66,6 +66,11 @@ def cameras_in_bbox(
     return out
 
 
+def count_cameras_in_bbox(conn: Connection, bbox: tuple[float, float, float, float]) -> int:
+    """How many non-retired cameras lie inside ``bbox`` (lon/lat): every page's total."""
+    return int(conn.execute(query("cameras/count_in_bbox"), _box_params(bbox)).scalar_one())
+
+
 def coverage_in_bbox(
     conn: Connection,
     bbox: tuple[float, float, float, float],
