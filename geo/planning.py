@@ -80,8 +80,8 @@ def approach_coverage(
     once at the weakest level (``detect``): the best level an online camera reaches on the
     watch stretch (its pixel density at the nearest watched point) says at which levels the
     approach is watched. Columns: ``site``, ``site_district`` (the site's), ``sigungu_code``,
-    ``district``, ``emd_code`` and ``emd_name`` (the 시군구 and 읍면동 where the road crosses the cordon,
-    :mod:`geo.admin_locate`), ``approach``, ``road``, ``highway``,
+    ``district``, ``emd_code`` and ``emd_name`` (the 시군구 and 읍면동 where the road crosses
+    the cordon, :mod:`geo.admin_locate`), ``approach``, ``road``, ``highway``,
     ``main``, ``bearing_deg``, ``lon``, ``lat``, ``best_level`` ("" when none),
     ``watched_<level>`` for each DORI level, ``blind`` (not watched at ``observe``),
     ``incomplete``, and ``stretch`` (working CRS). Sites the registry cannot answer are left
