@@ -21,7 +21,7 @@ Who may do what:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask import url_for
@@ -39,8 +39,10 @@ from api.schemas import (
     PageArgs,
     Text,
     next_after_id,
+    only_one_of,
 )
 from geo import domain
+from geo.admin_areas import area_of_codes
 from geo.errors import Forbidden
 from geo.store import activations as store
 from geo.store import audit
@@ -59,7 +61,14 @@ blp = Blueprint(
 )
 
 
+#: A 시군구 (5 digits) or 읍면동 (8-digit 법정동) code.
+AREA_CODE = r"^([0-9]{5}|[0-9]{8})$"
+
+
 class ActivationIn(ma.Schema):
+    #: The area drawn, or named by administrative codes; not both.
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = only_one_of(["area"], ["areas"])
+
     basis = fields.String(
         required=True,
         validate=validate.OneOf(list(domain.LEGAL_BASES)),
@@ -71,13 +80,32 @@ class ActivationIn(ma.Schema):
         max_length=200,
         metadata={"description": "Reference number of the declaration or order"},
     )
-    area = GeoJSONArea(required=True)
+    area = GeoJSONArea()
+    areas = fields.List(
+        fields.String(
+            validate=validate.Regexp(AREA_CODE, error="a 5-digit 시군구 or 8-digit 읍면동 code"),
+            metadata={"pattern": AREA_CODE},
+        ),
+        validate=validate.Length(min=1, max=300),
+        metadata={
+            "description": "Instead of area: 시군구 (11110) or 읍면동 (11110119) codes of NGII's"
+            " boundaries (base date 2023-09-15); the area is their union. A code naming no unit"
+            " is 422 with details.area naming it"
+        },
+    )
     starts_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with a time zone"}
     )
     ends_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with a time zone, after starts_at"}
     )
+
+    @ma.validates_schema
+    def _one_area(self, data: dict[str, Any], **_: Any) -> None:
+        if ("area" in data) == ("areas" in data):
+            raise ma.ValidationError(
+                "give the area one way: area (GeoJSON) or areas (codes)", field_name="area"
+            )
 
     @ma.validates_schema
     def _end_after_start(self, data: dict[str, Any], **_: Any) -> None:
@@ -176,14 +204,21 @@ class Activations(MethodView):
     @blp.arguments(ActivationIn)
     @blp.response(201, ActivationOut)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Record a legal basis in force for an area and a period (admin, regional centre)"""
+        """Record a legal basis in force for an area and a period (admin, regional centre)
+
+        The area is drawn (`area`, GeoJSON) or named (`areas`: 시군구 and 읍면동 codes, their
+        union); either way it must lie inside the issuer's service area.
+        """
         caller = current_caller()
+        codes = body.get("areas")
+        area = body["area"] if codes is None else area_of_codes(codes).area
         with transaction() as conn:
             activation = store.create_activation(
                 conn,
                 basis=body["basis"],
                 reference=body["reference"],
-                area=body["area"],
+                area=area,
+                area_codes=codes or (),
                 starts_at=body["starts_at"],
                 ends_at=body["ends_at"],
                 issuer_id=caller.organization_id,

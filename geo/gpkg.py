@@ -2,14 +2,18 @@
 drill exports (GeoPackage, CSV, GeoJSON).
 
 A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, read by
-:func:`load_registry_gpkg`) holds, in the working CRS (EPSG:5179):
+:func:`load_registry_gpkg`) holds, in the working CRS (EPSG:5179) or the CRS asked for:
 
 - ``road_network``: one polygon per imported network (its extent), ``id``, ``name``;
 - ``road_segment``: ``network_id``, ``u``/``v`` (OSM node ids), ``oneway``, ``name``,
   ``highway``, ``ref``, ``osm_way_id``, ``bridge``, ``tunnel``, the line running u→v;
-- ``camera``: position and what coverage needs, owner and provenance flags — never the
-  source URL;
-- ``coverage``: the stored coverage polygons (``camera_id``, ``level``, ``range_m``);
+- ``camera``: position (and ``lon``, ``lat``), what coverage needs as typed numbers (REAL
+  ``heading_deg``, ``pan_min_deg``, ``pan_max_deg``, ``mount_height_m``, …), owner, 시군구 /
+  읍면동 and provenance flags — never the source URL;
+- ``coverage``: each camera's coverage at every DORI level (``camera_id``, ``level``,
+  ``px_per_m``, ``range_m``, ``confidence``), drawn as the import draws it
+  (:func:`coverage_at_every_level`);
+- ``layer_styles``: QGIS's default style of ``camera`` and ``coverage`` (:mod:`geo.gpkg_styles`);
 - ``import_batch`` (no geometry): each import's counts and its report as JSON.
 
 :func:`load_registry_gpkg` builds from it the same in-memory objects
@@ -30,7 +34,12 @@ import pyogrio
 import shapely
 
 from geo.crs import DEFAULT_WORKING_CRS, LONLAT_CRS, transform_geometry
+from geo.domain import DORI_PX_PER_M
+from geo.drill_export import DrillTables
 from geo.errors import ImportFileError, InvalidInput
+from geo.export_files import write_csv, write_geojson
+from geo.gpkg_styles import write_layer_styles
+from geo.index import camera_coverage
 from geo.network import build_road_network
 from geo.registry import (
     NetworkSnapshot,
@@ -45,8 +54,11 @@ REGISTRY_LAYERS = ("road_network", "road_segment", "camera", "coverage", "import
 DRILL_FORMATS = {".gpkg": "GPKG", ".csv": "CSV", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 
-def write_registry_gpkg(path: Path | str, layers: dict[str, pd.DataFrame]) -> Path:
-    """Write the registry's layers (GeoDataFrames, or DataFrames for tables) to ``path``.
+def write_registry_gpkg(
+    path: Path | str, layers: dict[str, pd.DataFrame], *, crs: str | None = None
+) -> Path:
+    """Write the registry's layers (GeoDataFrames, or DataFrames for tables) to ``path``, their
+    geometries in ``crs`` (default: as given), with the QGIS layer styles.
 
     An existing file is replaced: a GeoPackage export is a snapshot, not an append log.
     """
@@ -58,8 +70,79 @@ def write_registry_gpkg(path: Path | str, layers: dict[str, pd.DataFrame]) -> Pa
         frame = layers[name]
         if "source_url" in frame.columns:  # a secret: it goes to the relay, never to a file
             raise ValueError("the camera source URL must never be exported")
-        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG")
+        pyogrio.write_dataframe(_in_crs(frame, crs), path, layer=name, driver="GPKG")
+    write_layer_styles(path, list(REGISTRY_LAYERS))
     return path
+
+
+def _in_crs(frame: pd.DataFrame, crs: str | None) -> pd.DataFrame:
+    if crs is None or not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+        return frame
+    return frame.to_crs(crs)
+
+
+#: Camera columns written as REAL whatever the rows hold (all NULL in a file without them).
+CAMERA_REAL_COLUMNS = ("heading_deg", "heading_uncertainty_deg", "fov_deg", "pan_min_deg",
+                       "pan_max_deg", "mount_height_m", "megapixels")  # fmt: skip
+CAMERA_INTEGER_COLUMNS = ("resolution_px_h",)
+
+
+def typed_camera_table(cameras: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The camera table with its numbers typed (REAL, nullable INTEGER) and ``lon``, ``lat``
+    (degrees, 7 decimals) after the id: a column no row fills is still a number column."""
+    out = cameras.copy()
+    for column in CAMERA_REAL_COLUMNS:
+        if column in out.columns:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    for column in CAMERA_INTEGER_COLUMNS:
+        if column in out.columns:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    lonlat = transform_geometry(np.asarray(out.geometry), source=out.crs, target=LONLAT_CRS)
+    out.insert(1, "lon", np.round(shapely.get_x(lonlat), 7))
+    out.insert(2, "lat", np.round(shapely.get_y(lonlat), 7))
+    return out
+
+
+def coverage_at_every_level(
+    cameras: gpd.GeoDataFrame, *, max_range_m: float, crs: str = DEFAULT_WORKING_CRS
+) -> gpd.GeoDataFrame:
+    """Coverage of every camera at each DORI level, as the import draws it (observe is the
+    stored polygon; detect reaches farther, recognise and identify less far).
+
+    ``cameras`` is :func:`typed_camera_table`'s (``id``, ``lon``, ``lat`` and the coverage
+    parameters). Returns ``camera_id``, ``level``, ``px_per_m``, ``range_m`` (metres),
+    ``confidence`` and the polygon in ``crs``, detect first (the widest, drawn underneath).
+    """
+    parts = []
+    for level, px in DORI_PX_PER_M.items():
+        cov = camera_coverage(
+            cameras["lon"].to_numpy(dtype=float),
+            cameras["lat"].to_numpy(dtype=float),
+            kind=cameras["kind"].to_numpy(dtype=object),
+            heading_deg=cameras["heading_deg"].to_numpy(dtype=float),
+            fov_deg=cameras["fov_deg"].to_numpy(dtype=float),
+            resolution_px_h=cameras["resolution_px_h"].astype("float64").to_numpy(na_value=np.nan),
+            pan_min_deg=cameras["pan_min_deg"].to_numpy(dtype=float),
+            pan_max_deg=cameras["pan_max_deg"].to_numpy(dtype=float),
+            heading_source=cameras["heading_source"].to_numpy(dtype=object),
+            level=level,
+            max_range_m=max_range_m,
+            crs=crs,
+        )
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "camera_id": cameras["id"].to_numpy(),
+                    "level": level,
+                    "px_per_m": px,
+                    "range_m": np.asarray(cov.range_m, dtype=float),
+                    "confidence": np.asarray(cov.confidence, dtype=object),
+                },
+                geometry=np.asarray(cov.polygons, dtype=object),
+                crs=crs,
+            )
+        )
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
 
 
 def read_layer(path: Path | str, layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -185,19 +268,25 @@ def read_scenario_points(path: Path | str) -> pd.DataFrame:
     return pd.DataFrame({"name": text.astype(str).to_numpy(), "lon": lon, "lat": lat})
 
 
-def write_drill_file(path: Path | str, scenarios: pd.DataFrame, approaches: pd.DataFrame) -> Path:
-    """Write a drill's results: a GeoPackage (layers ``scenario`` and ``approach``), a CSV (one
-    row per approach, scenario columns repeated; scenarios without approaches keep one row) or
-    a GeoJSON FeatureCollection of approach entry points (RFC 7946, lon/lat).
+def write_drill_file(path: Path | str, tables: DrillTables, *, crs: str | None = None) -> Path:
+    """Write a drill (:class:`geo.drill_export.DrillTables`) to a file, by its suffix:
 
-    ``scenarios`` has ``name``, ``lon``, ``lat`` and the scenario's counts; ``approaches`` has
-    ``scenario`` (the name), ``lon``, ``lat`` and the approach's columns.
+    - ``.gpkg``: layers ``scenario`` and ``approach`` (points), ``approach_camera`` (a table:
+      one row per approach and camera), and when drawn ``cordon`` and ``watch_stretch``, in
+      ``crs`` (default lon/lat, EPSG:4326), with QGIS layer styles;
+    - ``.csv``: one row per approach (the scenario's columns repeated; a scenario without
+      approaches keeps one row), and beside it ``<name>_cameras.csv``, the camera table;
+      UTF-8 with a BOM, booleans ``true``/``false`` (:mod:`geo.export_files`);
+    - ``.geojson``: the approaches' entry points, RFC 7946.
+
+    The approaches carry their 시군구 / 읍면동 in each format.
     """
     path = Path(path)
     driver = DRILL_FORMATS.get(path.suffix.lower())
     if driver is None:
         raise InvalidInput(f"{path.name}: a drill exports to .gpkg, .csv or .geojson")
     path.unlink(missing_ok=True)
+    scenarios, approaches = tables.scenarios, tables.approaches
 
     def points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(
@@ -205,10 +294,22 @@ def write_drill_file(path: Path | str, scenarios: pd.DataFrame, approaches: pd.D
         )
 
     if driver == "GPKG":
-        pyogrio.write_dataframe(points(scenarios), path, layer="scenario", driver="GPKG")
-        pyogrio.write_dataframe(points(approaches), path, layer="approach", driver="GPKG")
+        layers: dict[str, pd.DataFrame] = {
+            "scenario": points(scenarios),
+            "approach": points(approaches),
+            "approach_camera": tables.cameras,
+        }
+        if tables.cordons is not None and tables.stretches is not None:
+            layers["cordon"] = tables.cordons
+            layers["watch_stretch"] = tables.stretches
+        for name, frame in layers.items():
+            pyogrio.write_dataframe(
+                _in_crs(frame, crs), path, layer=name, driver="GPKG",
+                promote_to_multi=name in ("cordon", "watch_stretch"),
+            )  # fmt: skip
+        write_layer_styles(path, list(layers))
     elif driver == "GeoJSON":
-        pyogrio.write_dataframe(points(approaches), path, driver="GeoJSON")
+        write_geojson(points(approaches), path)
     else:
         renamed = scenarios.rename(
             columns={c: f"scenario_{c}" for c in scenarios.columns if c != "name"}
@@ -216,5 +317,6 @@ def write_drill_file(path: Path | str, scenarios: pd.DataFrame, approaches: pd.D
         table = renamed.merge(
             approaches.rename(columns={"scenario": "name"}), on="name", how="left"
         ).rename(columns={"name": "scenario"})
-        table.to_csv(path, index=False, encoding="utf-8")
+        write_csv(table, path)
+        write_csv(tables.cameras, path.with_name(f"{path.stem}_cameras.csv"))
     return path

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
+from geo.admin_locate import locate_admin_units, locate_lonlat
 from geo.cordon import DEFAULT_CORDON, CordonOptions
 from geo.coverage import DORI_LEVELS, dori_range_m, fill_camera_defaults
-from geo.crs import lonlat_to_xy, xy_to_lonlat
+from geo.crs import xy_to_lonlat
 from geo.errors import GilmokError
 from geo.incident import answer_incident
 
@@ -83,7 +83,9 @@ def approach_coverage(
     ``sites`` has ``name``, ``lon``, ``lat`` and optionally ``district``. Each site is asked
     once at the weakest level (``detect``): the best level an online camera reaches on the
     watch stretch (its pixel density at the nearest watched point) says at which levels the
-    approach is watched. Columns: ``site``, ``district``, ``approach``, ``road``, ``highway``,
+    approach is watched. Columns: ``site``, ``site_district`` (the site's), ``sigungu_code``,
+    ``district``, ``emd_code`` and ``emd_name`` (the 시군구 and 읍면동 where the road crosses
+    the cordon, :mod:`geo.admin_locate`), ``approach``, ``road``, ``highway``,
     ``main``, ``bearing_deg``, ``lon``, ``lat``, ``best_level`` ("" when none),
     ``watched_<level>`` for each DORI level, ``blind`` (not watched at ``observe``),
     ``incomplete``, and ``stretch`` (working CRS). Sites the registry cannot answer are left
@@ -106,10 +108,15 @@ def approach_coverage(
             levels = np.array([DORI_LEVELS.index(str(v)) for v in w.level[online]])
             np.maximum.at(best, w.approach[online], levels)
         lon, lat = xy_to_lonlat(a.x, a.y, crs=network.crs)
+        areas = locate_admin_units(a.x, a.y, crs=network.crs)
         for j in range(len(a)):
             row = {
                 "site": site.name,
-                "district": getattr(site, "district", ""),
+                "site_district": getattr(site, "district", ""),
+                "sigungu_code": areas.sigungu_code[j],
+                "district": areas.sigungu_name[j],
+                "emd_code": areas.emd_code[j],
+                "emd_name": areas.emd_name[j],
                 "approach": f"A{j + 1}",
                 "road": a.name[j] or a.ref[j] or f"way {a.osm_way_id[j]}",
                 "highway": a.highway[j],
@@ -126,15 +133,6 @@ def approach_coverage(
             row["stretch"] = a.stretch[j]
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def nearest_owner(cameras: pd.DataFrame, lon: Any, lat: Any, *, crs: str) -> np.ndarray:
-    """The owner (district office) of the camera nearest each point; cameras need ``x``, ``y``
-    (working CRS) and ``owner_name``."""
-    x, y = lonlat_to_xy(np.asarray(lon, float), np.asarray(lat, float), crs=crs)
-    tree = cKDTree(np.column_stack([cameras["x"], cameras["y"]]))
-    _, nearest = tree.query(np.column_stack([x, y]))
-    return np.asarray(cameras["owner_name"].to_numpy()[nearest], dtype=object)
 
 
 def greedy_new_sites(
@@ -197,13 +195,13 @@ def greedy_new_sites(
 
 #: Key sites of central Seoul a planner checks first (lon, lat, degrees).
 LANDMARKS: dict[str, tuple[float, float]] = {
-    "Gwanghwamun": (126.9769, 37.5759),
-    "Seoul City Hall": (126.9780, 37.5665),
-    "Seoul Station": (126.9723, 37.5547),
-    "Jongno 3-ga": (126.9918, 37.5704),
-    "Euljiro 3-ga": (126.9918, 37.5663),
-    "Myeong-dong": (126.9860, 37.5636),
-    "Changdeokgung": (126.9910, 37.5794),
+    "광화문": (126.9769, 37.5759),
+    "서울시청": (126.9780, 37.5665),
+    "서울역": (126.9723, 37.5547),
+    "종로3가": (126.9918, 37.5704),
+    "을지로3가": (126.9918, 37.5663),
+    "명동": (126.9860, 37.5636),
+    "창덕궁": (126.9910, 37.5794),
 }
 
 
@@ -211,8 +209,8 @@ def key_sites(
     registry: Any, cameras: pd.DataFrame, *, every: int = 4, margin_m: float = 600.0
 ) -> pd.DataFrame:
     """The landmarks, then every ``every``-th distinct CCTV site at least ``margin_m`` inside
-    the road data: ``name``, ``lon``, ``lat``, ``district`` (the owner of the nearest camera,
-    a district office), ``kind`` (``landmark`` or ``cctv site``).
+    the road data: ``name``, ``lon``, ``lat``, ``sigungu_code`` and ``district`` (the 시군구
+    the site lies in, :mod:`geo.admin_locate`), ``kind`` (``landmark`` or ``cctv site``).
 
     ``cameras`` is the camera table of :class:`Workbench` (point geometry, ``site_key``).
     """
@@ -237,5 +235,7 @@ def key_sites(
         rows.append({"name": f"site {key}", "lon": float(lo), "lat": float(la),
                      "kind": "cctv site"})  # fmt: skip
     frame = pd.DataFrame(rows)
-    frame.insert(3, "district", nearest_owner(registry.cameras, frame.lon, frame.lat, crs=crs))
+    located = locate_lonlat(frame.lon, frame.lat, crs=crs)
+    frame.insert(3, "sigungu_code", located.sigungu_code)
+    frame.insert(4, "district", located.sigungu_name)
     return frame

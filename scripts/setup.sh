@@ -10,7 +10,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${GILMOK_VENV:-$root/.venv}
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-want_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting)
+# fonts-nanum: Hangul in the notebooks' figures (matplotlib finds it among the system fonts)
+want_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-nanum)
 for arg in "$@"; do
   case "$arg" in
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp

@@ -21,6 +21,7 @@ import pytest
 import shapely
 from spatial_helpers import DATA_DIR, seoul_segments
 
+from geo.admin_locate import locate_admin_units
 from geo.answer import CIRCLE_SIDES, answer_to_geojson, approach_label, cordon_geometry
 from geo.approaches import Cordon, find_approaches
 from geo.cordon import CordonOptions
@@ -84,6 +85,10 @@ def reference_answer_to_geojson(
     geometry = _reference_geometries(np.asarray(geoms, dtype=object), cordon.crs)
     if cordon.mode == "euclidean":
         geometry[1] = _reference_circle(cordon, network)
+
+    def area(x: float, y: float) -> dict[str, str]:
+        return locate_admin_units([x], [y], crs=cordon.crs).row(0)
+
     features: list[dict[str, Any]] = [
         {
             "role": "incident",
@@ -97,6 +102,7 @@ def reference_answer_to_geojson(
             "level": None if watchers is None else watchers.requested_level,
             "snapped_road": network.seg_name[cordon.snap.segment],
             "snap_distance_m": cordon.snap.distance_m,
+            **area(cordon.incident_x, cordon.incident_y),
         },
         {"role": "cordon", "radius_m": cordon.radius_m, "incomplete": cordon.incomplete},
     ]
@@ -114,6 +120,7 @@ def reference_answer_to_geojson(
                 "bearing_deg": a.bearing_deg[j],
                 "blind": None if watchers is None else watchers.blind[j],
                 "online_cameras": None if watchers is None else online_watchers[j],
+                **area(a.x[j], a.y[j]),
             }
         )
     features += [{"role": "watch_stretch", "approach": approach_label(j)} for j in range(k)]
@@ -132,6 +139,7 @@ def reference_answer_to_geojson(
                     "distance_m": watchers.distance_m[i],
                     "online": watchers.online[i],
                     "confidence": watchers.confidence[i],
+                    **area(watchers.x[i], watchers.y[i]),
                 }
             )
     return {

@@ -422,7 +422,10 @@ def test_end_to_end_scenario(api: Api, world: World) -> None:
         "jongno", f"/v1/incidents/{incident_id}/control-points", headers={"Accept": "text/csv"}
     )
     assert as_csv.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert as_csv.get_data().startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the Hangul right
+    rows = list(csv.DictReader(io.StringIO(as_csv.get_data().decode("utf-8-sig"))))
+    assert {r["main"] for r in rows} <= {"true", "false"}
+    assert rows[0]["sigungu_code"] == props[0]["sigungu_code"]
     assert [r["id"] for r in rows] == [p["id"] for p in props]
     assert rows[0]["road_name"] == props[0]["road_name"]
     by_query = api.get("requester", f"/v1/incidents/{incident_id}/control-points?format=csv")

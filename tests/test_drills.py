@@ -99,7 +99,8 @@ def test_geopackage_round_trip_gives_the_postgis_snapshot(
     snapshot, gpkg: Path, base_settings: Settings
 ) -> None:  # type: ignore[no-untyped-def]
     layers = pyogrio.list_layers(gpkg)[:, 0].tolist()
-    assert layers == ["road_network", "road_segment", "camera", "coverage", "import_batch"]
+    assert layers == ["road_network", "road_segment", "camera", "coverage", "import_batch",
+                      "layer_styles"]  # fmt: skip
     cameras = pyogrio.read_dataframe(gpkg, layer="camera")
     assert "source_url" not in cameras.columns
     assert str(cameras.crs).endswith("5179")

@@ -124,9 +124,7 @@ def drills_precompute(
     with engine.connect() as conn:
         info = store.get_drill(conn, name)
         if out is not None:
-            from geo.gpkg import write_drill_file
-
-            write_drill_file(out, *store.export_frames(conn, info.id))
+            _export(conn, info, out, crs=None, working_crs=settings.working_crs)
     click.echo(_drill_summary(info))
     if out is not None:
         click.echo(f"exported to {out}")
@@ -152,6 +150,7 @@ def drills_sites(
     """Write real CCTV sites inside the loaded road data to OUT (a CSV name,lon,lat): the
     scenario points of a drill, the same on every run."""
     from geo.errors import InvalidInput
+    from geo.export_files import write_csv
     from geo.store import drills as store
 
     if out.suffix.lower() != ".csv":
@@ -160,7 +159,7 @@ def drills_sites(
         sites = store.cctv_sites(
             conn, every=every, limit=limit, inset_m=inset_m, file_name=file_name
         )
-    sites.to_csv(out, index=False, float_format="%.7f")
+    write_csv(sites.round({"lon": 7, "lat": 7}), out)
     which = "every site" if every == 1 else f"1 site in {every}"
     source = f" of {file_name}" if file_name else ""
     inside = "inside" if inset_m == 0 else f"{inset_m:g} m or more inside"
@@ -171,15 +170,45 @@ def drills_sites(
 @drills.command("export")
 @click.argument("name")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--crs",
+    help="CRS of a GeoPackage's geometries (default EPSG:4326; e.g. EPSG:5179, EPSG:5186);"
+    " GeoJSON is always lon/lat (RFC 7946).",
+)
 @pass_context
 @domain_errors
-def drills_export(ctx: Context, name: str, file: Path) -> None:
+def drills_export(ctx: Context, name: str, file: Path, crs: str | None) -> None:
     """Export the drill NAME to FILE (.gpkg, .csv or .geojson)."""
-    from geo.gpkg import write_drill_file
+    from geo.export_files import output_crs
     from geo.store import drills as store
 
+    target = None if crs is None else output_crs(crs)
     with checked_engine(ctx).connect() as conn:
         info = store.get_drill(conn, name)
-        write_drill_file(file, *store.export_frames(conn, info.id))
+        _export(conn, info, file, crs=target, working_crs=ctx.settings.working_crs)
     click.echo(_drill_summary(info))
     click.echo(f"exported to {file}")
+
+
+def _export(conn: Any, info: Any, file: Path, *, crs: str | None, working_crs: str) -> None:
+    """Write the drill to ``file``; a GeoPackage with its cordons and watch stretches drawn
+    again on the stored roads (those no longer matching are named)."""
+    from geo.drill_export import drill_geometries
+    from geo.drills import DrillOptions
+    from geo.gpkg import write_drill_file
+    from geo.store import drills as store
+    from geo.store.snapshot import load_road_networks
+
+    tables = store.export_frames(conn, info.id)
+    if file.suffix.lower() == ".gpkg":
+        networks = load_road_networks(conn, crs=working_crs)
+        options = DrillOptions.from_dict(info.options)
+        drill_geometries(tables, networks, options, crs=working_crs)
+        if tables.not_drawn:
+            shown = ", ".join(tables.not_drawn[:5])
+            click.echo(
+                f"warning: {len(tables.not_drawn)} scenario(s) not drawn (their roads no longer"
+                f" give the stored approaches): {shown}",
+                err=True,
+            )
+    write_drill_file(file, tables, crs=crs)

@@ -16,13 +16,24 @@ def export_() -> None:
 
 @export_.command("gpkg")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--crs",
+    default="EPSG:5179",
+    show_default=True,
+    help="CRS of the geometries: EPSG:5179 (UTM-K), EPSG:5186 (central belt), EPSG:4326, …",
+)
 @pass_context
 @domain_errors
-def export_gpkg(ctx: Context, file: Path) -> None:
-    """Write roads, cameras (no source URLs), coverage and import reports to FILE (.gpkg)."""
+def export_gpkg(ctx: Context, file: Path, crs: str) -> None:
+    """Write roads, cameras (no source URLs), coverage at every DORI level, import reports and
+    QGIS layer styles to FILE (.gpkg)."""
+    from geo.export_files import output_crs
     from geo.store.export import export_geopackage
 
+    target = output_crs(crs)
     with checked_engine(ctx).connect() as conn:
-        counts = export_geopackage(conn, file)
+        counts = export_geopackage(
+            conn, file, crs=target, max_range_m=ctx.settings.max_coverage_range_m
+        )
     layers = ", ".join(f"{n} {name}" for name, n in counts.items())
-    click.echo(f"{file}: {layers} (EPSG:5179)")
+    click.echo(f"{file}: {layers} ({target}; QGIS styles for camera and coverage)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,10 +117,13 @@ def create_activation(
     ends_at: dt.datetime,
     issuer_id: int,
     actor: str,
+    area_codes: Sequence[str] = (),
 ) -> Activation:
     """Record an activation issued by organization ``issuer_id``.
 
-    ``area`` is a validated lon/lat MultiPolygon (:func:`geo.areas.area_from_geojson`).
+    ``area`` is a validated lon/lat MultiPolygon (:func:`geo.areas.area_from_geojson`), or the
+    union of the 시군구 / 읍면동 ``area_codes`` (:func:`geo.admin_areas.area_of_codes`), which
+    the audit record names.
 
     Raises
     ------
@@ -183,6 +187,7 @@ def create_activation(
             "ends_at": ends_at,
             "area_km2": round(geodesic_area_km2(area), 3),
             "area_bounds": [round(v, 6) for v in (x0, y0, x1, y1)],
+            **({"area_codes": list(area_codes)} if area_codes else {}),
         },
     )
     return get_activation(conn, activation_id)

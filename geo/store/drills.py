@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy.engine import URL, Connection, Engine
 
+from geo.drill_export import DrillTables, drill_tables
 from geo.drill_records import record_rows
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.registry import RegistrySnapshot
@@ -308,9 +309,11 @@ def get_scenario(conn: Connection, drill_id: int, scenario_id: int) -> Scenario:
     return _scenario(row)
 
 
-def export_frames(conn: Connection, drill_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The drill as two tables for :func:`geo.gpkg.write_drill_file`: scenarios (one row each)
-    and approaches (one row per approach of a done scenario, best cameras listed)."""
+def export_frames(conn: Connection, drill_id: int) -> DrillTables:
+    """The drill as tables for :func:`geo.gpkg.write_drill_file`: scenarios (one row each),
+    approaches (one row per approach of a done scenario, with its 시군구 / 읍면동) and their
+    cameras (one row per approach and camera); no geometry but points
+    (:func:`geo.drill_export.drill_geometries` draws the cordons and stretches)."""
     scenarios = list_scenarios(conn, drill_id)
     scen = pd.DataFrame(
         {
@@ -327,30 +330,4 @@ def export_frames(conn: Connection, drill_id: int) -> tuple[pd.DataFrame, pd.Dat
             ],
         }
     )
-    rows = []
-    for s in scenarios:
-        for a in s.result or []:
-            cams = a["cameras"]
-            rows.append(
-                {
-                    "scenario": s.name,
-                    "approach": a["id"],
-                    "direction": a["direction"],
-                    "road_name": a["road_name"],
-                    "ref": a["ref"],
-                    "highway": a["highway"],
-                    "main": a["main"],
-                    "bearing_deg": a["bearing_deg"],
-                    "blind": a["blind"],
-                    "lon": a["lon"],
-                    "lat": a["lat"],
-                    "n_cameras": len(cams),
-                    "best_camera": str(cams[0]["camera_id"]) if cams else "",
-                    "best_level": cams[0]["dori_level"] if cams else "",
-                    "cameras": ";".join(str(c["camera_id"]) for c in cams),
-                }
-            )
-    columns = ["scenario", "approach", "direction", "road_name", "ref", "highway", "main",
-               "bearing_deg", "blind", "lon", "lat", "n_cameras", "best_camera", "best_level",
-               "cameras"]  # fmt: skip
-    return scen, pd.DataFrame(rows, columns=columns)
+    return drill_tables(scen, [s.result for s in scenarios])

@@ -1,7 +1,7 @@
 """The registry out of PostGIS into a GeoPackage, for planners who work with no database.
 
-The layers are those described in :mod:`geo.gpkg`; geometries stay in the working CRS
-(EPSG:5179). The camera source URL is never selected.
+The layers are those described in :mod:`geo.gpkg`; geometries in the working CRS (EPSG:5179)
+unless another is asked for. The camera source URL is never selected.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import shapely
 from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
-from geo.gpkg import write_registry_gpkg
+from geo.coverage import DEFAULT_MAX_RANGE_M
+from geo.gpkg import coverage_at_every_level, typed_camera_table, write_registry_gpkg
 from geo.store.models import WORKING_SRID
 from geo.store.queries import query
 
@@ -46,19 +47,27 @@ def import_batches(conn: Connection) -> pd.DataFrame:
     return table
 
 
-def export_geopackage(conn: Connection, path: Path | str) -> dict[str, int]:
-    """Write the registry (roads, cameras, coverage, import reports) to a GeoPackage.
+def export_geopackage(
+    conn: Connection,
+    path: Path | str,
+    *,
+    crs: str | None = None,
+    max_range_m: float = DEFAULT_MAX_RANGE_M,
+) -> dict[str, int]:
+    """Write the registry (roads, cameras, coverage at every DORI level, import reports) to a
+    GeoPackage in ``crs`` (default: the working CRS), with its QGIS layer styles.
 
     Returns the number of rows written per layer.
     """
+    cameras = typed_camera_table(camera_table(conn))
     layers: dict[str, pd.DataFrame] = {
         "road_network": _frame(conn, query("export/road_networks")),
         "road_segment": _frame(conn, query("export/road_segments")),
-        "camera": camera_table(conn),
-        "coverage": _frame(conn, query("export/coverage")),
+        "camera": cameras,
+        "coverage": coverage_at_every_level(cameras, max_range_m=max_range_m, crs=_CRS),
     }
     table = import_batches(conn)
     table["report"] = [json.dumps(r, ensure_ascii=False, default=str) for r in table["report"]]
     layers["import_batch"] = table
-    write_registry_gpkg(path, layers)
+    write_registry_gpkg(path, layers, crs=crs)
     return {name: len(frame) for name, frame in layers.items()}

@@ -30,6 +30,7 @@ from sqlalchemy import func, literal, select, text
 from sqlalchemy import table as table_clause
 from sqlalchemy.engine import Connection
 
+from geo.admin_locate import locate_admin_units
 from geo.coverage import DEFAULT_MAX_RANGE_M
 from geo.crs import lonlat_to_xy
 from geo.domain import DEFAULT_DORI_LEVEL
@@ -374,12 +375,13 @@ def _camera_blocks(
     file_name: str,
 ) -> Iterator[dict[str, Column]]:
     """The ``camera`` rows of the reader's cameras, block by block; positions projected to
-    the working CRS."""
+    the working CRS, each with the 시군구 and 읍면동 it lies in (:mod:`geo.admin_locate`)."""
     for begin in range(0, len(cams), CAMERAS_PER_BLOCK):
         rows = slice(begin, begin + CAMERAS_PER_BLOCK)
         block = cams.iloc[rows]
         n = len(block)
         x, y = lonlat_to_xy(block["lon"].to_numpy(), block["lat"].to_numpy(), crs=WORKING_CRS)
+        areas = locate_admin_units(x, y, crs=WORKING_CRS)
         yield {
             "id": int_column(ids[rows], bits=64),
             "source": constant_column(source.encode(), n),
@@ -405,6 +407,7 @@ def _camera_blocks(
             "direction_text": text_column(block["direction_text"], null_as=""),
             "provenance": _provenance(block, file_name),
             "import_batch_id": int_column(np.full(n, batch_id), bits=32),
+            **{name: text_column(values) for name, values in areas.columns().items()},
         }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 from sqlalchemy.engine import Connection
 
+from geo.admin_locate import locate_admin_units
 from geo.crs import geometry_to_lonlat
 from geo.errors import Conflict, NotFound
 from geo.incident import Answer
@@ -46,6 +47,11 @@ class Incident:
     incomplete: bool
     created_at: dt.datetime
     closed_at: dt.datetime | None
+    #: the 시군구 and 읍면동 of the point (:mod:`geo.admin_locate`; "" where none)
+    sigungu_code: str = ""
+    sigungu_name: str = ""
+    emd_code: str = ""
+    emd_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class ApproachRecord:
     lat: float
     stretch: dict[str, Any]
     cameras: list[dict[str, Any]]
+    #: the 시군구 and 읍면동 of the entry point, where the road crosses the cordon
+    sigungu_code: str = ""
+    sigungu_name: str = ""
+    emd_code: str = ""
+    emd_name: str = ""
 
     @property
     def label(self) -> str:
@@ -92,7 +103,8 @@ def _longest_line(geom: shapely.Geometry) -> shapely.Geometry:
 
 
 def approach_rows(answer: Answer) -> list[dict[str, Any]]:
-    """The answer as ``approach`` rows: lon/lat WKB geometries and the ranked watchers."""
+    """The answer as ``approach`` rows: lon/lat WKB geometries, the ranked watchers, and the
+    시군구 and 읍면동 of each entry point."""
     a = answer.cordon.approaches
     w = answer.watchers
     k = len(a)
@@ -101,6 +113,7 @@ def approach_rows(answer: Answer) -> list[dict[str, Any]]:
     crs = answer.cordon.crs
     points_ll = geometry_to_lonlat(points, crs=crs) if k else points
     stretches_ll = geometry_to_lonlat(stretches, crs=crs) if k else stretches
+    areas = locate_admin_units(a.x, a.y, crs=crs)
     rows = []
     for j in range(k):
         mine = np.flatnonzero(w.approach == j)
@@ -131,6 +144,7 @@ def approach_rows(answer: Answer) -> list[dict[str, Any]]:
                 "entry_wkb": shapely.to_wkb(points_ll[j]),
                 "stretch_wkb": shapely.to_wkb(stretches_ll[j]),
                 "cameras": json.dumps(cameras),
+                **areas.row(j),
             }
         )
     return rows
@@ -165,6 +179,7 @@ def create_incident(
             "level": answer.watchers.requested_level,
             "note": note,
             "incomplete": cordon.incomplete,
+            **locate_admin_units([cordon.incident_x], [cordon.incident_y], crs=cordon.crs).row(0),
         },
     ).scalar_one()
     rows = approach_rows(answer)

@@ -66,6 +66,18 @@ def _now() -> Any:
     return func.now()
 
 
+class AdminAreaColumns:
+    """The 시군구 and 읍면동 a record lies in (:mod:`geo.admin_locate`; "" where none)."""
+
+    #: 5-digit 시군구 code (NGII, base date 2023-09-15)
+    sigungu_code: Mapped[str] = mapped_column(Text, server_default="")
+    #: the 시군구 with its 시도, as an address writes it (서울특별시 종로구)
+    sigungu_name: Mapped[str] = mapped_column(Text, server_default="")
+    #: 8-digit 법정동 code of the 읍면동
+    emd_code: Mapped[str] = mapped_column(Text, server_default="")
+    emd_name: Mapped[str] = mapped_column(Text, server_default="")
+
+
 class Organization(Base):
     """A municipal or regional centre, military unit, police, fire service, planner or admin."""
 
@@ -126,7 +138,7 @@ class ImportBatch(Base):
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Camera(Base):
+class Camera(AdminAreaColumns, Base):
     """One camera. A CCTV-standard site with 카메라대수 = n is n cameras sharing ``site_key``."""
 
     __tablename__ = "camera"
@@ -146,6 +158,8 @@ class Camera(Base):
         Index("ix_camera_position", "position", postgresql_using="gist"),
         # the few retired cameras, for the anti-join that keeps them out of a coverage page
         Index("ix_camera_retired", "id", postgresql_where=text("status = 'retired'")),
+        Index("ix_camera_sigungu_code", "sigungu_code"),
+        Index("ix_camera_emd_code", "emd_code"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -276,7 +290,7 @@ class Activation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-class Incident(Base):
+class Incident(AdminAreaColumns, Base):
     """A point raised by a requester, with its cordon query's parameters and answer on record."""
 
     __tablename__ = "incident"
@@ -305,7 +319,7 @@ class Incident(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Approach(Base):
+class Approach(AdminAreaColumns, Base):
     """One approach (or exit) of an incident's cordon, as answered when the incident was raised."""
 
     __tablename__ = "approach"

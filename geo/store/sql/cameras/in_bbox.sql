@@ -22,6 +22,7 @@ SELECT
     c.id, c.owner_id, o.name AS owner_name, c.kind, c.status, c.heading_deg, c.heading_source,
     c.fov_deg, c.pan_min_deg, c.pan_max_deg, c.resolution_px_h, c.megapixels,
     c.mount_height_m, c.purpose, c.address, c.direction_text, c.source,
+    c.sigungu_code, c.sigungu_name, c.emd_code, c.emd_name,
     ST_AsGeoJSON(ST_Transform(c.position, 4326), 7) AS geometry
 FROM page
 JOIN camera c ON c.id = page.id

@@ -6,6 +6,7 @@ SELECT
     c.pan_max_deg, c.resolution_px_h, c.mount_height_m, c.purpose, c.status, c.address,
     c.direction_text,
     coalesce((c.provenance->>'kind_assumed')::boolean, false) AS kind_assumed,
+    c.sigungu_code, c.sigungu_name, c.emd_code, c.emd_name,
     c.import_batch_id, ST_AsBinary(c.position) AS wkb
 FROM camera c
 JOIN organization o ON o.id = c.owner_id
