@@ -8,6 +8,7 @@ roads and the Seoul cameras in them (the serve is another process).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -103,6 +104,19 @@ def served(
             server.wait(timeout=30)
 
 
+def _walk(url: str, key: str) -> list[int]:
+    """Feature ids of every page from ``url`` on, following next links (plain HTTP)."""
+    ids: list[int] = []
+    next_url: str | None = url
+    while next_url:
+        request = urllib.request.Request(next_url, headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            page = json.load(response)
+        ids.extend(f["id"] for f in page["features"])
+        next_url = next((x["href"] for x in page["links"] if x["rel"] == "next"), None)
+    return sorted(ids)
+
+
 def _in_box_lonlat(served: Served) -> list[int]:
     return served.postgis(
         "SELECT id FROM camera WHERE status <> 'retired' AND ST_Intersects("
@@ -130,6 +144,9 @@ def test_gdal_oapif_reads_every_camera_in_a_bbox(served: Served) -> None:
         metres = pyogrio.read_dataframe(
             source, layer="cameras", bbox=box_m, fid_as_index=True, PAGE_SIZE="25"
         )
+        identify = pyogrio.read_dataframe(
+            source, layer="coverage-identify", bbox=box_m, fid_as_index=True, PAGE_SIZE="10"
+        )
         degrees = pyogrio.read_dataframe(
             source, layer="cameras", bbox=BOX, fid_as_index=True, CRS="OGC:CRS84"
         )
@@ -156,6 +173,17 @@ def test_gdal_oapif_reads_every_camera_in_a_bbox(served: Served) -> None:
     ):
         assert abs(xs[cid] - x) < 0.002
     assert sorted(degrees.index.astype(int)) == _in_box_lonlat(served)
+    # coverage drawn on demand (no numberMatched): GDAL pages it to the end, each polygon once
+    assert identify.index.is_unique
+    assert set(identify.geometry.geom_type) == {"Polygon"}
+    walked = _walk(
+        f"{served.base}/ogc/collections/coverage-identify/items?limit=1000&bbox-crs="
+        "http://www.opengis.net/def/crs/EPSG/0/5179&bbox="
+        + ",".join(map(str, (box_m[1], box_m[0], box_m[3], box_m[2]))),
+        served.key,
+    )
+    assert sorted(identify.index.astype(int)) == walked
+    assert len(walked) > 10
     assert degrees.geometry.x.between(BOX[0], BOX[2]).all()
 
 

@@ -125,7 +125,7 @@ def _collection_doc(collection: Collection) -> dict[str, Any]:
     }
 
 
-@blp.route("")
+@blp.route("", strict_slashes=False)
 class Landing(MethodView):
     @requires_roles(*domain.ROLES)
     @blp.arguments(FormatQuery, location="query", unknown=ma.RAISE)
