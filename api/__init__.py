@@ -101,9 +101,9 @@ def create_app(
     app.before_request(refuse_unstorable_text)
     for module in (health, sessions, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import control_points, feed_queue, feed_requests, incidents, snapshot, spatial
+    from api import control_points, events, feed_queue, feed_requests, incidents, snapshot, spatial
 
     snapshot.init_app(app)
-    for module in (spatial, incidents, feed_requests, feed_queue, control_points):
+    for module in (spatial, incidents, feed_requests, feed_queue, control_points, events):
         api.register_blueprint(module.blp)
     return app
