@@ -284,6 +284,11 @@ def test_sign_out_needs_the_token_ends_the_session_and_clears_the_cookie(
     client.set_cookie(COOKIE_NAME, cookie.value)
     _error(client.get("/v1/session"), 401, "unauthenticated")
     _error(client.get("/v1/feed-requests"), 401, "unauthenticated")
+    # Signing out is idempotent: an ended session, or none, has nothing left to end.
+    assert client.delete("/v1/session").status_code == 204
+    client.delete_cookie(COOKIE_NAME)
+    assert client.delete("/v1/session").status_code == 204
+    assert len(_audit(db, "session.ended")) == 1
 
 
 @pytest.mark.parametrize(
