@@ -129,6 +129,7 @@ class Session(MethodView):
     @blp.arguments(SignInIn)
     @blp.response(200, SessionOut)
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.doc(security=[], **{"x-gilmok-roles": list(domain.ROLES)})
     def post(self, body: dict[str, Any]) -> Response:
@@ -137,6 +138,7 @@ class Session(MethodView):
         Any role's key may open a session; the session acts with that key's organization and
         role, and ends when the key is revoked.
         """
+        bs.check_origin()  # no other site may sign a browser in (to an account of its choosing)
         settings = app_state().settings
         key = body["api_key"]
         match = KEY_PATTERN.fullmatch(key)

@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.event_hub import stop_event_hub
 from api.keys import issue_api_key
 from api.snapshot import snapshot_cache
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
@@ -588,3 +589,84 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             engine.dispose()
         text_log = log.read_text()
         assert "Traceback" not in text_log, text_log[-4000:]
+
+
+# --- in process, on a live hub: the stream cap, heartbeats, resuming ---------------------------
+
+
+def _chunks(response: Any) -> Iterator[str]:
+    for chunk in response.iter_encoded():
+        yield chunk.decode("utf-8")
+
+
+def _until_event(chunks: Iterator[str], timeout_s: float) -> tuple[str, int]:
+    """Text read until a frame with an id arrives; the text and the id."""
+    seen = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen += next(chunks)
+        match = re.search(r"^id: (\d+)$", seen, re.MULTILINE)
+        if match:
+            return seen, int(match[1])
+    raise AssertionError(f"no event within {timeout_s} s: {seen[-500:]!r}")
+
+
+def test_a_process_holds_at_most_its_streams_and_a_stream_resumes(
+    base_settings: Settings,
+) -> None:
+    with scratch_database(base_settings.owner_database_url) as url:
+        owner = connect(url)
+        with owner.begin() as conn:
+            orgs.create_organization(conn, name="gilmok 운영", kind="admin", actor="test")
+            key = issue_api_key(conn, organization="gilmok 운영", role="admin", actor="test")[1]
+        service = connect(base_settings.database_url.set(database=url.database))
+        settings = base_settings.with_overrides(events_max_streams=2, events_heartbeat_s=0.2)
+        app = create_app(settings, engine=service)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        try:
+            first = client.get("/v1/events", headers=headers, buffered=False)
+            second = client.get("/v1/events", headers=headers, buffered=False)
+            assert first.status_code == second.status_code == 200
+            first_chunks, second_chunks = _chunks(first), _chunks(second)
+            assert next(first_chunks).startswith("retry: ")
+            assert next(second_chunks).startswith("retry: ")
+            third = client.get("/v1/events", headers=headers)
+            assert third.status_code == 503
+            assert third.json["code"] == "too_many_streams"
+            assert third.headers["Retry-After"] == "5"
+            first.close()  # the client goes away: its thread and its place are freed
+            fourth = client.get("/v1/events", headers=headers, buffered=False)
+            assert fourth.status_code == 200
+            fourth.close()
+            # An event written by another connection reaches the open stream; heartbeats
+            # came meanwhile.
+            with owner.begin() as conn:
+                made = activations.create_activation(
+                    conn,
+                    basis="terrorism",
+                    reference="대테러-1",
+                    area=CENTRAL,
+                    starts_at=dt.datetime.now(dt.UTC),
+                    ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+                    issuer_id=orgs.get_organization(conn, "gilmok 운영").id,
+                    actor="test",
+                )
+            text_seen, event_id = _until_event(second_chunks, 5.0)
+            assert "event: activation.started" in text_seen
+            assert f'"activation_id":{made.id}' in text_seen
+            second.close()
+            # A reconnecting client gets what it missed first.
+            resumed = client.get(
+                "/v1/events",
+                headers={**headers, "Last-Event-ID": str(event_id - 1)},
+                buffered=False,
+            )
+            chunks = _chunks(resumed)
+            _, again = _until_event(chunks, 2.0)
+            assert again == event_id
+            resumed.close()
+        finally:
+            stop_event_hub(app)
+            service.dispose()
+            owner.dispose()

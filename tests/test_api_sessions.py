@@ -175,6 +175,22 @@ def test_refused_sign_ins_are_rate_limited_per_address(
     _error(c.post("/v1/session", json={"api_key": world.keys["requester"]}), 429, "rate_limited")
 
 
+def test_another_site_cannot_sign_a_browser_in(client: FlaskClient, world: MapoWorld) -> None:
+    response = client.post(
+        "/v1/session",
+        json={"api_key": world.keys["requester"]},
+        headers={"Origin": "https://evil.example"},
+    )
+    _error(response, 403, "csrf_failed")
+    assert "Set-Cookie" not in response.headers
+    same = client.post(
+        "/v1/session",
+        json={"api_key": world.keys["requester"]},
+        headers={"Origin": "http://localhost"},
+    )
+    assert same.status_code == 200
+
+
 def test_no_cookie_is_401(client: FlaskClient) -> None:
     _error(client.get("/v1/session"), 401, "unauthenticated")
     _error(client.get("/v1/incidents"), 401, "unauthenticated")
