@@ -492,6 +492,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
         with log.open("wb") as out:
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         streams: list[SseClient] = []
+        latency: dict[str, float] = {}
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -523,6 +524,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 created = _of(got[name], "feed_request.created")
                 assert [d["feed_request_id"] for d in created] == [rid[name]], got[name]
                 assert all(t - written < 1.0 for t, _, _ in got[name])
+                latency[f"written by another process → {name}"] = got[name][-1][0] - written
             assert sorted(
                 d["feed_request_id"] for d in _of(got["requester"], "feed_request.created")
             ) == sorted(rid.values())
@@ -540,6 +542,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 "feed_request.approved", rid["jongno"], "approved",
             )  # fmt: skip
             assert arrived - sent < 1.0
+            latency["approval through the API → owner"] = arrived - sent
             mine = requester.drain(1.0)
             assert "feed_request.approved" in [k for _, k, _ in mine]
             assert all(d.get("feed_request_id") != rid["jongno"] for _, _, d in jung.drain(0.5))
@@ -559,6 +562,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 assert data["reason"] == "activation_ended"
                 written_at = dt.datetime.fromisoformat(data["at"]).timestamp()
                 assert arrived - written_at < 1.0, (name, arrived - written_at)
+                latency[f"expiry loop's commit → {name}"] = arrived - written_at
             assert jongno.comments > 0  # heartbeats while idle
 
             # 4. Signing out ends the session's stream at once; revoking a key ends its streams.
@@ -571,6 +575,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             assert ends
             assert ends[0][2]["reason"] == "session_ended"
             assert ends[0][0] - sent < 1.0
+            latency["sign-out → end of its stream"] = ends[0][0] - sent
             sent = time.time()
             with engine.begin() as conn:
                 orgs.revoke_api_key(conn, prefix=keys["jongno"].split("_")[1], actor="test")
@@ -578,6 +583,8 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             assert ends
             assert ends[0][2]["reason"] == "key_revoked"
             assert ends[0][0] - sent < 1.0
+            latency["key revoked → end of its stream"] = ends[0][0] - sent
+            print("\n".join(f"{ms * 1000:7.1f} ms  {what}" for what, ms in latency.items()))
             status, _, _ = _call(port, "GET", "/v1/events",
                                  {"Authorization": f"Bearer {keys['jongno']}"})  # fmt: skip
             assert status == 401
