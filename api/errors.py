@@ -37,6 +37,18 @@ class Unauthenticated(ge.GilmokError):
     code = "unauthenticated"
 
 
+class CsrfFailed(ge.Forbidden):
+    """A state change by a browser session without its CSRF token, or from another site."""
+
+    code = "csrf_failed"
+
+
+class TooManyStreams(ge.GilmokError):
+    """The server process holds as many event streams as it may (``GILMOK_EVENTS_MAX_STREAMS``)."""
+
+    code = "too_many_streams"
+
+
 #: Status of each domain error. A subclass not listed takes its nearest listed ancestor's.
 STATUS: dict[type[ge.GilmokError], int] = {
     ge.InvalidInput: 422,
@@ -44,6 +56,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     ge.OutsideCoverageArea: 422,
     Unauthenticated: 401,
     ge.Forbidden: 403,
+    CsrfFailed: 403,
     ge.NoLegalBasis: 403,
     ge.CameraOutsideActivation: 403,
     ge.NotFound: 404,
@@ -52,6 +65,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     relay_errors.RelayRefused: 502,
     ge.DatabaseUnavailable: 503,
     ge.StatementTimeout: 503,
+    TooManyStreams: 503,
     relay_errors.RelayUnavailable: 503,
     ge.SchemaOutOfDate: 503,
     ge.NoRoadData: 503,
@@ -62,6 +76,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
 RETRY_AFTER: dict[type[ge.GilmokError], int] = {
     ge.DatabaseUnavailable: 5,
     ge.StatementTimeout: 5,
+    TooManyStreams: 5,
     relay_errors.RelayUnavailable: 10,
 }
 
