@@ -184,6 +184,15 @@ class IncidentListItem(ma.Schema):
     closed_at = fields.AwareDateTime(allow_none=True, required=True)
     approach_count = fields.Integer(required=True)
     blind_count = fields.Integer(required=True)
+    sigungu_code = fields.String(
+        required=True,
+        metadata={"description": "5-digit 시군구 code of the point (NGII); '' if none"},
+    )
+    sigungu_name = fields.String(required=True, metadata={"description": "e.g. 서울특별시 종로구"})
+    emd_code = fields.String(
+        required=True, metadata={"description": "8-digit 법정동 code of its 읍면동; '' if none"}
+    )
+    emd_name = fields.String(required=True)
 
 
 class IncidentPage(ma.Schema):

@@ -15,7 +15,7 @@ SELECT
     ST_X(ST_Transform(i.location, 4326)) AS lon,
     ST_Y(ST_Transform(i.location, 4326)) AS lat,
     i.radius_m, i.mode, i.direction, i.travel, i.level, i.note, i.status, i.incomplete,
-    i.created_at, i.closed_at,
+    i.created_at, i.closed_at, i.sigungu_code, i.sigungu_name, i.emd_code, i.emd_name,
     (SELECT count(*) FROM approach a WHERE a.incident_id = i.id) AS approach_count,
     (SELECT count(*) FROM approach a WHERE a.incident_id = i.id AND a.blind) AS blind_count
 FROM incident i
