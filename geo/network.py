@@ -128,14 +128,11 @@ class RoadNetwork:
     seg_tunnel: NDArray[np.bool_]
     seg_main: NDArray[np.bool_]
     seg_road: NDArray[np.int64]
-    seg_geometry: NDArray[np.object_]
     seg_bounds: NDArray[np.float64]
     coord_x: NDArray[np.float64]
     coord_y: NDArray[np.float64]
     coord_start: NDArray[np.int64]
     coord_cum: NDArray[np.float64]
-    seg_tree: shapely.STRtree
-    node_tree: shapely.STRtree
     graphs: Mapping[str, TravelGraph]
     seg_grid: Grid
 
@@ -169,6 +166,24 @@ class RoadNetwork:
         ax, ay, bx, by = self._extent_edges
         inside, distance = inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return bool(inside) or distance == 0.0
+
+    @cached_property
+    def seg_geometry(self) -> NDArray[np.object_]:
+        """The segments as LineStrings (working CRS), made from the vertex arrays on first use:
+        the incident query never needs them (planning and heading inference do)."""
+        owner = np.repeat(np.arange(self.n_segments), np.diff(self.coord_start))
+        coords = np.column_stack([self.coord_x, self.coord_y])
+        return np.asarray(shapely.linestrings(coords, indices=owner), dtype=object)
+
+    @cached_property
+    def seg_tree(self) -> shapely.STRtree:
+        """An R-tree over :attr:`seg_geometry`, made on first use."""
+        return shapely.STRtree(self.seg_geometry)
+
+    @cached_property
+    def node_tree(self) -> shapely.STRtree:
+        """An R-tree over the nodes' points, made on first use."""
+        return shapely.STRtree(np.asarray(shapely.points(self.node_x, self.node_y), dtype=object))
 
     @cached_property
     def segment_attrs(self) -> SegmentAttrs:
@@ -546,14 +561,11 @@ def build_road_network(
         seg_tunnel=tunnel,
         seg_main=main,
         seg_road=seg_road.astype(np.int64),
-        seg_geometry=geoms,
         seg_bounds=seg_bounds,
         coord_x=np.ascontiguousarray(coords[:, 0]),
         coord_y=np.ascontiguousarray(coords[:, 1]),
         coord_start=coord_start,
         coord_cum=coord_cum,
-        seg_tree=shapely.STRtree(geoms),
-        node_tree=shapely.STRtree(node_points),
         graphs=graphs,
         seg_grid=build_grid(seg_bounds),
     )

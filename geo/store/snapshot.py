@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,9 @@ from geo.registry import (
     cameras_in_space_order,
     segments_in_space_order,
 )
+from geo.snapshot_arrays import snapshot_arrays, snapshot_from_arrays
+from geo.snapshot_file import SnapshotVersion, open_or_build
+from geo.store.cameras import registry_version
 from geo.store.queries import query
 
 
@@ -130,6 +135,69 @@ def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> Registry
     networks = load_road_networks(conn, crs=crs)
     cameras = load_cameras(conn)
     return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
+
+
+@dataclass(frozen=True)
+class SharedSnapshot:
+    """A process's registry snapshot mapped from the machine's snapshot folder.
+
+    ``version`` is what it reflects (``version.registry`` is
+    :func:`geo.store.cameras.registry_version` as read before the build, ``version.changes`` the
+    change sequence the base includes); ``path`` the folder mapped; ``built`` whether this
+    process built it (else it found it built); ``seconds`` from the call to a snapshot ready
+    to answer.
+    """
+
+    snapshot: RegistrySnapshot
+    version: SnapshotVersion
+    path: Path
+    built: bool
+    seconds: float
+
+
+def snapshot_version(
+    conn: Connection, *, crs: str, max_range_m: float, changes: int = 0
+) -> SnapshotVersion:
+    """The version a snapshot of this database read now would reflect (see
+    :class:`geo.snapshot_file.SnapshotVersion`); ``changes`` is the change sequence number the
+    caller has applied up to (0 where changes are not sequenced)."""
+    who = conn.execute(query("snapshot/database_identity")).one()
+    return SnapshotVersion(
+        database=f"postgresql://{who.host}:{who.port}/{who.name}#{who.oid}",
+        registry=registry_version(conn),
+        changes=changes,
+        params={"crs": crs, "max_range_m": float(max_range_m)},
+    )
+
+
+def load_shared_snapshot(
+    conn: Connection,
+    *,
+    folder: Path,
+    crs: str,
+    max_range_m: float,
+    changes: int = 0,
+    wait: bool = True,
+) -> SharedSnapshot | None:
+    """The registry snapshot of the database's current version, mapped from ``folder``
+    (:func:`geo.snapshot_file.open_or_build`): built from the tables first, by this process
+    under the folder's lock, when no process on the machine has built it yet.
+
+    The version is read before the tables (as :func:`load_snapshot` is used by the API): a
+    change landing during a build is seen as a new version at the next check. With
+    ``wait=False`` returns None at once when another process is building it.
+    """
+    t0 = time.perf_counter()
+    version = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=changes)
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        return snapshot_arrays(load_snapshot(conn, crs=crs, max_range_m=max_range_m))
+
+    mapped = open_or_build(folder, version, build, wait=wait)
+    if mapped is None:
+        return None
+    snapshot = snapshot_from_arrays(mapped.arrays, mapped.meta, started=t0)
+    return SharedSnapshot(snapshot, version, mapped.path, mapped.built, snapshot.seconds)
 
 
 def watching_pairs_sql(
