@@ -8,8 +8,9 @@ can, and made again on opening at a cost measured in milliseconds:
 
 - text columns (road names, classes, refs; camera kinds, heading sources, owners) as
   dictionary codes (int32, -1 for none) with their distinct values (UTF-8 bytes and offsets);
-  the network's columns and the index's become object arrays again, the camera table's pandas
-  categoricals;
+  the network's columns and the index's are read through :class:`Labels` (indexed like the
+  object arrays they stand for, without making millions of references per process), the
+  camera table's become pandas categoricals;
 - the extents as WKB in the metadata;
 - the segments' LineStrings and the R-trees over segments and nodes are not written: the road
   network makes them from its vertex arrays on first use (:class:`geo.network.RoadNetwork`),
@@ -75,14 +76,37 @@ def _put_labels(arrays: Arrays, name: str, values: Any) -> None:
     )
 
 
-def _labels(arrays: Arrays, name: str) -> NDArray[np.object_]:
-    """Object array of the labels ``name`` (None where missing)."""
+class Labels:
+    """A text column held as dictionary codes (mapped) and its few distinct values, indexed as
+    the object array it stands for: an int gives the text (None where missing), an array of
+    ints, a mask or a slice an object array. No per-row Python object is made until asked."""
+
+    def __init__(self, codes: NDArray[np.int32], values: NDArray[np.object_]) -> None:
+        self.codes = codes
+        # code -1 (missing) takes the last value: None
+        self.values = np.concatenate([values, np.array([None], dtype=object)])
+        self.shape = codes.shape
+        self.dtype = np.dtype(object)
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.values[self.codes[key]]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
+        out = self.values[self.codes]
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list[Any]:
+        """Every value, as a list."""
+        return list(self.values[self.codes].tolist())
+
+
+def _labels(arrays: Arrays, name: str) -> Any:
+    """The labels ``name`` as :class:`Labels` (standing for an object array)."""
     values = decode_values(arrays[f"{name}.values"], arrays[f"{name}.offsets"])
-    codes = arrays[f"{name}.codes"]
-    if codes.shape[0] and codes.min() < 0:
-        values = np.concatenate([values, np.array([None], dtype=object)])  # -1: the last
-    out: NDArray[np.object_] = values[codes]
-    return out
+    return Labels(arrays[f"{name}.codes"], values)
 
 
 def _put_grid(arrays: Arrays, prefix: str, grid: Grid) -> dict[str, Any]:
@@ -186,7 +210,7 @@ def _index(arrays: Arrays, meta: dict[str, Any]) -> CoverageIndex:
         grow_m=tuple(float(g) for g in meta["grow_m"]),
         range_by_level=tuple(arrays[f"index.range_by_level.{k}"] for k in range(meta["levels"])),
         **plain,
-        **{name: _labels(arrays, f"index.{name}") for name in _INDEX_LABELS},  # type: ignore[arg-type]
+        **{name: _labels(arrays, f"index.{name}") for name in _INDEX_LABELS},
     )
 
 

