@@ -1,5 +1,6 @@
-"""The shared snapshot (geo.snapshot_arrays, geo.store.snapshot.load_shared_snapshot) answers
-exactly as the snapshot a process builds for itself, on the real central-Seoul roads and the
+"""The shared snapshot (geo.snapshot_arrays, geo.store.snapshot.load_shared_snapshot: read as
+packed binary columns, written, mapped) answers exactly as the snapshot a process built for
+itself before it (rows read as CSV, WKB decoded by shapely, geo.network.build_road_network), on the real central-Seoul roads and the
 real Seoul 2018 cameras: every approach and every ranked camera, row for row, on random points
 (a property test), and at the worked example of the README."""
 
@@ -25,7 +26,12 @@ from geo.ingest.osm import read_road_network
 from geo.registry import RegistrySnapshot
 from geo.snapshot_arrays import decode_values, encode_labels
 from geo.store.imports import import_cameras, import_road_network
-from geo.store.snapshot import SharedSnapshot, load_shared_snapshot, load_snapshot
+from geo.store.snapshot import (
+    SharedSnapshot,
+    load_cameras,
+    load_road_networks,
+    load_shared_snapshot,
+)
 
 pytestmark = pytest.mark.db
 
@@ -42,7 +48,11 @@ def seoul(
     import_road_network(db, read_road_network(roads), path=roads)
     cctv = data_dir / "seoul_cctv_2018.csv"
     import_cameras(db, read_cctv(cctv), path=cctv, max_range_m=MAX_RANGE_M)
-    own = load_snapshot(db, crs=CRS, max_range_m=MAX_RANGE_M)
+    # the per-process build as it was: rows read as CSV, hex WKB decoded by shapely
+    own = RegistrySnapshot.build(
+        load_road_networks(db, crs=CRS), load_cameras(db), crs=CRS, max_range_m=MAX_RANGE_M,
+        started=0.0,
+    )  # fmt: skip
     shared = load_shared_snapshot(db, folder=tmp_path, crs=CRS, max_range_m=MAX_RANGE_M)
     assert shared is not None
     assert shared.built

@@ -23,11 +23,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
+from numpy.typing import NDArray
 from psycopg import sql
 from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
-from geo.network import build_road_network
+from geo.errors import InvalidInput
+from geo.network import (
+    build_road_network,
+    hilbert_order,
+    road_network_from_vertices,
+    segment_bounds,
+)
 from geo.registry import (
     NetworkSnapshot,
     RegistrySnapshot,
@@ -129,11 +136,138 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
     return cameras_in_space_order(table.to_pandas())
 
 
+#: Rows per statement of the packed readers (each packed column stays far below PostgreSQL's
+#: 1 GB value limit).
+PACKED_CHUNK = 500_000
+
+
+def _packed_chunks(conn: Connection, name: str, params: dict[str, Any]) -> list[Any]:
+    """The rows of the packed statement ``name`` (see ``snapshot/road_segment_columns.sql``),
+    chunk after chunk of :data:`PACKED_CHUNK` ids."""
+    chunks: list[Any] = []
+    after = 0
+    while True:
+        row = conn.execute(query(name), {**params, "after": after, "limit": PACKED_CHUNK}).one()
+        if not row.n:
+            return chunks
+        chunks.append(row)
+        after = int(row.last_id)
+        if row.n < PACKED_CHUNK:
+            return chunks
+
+
+def _unpack(chunks: list[Any], column: str, dtype: str) -> NDArray[Any]:
+    """One packed column of every chunk, as a native array of ``dtype`` (e.g. ``">i8"``)."""
+    parts = [np.frombuffer(bytes(getattr(c, column)), dtype=dtype) for c in chunks]
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    return joined.astype(np.dtype(dtype).newbyteorder("="))
+
+
+def _unpack_text(chunks: list[Any], column: str) -> NDArray[np.object_]:
+    """A text column of every chunk (dense ranks into each chunk's sorted distinct values) as
+    an object array of str, None where NULL."""
+    parts = []
+    for c in chunks:
+        values = np.empty(len(getattr(c, f"{column}_values")), dtype=object)
+        values[:] = getattr(c, f"{column}_values")
+        ranks = np.frombuffer(bytes(getattr(c, column)), dtype=">i4").astype(np.int64)
+        parts.append(values[ranks - 1])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
+def _linestring_vertices(wkb: bytes, npoints: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The vertices ((m, 2)) of 2-D LineStrings packed as little-endian WKB one after another,
+    ``npoints`` vertices each, parsed with numpy: every header is checked (byte order 1, type
+    2, the vertex count) and cut out.
+
+    Raises
+    ------
+    InvalidInput
+        when a geometry is not a 2-D LineString of that many vertices.
+    """
+    raw = np.frombuffer(wkb, dtype=np.uint8)
+    sizes = 9 + 16 * npoints
+    starts = np.zeros(npoints.shape[0], dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    if raw.shape[0] != int(sizes.sum()):
+        raise InvalidInput("road geometry: the packed WKB does not match the vertex counts")
+    head = raw[starts[:, None] + np.arange(9)]
+    kind = head[:, 1:5].copy().view("<u4").reshape(-1)
+    count = head[:, 5:9].copy().view("<u4").reshape(-1)
+    if np.any(head[:, 0] != 1) or np.any(kind != 2) or np.any(count != npoints):
+        raise InvalidInput("every road segment geometry must be a 2-D LineString")
+    keep = np.ones(raw.shape[0], dtype=bool)
+    keep[(starts[:, None] + np.arange(9)).reshape(-1)] = False
+    return raw[keep].view("<f8").reshape(-1, 2)
+
+
+def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
+    """:func:`load_road_networks`, read as packed binary columns (a few statements of one row
+    each, vertices parsed from WKB with numpy: no Python object per segment) and built from the
+    vertices (:func:`geo.network.road_network_from_vertices`). The same networks, row for row.
+    """
+    out = []
+    for net in conn.execute(query("snapshot/road_networks")).all():
+        chunks = _packed_chunks(conn, "snapshot/road_segment_columns", {"network_id": int(net.id)})
+        ids = _unpack(chunks, "id", ">i8")
+        if np.any(np.diff(ids) <= 0):
+            raise InvalidInput("road segments were not read in id order")
+        npoints = _unpack(chunks, "npoints", ">i4").astype(np.int64)
+        coords = _linestring_vertices(b"".join(bytes(c.wkb) for c in chunks), npoints)
+        columns: dict[str, Any] = {
+            "u": _unpack(chunks, "u", ">i8"),
+            "v": _unpack(chunks, "v", ">i8"),
+            "osm_way_id": _unpack(chunks, "osm_way_id", ">i8"),
+            "oneway": _unpack(chunks, "oneway", "?"),
+            "bridge": _unpack(chunks, "bridge", "?"),
+            "tunnel": _unpack(chunks, "tunnel", "?"),
+        }
+        for name in ("name", "highway", "ref"):
+            text = _unpack_text(chunks, name)
+            text[pd.isna(text)] = ""
+            columns[name] = text
+        # the spatial order of segments_in_space_order, on the vertices' boxes
+        bounds = segment_bounds(coords, npoints)
+        order = hilbert_order((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+        starts = np.zeros(npoints.shape[0] + 1, dtype=np.int64)
+        np.cumsum(npoints, out=starts[1:])
+        counts = npoints[order]
+        first = np.repeat(starts[:-1][order], counts)
+        within = np.arange(first.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+        coords = coords[first + within]
+        columns = {name: values[order] for name, values in columns.items()}
+        extent = shapely.from_wkb(bytes(net.extent))
+        graph = road_network_from_vertices(columns, coords, counts, crs=crs, extent=extent)
+        out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, roads=graph))
+    return out
+
+
+def read_cameras(conn: Connection) -> pd.DataFrame:
+    """:func:`load_cameras`, read as packed binary columns (no Python object per camera but
+    their text values): the same table, row for row."""
+    chunks = _packed_chunks(conn, "snapshot/camera_columns", {})
+    ids = _unpack(chunks, "id", ">i8")
+    if np.any(np.diff(ids) <= 0):
+        raise InvalidInput("cameras were not read in id order")
+    floats = ("x", "y", "heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg", "resolution_px_h")
+    table: dict[str, Any] = {"id": ids}
+    for name in ("x", "y", "kind", "heading_deg", "heading_source", "fov_deg", "pan_min_deg",
+                 "pan_max_deg", "resolution_px_h", "status", "owner_id", "owner_name",
+                 "source"):  # fmt: skip
+        if name in floats:
+            table[name] = _unpack(chunks, name, ">f8")
+        elif name == "owner_id":
+            table[name] = _unpack(chunks, name, ">i8")
+        else:
+            table[name] = _unpack_text(chunks, name)
+    return cameras_in_space_order(pd.DataFrame(table))
+
+
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
     """Build the in-memory snapshot of roads and cameras from the database."""
     t0 = time.perf_counter()
-    networks = load_road_networks(conn, crs=crs)
-    cameras = load_cameras(conn)
+    networks = read_road_networks(conn, crs=crs)
+    cameras = read_cameras(conn)
     return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
 
 
