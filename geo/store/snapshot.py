@@ -81,6 +81,17 @@ def _copy_out(
     )
 
 
+_SEGMENT_TYPES = {
+    "u": pa.int64(),
+    "v": pa.int64(),
+    "osm_way_id": pa.int64(),
+    "oneway": pa.bool_(),
+    "bridge": pa.bool_(),
+    "tunnel": pa.bool_(),
+    "wkb": pa.string(),
+}
+
+
 def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     """Every imported road network as a :class:`geo.network.RoadNetwork`, largest first; its
     segments numbered in spatial order (:func:`geo.network.spatial_order`)."""
@@ -88,18 +99,7 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     out = []
     for net in networks:
         table = _copy_out(
-            conn,
-            query("snapshot/road_segments"),
-            {"network_id": int(net.id)},
-            {
-                "u": pa.int64(),
-                "v": pa.int64(),
-                "osm_way_id": pa.int64(),
-                "oneway": pa.bool_(),
-                "bridge": pa.bool_(),
-                "tunnel": pa.bool_(),
-                "wkb": pa.string(),
-            },
+            conn, query("snapshot/road_segments"), {"network_id": int(net.id)}, _SEGMENT_TYPES
         )
         frame = table.drop(["wkb"]).to_pandas()
         frame["geometry"] = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
@@ -136,97 +136,58 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
     return cameras_in_space_order(table.to_pandas())
 
 
-#: Rows per statement of the packed readers (each packed column stays far below PostgreSQL's
-#: 1 GB value limit).
-PACKED_CHUNK = 500_000
-
-
-def _packed_chunks(conn: Connection, name: str, params: dict[str, Any]) -> list[Any]:
-    """The rows of the packed statement ``name`` (see ``snapshot/road_segment_columns.sql``),
-    chunk after chunk of :data:`PACKED_CHUNK` ids."""
-    chunks: list[Any] = []
-    after = 0
-    while True:
-        row = conn.execute(query(name), {**params, "after": after, "limit": PACKED_CHUNK}).one()
-        if not row.n:
-            return chunks
-        chunks.append(row)
-        after = int(row.last_id)
-        if row.n < PACKED_CHUNK:
-            return chunks
-
-
-def _unpack(chunks: list[Any], column: str, dtype: str) -> NDArray[Any]:
-    """One packed column of every chunk, as a native array of ``dtype`` (e.g. ``">i8"``)."""
-    parts = [np.frombuffer(bytes(getattr(c, column)), dtype=dtype) for c in chunks]
-    joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
-    return joined.astype(np.dtype(dtype).newbyteorder("="))
-
-
-def _unpack_text(chunks: list[Any], column: str) -> NDArray[np.object_]:
-    """A text column of every chunk (dense ranks into each chunk's sorted distinct values) as
-    an object array of str, None where NULL."""
-    parts = []
-    for c in chunks:
-        values = np.empty(len(getattr(c, f"{column}_values")), dtype=object)
-        values[:] = getattr(c, f"{column}_values")
-        ranks = np.frombuffer(bytes(getattr(c, column)), dtype=">i4").astype(np.int64)
-        parts.append(values[ranks - 1])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
-
-
-def _linestring_vertices(wkb: bytes, npoints: NDArray[np.int64]) -> NDArray[np.float64]:
-    """The vertices ((m, 2)) of 2-D LineStrings packed as little-endian WKB one after another,
-    ``npoints`` vertices each, parsed with numpy: every header is checked (byte order 1, type
-    2, the vertex count) and cut out.
+def _linestring_vertices(wkb_hex: pa.Array) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The vertices ((m, 2)) and vertex counts of 2-D LineStrings given as hex WKB (an Arrow
+    string column without nulls), parsed with numpy: the hex decoded in one call, every
+    header checked (little-endian, type 2, the vertex count its length implies) and cut out.
 
     Raises
     ------
     InvalidInput
-        when a geometry is not a 2-D LineString of that many vertices.
+        when a geometry is not a 2-D little-endian LineString.
     """
-    raw = np.frombuffer(wkb, dtype=np.uint8)
-    sizes = 9 + 16 * npoints
-    starts = np.zeros(npoints.shape[0], dtype=np.int64)
+    wkb_hex = wkb_hex.combine_chunks() if isinstance(wkb_hex, pa.ChunkedArray) else wkb_hex
+    if wkb_hex.null_count:
+        raise InvalidInput("every road segment needs a geometry")
+    offsets = np.frombuffer(wkb_hex.buffers()[1], dtype=np.int32)[
+        wkb_hex.offset : wkb_hex.offset + len(wkb_hex) + 1
+    ]
+    hex_data = memoryview(wkb_hex.buffers()[2])[offsets[0] : offsets[-1]]
+    raw = np.frombuffer(bytes.fromhex(bytes(hex_data).decode("ascii")), dtype=np.uint8)
+    sizes = np.diff(offsets).astype(np.int64) // 2
+    npoints = (sizes - 9) // 16
+    starts = np.zeros(sizes.shape[0], dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
-    if raw.shape[0] != int(sizes.sum()):
-        raise InvalidInput("road geometry: the packed WKB does not match the vertex counts")
     head = raw[starts[:, None] + np.arange(9)]
     kind = head[:, 1:5].copy().view("<u4").reshape(-1)
     count = head[:, 5:9].copy().view("<u4").reshape(-1)
-    if np.any(head[:, 0] != 1) or np.any(kind != 2) or np.any(count != npoints):
+    if (
+        np.any(sizes != 9 + 16 * npoints)
+        or np.any(head[:, 0] != 1)
+        or np.any(kind != 2)
+        or np.any(count != npoints)
+    ):
         raise InvalidInput("every road segment geometry must be a 2-D LineString")
     keep = np.ones(raw.shape[0], dtype=bool)
     keep[(starts[:, None] + np.arange(9)).reshape(-1)] = False
-    return raw[keep].view("<f8").reshape(-1, 2)
+    return raw[keep].view("<f8").reshape(-1, 2), npoints
 
 
 def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
-    """:func:`load_road_networks`, read as packed binary columns (a few statements of one row
-    each, vertices parsed from WKB with numpy: no Python object per segment) and built from the
-    vertices (:func:`geo.network.road_network_from_vertices`). The same networks, row for row.
-    """
+    """:func:`load_road_networks` without a geometry object per segment: the vertices parsed
+    from the WKB with numpy, ordered in space on their boxes and built into the graph from
+    vertices (:func:`geo.network.road_network_from_vertices`). The same networks, row for
+    row."""
     out = []
     for net in conn.execute(query("snapshot/road_networks")).all():
-        chunks = _packed_chunks(conn, "snapshot/road_segment_columns", {"network_id": int(net.id)})
-        ids = _unpack(chunks, "id", ">i8")
-        if np.any(np.diff(ids) <= 0):
-            raise InvalidInput("road segments were not read in id order")
-        npoints = _unpack(chunks, "npoints", ">i4").astype(np.int64)
-        coords = _linestring_vertices(b"".join(bytes(c.wkb) for c in chunks), npoints)
-        columns: dict[str, Any] = {
-            "u": _unpack(chunks, "u", ">i8"),
-            "v": _unpack(chunks, "v", ">i8"),
-            "osm_way_id": _unpack(chunks, "osm_way_id", ">i8"),
-            "oneway": _unpack(chunks, "oneway", "?"),
-            "bridge": _unpack(chunks, "bridge", "?"),
-            "tunnel": _unpack(chunks, "tunnel", "?"),
-        }
-        for name in ("name", "highway", "ref"):
-            text = _unpack_text(chunks, name)
-            text[pd.isna(text)] = ""
-            columns[name] = text
-        # the spatial order of segments_in_space_order, on the vertices' boxes
+        table = _copy_out(
+            conn, query("snapshot/road_segments"), {"network_id": int(net.id)}, _SEGMENT_TYPES
+        )
+        coords, npoints = _linestring_vertices(table["wkb"])
+        frame = table.drop(["wkb"]).to_pandas()
+        for column in ("name", "highway", "ref"):
+            frame[column] = frame[column].fillna("")
+        # the order of segments_in_space_order, on the vertices' boxes
         bounds = segment_bounds(coords, npoints)
         order = hilbert_order((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
         starts = np.zeros(npoints.shape[0] + 1, dtype=np.int64)
@@ -234,40 +195,20 @@ def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
         counts = npoints[order]
         first = np.repeat(starts[:-1][order], counts)
         within = np.arange(first.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-        coords = coords[first + within]
-        columns = {name: values[order] for name, values in columns.items()}
+        frame = frame.take(order).reset_index(drop=True)
         extent = shapely.from_wkb(bytes(net.extent))
-        graph = road_network_from_vertices(columns, coords, counts, crs=crs, extent=extent)
+        graph = road_network_from_vertices(
+            frame, coords[first + within], counts, crs=crs, extent=extent
+        )
         out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, roads=graph))
     return out
-
-
-def read_cameras(conn: Connection) -> pd.DataFrame:
-    """:func:`load_cameras`, read as packed binary columns (no Python object per camera but
-    their text values): the same table, row for row."""
-    chunks = _packed_chunks(conn, "snapshot/camera_columns", {})
-    ids = _unpack(chunks, "id", ">i8")
-    if np.any(np.diff(ids) <= 0):
-        raise InvalidInput("cameras were not read in id order")
-    floats = ("x", "y", "heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg", "resolution_px_h")
-    table: dict[str, Any] = {"id": ids}
-    for name in ("x", "y", "kind", "heading_deg", "heading_source", "fov_deg", "pan_min_deg",
-                 "pan_max_deg", "resolution_px_h", "status", "owner_id", "owner_name",
-                 "source"):  # fmt: skip
-        if name in floats:
-            table[name] = _unpack(chunks, name, ">f8")
-        elif name == "owner_id":
-            table[name] = _unpack(chunks, name, ">i8")
-        else:
-            table[name] = _unpack_text(chunks, name)
-    return cameras_in_space_order(pd.DataFrame(table))
 
 
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
     """Build the in-memory snapshot of roads and cameras from the database."""
     t0 = time.perf_counter()
     networks = read_road_networks(conn, crs=crs)
-    cameras = read_cameras(conn)
+    cameras = load_cameras(conn)
     return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
 
 
