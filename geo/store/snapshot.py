@@ -1,9 +1,13 @@
 """Read the registry out of PostGIS into the in-memory core (:mod:`geo.registry`): road
 networks and the coverage index.
 
-The API and the CLI answer queries from a snapshot built once (per worker) from the tables;
-:func:`load_snapshot` reads them with ``COPY … TO STDOUT`` into Arrow (1.6 million cameras in a
-few seconds) and hands plain columns to :mod:`geo.network` and :mod:`geo.index`. The PostGIS
+The API, the serves and the drill workers answer from a snapshot built once per registry
+version on the machine and mapped by each of them (:func:`load_shared_snapshot`, on
+:mod:`geo.snapshot_file`). :func:`load_snapshot` builds it from the tables: ``COPY … TO
+STDOUT`` parsed by Arrow, the segments' WKB decoded and parsed with numpy
+(:func:`read_road_networks`: no geometry object per segment), plain columns handed to
+:mod:`geo.network` and :mod:`geo.index`. :func:`load_road_networks` is the reader before it
+(shapely decodes each segment), kept as its check and as the benchmarks' baseline. The PostGIS
 twin of the watching query, :func:`watching_pairs_sql`, answers the same question from the
 stored coverage polygons with the GiST index, so the two paths can be checked against each
 other.
