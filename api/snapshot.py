@@ -4,7 +4,9 @@ The spatial endpoints answer from memory (:class:`geo.registry.RegistrySnapshot`
 graphs and the coverage index), never from a query per request. The cache:
 
 - loads the snapshot lazily, on the first request that needs it; concurrent first requests wait
-  for that one load (a lock), they do not each load their own;
+  for that one load (a lock), they do not each load their own; a load maps the version's
+  folder under ``GILMOK_SNAPSHOT_DIR``, which the first process on the machine to need it
+  builds (:func:`geo.store.snapshot.load_shared_snapshot`): every worker shares its pages;
 - asks the database for the registry's version (:func:`geo.store.cameras.registry_version`:
   the last import batch, camera and road-network ids, three index lookups) at most once every
   ``check_interval_s`` seconds (default :data:`CHECK_INTERVAL_S`); when it changed, the request
@@ -31,7 +33,7 @@ from flask import Flask, current_app
 from api.context import transaction
 from geo.registry import RegistrySnapshot
 from geo.store.cameras import registry_version
-from geo.store.snapshot import load_snapshot
+from geo.store.snapshot import load_shared_snapshot
 
 log = logging.getLogger("gilmok.api")
 
@@ -127,12 +129,17 @@ def _load_from_app() -> tuple[RegistrySnapshot, Version]:
 
     settings = app_state().settings
     with transaction(bounded=False) as conn:
-        # Read the version first: a change landing during the load is seen at the next check.
-        version = registry_version(conn)
-        snapshot = load_snapshot(
-            conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+        # The version is read first: a change landing during the load is seen at the next
+        # check. The snapshot is mapped from the machine's snapshot folder, built there once.
+        shared = load_shared_snapshot(
+            conn,
+            folder=settings.snapshot_dir,
+            crs=settings.working_crs,
+            max_range_m=settings.max_coverage_range_m,
         )
-    return snapshot, version
+    assert shared is not None  # waits for a build in progress
+    batch, camera, network = shared.version.registry
+    return shared.snapshot, (batch, camera, network)
 
 
 def _version_from_app() -> Version:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -129,6 +130,7 @@ def precompute_drill(
     *,
     crs: str,
     max_range_m: float,
+    snapshot_dir: Path | None = None,
     scheduler: str | None = None,
     workers: int = 2,
     batch_size: int = 250,
@@ -138,7 +140,8 @@ def precompute_drill(
     cluster at ``scheduler`` or on a local one of ``workers`` processes.
 
     ``engine`` is the service's: each worker connects to its URL to load the registry (in
-    ``crs``, coverage capped at ``max_range_m`` metres) and to store its batches.
+    ``crs``, coverage capped at ``max_range_m`` metres; mapped from ``snapshot_dir``, the
+    machine's snapshot folder, when given) and to store its batches.
     ``progress(total)``, e.g. a ``click.progressbar``, is opened once the workers hold the
     registry; its ``update(n)`` gets each stored batch's scenarios.
 
@@ -157,7 +160,13 @@ def precompute_drill(
         with terminate_as_interrupt():
             todo = batches(plan.pending["id"], plan.pending["lon"], plan.pending["lat"], batch_size)
             # each worker reads the registry from the database itself, all at once
-            load = partial(store.load_registry, url, crs=crs, max_range_m=max_range_m)
+            load = partial(
+                store.load_registry,
+                url,
+                crs=crs,
+                max_range_m=max_range_m,
+                snapshot_dir=snapshot_dir,
+            )
             with (
                 dask_client(scheduler, workers=workers) as client,
                 registry_on_workers(client, load) as registry,

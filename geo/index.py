@@ -43,6 +43,7 @@ from geo.crs import DEFAULT_WORKING_CRS, lonlat_to_xy, north_azimuth_deg, xy_to_
 from geo.domain import DEFAULT_DORI_LEVEL
 from geo.errors import InvalidInput
 from geo.kernels.arrays import floats, ints
+from geo.kernels.grid import Grid, build_grid, grid_query_boxes
 from geo.kernels.lines import line_bounds
 from geo.kernels.watch import CameraColumns, CameraDisks, LineVertices, watch_pairs
 from geo.network import lines_from_vertices
@@ -226,7 +227,7 @@ class CoverageIndex:
     fixed: NDArray[np.bool_]
     lens_factor: NDArray[np.float64]
     id_rank: NDArray[np.int64]
-    tree: shapely.STRtree
+    grid: Grid
     grow_m: tuple[float, ...]
     range_by_level: tuple[NDArray[np.float64], ...]
 
@@ -316,8 +317,10 @@ class CoverageIndex:
             b, line = line_bounds(x, y, part, owner, n)
         else:
             b, line = bounds, np.arange(n)
-        query_boxes = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
-        local, pair_cam = self.tree.query(query_boxes)
+        local, pair_cam = grid_query_boxes(
+            *self.grid, floats(b[:, 0] - grow), floats(b[:, 1] - grow),
+            floats(b[:, 2] + grow), floats(b[:, 3] + grow),
+        )  # fmt: skip
         pair_geom = line[local]
         if grow != 0.0:
             boxes = sector_bounds(
@@ -484,7 +487,7 @@ def build_coverage_index(
         fixed=np.asarray(kind == "fixed", dtype=bool),
         lens_factor=lens_width_factor(fov),
         id_rank=_id_rank(camera_id),
-        tree=shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])),
+        grid=build_grid(boxes),
         grow_m=grow,
         range_by_level=tuple(ranges[lv] for lv in DORI_LEVELS),
     )

@@ -128,14 +128,11 @@ class RoadNetwork:
     seg_tunnel: NDArray[np.bool_]
     seg_main: NDArray[np.bool_]
     seg_road: NDArray[np.int64]
-    seg_geometry: NDArray[np.object_]
     seg_bounds: NDArray[np.float64]
     coord_x: NDArray[np.float64]
     coord_y: NDArray[np.float64]
     coord_start: NDArray[np.int64]
     coord_cum: NDArray[np.float64]
-    seg_tree: shapely.STRtree
-    node_tree: shapely.STRtree
     graphs: Mapping[str, TravelGraph]
     seg_grid: Grid
 
@@ -169,6 +166,24 @@ class RoadNetwork:
         ax, ay, bx, by = self._extent_edges
         inside, distance = inside_and_edge_distance(ax, ay, bx, by, float(x), float(y))
         return bool(inside) or distance == 0.0
+
+    @cached_property
+    def seg_geometry(self) -> NDArray[np.object_]:
+        """The segments as LineStrings (working CRS), made from the vertex arrays on first use:
+        the incident query never needs them (planning and heading inference do)."""
+        owner = np.repeat(np.arange(self.n_segments), np.diff(self.coord_start))
+        coords = np.column_stack([self.coord_x, self.coord_y])
+        return np.asarray(shapely.linestrings(coords, indices=owner), dtype=object)
+
+    @cached_property
+    def seg_tree(self) -> shapely.STRtree:
+        """An R-tree over :attr:`seg_geometry`, made on first use."""
+        return shapely.STRtree(self.seg_geometry)
+
+    @cached_property
+    def node_tree(self) -> shapely.STRtree:
+        """An R-tree over the nodes' points, made on first use."""
+        return shapely.STRtree(np.asarray(shapely.points(self.node_x, self.node_y), dtype=object))
 
     @cached_property
     def segment_attrs(self) -> SegmentAttrs:
@@ -374,15 +389,19 @@ def _csr_by(key: NDArray[np.int64], n: int) -> tuple[NDArray[np.int64], NDArray[
 def _adjacency(
     src: NDArray[np.int64], dst: NDArray[np.int64], w: NDArray[np.float64], n: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """CSR rows by ``src``; of parallel edges only the shortest is kept."""
-    order = np.lexsort((w, dst, src))
-    src, dst, w = src[order], dst[order], w[order]
-    keep = np.ones(src.shape[0], dtype=bool)
-    keep[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
-    src, dst, w = src[keep], dst[keep], w[keep]
+    """CSR rows by ``src``, each row's edges by ``dst``; of parallel edges only the shortest is
+    kept."""
+    key = src * np.int64(n) + dst
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.shape[0], dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    w_min = np.minimum.reduceat(w[order], starts) if starts.shape[0] else w[:0]
+    src, dst = src[order][starts], dst[order][starts]
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    return ptr, dst.astype(np.int64), w  # explicit zeros stay edges in csgraph
+    return ptr, dst.astype(np.int64), w_min  # explicit zeros stay edges in csgraph
 
 
 def _travel_graph(
@@ -464,6 +483,40 @@ def build_road_network(
         raise InvalidInput("every road segment geometry must be a LineString")
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     counts = np.bincount(owner, minlength=n_seg)
+    return road_network_from_vertices(segments, coords, counts, crs=crs, extent=extent)
+
+
+def segment_bounds(coords: NDArray[np.float64], counts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Bounding boxes (n, 4: minx, miny, maxx, maxy) of lines given as their vertices
+    (``coords``, (m, 2)) and each line's vertex count (every count ≥ 1), as
+    ``shapely.bounds`` gives them."""
+    starts = np.zeros(counts.shape[0], dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    out = np.empty((counts.shape[0], 4))
+    out[:, 0] = np.minimum.reduceat(coords[:, 0], starts)
+    out[:, 1] = np.minimum.reduceat(coords[:, 1], starts)
+    out[:, 2] = np.maximum.reduceat(coords[:, 0], starts)
+    out[:, 3] = np.maximum.reduceat(coords[:, 1], starts)
+    return out
+
+
+def road_network_from_vertices(
+    segments: Any,
+    coords: NDArray[np.float64],
+    counts: NDArray[np.int64],
+    *,
+    crs: str = DEFAULT_WORKING_CRS,
+    extent: shapely.Geometry | None = None,
+) -> RoadNetwork:
+    """:func:`build_road_network` for segments whose geometry is given as vertices: ``coords``
+    ((m, 2), working CRS, one segment's after the other's) and each segment's vertex count;
+    ``segments`` holds the other columns (``u``, ``v``, ``oneway``, …). Readers that have
+    the vertices as arrays (the PostGIS snapshot) build no geometry object at all.
+    """
+    n_seg = len(segments["u"])
+    if n_seg == 0:
+        raise NoRoadData("the road network has no segments")
+    counts = np.asarray(counts, dtype=np.int64)
     if np.any(counts < 2):
         raise InvalidInput("every road segment geometry needs at least two vertices")
     coord_start = np.zeros(n_seg + 1, dtype=np.int64)
@@ -521,7 +574,7 @@ def build_road_network(
     _, seg_road = np.unique(road_label.astype(str), return_inverse=True)
     main = np.isin(highway, list(MAIN_ROAD_CLASSES))
 
-    seg_bounds = np.ascontiguousarray(shapely.bounds(geoms))
+    seg_bounds = segment_bounds(coords, counts)
     graphs = {
         travel: _travel_graph(travel, u=seg_u, v=seg_v, oneway=oneway, length=seg_length, n=n_nodes)
         for travel in TRAVEL_MODES
@@ -546,14 +599,11 @@ def build_road_network(
         seg_tunnel=tunnel,
         seg_main=main,
         seg_road=seg_road.astype(np.int64),
-        seg_geometry=geoms,
         seg_bounds=seg_bounds,
         coord_x=np.ascontiguousarray(coords[:, 0]),
         coord_y=np.ascontiguousarray(coords[:, 1]),
         coord_start=coord_start,
         coord_cum=coord_cum,
-        seg_tree=shapely.STRtree(geoms),
-        node_tree=shapely.STRtree(node_points),
         graphs=graphs,
         seg_grid=build_grid(seg_bounds),
     )

@@ -72,6 +72,20 @@ class RegistrySnapshot:
         """Index the cameras, warm the query up and count what is loaded; ``started`` is a
         perf_counter value."""
         index = build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
+        return cls.assemble(networks, cameras, index, crs=crs, started=started)
+
+    @classmethod
+    def assemble(
+        cls,
+        networks: list[NetworkSnapshot],
+        cameras: pd.DataFrame,
+        index: CoverageIndex,
+        *,
+        crs: str,
+        started: float,
+    ) -> RegistrySnapshot:
+        """The snapshot of parts already built (:mod:`geo.snapshot_arrays` maps them from a
+        file): warm the query up and count what is loaded."""
         for net in networks:
             warm_up(net.roads, index)
         return cls(

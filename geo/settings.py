@@ -101,6 +101,11 @@ class SettingsGroup(BaseSettings):
         return self.model_copy(update=changes)
 
 
+def _default_snapshot_dir() -> Path:
+    """Per-user state folder of the registry snapshots every process on the machine maps."""
+    return Path.home() / ".local" / "state" / "gilmok" / "snapshots"
+
+
 def _default_data_dir() -> Path | None:
     """``../shared/data`` next to the project checkout, where it exists."""
     candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -184,6 +189,10 @@ class RegistrySettings(SettingsGroup):
         rejected (``GILMOK_COUNTRY_BOUNDS``).
     max_coverage_range_m
         Cap on any camera's coverage radius, metres (``GILMOK_MAX_COVERAGE_RANGE_M``).
+    snapshot_dir
+        Folder of the registry snapshots, one sub-folder per database and version, built once
+        and mapped by every process of the machine (``GILMOK_SNAPSHOT_DIR``, default
+        ``~/.local/state/gilmok/snapshots``; see :mod:`geo.snapshot_file`).
     """
 
     data_dir: Path | None = Field(default_factory=_default_data_dir)
@@ -191,6 +200,12 @@ class RegistrySettings(SettingsGroup):
     working_crs: str = DEFAULT_WORKING_CRS
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
     max_coverage_range_m: float = 200.0
+    snapshot_dir: Path = Field(default_factory=_default_snapshot_dir)
+
+    @field_validator("snapshot_dir", mode="before")
+    @classmethod
+    def _snapshot_dir(cls, raw: Any) -> Any:
+        return Path(raw).expanduser() if isinstance(raw, str) else raw
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -56,8 +56,22 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's registry snapshot folder (``GILMOK_SNAPSHOT_DIR``, for this process and the
+    commands it starts): never the user's own."""
+    folder = tmp_path_factory.mktemp("snapshots")
+    before = os.environ.get("GILMOK_SNAPSHOT_DIR")
+    os.environ["GILMOK_SNAPSHOT_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("GILMOK_SNAPSHOT_DIR", None)
+    else:
+        os.environ["GILMOK_SNAPSHOT_DIR"] = before
+
+
 @pytest.fixture(scope="session")
-def base_settings() -> Settings:
+def base_settings(snapshot_dir: Path) -> Settings:
     return load_settings()
 
 

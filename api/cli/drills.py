@@ -104,6 +104,7 @@ def drills_precompute(
                 options,
                 crs=settings.working_crs,
                 max_range_m=settings.max_coverage_range_m,
+                snapshot_dir=settings.snapshot_dir,
                 scheduler=scheduler,
                 workers=workers,
                 batch_size=batch_size,

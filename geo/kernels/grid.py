@@ -33,8 +33,8 @@ class Grid(NamedTuple):
 
 
 def build_grid(bounds: NDArray[np.float64], *, cell: float = 500.0) -> Grid:
-    """The grid over ``bounds`` (n ≥ 1 boxes), its cells ``cell`` metres wide (wider where more
-    than :data:`MAX_GRID_CELLS` would be needed).
+    """The grid over ``bounds`` (n boxes; for none, one empty cell), its cells ``cell`` metres
+    wide (wider where more than :data:`MAX_GRID_CELLS` would be needed).
 
     Examples
     --------
@@ -44,7 +44,10 @@ def build_grid(bounds: NDArray[np.float64], *, cell: float = 500.0) -> Grid:
     >>> grid_query(*g, 950.0, 0.0, 960.0, 1.0).tolist()
     [1]
     """
-    bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+    bounds = np.ascontiguousarray(bounds, dtype=np.float64).reshape(-1, 4)
+    if bounds.shape[0] == 0:
+        return Grid(np.zeros(2, dtype=np.int64), np.empty(0, dtype=np.int64), bounds,
+                    0.0, 0.0, cell, 1, 1)  # fmt: skip
     x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
     width = float(bounds[:, 2].max()) - x0
     height = float(bounds[:, 3].max()) - y0
@@ -119,6 +122,31 @@ def grid_query(ptr, entries, bounds, x0, y0, cell, nx, ny, minx, miny, maxx, max
             found[m] = found[j]
             m += 1
     return found[:m]
+
+
+@fields_of(Grid)
+@njit(cache=True, nogil=True)
+def grid_query_boxes(ptr, entries, bounds, x0, y0, cell, nx, ny, minx, miny, maxx, maxy):
+    """:func:`grid_query` for many query boxes (arrays of their sides): the pairs (query box,
+    box row) that meet, by query box then row, as an R-tree's bulk query with boxes gives
+    them (``STRtree.query``, no predicate)."""
+    n = minx.shape[0]
+    found = []
+    total = 0
+    for i in range(n):
+        rows = grid_query(ptr, entries, bounds, x0, y0, cell, nx, ny,
+                          minx[i], miny[i], maxx[i], maxy[i])  # fmt: skip
+        found.append(rows)
+        total += rows.shape[0]
+    query = np.empty(total, dtype=np.int64)
+    row = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        m = found[i].shape[0]
+        query[k : k + m] = i
+        row[k : k + m] = found[i]
+        k += m
+    return query, row
 
 
 @fields_of(Grid, Polylines)

@@ -14,6 +14,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -25,7 +26,7 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.registry import RegistrySnapshot
 from geo.store.db import connect, database_errors
 from geo.store.queries import query
-from geo.store.snapshot import load_snapshot
+from geo.store.snapshot import load_shared_snapshot, load_snapshot
 
 if TYPE_CHECKING:
     from geo.drills import BatchResults
@@ -240,13 +241,23 @@ def _drill_engine(url: URL) -> Engine:
     )
 
 
-def load_registry(url: URL, *, crs: str, max_range_m: float) -> RegistrySnapshot:
+def load_registry(
+    url: URL, *, crs: str, max_range_m: float, snapshot_dir: Path | None = None
+) -> RegistrySnapshot:
     """The registry snapshot of the database at ``url``: what each drill worker loads for
-    itself (:func:`geo.drill_cluster.registry_on_workers`)."""
+    itself (:func:`geo.drill_cluster.registry_on_workers`), mapped from ``snapshot_dir`` (the
+    machine's snapshot folder, shared with the API's workers) when given, else read from the
+    tables by this process alone."""
     engine = connect(url)
     try:
         with engine.connect() as conn:
-            return load_snapshot(conn, crs=crs, max_range_m=max_range_m)
+            if snapshot_dir is None:
+                return load_snapshot(conn, crs=crs, max_range_m=max_range_m)
+            shared = load_shared_snapshot(
+                conn, folder=snapshot_dir, crs=crs, max_range_m=max_range_m
+            )
+            assert shared is not None  # waits for a build in progress
+            return shared.snapshot
     finally:
         engine.dispose()
 

@@ -1,9 +1,13 @@
 """Read the registry out of PostGIS into the in-memory core (:mod:`geo.registry`): road
 networks and the coverage index.
 
-The API and the CLI answer queries from a snapshot built once (per worker) from the tables;
-:func:`load_snapshot` reads them with ``COPY … TO STDOUT`` into Arrow (1.6 million cameras in a
-few seconds) and hands plain columns to :mod:`geo.network` and :mod:`geo.index`. The PostGIS
+The API, the serves and the drill workers answer from a snapshot built once per registry
+version on the machine and mapped by each of them (:func:`load_shared_snapshot`, on
+:mod:`geo.snapshot_file`). :func:`load_snapshot` builds it from the tables: ``COPY … TO
+STDOUT`` parsed by Arrow, the segments' WKB decoded and parsed with numpy
+(:func:`read_road_networks`: no geometry object per segment), plain columns handed to
+:mod:`geo.network` and :mod:`geo.index`. :func:`load_road_networks` is the reader before it
+(shapely decodes each segment), kept as its check and as the benchmarks' baseline. The PostGIS
 twin of the watching query, :func:`watching_pairs_sql`, answers the same question from the
 stored coverage polygons with the GiST index, so the two paths can be checked against each
 other.
@@ -14,6 +18,8 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,17 +27,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
+from numpy.typing import NDArray
 from psycopg import sql
 from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
-from geo.network import build_road_network
+from geo.errors import InvalidInput
+from geo.network import (
+    build_road_network,
+    hilbert_order,
+    road_network_from_vertices,
+    segment_bounds,
+)
 from geo.registry import (
     NetworkSnapshot,
     RegistrySnapshot,
     cameras_in_space_order,
     segments_in_space_order,
 )
+from geo.snapshot_arrays import snapshot_arrays, snapshot_from_arrays
+from geo.snapshot_file import SnapshotVersion, open_or_build
+from geo.store.cameras import registry_version
 from geo.store.queries import query
 
 
@@ -69,6 +85,17 @@ def _copy_out(
     )
 
 
+_SEGMENT_TYPES = {
+    "u": pa.int64(),
+    "v": pa.int64(),
+    "osm_way_id": pa.int64(),
+    "oneway": pa.bool_(),
+    "bridge": pa.bool_(),
+    "tunnel": pa.bool_(),
+    "wkb": pa.string(),
+}
+
+
 def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     """Every imported road network as a :class:`geo.network.RoadNetwork`, largest first; its
     segments numbered in spatial order (:func:`geo.network.spatial_order`)."""
@@ -76,18 +103,7 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     out = []
     for net in networks:
         table = _copy_out(
-            conn,
-            query("snapshot/road_segments"),
-            {"network_id": int(net.id)},
-            {
-                "u": pa.int64(),
-                "v": pa.int64(),
-                "osm_way_id": pa.int64(),
-                "oneway": pa.bool_(),
-                "bridge": pa.bool_(),
-                "tunnel": pa.bool_(),
-                "wkb": pa.string(),
-            },
+            conn, query("snapshot/road_segments"), {"network_id": int(net.id)}, _SEGMENT_TYPES
         )
         frame = table.drop(["wkb"]).to_pandas()
         frame["geometry"] = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
@@ -124,12 +140,143 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
     return cameras_in_space_order(table.to_pandas())
 
 
+def _linestring_vertices(wkb_hex: pa.Array) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The vertices ((m, 2)) and vertex counts of 2-D LineStrings given as hex WKB (an Arrow
+    string column without nulls), parsed with numpy: the hex decoded in one call, every
+    header checked (little-endian, type 2, the vertex count its length implies) and cut out.
+
+    Raises
+    ------
+    InvalidInput
+        when a geometry is not a 2-D little-endian LineString.
+    """
+    wkb_hex = wkb_hex.combine_chunks() if isinstance(wkb_hex, pa.ChunkedArray) else wkb_hex
+    if wkb_hex.null_count:
+        raise InvalidInput("every road segment needs a geometry")
+    offsets = np.frombuffer(wkb_hex.buffers()[1], dtype=np.int32)[
+        wkb_hex.offset : wkb_hex.offset + len(wkb_hex) + 1
+    ]
+    hex_data = memoryview(wkb_hex.buffers()[2])[offsets[0] : offsets[-1]]
+    raw = np.frombuffer(bytes.fromhex(bytes(hex_data).decode("ascii")), dtype=np.uint8)
+    sizes = np.diff(offsets).astype(np.int64) // 2
+    npoints = (sizes - 9) // 16
+    starts = np.zeros(sizes.shape[0], dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    head = raw[starts[:, None] + np.arange(9)]
+    kind = head[:, 1:5].copy().view("<u4").reshape(-1)
+    count = head[:, 5:9].copy().view("<u4").reshape(-1)
+    if (
+        np.any(sizes != 9 + 16 * npoints)
+        or np.any(head[:, 0] != 1)
+        or np.any(kind != 2)
+        or np.any(count != npoints)
+    ):
+        raise InvalidInput("every road segment geometry must be a 2-D LineString")
+    keep = np.ones(raw.shape[0], dtype=bool)
+    keep[(starts[:, None] + np.arange(9)).reshape(-1)] = False
+    return raw[keep].view("<f8").reshape(-1, 2), npoints
+
+
+def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
+    """:func:`load_road_networks` without a geometry object per segment: the vertices parsed
+    from the WKB with numpy, ordered in space on their boxes and built into the graph from
+    vertices (:func:`geo.network.road_network_from_vertices`). The same networks, row for
+    row."""
+    out = []
+    for net in conn.execute(query("snapshot/road_networks")).all():
+        table = _copy_out(
+            conn, query("snapshot/road_segments"), {"network_id": int(net.id)}, _SEGMENT_TYPES
+        )
+        coords, npoints = _linestring_vertices(table["wkb"])
+        frame = table.drop(["wkb"]).to_pandas()
+        for column in ("name", "highway", "ref"):
+            frame[column] = frame[column].fillna("")
+        # the order of segments_in_space_order, on the vertices' boxes
+        bounds = segment_bounds(coords, npoints)
+        order = hilbert_order((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+        starts = np.zeros(npoints.shape[0] + 1, dtype=np.int64)
+        np.cumsum(npoints, out=starts[1:])
+        counts = npoints[order]
+        first = np.repeat(starts[:-1][order], counts)
+        within = np.arange(first.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+        frame = frame.take(order).reset_index(drop=True)
+        extent = shapely.from_wkb(bytes(net.extent))
+        graph = road_network_from_vertices(
+            frame, coords[first + within], counts, crs=crs, extent=extent
+        )
+        out.append(NetworkSnapshot(id=int(net.id), name=str(net.name), extent=extent, roads=graph))
+    return out
+
+
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
     """Build the in-memory snapshot of roads and cameras from the database."""
     t0 = time.perf_counter()
-    networks = load_road_networks(conn, crs=crs)
+    networks = read_road_networks(conn, crs=crs)
     cameras = load_cameras(conn)
     return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
+
+
+@dataclass(frozen=True)
+class SharedSnapshot:
+    """A process's registry snapshot mapped from the machine's snapshot folder.
+
+    ``version`` is what it reflects (``version.registry`` is
+    :func:`geo.store.cameras.registry_version` as read before the build, ``version.changes`` the
+    change sequence the base includes); ``path`` the folder mapped; ``built`` whether this
+    process built it (else it found it built); ``seconds`` from the call to a snapshot ready
+    to answer.
+    """
+
+    snapshot: RegistrySnapshot
+    version: SnapshotVersion
+    path: Path
+    built: bool
+    seconds: float
+
+
+def snapshot_version(
+    conn: Connection, *, crs: str, max_range_m: float, changes: int = 0
+) -> SnapshotVersion:
+    """The version a snapshot of this database read now would reflect (see
+    :class:`geo.snapshot_file.SnapshotVersion`); ``changes`` is the change sequence number the
+    caller has applied up to (0 where changes are not sequenced)."""
+    who = conn.execute(query("snapshot/database_identity")).one()
+    return SnapshotVersion(
+        database=f"postgresql://{who.host}:{who.port}/{who.name}#{who.oid}",
+        registry=registry_version(conn),
+        changes=changes,
+        params={"crs": crs, "max_range_m": float(max_range_m)},
+    )
+
+
+def load_shared_snapshot(
+    conn: Connection,
+    *,
+    folder: Path,
+    crs: str,
+    max_range_m: float,
+    changes: int = 0,
+    wait: bool = True,
+) -> SharedSnapshot | None:
+    """The registry snapshot of the database's current version, mapped from ``folder``
+    (:func:`geo.snapshot_file.open_or_build`): built from the tables first, by this process
+    under the folder's lock, when no process on the machine has built it yet.
+
+    The version is read before the tables (as :func:`load_snapshot` is used by the API): a
+    change landing during a build is seen as a new version at the next check. With
+    ``wait=False`` returns None at once when another process is building it.
+    """
+    t0 = time.perf_counter()
+    version = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=changes)
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        return snapshot_arrays(load_snapshot(conn, crs=crs, max_range_m=max_range_m))
+
+    mapped = open_or_build(folder, version, build, wait=wait)
+    if mapped is None:
+        return None
+    snapshot = snapshot_from_arrays(mapped.arrays, mapped.meta, started=t0)
+    return SharedSnapshot(snapshot, version, mapped.path, mapped.built, snapshot.seconds)
 
 
 def watching_pairs_sql(

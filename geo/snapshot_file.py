@@ -1,0 +1,337 @@
+"""The registry snapshot on disk: named numpy arrays in a folder per registry version, mapped
+read-only by every process on the machine, built once under a file lock.
+
+A version's folder holds one ``.npy`` file per array and ``manifest.json``: the format, the
+version it reflects (:class:`SnapshotVersion`), each array's file, dtype, shape and checksum
+(:func:`checksum`), free metadata, and a CRC-32 of all of that. :func:`open_snapshot_file`
+maps the arrays
+(``mmap_mode="r"``: the page cache holds one copy for every process) and refuses a folder whose
+manifest, any array's dtype, shape or checksum, or whose version is not the one asked for
+(:class:`SnapshotFileInvalid`): a half-written, corrupted or foreign folder is never used.
+
+:func:`open_or_build` is how a process gets a version: it maps the folder when it is there and
+sound; otherwise it takes the scope's lock (``fcntl.flock``), looks again (another process may
+have built it meanwhile), builds it by the caller's function, writes it to a temporary folder
+beside the others, fsyncs and renames it into place (atomic), removes the versions older than
+the previous one, and maps it. A process that already answers from an older version asks with
+``wait=False`` and gets None while another builds: it keeps answering from what it has.
+
+Nothing here knows what the arrays mean (:mod:`geo.snapshot_arrays` does) nor where they come
+from (:mod:`geo.store.snapshot` reads PostGIS). Pure: no database, no web framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: The manifest's ``format``: bumped whenever the layout of the arrays changes, so that a folder
+#: written by another release of gilmok is rebuilt, not misread.
+FORMAT = "gilmok-snapshot/1"
+MANIFEST = "manifest.json"
+LOCK = ".build.lock"
+#: Prefix of the folders being written (never opened; removed when found under the lock).
+PARTIAL = ".partial-"
+#: Checksums are summed over blocks of this many bytes.
+_CRC_BLOCK = 1 << 24
+
+Arrays = Mapping[str, NDArray[Any]]
+
+
+class SnapshotFileInvalid(Exception):
+    """A snapshot folder that must not be used: missing, half-written, corrupted or foreign."""
+
+
+@dataclass(frozen=True)
+class SnapshotVersion:
+    """What a snapshot reflects, and so the name of its folder.
+
+    ``database`` identifies the database it was read from (server, name and the database's
+    oid, so a database dropped and made again is another one); ``registry`` is
+    :func:`geo.store.cameras.registry_version` (last import batch, camera and road network
+    ids); ``changes`` the last change sequence number the base includes (0 where camera
+    changes are not sequenced); ``params`` the build settings the arrays depend on (working
+    CRS, coverage cap).
+    """
+
+    database: str
+    registry: tuple[int, ...]
+    changes: int = 0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        """Folder of this database's versions (a digest: the identity may hold a host name)."""
+        return "db-" + hashlib.sha256(self.database.encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        """Folder name of this version within its scope."""
+        params = json.dumps(dict(self.params), sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{FORMAT}|{params}".encode()).hexdigest()[:10]
+        registry = "-".join(str(int(v)) for v in self.registry)
+        return f"v-{registry}-s{int(self.changes)}-{digest}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The version as the manifest records it."""
+        return {
+            "database": self.database,
+            "registry": [int(v) for v in self.registry],
+            "changes": int(self.changes),
+            "params": json.loads(json.dumps(dict(self.params), sort_keys=True, default=str)),
+        }
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """A mapped snapshot folder: its arrays (read-only, backed by the files) and metadata."""
+
+    path: Path
+    version: SnapshotVersion
+    arrays: dict[str, NDArray[Any]]
+    meta: dict[str, Any]
+    created: float
+    built: bool = False  # True when this process built it
+
+
+def checksum(array: NDArray[Any]) -> int:
+    """The sum, modulo 2**64, of an array's bytes (C order) read as little-endian 64-bit words
+    (the tail padded with zeros), block by block.
+
+    It changes with any flipped bit or any one word changed, and reads at memory speed (a
+    national snapshot's 1.5 GB in a fraction of a second, where CRC-32 took seconds): it
+    guards against a damaged or truncated file, not against a forger.
+    """
+    flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    total = 0
+    for start in range(0, flat.shape[0], _CRC_BLOCK):
+        block = flat[start : start + _CRC_BLOCK]
+        whole = block.shape[0] // 8 * 8
+        total += int(np.add.reduce(block[:whole].view("<u8"), dtype=np.uint64))  # wraps
+        if whole < block.shape[0]:
+            tail = np.zeros(8, dtype=np.uint8)
+            tail[: block.shape[0] - whole] = block[whole:]
+            total += int(tail.view("<u8")[0])
+    return total % (1 << 64)
+
+
+def _manifest_crc(body: Mapping[str, Any]) -> int:
+    return zlib.crc32(json.dumps(body, sort_keys=True).encode())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_snapshot_file(
+    path: Path, version: SnapshotVersion, arrays: Arrays, meta: Mapping[str, Any]
+) -> None:
+    """Write ``arrays`` and ``meta`` (JSON-able) as the folder ``path`` (which must not exist),
+    through a temporary folder beside it renamed into place once every file is on disk."""
+    path = Path(path)
+    tmp = path.parent / f"{PARTIAL}{path.name}-{os.getpid()}-{time.monotonic_ns()}"
+    tmp.mkdir(parents=True)
+    try:
+        entries = {}
+        for name, array in arrays.items():
+            arr = np.ascontiguousarray(array)
+            if arr.dtype.hasobject:
+                raise TypeError(f"array {name!r} holds Python objects: encode it first")
+            file = f"{name}.npy"
+            np.save(tmp / file, arr, allow_pickle=False)
+            _fsync(tmp / file)
+            entries[name] = {
+                "file": file,
+                "dtype": arr.dtype.str,
+                "shape": list(arr.shape),
+                "sum64": checksum(arr),
+            }
+        body = {
+            "format": FORMAT,
+            "version": version.as_json(),
+            "created": time.time(),
+            "arrays": entries,
+            "meta": json.loads(json.dumps(dict(meta))),
+        }
+        manifest = {**body, "checksum": _manifest_crc(body)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        _fsync(tmp / MANIFEST)
+        _fsync(tmp)
+        tmp.rename(path)
+        _fsync(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the folder ``path``, checked against its own checksum.
+
+    Raises
+    ------
+    SnapshotFileInvalid
+        when it is missing, unreadable, of another format or does not match its checksum.
+    """
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+        body = {k: v for k, v in manifest.items() if k != "checksum"}
+        ok = isinstance(manifest, dict) and manifest.get("checksum") == _manifest_crc(body)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise SnapshotFileInvalid(f"{path}: no readable manifest ({exc})") from None
+    if not ok:
+        raise SnapshotFileInvalid(f"{path}: the manifest does not match its checksum")
+    if manifest.get("format") != FORMAT:
+        raise SnapshotFileInvalid(f"{path}: format {manifest.get('format')!r}, not {FORMAT!r}")
+    return manifest
+
+
+def open_snapshot_file(
+    path: Path, version: SnapshotVersion | None = None, *, verify: bool = True
+) -> SnapshotFile:
+    """Map the snapshot folder ``path``: every array read-only from its file.
+
+    ``version``, when given, must be the one the manifest records. ``verify`` recomputes each
+    array's checksum (reading every page once: they stay in the page cache for the others).
+
+    Raises
+    ------
+    SnapshotFileInvalid
+        when the folder is not a complete, sound snapshot of that version.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    recorded = manifest["version"]
+    if version is not None and recorded != version.as_json():
+        raise SnapshotFileInvalid(f"{path}: holds version {recorded}, not {version.as_json()}")
+    arrays: dict[str, NDArray[Any]] = {}
+    for name, entry in manifest["arrays"].items():
+        try:
+            mapped = np.load(path / entry["file"], mmap_mode="c", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SnapshotFileInvalid(f"{path}: array {name!r} cannot be read ({exc})") from None
+        if mapped.dtype.str != entry["dtype"] or list(mapped.shape) != entry["shape"]:
+            raise SnapshotFileInvalid(
+                f"{path}: array {name!r} is {mapped.dtype.str}{list(mapped.shape)}, the manifest"
+                f" says {entry['dtype']}{entry['shape']}"
+            )
+        # a plain ndarray view of the mapping: the compiled loops take it like any array
+        array = np.asarray(mapped)
+        if verify and checksum(array) != entry.get("sum64"):
+            raise SnapshotFileInvalid(f"{path}: array {name!r} does not match its checksum")
+        arrays[name] = array
+    found = SnapshotVersion(
+        database=recorded["database"],
+        registry=tuple(recorded["registry"]),
+        changes=recorded["changes"],
+        params=recorded["params"],
+    )
+    return SnapshotFile(path, version or found, arrays, manifest["meta"], manifest["created"])
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold the scope's build lock (exclusive ``flock``); yields False, holding nothing, when
+    ``wait`` is False and another process holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                yield False
+                return
+            raise
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _created(path: Path) -> float:
+    try:
+        return float(read_manifest(path)["created"])
+    except SnapshotFileInvalid:
+        return -1.0
+
+
+def collect_garbage(folder: Path, current: str, *, keep: int = 1) -> list[str]:
+    """Remove the versions in ``folder`` but ``current`` and the ``keep`` newest others, and any
+    partial folder; called under the build lock. Processes still mapping a removed version
+    keep their pages (an unlinked file lives on while mapped). Returns the names removed."""
+    others = [
+        p for p in folder.iterdir() if p.is_dir() and p.name != current and p.name[:2] == "v-"
+    ]
+    others.sort(key=_created, reverse=True)
+    doomed = others[keep:] + [p for p in folder.iterdir() if p.name.startswith(PARTIAL)]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return [p.name for p in doomed]
+
+
+def open_or_build(
+    root: Path,
+    version: SnapshotVersion,
+    build: Callable[[], tuple[Arrays, Mapping[str, Any]]],
+    *,
+    wait: bool = True,
+    verify: bool = True,
+) -> SnapshotFile | None:
+    """The snapshot of ``version`` under ``root``, mapped: built first (once, by whichever
+    process gets the lock) when it is not there or not sound.
+
+    ``build`` returns the arrays and metadata; it runs under the lock, so no two processes
+    build the same scope at once. With ``wait=False`` a process finding the lock held returns
+    None at once (it answers from the version it has and asks again later).
+    """
+    folder = Path(root) / version.scope
+    path = folder / version.key
+    with contextlib.suppress(SnapshotFileInvalid):
+        return open_snapshot_file(path, version, verify=verify)
+    with _locked(folder, wait=wait) as held:
+        if not held:
+            return None
+        try:
+            return open_snapshot_file(path, version, verify=verify)
+        except SnapshotFileInvalid:
+            if path.exists():
+                # unsound: moved aside first so that no process opens it while it goes
+                doomed = folder / f"{PARTIAL}bad-{path.name}-{time.monotonic_ns()}"
+                path.rename(doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+        arrays, meta = build()
+        write_snapshot_file(path, version, arrays, meta)
+        collect_garbage(folder, path.name)
+    opened = open_snapshot_file(path, version, verify=False)
+    return SnapshotFile(
+        opened.path, opened.version, opened.arrays, opened.meta, opened.created, built=True
+    )
+
+
+def versions_on_disk(root: Path, version: SnapshotVersion) -> list[str]:
+    """Names of the version folders of ``version``'s database under ``root``, newest first."""
+    folder = Path(root) / version.scope
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.is_dir() and p.name[:2] == "v-"]
+    return [p.name for p in sorted(found, key=_created, reverse=True)]
