@@ -97,9 +97,12 @@ def create_app(
     app.before_request(refuse_unstorable_text)
     for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import control_points, feed_requests, incidents, snapshot, spatial
+    from api import control_points, feed_requests, incidents, platform_events, snapshot, spatial
 
     snapshot.init_app(app)
     for module in (spatial, incidents, feed_requests, control_points):
         api.register_blueprint(module.blp)
+    for name, scheme in platform_events.SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    api.register_blueprint(platform_events.blp)
     return app

@@ -278,3 +278,20 @@ def admin_area(
     lonlat = shapely.make_valid(geometry_to_lonlat(np.asarray([filled], dtype=object), crs=crs)[0])
     polygons = [p for p in shapely.get_parts(lonlat) if isinstance(p, Polygon)]
     return AdminArea(units=tuple(units), area=shapely.orient_polygons(MultiPolygon(polygons)))
+
+
+def sigungu_at(lon: float, lat: float) -> AdminUnit | None:
+    """The 시군구 whose boundary covers (lon, lat) degrees, or None (at sea, abroad, or in a
+    sliver gap between two simplified boundaries).
+
+    Examples
+    --------
+    >>> sigungu_at(126.9769, 37.5759).label  # Gwanghwamun
+    '서울특별시 종로구 (11110)'
+    """
+    data = _boundaries()
+    point = shapely.Point(lon, lat)
+    for unit, geom in zip(data.units, data.geoms, strict=True):
+        if geom.covers(point):
+            return unit
+    return None
