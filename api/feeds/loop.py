@@ -78,6 +78,9 @@ class Worker:
         Seconds between the starts of two ticks.
     standby_s
         Seconds between two attempts at the lock while another loop leads.
+    sender
+        Sends the platforms' events out while this loop leads (default: an
+        :class:`~api.platform_outbound.OutboxSender` on ``engine``).
     """
 
     def __init__(
