@@ -167,10 +167,61 @@ def _decoded() -> Any:
 _NOT_JSON = object()
 
 
+_TEXT = {"type": "string", "maxLength": 500}
+#: The event message as the OpenAPI document states it (checked by :func:`read_event`).
+EVENT_MESSAGE = {
+    "type": "object",
+    "required": ["svcTy", "sendCd", "body"],
+    "properties": {
+        "svcTy": {"type": "string", "enum": ["EVENT"]},
+        "sendCd": {**_TEXT, "description": "The sending platform's code"},
+        "rcvCd": _TEXT,
+        "sysCd": _TEXT,
+        "reqDate": {"type": "string", "pattern": "^[0-9]{14}$"},
+        "encAt": {"type": "string", "enum": ["N"]},
+        "callBack": {
+            "type": "object",
+            "properties": {"useYn": {"type": "string"}, "targetUrl": {"type": "string"}},
+        },
+        "body": {
+            "type": "object",
+            "required": ["evtId", "ocrNbr", "ocrSts"],
+            "properties": {
+                "evtId": _TEXT,
+                "evtNm": _TEXT,
+                "evtGrad": _TEXT,
+                "ocrNbr": _TEXT,
+                "ocrSts": {"type": "string", "enum": ["10", "40", "50", "90", "91", "92"]},
+                "ocrEvtSts": {
+                    "type": "object",
+                    "properties": {"ocrEvtStsCd": {"type": "string"}, "ocrEvtStsDtl": _TEXT},
+                },
+                "ocrLc": {
+                    "type": "object",
+                    "properties": {
+                        "crdntX": {"type": "string", "description": "longitude, degrees"},
+                        "crdntY": {"type": "string", "description": "latitude, degrees"},
+                    },
+                },
+                "ocrPlc": _TEXT,
+                "ocrEvtItem": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"key": _TEXT, "val": _TEXT},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 @blp.route("/events")
 class PlatformEvents(MethodView):
     @blp.doc(
         security=PLATFORM_SECURITY,
+        requestBody={"required": True, "content": {"application/json": {"schema": EVENT_MESSAGE}}},
         **{"x-gilmok-roles": [], "x-gilmok-auth": "a registered platform's key (gp_…)"},
     )
     @blp.response(200, PlatformAnswer)

@@ -155,7 +155,13 @@ def test_openapi_document_is_generated_and_consistent(client: FlaskClient) -> No
     assert {"/healthz", "/v1/activations", "/v1/activations/{activation_id}", "/v1/audit"} <= set(
         doc["paths"]
     )
-    assert set(doc["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyHeader"}
+    # API keys, and the smart-city platforms' own keys (only for /v1/platform/events)
+    assert set(doc["components"]["securitySchemes"]) == {
+        "bearerAuth",
+        "apiKeyHeader",
+        "platformKey",
+        "platformSecret",
+    }
     error = doc["components"]["schemas"]["Error"]
     assert set(error["properties"]) == ERROR_KEYS
     # Every $ref resolves inside the document.
