@@ -90,19 +90,20 @@ def apply_message(conn: Connection, platform: Platform, message: EventMessage, r
         no situation room subscribes to the event type and no policy names it (4004), or the
         event point lies off the loaded roads (4102); nothing is written.
     """
-    subscriptions = platforms.subscriptions_for(conn, platform.id, message.event_type)
-    policy = platforms.policy_for(conn, platform.id, message.event_type)
-    if not subscriptions and policy is None:
+    audit.lock_chain(conn)  # before any row lock: see lock_chain
+    situation, created = events.lock_event(
+        conn, message, platform_id=platform.id, callback_url=_callback(platform, message)
+    )
+    subscriptions = platforms.subscriptions_for(conn, platform.id, situation.event_type)
+    policy = platforms.policy_for(conn, platform.id, situation.event_type)
+    if created and not subscriptions and policy is None:
+        # A situation of a known type still closes after its subscriptions are gone.
         raise MessageRefused(
             f"no situation room subscribes to event type {message.event_type!r} of"
             f" {platform.code}, and no policy names it",
             result_code="4004",
             field="evtId",
         )
-    audit.lock_chain(conn)  # before any row lock: see lock_chain
-    situation, created = events.lock_event(
-        conn, message, platform_id=platform.id, callback_url=_callback(platform, message)
-    )
     logged = events.log_message(
         conn,
         platform_id=platform.id,

@@ -769,3 +769,82 @@ def test_a_failing_callback_backs_off_exponentially_and_gives_up(world: World) -
         ).one()
     assert (row.state, row.attempts) == ("failed", 3)
     assert row.last_error
+
+
+def test_a_move_revokes_the_feeds_of_cameras_the_incident_no_longer_has(
+    world: World, client: FlaskClient
+) -> None:
+    ocr = _ocr_nbr()
+    event = _ok(send(client, world, message("10", ocr, event_type=DISASTER)))
+    (incident_id,) = event["incidents"]
+    inside = [c for c, d in _cameras_by_distance(world, incident_id) if d < DISASTER_RADIUS_M]
+    granted = _request_feeds(client, world, incident_id, inside[:1])
+    assert granted.status_code == 201, granted.json
+    (request,) = granted.json["items"]
+    moved = _ok(send(client, world, message("40", ocr, event_type=DISASTER, point=MOVED_POINT)))
+    _, _, cameras = _incident(client, world, incident_id, "admin")
+    assert inside[0] not in {c for _, c, _ in cameras}
+    assert moved["revoked_feed_requests"] == [request["id"]]
+    with world.engine.connect() as conn:
+        status, reason = conn.execute(
+            text("SELECT status, reason FROM feed_request WHERE id = :id"), {"id": request["id"]}
+        ).one()
+        covered = conn.execute(
+            text(
+                "SELECT ST_Covers(a.area, i.location) FROM activation a, incident i"
+                " WHERE a.id = :a AND i.id = :i"
+            ),
+            {"a": event["activation"]["id"], "i": incident_id},
+        ).scalar_one()
+    assert status == "revoked"
+    assert "moved" in reason
+    assert covered  # the basis moved with the situation
+
+
+def test_an_admin_registers_a_platform_and_its_rooms_with_the_cli(
+    world: World, client: FlaskClient
+) -> None:
+    from click.testing import CliRunner
+    from scratch_db import database_env
+
+    from api.cli import main
+
+    env = database_env(world.owner.url, world.settings)
+    runner = CliRunner()
+    code = f"CLI-{time.monotonic_ns()}"
+    registered = runner.invoke(
+        main,
+        ["platform", "register", code, "--name", "시흥시 통합플랫폼", "--callback-url",
+         world.receiver.url],
+        env=env,
+    )  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    key = registered.stdout.strip().splitlines()[-1]
+    assert key.startswith("gp_")
+    for args in (
+        ["subscribe", code, "--event-type", "*", "--org", "제56보병사단", "--radius-m", "300"],
+        ["policy", code, "--event-type", "FIRE", "--basis", "emergency_rescue",
+         "--activation", "automatic", "--issuer", "gilmok 운영"],
+    ):  # fmt: skip
+        done = runner.invoke(main, ["platform", *args], env=env)
+        assert done.exit_code == 0, done.output
+    refused = runner.invoke(
+        main, ["platform", "subscribe", code, "--event-type", "*", "--org", "서울연구원"], env=env
+    )
+    assert refused.exit_code == 1
+    assert "서울연구원" in refused.output
+    listed = runner.invoke(main, ["platform", "list"], env=env)
+    assert code in listed.output
+    assert key not in listed.output
+    event = _ok(send(client, world, message("10", _ocr_nbr(), event_type="FIRE", send_code=code),
+                     **{"X-Scsns-Secret": key}))  # fmt: skip
+    assert len(event["incidents"]) == 1
+    assert event["activation"]["state"] == "active"
+    body, _, _ = _incident(client, world, event["incidents"][0])
+    assert body["radius_m"] == 300
+    disabled = runner.invoke(main, ["platform", "disable", code], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    again = send(
+        client, world, message("10", _ocr_nbr(), send_code=code), **{"X-Scsns-Secret": key}
+    )
+    assert again.status_code == 401
