@@ -31,11 +31,12 @@ from marshmallow import fields, validate
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.errors import public_message, status_of, validation_error
-from api.platform_apply import apply_message, confirm_activation
+from api.platform_apply import apply_message
 from api.platform_auth import authenticate_platform
-from api.schemas import Blueprint, PageArgs, unstorable_strings
+from api.platform_policy import confirm_activation
+from api.schemas import TEXT_PATTERN, Blueprint, PageArgs, unstorable_strings
 from geo.errors import GilmokError
-from geo.platform_message import MessageRefused, answer, read_event
+from geo.platform_message import STATUS_CODES, MessageRefused, answer, read_event
 from geo.store import platform_events as events
 from geo.store import platform_outbox
 from geo.store.platform_outbox import OUTBOX_STATES
@@ -89,6 +90,20 @@ class PlatformAnswer(ma.Schema):
             " activation"
         }
     )
+
+
+class PlatformRefusal(ma.Schema):
+    """A refusal: the platform's answer with gilmok's error fields, or (no platform key, or a
+    body no text column can hold) gilmok's error alone."""
+
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+    startTag = fields.String()  # noqa: N815
+    endTag = fields.String()  # noqa: N815
+    finishTag = fields.String()  # noqa: N815
+    result = fields.String(validate=validate.OneOf(["1"]))
+    resultCode = fields.String()  # noqa: N815
 
 
 class ActivateOut(ma.Schema):
@@ -167,54 +182,85 @@ def _decoded() -> Any:
 _NOT_JSON = object()
 
 
-_TEXT = {"type": "string", "maxLength": 500}
-#: The event message as the OpenAPI document states it (checked by :func:`read_event`).
-EVENT_MESSAGE = {
-    "type": "object",
-    "required": ["svcTy", "sendCd", "body"],
-    "properties": {
+_TEXT = {"type": "string", "maxLength": 500, "pattern": TEXT_PATTERN}
+_CODE = {"type": "string", "maxLength": 128, "pattern": TEXT_PATTERN}
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+_STATUS = {"type": "string", "enum": list(STATUS_CODES)}
+_STAMP = {"type": "string", "pattern": "^[0-9]{14}$", "description": "yyyyMMddHHmmss, Seoul"}
+_USER = _object({"ocrEvtUsrId": _TEXT, "ocrEvtUsrNm": _TEXT})
+#: The event message as the OpenAPI document states it: the linkage format's header and body
+#: fields (:mod:`geo.platform_message`); :func:`read_event` checks the rest.
+EVENT_MESSAGE = _object(
+    {
         "svcTy": {"type": "string", "enum": ["EVENT"]},
-        "sendCd": {**_TEXT, "description": "The sending platform's code"},
-        "rcvCd": _TEXT,
-        "sysCd": _TEXT,
-        "reqDate": {"type": "string", "pattern": "^[0-9]{14}$"},
+        **dict.fromkeys(("hdCnt", "dtCnt", "cmnMtd", "tranTy", "rrKey", "bodyLen"), _TEXT),
+        "apSeq": _object({"apCurrent": _TEXT, "apTotal": _TEXT}),
+        "sendCd": {**_CODE, "description": "The sending platform's code (its key's)"},
+        "rcvCd": _CODE,
+        "sysCd": _CODE,
         "encAt": {"type": "string", "enum": ["N"]},
-        "callBack": {
-            "type": "object",
-            "properties": {"useYn": {"type": "string"}, "targetUrl": {"type": "string"}},
-        },
-        "body": {
-            "type": "object",
-            "required": ["evtId", "ocrNbr", "ocrSts"],
-            "properties": {
-                "evtId": _TEXT,
-                "evtNm": _TEXT,
-                "evtGrad": _TEXT,
-                "ocrNbr": _TEXT,
-                "ocrSts": {"type": "string", "enum": ["10", "40", "50", "90", "91", "92"]},
-                "ocrEvtSts": {
-                    "type": "object",
-                    "properties": {"ocrEvtStsCd": {"type": "string"}, "ocrEvtStsDtl": _TEXT},
-                },
-                "ocrLc": {
-                    "type": "object",
-                    "properties": {
-                        "crdntX": {"type": "string", "description": "longitude, degrees"},
-                        "crdntY": {"type": "string", "description": "latitude, degrees"},
+        "reqDate": _STAMP,
+        "tranSysHis": {},
+        "callBack": _object(
+            {
+                "useYn": {"type": "string", "enum": ["Y", "N"]},
+                "targetUrl": {**_TEXT, "maxLength": 2000},
+            }
+        ),
+        "body": _object(
+            {
+                **dict.fromkeys(
+                    (
+                        "startTag",
+                        "endTag",
+                        "finishTag",
+                        "evtNm",
+                        "evtGrad",
+                        "ocrPlc",
+                        "ocrEvtCn",
+                        "ocrEvtItemCnt",
+                    ),
+                    _TEXT,
+                ),
+                "evtId": _CODE,
+                "ocrNbr": _CODE,
+                "ocrSts": _STATUS,
+                "ocrEvtSts": _object({"ocrEvtStsCd": _STATUS, "ocrEvtStsDtl": _TEXT}),
+                "ocrLc": _object(
+                    {
+                        "crdntX": {**_TEXT, "description": "longitude, degrees"},
+                        "crdntY": {**_TEXT, "description": "latitude, degrees"},
+                        "crdntZ": _TEXT,
                     },
-                },
-                "ocrPlc": _TEXT,
+                    ("crdntX", "crdntY"),
+                ),
+                **dict.fromkeys(("ocrEvtTime", "ocrEvtStsTime", "ocrEvtEndTime"), _STAMP),
+                "ocrEvtUsr": _USER,
+                "ocrEvtStsUsr": _USER,
                 "ocrEvtItem": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"key": _TEXT, "val": _TEXT},
-                    },
+                    "maxItems": 100,
+                    "items": _object({"key": _CODE, "val": _TEXT}, ("key",)),
                 },
+                "ocrEvtDtl": _object({"ocrEvtDtlCd": _TEXT, "ocrEvtDtlCdDtl": _TEXT}),
             },
-        },
+            ("evtId", "ocrNbr", "ocrSts"),
+        ),
     },
-}
+    ("svcTy", "sendCd", "body"),
+)
 
 
 @blp.route("/events")
@@ -225,17 +271,30 @@ class PlatformEvents(MethodView):
         **{"x-gilmok-roles": [], "x-gilmok-auth": "a registered platform's key (gp_…)"},
     )
     @blp.response(200, PlatformAnswer)
-    @blp.alt_response(400, schema=PlatformAnswer, description="Malformed message, unknown code")
-    @blp.alt_response(401, response="UNAUTHORIZED", description="No valid platform key")
-    @blp.alt_response(403, schema=PlatformAnswer, description="Refused by a rule")
+    @blp.alt_response(400, schema=PlatformRefusal, description="4000: not a JSON object")
     @blp.alt_response(
-        404, schema=PlatformAnswer, description="No subscription or policy names the event type"
+        401,
+        schema=PlatformRefusal,
+        description="No valid platform key (gilmok's error), or 4001: sendCd is another platform's",
     )
-    @blp.alt_response(415, schema=PlatformAnswer, description="Not JSON")
+    @blp.alt_response(403, schema=PlatformRefusal, description="4003: refused by a rule")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS", description="The key's request budget")
     @blp.alt_response(
-        422, response="UNPROCESSABLE_ENTITY", description="A string no text column can hold"
+        404,
+        schema=PlatformRefusal,
+        description="4004: no subscription or policy names the event type",
     )
-    @blp.alt_response(503, schema=PlatformAnswer, description="Database or road data unavailable")
+    @blp.alt_response(415, schema=PlatformRefusal, description="4015: the body is not JSON")
+    @blp.alt_response(
+        422,
+        schema=PlatformRefusal,
+        description="4101 a field missing, 4102 a"
+        " field malformed, an unknown status code, a position off the loaded roads;"
+        " or a string no text column can hold (gilmok's error)",
+    )
+    @blp.alt_response(
+        503, schema=PlatformRefusal, description="5003: database or road data unavailable"
+    )
     def post(self) -> Response:
         """An event message of the smart-city integrated platform (10 raise, 40 move, 50/90/91/92
         close); answered in the platform's shape"""

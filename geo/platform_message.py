@@ -75,8 +75,9 @@ RESPONSE_CODES: Final[dict[str, tuple[str, int]]] = {
     "4003": ("Forbidden", 403),
     "4004": ("Not Found", 404),
     "4015": ("Unsupported Media Type", 415),
-    "4101": ("Mandatory Parameter Missing", 400),
-    "4102": ("Invalid Parameter Type", 400),
+    # a well-formed JSON message gilmok cannot act on: 422, gilmok's status for such a request
+    "4101": ("Mandatory Parameter Missing", 422),
+    "4102": ("Invalid Parameter Type", 422),
     "4209": ("Too Many Requests", 429),
     "5000": ("Internal Server Error", 500),
     "5003": ("Service Unavailable", 503),
@@ -303,7 +304,7 @@ def answer(result_code: str, message: str = "", **extra: Any) -> tuple[dict[str,
     >>> body["result"], body["resultCode"], body["startTag"], status
     ('0', '2000', '$DA', 200)
     >>> answer("4102", "bad")[0]["result"], answer("4102", "bad")[1]
-    ('1', 400)
+    ('1', 422)
     """
     _, status = RESPONSE_CODES[result_code]
     result = SUCCESS_RESULT if status < 400 else FAILURE_RESULT

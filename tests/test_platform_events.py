@@ -424,18 +424,18 @@ def test_replayed_and_out_of_order_messages_change_nothing_twice(
 BAD = [
     pytest.param(lambda _m: "not json {", "4015", 415, id="not-json"),
     pytest.param(lambda m: [m], "4000", 400, id="not-an-object"),
-    pytest.param(lambda m: {**m, "svcTy": "AUTH"}, "4102", 400, id="not-an-event"),
-    pytest.param(lambda m: {**m, "body": {**m["body"], "ocrNbr": ""}}, "4101", 400, id="no-ocrNbr"),
+    pytest.param(lambda m: {**m, "svcTy": "AUTH"}, "4102", 422, id="not-an-event"),
+    pytest.param(lambda m: {**m, "body": {**m["body"], "ocrNbr": ""}}, "4101", 422, id="no-ocrNbr"),
     pytest.param(
         lambda m: {**m, "body": {**m["body"], "ocrSts": "30", "ocrEvtSts": {"ocrEvtStsCd": "30"}}},
         "4102",
-        400,
+        422,
         id="unknown-status",
     ),
     pytest.param(
         lambda m: {**m, "body": {**m["body"], "ocrEvtSts": {"ocrEvtStsCd": "91"}}},
         "4102",
-        400,
+        422,
         id="statuses-disagree",
     ),
     pytest.param(
@@ -448,22 +448,22 @@ BAD = [
     pytest.param(
         lambda m: {**m, "body": {**m["body"], "ocrLc": {"crdntX": "37.5", "crdntY": "126.9"}}},
         "4102",
-        400,
+        422,
         id="swapped-coordinates",
     ),
     pytest.param(
         lambda m: {**m, "body": {**m["body"], "ocrLc": {"crdntX": "129.0", "crdntY": "35.1"}}},
         "4102",
-        400,
+        422,
         id="off-the-roads",
     ),
     pytest.param(
         lambda m: {**m, "body": {**m["body"], "ocrLc": None}},
         "4101",
-        400,
+        422,
         id="raise-without-position",
     ),
-    pytest.param(lambda m: {**m, "encAt": "Y"}, "4102", 400, id="encrypted"),
+    pytest.param(lambda m: {**m, "encAt": "Y"}, "4102", 422, id="encrypted"),
 ]
 
 
