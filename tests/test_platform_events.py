@@ -68,12 +68,14 @@ class Receiver:
         self.bodies: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.fail_next = 0
+        self.hang_s = 0.0
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(receiver.hang_s)
                 with receiver.lock:
                     receiver.bodies.append(body)
                     failing = receiver.fail_next > 0
@@ -815,18 +817,35 @@ def test_an_admin_registers_a_platform_and_its_rooms_with_the_cli(
     code = f"CLI-{time.monotonic_ns()}"
     registered = runner.invoke(
         main,
-        ["platform", "register", code, "--name", "시흥시 통합플랫폼", "--callback-url",
-         world.receiver.url],
+        [
+            "platform",
+            "register",
+            code,
+            "--name",
+            "시흥시 통합플랫폼",
+            "--callback-url",
+            world.receiver.url,
+        ],
         env=env,
-    )  # fmt: skip
+    )
     assert registered.exit_code == 0, registered.output
     key = registered.stdout.strip().splitlines()[-1]
     assert key.startswith("gp_")
     for args in (
         ["subscribe", code, "--event-type", "*", "--org", "제56보병사단", "--radius-m", "300"],
-        ["policy", code, "--event-type", "FIRE", "--basis", "emergency_rescue",
-         "--activation", "automatic", "--issuer", "gilmok 운영"],
-    ):  # fmt: skip
+        [
+            "policy",
+            code,
+            "--event-type",
+            "FIRE",
+            "--basis",
+            "emergency_rescue",
+            "--activation",
+            "automatic",
+            "--issuer",
+            "gilmok 운영",
+        ],
+    ):
         done = runner.invoke(main, ["platform", *args], env=env)
         assert done.exit_code == 0, done.output
     refused = runner.invoke(
@@ -837,8 +856,14 @@ def test_an_admin_registers_a_platform_and_its_rooms_with_the_cli(
     listed = runner.invoke(main, ["platform", "list"], env=env)
     assert code in listed.output
     assert key not in listed.output
-    event = _ok(send(client, world, message("10", _ocr_nbr(), event_type="FIRE", send_code=code),
-                     **{"X-Scsns-Secret": key}))  # fmt: skip
+    event = _ok(
+        send(
+            client,
+            world,
+            message("10", _ocr_nbr(), event_type="FIRE", send_code=code),
+            **{"X-Scsns-Secret": key},
+        )
+    )
     assert len(event["incidents"]) == 1
     assert event["activation"]["state"] == "active"
     body, _, _ = _incident(client, world, event["incidents"][0])
@@ -849,3 +874,42 @@ def test_an_admin_registers_a_platform_and_its_rooms_with_the_cli(
         client, world, message("10", _ocr_nbr(), send_code=code), **{"X-Scsns-Secret": key}
     )
     assert again.status_code == 401
+
+
+def test_a_platform_that_hangs_delays_no_revocation(world: World, client: FlaskClient) -> None:
+    """The sender runs beside the expiry loop, not in it: while a platform holds its callback
+    for seconds, the loop keeps ticking (and so keeps ending feeds on time)."""
+    event = _ok(send(client, world, message("10", _ocr_nbr())))
+    OutboxSender(world.engine).deliver_due(limit=1000)  # what earlier tests queued
+    with app_transaction(world.engine) as conn:
+        queued = notify_feed(conn, incident_id=event["incidents"][0], camera_id=7, feed="live")
+    world.receiver.hang_s = 3.0
+    seen = len(world.receiver.bodies)
+    loop = Worker(
+        world.engine,
+        None,
+        world.settings,
+        interval_s=0.1,
+        sender=OutboxSender(world.engine, interval_s=0.05),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(world.receiver.bodies) == seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(world.receiver.bodies) > seen, "the sender never called"
+        ticks = loop.ticks
+        time.sleep(1.5)  # the platform still holds the call
+        assert loop.ticks - ticks >= 5, (ticks, loop.ticks)
+    finally:
+        world.receiver.hang_s = 0.0
+        stop.set()
+        thread.join(timeout=15)
+    assert not thread.is_alive()
+    with world.engine.connect() as conn:
+        state = conn.execute(
+            text("SELECT state FROM platform_outbox WHERE id = :id"), {"id": queued}
+        ).scalar_one()
+    assert state == "delivered"
