@@ -108,6 +108,7 @@ def create_app(
         feed_requests,
         incidents,
         ogc,
+        platform_events,
         snapshot,
         spatial,
     )
@@ -115,4 +116,7 @@ def create_app(
     snapshot.init_app(app)
     for module in (spatial, incidents, feed_requests, feed_queue, control_points, events, ogc):
         api.register_blueprint(module.blp)
+    for name, scheme in platform_events.SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    api.register_blueprint(platform_events.blp)
     return app

@@ -350,3 +350,20 @@ def area_of_codes(codes: Iterable[str], *, crs: str = DEFAULT_WORKING_CRS) -> Ad
     except InvalidInput as exc:
         given = exc.details.get("sigungu") or exc.details.get("emd")
         raise InvalidInput(exc.message, details={"area": given}) from exc
+
+
+def sigungu_at(lon: float, lat: float) -> AdminUnit | None:
+    """The 시군구 whose boundary covers (lon, lat) degrees, or None (at sea, abroad, or in a
+    sliver gap between two simplified boundaries).
+
+    Examples
+    --------
+    >>> sigungu_at(126.9769, 37.5759).label  # Gwanghwamun
+    '서울특별시 종로구 (11110)'
+    """
+    data = _boundaries()
+    point = shapely.Point(lon, lat)
+    for unit, geom in zip(data.units, data.geoms, strict=True):
+        if geom.covers(point):
+            return unit
+    return None

@@ -43,6 +43,8 @@ def test_openapi_document_is_generated_and_consistent(client: FlaskClient) -> No
         "bearerAuth",
         "apiKeyHeader",
         "sessionCookie",
+        "platformKey",
+        "platformSecret",
     }
     error = doc["components"]["schemas"]["Error"]
     assert set(error["properties"]) == ERROR_KEYS

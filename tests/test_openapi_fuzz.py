@@ -35,9 +35,12 @@ from test_api_incidents import FakeRelay
 from werkzeug.serving import make_server
 
 from api import create_app
+from api.keys import hash_api_key
+from api.platform_auth import new_platform_key
 from api.settings import Settings
 from api.snapshot import snapshot_cache
-from geo.store import drills
+from geo.cordon import CordonOptions
+from geo.store import drills, platforms
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -94,6 +97,53 @@ def _raise(client: FlaskClient, world: MapoWorld) -> int:
     return int(response.json["id"])
 
 
+def _platform(app: Flask, world: MapoWorld) -> tuple[str, int]:
+    """A smart-city platform's key, and a situation it raised whose basis waits for a regional
+    centre (for ``/v1/platform/events/{event_id}`` and its ``activate``)."""
+    key, prefix = new_platform_key()
+    platforms.register_platform(
+        world.conn,
+        code="FUZZ-SC",
+        name="fuzz",
+        key_prefix=prefix,
+        key_hash=hash_api_key(key),
+        callback_url="",
+        actor="test",
+    )
+    platforms.subscribe(
+        world.conn,
+        platform_code="FUZZ-SC",
+        event_type="FLOOD",
+        organization="제56보병사단",
+        cordon=CordonOptions(radius_m=400),
+        actor="test",
+    )
+    platforms.set_policy(
+        world.conn,
+        platform_code="FUZZ-SC",
+        event_type="FLOOD",
+        basis="natural_disaster",
+        activation="regional_centre",
+        actor="test",
+    )
+    lon, lat = MAPO_POINT
+    message = {
+        "svcTy": "EVENT",
+        "sendCd": "FUZZ-SC",
+        "body": {
+            "evtId": "FLOOD",
+            "ocrNbr": "1",
+            "ocrSts": "10",
+            "ocrLc": {"crdntX": str(lon), "crdntY": str(lat)},
+        },
+    }
+    response = app.test_client().post(
+        "/v1/platform/events", json=message, headers={"X-Scsns-Secret": key}
+    )
+    assert response.status_code == 200, response.json
+    return key, int(response.json["event"]["id"])
+
+
 def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
     """Path ids per operation: those that end or decide something get their own, so that the
     order schemathesis calls them in never leaves another operation nothing to work on.
@@ -135,7 +185,11 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         signed = app.test_client().post("/v1/session", json={"api_key": world.keys["requester"]})
         cookie = signed.headers["Set-Cookie"].split(";", 1)[0]
         SESSIONS[use] = {"Cookie": cookie, "X-CSRF-Token": signed.json["csrf_token"]}
+    platform_key, event = _platform(app, world)
     return {
+        "platform": {"key": platform_key},  # not an operation: the key of the platform's one
+        "GET /v1/platform/events/{event_id}": {"event_id": event},
+        "POST /v1/platform/events/{event_id}/activate": {"event_id": event},
         "GET /v1/activations/{activation_id}": {"activation_id": activation},
         "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
         "GET /v1/incidents/{incident_id}": {"incident_id": incident},
@@ -184,6 +238,7 @@ SEMANTIC_422 = {
     " lie within its radius",
     "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
     " valid area inside the country; cameras owned for a hull",
+    "POST /v1/platform/events": "coordinates as decimals in the roads; a subscribed event type",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: The OGC API's operations answer a parameter that is not valid 400, as its standard asks; a
@@ -223,7 +278,7 @@ def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]
             roles = operation.get("x-gilmok-roles")
             name = f"{method.upper()} {path}"
             params = ids.get(name, {})
-            if not roles and not params:
+            if not roles and not params and "x-gilmok-auth" not in operation:
                 continue
             lines += ["[[operations]]", f'include-name = "{name}"']
             if name in SEMANTIC_422 or name in SEMANTIC_400:
@@ -243,6 +298,11 @@ def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]
             elif roles:
                 key = world.keys[roles[0]]
                 lines.append(f'headers = {{ Authorization = "Bearer {key}" }}')
+            elif "x-gilmok-auth" in operation:  # a smart-city platform's own key
+                key = ids["platform"]["key"]
+                lines.append(
+                    f'headers = {{ Authorization = "Bearer {key}", X-Scsns-Secret = "{key}" }}'
+                )
             if params:
                 pairs = ", ".join(f'"path.{k}" = {json.dumps(v)}' for k, v in params.items())
                 lines.append(f"parameters = {{ {pairs} }}")

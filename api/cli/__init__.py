@@ -3,7 +3,7 @@
 One module per command group, each registered on :func:`main` here: :mod:`api.cli.db`,
 :mod:`~api.cli.data`, :mod:`~api.cli.imports`, :mod:`~api.cli.cameras`, :mod:`~api.cli.orgs`,
 :mod:`~api.cli.audit`, :mod:`~api.cli.approaches`, :mod:`~api.cli.export`,
-:mod:`~api.cli.drills`, :mod:`~api.cli.relay` (with the camera simulator),
+:mod:`~api.cli.drills`, :mod:`~api.cli.relay` (with the camera simulator), :mod:`~api.cli.platform`,
 :mod:`~api.cli.serve` (with the worker) and :mod:`~api.cli.demo`; what they share (settings,
 one-line errors, the cordon flags, the engines) is in :mod:`api.cli.common`. The commands parse
 flags and print; the work is in :mod:`geo` and the rest of :mod:`api`.
@@ -32,6 +32,7 @@ from api.cli import (
     export,
     imports,
     orgs,
+    platform,
     relay,
     serve,
 )
@@ -57,3 +58,4 @@ main.add_command(relay.camsim)
 main.add_command(serve.serve)
 main.add_command(serve.worker)
 main.add_command(demo.demo)
+main.add_command(platform.platform)

@@ -14,6 +14,10 @@ many run (gunicorn workers of one serve, several serves, worker processes), a Po
 advisory lock lets exactly one of them lead; the others stand by, retrying the lock every
 ``standby_s``, and one of them takes over when the leader stops or dies (its database session
 ends, and the lock with it).
+
+The leader also sends the platforms their events out: an :class:`api.platform_outbound.
+OutboxSender` runs in a thread of its own beside the loop while the loop leads, so a slow
+platform never delays a revocation.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.feeds.reconcile import reconcile
 from api.feeds.revoke import expire_due
+from api.platform_outbound import OutboxSender
 from api.relay.base import Relay
 from api.settings import Settings
 from geo.errors import GilmokError
@@ -73,6 +78,9 @@ class Worker:
         Seconds between the starts of two ticks.
     standby_s
         Seconds between two attempts at the lock while another loop leads.
+    sender
+        Sends the platforms' events out while this loop leads (default: an
+        :class:`~api.platform_outbound.OutboxSender` on ``engine``).
     """
 
     def __init__(
@@ -84,6 +92,7 @@ class Worker:
         interval_s: float = 0.25,
         standby_s: float = 1.0,
         actor: str = WORKER_ACTOR,
+        sender: OutboxSender | None = None,
     ) -> None:
         self.engine = engine
         self.relay = relay
@@ -93,6 +102,8 @@ class Worker:
         self.actor = actor
         self.ticks = 0
         self._lock_conn: Connection | None = None
+        #: Delivers the platforms' events out while this loop leads.
+        self.sender = sender if sender is not None else OutboxSender(engine)
 
     @property
     def leading(self) -> bool:
@@ -165,6 +176,14 @@ class Worker:
         ``standby_s``. The lock is released on the way out.
         """
         standing_by_said = False
+        sender = threading.Thread(
+            target=self.sender.run,
+            args=(stop,),
+            kwargs={"leading": lambda: self.leading},
+            name="gilmok-platform-sender",
+            daemon=True,
+        )
+        sender.start()
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -191,4 +210,5 @@ class Worker:
                     pause = self.standby_s
                 stop.wait(max(0.0, pause - (time.monotonic() - started)))
         finally:
+            sender.join(timeout=10)
             self._release()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from api.feeds import SYSTEM_ACTOR
 from api.feeds.streams import audit_credential, destroy_quietly, hash_credential, offer, stream_key
+from api.platform_outbound import notify_feed
 from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.settings import Settings
@@ -202,6 +203,7 @@ def _record_session(
         },
     )
     audit_credential(conn, target, session_id, stream, credential_hash, actor=actor)
+    notify_feed(conn, incident_id=target.incident_id, camera_id=target.camera_id, feed="live")
     return session_id
 
 

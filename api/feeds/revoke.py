@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from api.feeds import SYSTEM_ACTOR
 from api.feeds.streams import destroy_quietly
+from api.platform_outbound import notify_feed
 from api.relay.base import Relay, utc_now
 from geo.errors import InvalidInput
 from geo.store import audit, feed_sessions
@@ -64,6 +65,10 @@ def end_live_session(
             "relay_stream_destroyed": destroyed,
         },
     )
+    notify_feed(
+        conn, incident_id=session.incident_id, camera_id=session.camera_id, feed=status,
+        reason=reason, at=now,
+    )  # fmt: skip
 
 
 def revoke_for(

@@ -324,3 +324,74 @@ def list_visible(
         approaches, blind = values.pop("approach_count"), values.pop("blind_count")
         out.append(IncidentSummary(Incident(**values), int(approaches), int(blind)))
     return out
+
+
+def move_incident(
+    conn: Connection,
+    incident_id: int,
+    *,
+    location: tuple[float, float],
+    answer: Answer,
+    actor: str,
+    organization_id: int,
+    reason: str,
+) -> tuple[Incident, set[int], set[int]]:
+    """Move an open incident to ``location`` (lon, lat) with the answer computed there: its
+    approaches on record are replaced. Audited as ``incident.moved``.
+
+    Returns the incident, and the cameras on record before and after (ids).
+
+    Raises
+    ------
+    NotFound
+    Conflict
+        the incident is closed.
+    """
+    before = {c["camera_id"] for a in list_approaches(conn, incident_id) for c in a.cameras}
+    cordon = answer.cordon
+    lon, lat = location
+    moved = conn.execute(
+        query("incidents/move"),
+        {
+            "id": incident_id,
+            "lon": lon,
+            "lat": lat,
+            "radius": cordon.radius_m,
+            "mode": cordon.mode,
+            "direction": cordon.direction,
+            "travel": cordon.travel,
+            "level": answer.watchers.requested_level,
+            "incomplete": cordon.incomplete,
+            **locate_admin_units([cordon.incident_x], [cordon.incident_y], crs=cordon.crs).row(0),
+        },
+    ).first()
+    if moved is None:
+        current = get_incident(conn, incident_id)
+        raise Conflict(
+            f"incident {incident_id} is closed: it cannot move",
+            details={"id": incident_id, "status": current.status},
+        )
+    conn.execute(query("incidents/clear_approaches"), {"id": incident_id})
+    rows = approach_rows(answer)
+    if rows:
+        conn.execute(
+            query("incidents/add_approach"),
+            [{**row, "incident": incident_id} for row in rows],
+        )
+    after = {c["camera_id"] for r in rows for c in json.loads(r["cameras"])}
+    audit.append(
+        conn,
+        actor=actor,
+        organization_id=organization_id,
+        action="incident.moved",
+        subject_type="incident",
+        subject_id=incident_id,
+        details={
+            "location": [round(lon, 7), round(lat, 7)],
+            "reason": reason,
+            "approaches": len(rows),
+            "cameras_added": sorted(after - before),
+            "cameras_dropped": sorted(before - after),
+        },
+    )
+    return get_incident(conn, incident_id), before, after

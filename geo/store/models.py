@@ -503,3 +503,164 @@ class DrillScenario(Base):
     result: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     error: Mapped[str] = mapped_column(Text, server_default="")
     computed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Platform(Base):
+    """A smart-city integrated platform that sends situation events (:mod:`api.platform_events`).
+
+    ``code`` is the platform's sending code (the message header's ``sendCd``); its key is kept
+    as a SHA-256 hash, as API keys are. ``callback_url`` is where events out go, and bounds the
+    ``callBack.targetUrl`` a message may name (the same scheme, host and port).
+    """
+
+    __tablename__ = "platform"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    key_prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    callback_url: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformSubscription(Base):
+    """A situation room that takes a platform's events of one type (``*``: every type) as
+    incidents, with the cordon each is raised with."""
+
+    __tablename__ = "platform_subscription"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "event_type", "organization_id"),
+        _one_of("mode", domain.CORDON_MODES),
+        _one_of("direction", domain.DIRECTIONS),
+        _one_of("travel", domain.TRAVEL_MODES),
+        _one_of("level", domain.DORI_PX_PER_M),
+        CheckConstraint("radius_m >= 50 AND radius_m <= 5000", name="radius_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    event_type: Mapped[str] = mapped_column(Text)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    radius_m: Mapped[float] = mapped_column(Float, server_default="500")
+    mode: Mapped[str] = mapped_column(Text, server_default="network")
+    direction: Mapped[str] = mapped_column(Text, server_default="inbound")
+    travel: Mapped[str] = mapped_column(Text, server_default="drive")
+    level: Mapped[str] = mapped_column(Text, server_default=domain.DEFAULT_DORI_LEVEL)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class PlatformPolicy(Base):
+    """An event type of a platform that is itself a legal basis, over the event's area and
+    lifetime: activated automatically (issued by ``issuer_id``) or left for a regional centre."""
+
+    __tablename__ = "platform_policy"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "event_type"),
+        _one_of("basis", domain.LEGAL_BASES),
+        _one_of("activation", ("automatic", "regional_centre")),
+        _one_of("area", ("radius", "sigungu")),
+        CheckConstraint("radius_m >= 50 AND radius_m <= 50000", name="radius_range"),
+        CheckConstraint("max_hours > 0 AND max_hours <= 2160", name="max_hours_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    event_type: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(Text)
+    area: Mapped[str] = mapped_column(Text, server_default="radius")
+    radius_m: Mapped[float] = mapped_column(Float, server_default="1000")
+    max_hours: Mapped[float] = mapped_column(Float, server_default="24")
+    activation: Mapped[str] = mapped_column(Text)
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class PlatformEvent(Base):
+    """One situation of a platform (its ``ocrNbr``): where it is, its last status, and the
+    activation its policy made; the incidents it raised are in ``platform_event_incident``."""
+
+    __tablename__ = "platform_event"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "ocr_nbr"),
+        _one_of("state", ("open", "closed")),
+        Index("ix_platform_event_location", "location", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    ocr_nbr: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    event_name: Mapped[str] = mapped_column(Text, server_default="")
+    grade: Mapped[str] = mapped_column(Text, server_default="")
+    place: Mapped[str] = mapped_column(Text, server_default="")
+    location: Mapped[Any | None] = mapped_column(_geom("POINT"))
+    status_code: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default="open")
+    callback_url: Mapped[str] = mapped_column(Text, server_default="")
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("platform_policy.id"))
+    activation_id: Mapped[int | None] = mapped_column(ForeignKey("activation.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformEventIncident(Base):
+    """An incident raised for a subscribed situation room by a platform event."""
+
+    __tablename__ = "platform_event_incident"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("platform_event.id"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id"), primary_key=True, unique=True
+    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("platform_subscription.id"))
+
+
+class PlatformMessage(Base):
+    """The event log: each message a platform sent, keyed by platform, ``ocrNbr`` and status,
+    with the raw message as first received, what it did, and how often it was sent again."""
+
+    __tablename__ = "platform_message"
+    __table_args__ = (UniqueConstraint("platform_id", "ocr_nbr", "status_code"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    ocr_nbr: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[int] = mapped_column(ForeignKey("platform_event.id"), index=True)
+    outcome: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    repeats: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformOutbox(Base):
+    """A message to a platform's callback, written in the transaction that caused it and
+    delivered by the loop's sender with exponential back-off (:mod:`api.platform_sender`)."""
+
+    __tablename__ = "platform_outbox"
+    __table_args__ = (
+        _one_of("state", ("pending", "delivered", "failed")),
+        Index(
+            "ix_platform_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("platform_event.id"))
+    target_url: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now()
+    )
+    last_error: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+DELETE FROM approach WHERE incident_id = :id

@@ -1,0 +1,1 @@
+UPDATE platform_message SET outcome = :outcome WHERE id = :id

@@ -1,0 +1,2 @@
+UPDATE platform SET disabled_at = now() WHERE code = :code AND disabled_at IS NULL
+RETURNING id

@@ -1,0 +1,3 @@
+SELECT id, code, name, key_prefix, callback_url, created_at, disabled_at
+FROM platform
+ORDER BY id
