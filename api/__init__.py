@@ -95,6 +95,9 @@ def create_app(
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     app.before_request(refuse_unstorable_text)
+    from api.live_changes import stamp_response
+
+    app.after_request(stamp_response)
     for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
     from api import cameras, control_points, feed_requests, incidents, snapshot, spatial

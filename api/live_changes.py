@@ -12,11 +12,13 @@ the answers meanwhile are those of the snapshot and the changes applied so far.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from typing import Any
 
 import psycopg
-from flask import Flask
+from flask import Flask, Response, current_app
 
 from api.snapshot import snapshot_cache
 
@@ -28,6 +30,30 @@ POLL_S = 1.0
 #: Seconds before reconnecting after the listening connection failed.
 RETRY_S = 1.0
 EXTENSION = "gilmok.live_changes"
+#: Response headers: which worker process answered (a random name, not its pid) and the change
+#: sequence its answers reflect, so that a client (and the tests) can tell how fresh they are.
+WORKER_HEADER = "X-Gilmok-Worker"
+SEQ_HEADER = "X-Gilmok-Change-Seq"
+_WORKER_NAMES: dict[int, str] = {}
+
+
+def worker_name() -> str:
+    """This process's random name (a forked worker gets its own)."""
+    pid = os.getpid()
+    name = _WORKER_NAMES.get(pid)
+    if name is None:
+        name = _WORKER_NAMES.setdefault(pid, secrets.token_hex(4))
+    return name
+
+
+def stamp_response(response: Response) -> Response:
+    """``after_request``: name the worker and the change sequence of its answers."""
+    response.headers[WORKER_HEADER] = worker_name()
+    cache = current_app.extensions.get("gilmok.snapshot")
+    seq = None if cache is None else cache.applied_seq
+    if seq is not None:
+        response.headers[SEQ_HEADER] = str(seq)
+    return response
 
 
 class ChangeListener:

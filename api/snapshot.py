@@ -136,6 +136,12 @@ class SnapshotCache:
         finally:
             self._lock.release()
 
+    @property
+    def applied_seq(self) -> int | None:
+        """The change sequence this process's answers reflect (None before the first load)."""
+        live = self._live
+        return None if live is None else live.applied_seq
+
     def live(self) -> LiveCoverageIndex:
         """The snapshot's coverage index with the camera changes applied so far."""
         self.get()

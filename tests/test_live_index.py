@@ -129,10 +129,16 @@ def _answers(network: Any, index: Any, points: list[tuple[float, float]]) -> lis
                 continue
             out.append(
                 (
-                    w.approach.tolist(), [int(c) for c in w.camera_id], w.rank.tolist(),
-                    w.level.tolist(), np.round(w.px_per_m, 6).tolist(), w.facing.tolist(),
-                    np.round(w.distance_m, 6).tolist(), w.online.tolist(), w.blind.tolist(),
-                )  # fmt: skip
+                    w.approach.tolist(),
+                    [int(c) for c in w.camera_id],
+                    w.rank.tolist(),
+                    w.level.tolist(),
+                    np.round(w.px_per_m, 6).tolist(),
+                    w.facing.tolist(),
+                    np.round(w.distance_m, 6).tolist(),
+                    w.online.tolist(),
+                    w.blind.tolist(),
+                )
             )
     return out
 
@@ -228,9 +234,11 @@ def test_offline_cameras_rank_last_and_say_since_when(
         w = answer_incident(network, live, (lon, lat)).watchers
         mine = w.approach == approach
         ids = w.camera_id[mine].tolist()
-        assert ids[-1] == best and ids[0] != best
+        assert ids[-1] == best
+        assert ids[0] != best
         last = np.flatnonzero(mine)[-1]
-        assert not w.online[last] and w.status[last] == "offline"
+        assert not w.online[last]
+        assert w.status[last] == "offline"
         assert w.status_since[last] is not None
         assert all(s == "online" for s in w.status[mine][:-1])
     finally:

@@ -69,6 +69,8 @@ class SurveyReport:
     rejections: list[Rejection] = field(default_factory=list)
     dry_run: bool = False
     encoding: str = ""
+    #: the header's name of the camera id column, for rejections found later (the store's)
+    id_field: str = "camera_id"
 
     @property
     def adds_up(self) -> bool:
@@ -146,7 +148,7 @@ def read_survey(data: bytes, name: str) -> tuple[list[SurveyRow], SurveyReport]:
             " and/or fov_deg",
             details={"header": table.header},
         )
-    report = SurveyReport(name, encoding=table.encoding)
+    report = SurveyReport(name, encoding=table.encoding, id_field=id_col)
     report.rows_read = len(table) + len(table.bad_rows)
     for line, got in table.bad_rows:
         report.rejections.append(

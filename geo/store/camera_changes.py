@@ -458,7 +458,7 @@ def apply_survey(
     for row, result in zip(rows, trial, strict=True):
         if result.outcome in ("not_found", "retired"):
             why = "no such camera of this centre" if result.outcome == "not_found" else "retired"
-            report.rejections.append(Rejection(row.line, "camera_id", str(row.camera_id), why))
+            report.rejections.append(Rejection(row.line, report.id_field, str(row.camera_id), why))
     report.rejections.sort(key=lambda r: r.line)
     report.rejected = len({r.line for r in report.rejections})
     rejected_lines = {r.line for r in report.rejections}
