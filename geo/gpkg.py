@@ -7,7 +7,10 @@ A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, re
 - ``road_network``: one polygon per imported network (its extent), ``id``, ``name``;
 - ``road_segment``: ``network_id``, ``u``/``v`` (OSM node ids), ``oneway``, ``name``,
   ``highway``, ``ref``, ``osm_way_id``, ``bridge``, ``tunnel``, the line running u→v;
-- ``camera``: position and what coverage needs, owner and provenance flags — never the
+- ``camera``: position and what coverage needs, owner and provenance flags, and its state as
+  of the export: ``status`` (online / offline / maintenance / retired), ``status_reason``,
+  ``status_since`` (ISO 8601 UTC, empty: as imported), ``heading_source`` (surveyed, osm_tag, inferred, unknown) and
+  ``last_change_seq`` (its newest change in the registry's change sequence, 0: none) — never the
   source URL;
 - ``coverage``: the stored coverage polygons (``camera_id``, ``level``, ``range_m``);
 - ``import_batch`` (no geometry): each import's counts and its report as JSON.

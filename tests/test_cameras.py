@@ -8,6 +8,7 @@ from PostGIS: the camera row, its change history, its redrawn coverage, the audi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
 from api.snapshot import snapshot_cache
+from geo.gpkg import read_layer
 from geo.settings import Settings
+from geo.store.export import export_geopackage
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +281,68 @@ def test_a_good_survey_is_checked_with_dry_run_then_applied(
     assert [c.via for c in _changes(db, a)] == ["survey"]
     again = client.post("/v1/cameras/survey", data=data, headers=headers)
     assert (again.json["changed"], again.json["unchanged"]) == (0, 2)
+
+
+def test_the_planners_geopackage_shows_state_and_heading_source_as_of_the_export(
+    client: FlaskClient, world: MapoWorld, db: Connection, tmp_path: Path
+) -> None:
+    a, b = _own_cameras(db, world, 2)
+    headers = world.headers("municipal_centre")
+    client.patch(f"/v1/cameras/{a}", json={"status": "maintenance", "reason": "pole work"},
+                 headers=headers)  # fmt: skip
+    seq = client.patch(f"/v1/cameras/{b}", json={"heading_deg": 10.0}, headers=headers).json["seq"]
+    path = tmp_path / "registry.gpkg"
+    export_geopackage(db, path)
+    cams = read_layer(path, "camera").set_index("id")
+    assert cams.loc[a, "status"] == "maintenance"
+    assert cams.loc[a, "status_reason"] == "pole work"
+    assert cams.loc[a, "status_since"].endswith("Z")
+    assert (cams.loc[b, "heading_source"], cams.loc[b, "last_change_seq"]) == ("surveyed", seq)
+    untouched = cams.drop(index=[a, b]).iloc[0]
+    assert (untouched["status_since"], untouched["last_change_seq"]) == ("", 0)
+
+
+def test_best_passes_over_a_camera_reported_offline_since_the_incident(
+    client: FlaskClient, world: MapoWorld, db: Connection
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    activation = client.post(
+        "/v1/activations",
+        json={"basis": "integrated_defence_drill", "reference": "훈련-live", "area": MAPO_AREA,
+              "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
+              "ends_at": (now + dt.timedelta(days=1)).isoformat()},
+        headers=world.headers("regional_centre"),
+    )  # fmt: skip
+    assert activation.status_code == 201, activation.json
+    lon, lat = MAPO_POINT
+    incident = client.post(
+        "/v1/incidents", json={"lon": lon, "lat": lat, "radius_m": 500},
+        headers=world.headers("requester"),
+    )  # fmt: skip
+    assert incident.status_code == 201, incident.json
+    firsts = {
+        f["properties"]["approach"]: f["properties"]["camera_id"]
+        for f in incident.json["answer"]["features"]
+        if f["properties"]["role"] == "camera" and f["properties"]["rank"] == 1
+        and f["properties"]["online"]
+    }  # fmt: skip
+    assert firsts
+    dead = sorted(firsts.values())[0]
+    client.patch(f"/v1/cameras/{dead}", json={"status": "offline", "reason": "no video"},
+                 headers=world.headers("municipal_centre"))  # fmt: skip
+    best = client.post(
+        f"/v1/incidents/{incident.json['id']}/feeds", json={"best": 1},
+        headers=world.headers("requester"),
+    )  # fmt: skip
+    assert best.status_code in (200, 201), best.json
+    chosen = [f["camera_id"] for f in best.json["items"] + best.json["already_requested"]]
+    assert dead not in chosen
+    assert set(firsts.values()) - {dead} <= set(chosen)
+    # the incident's record still says what was answered then: online, no since-time
+    stored = client.get(f"/v1/incidents/{incident.json['id']}", headers=world.headers("requester"))
+    on_record = [
+        c for f in stored.json["approaches"]["features"] for c in f["properties"]["cameras"]
+        if c["camera_id"] == dead
+    ]  # fmt: skip
+    assert on_record
+    assert all((c["status"], c["status_since"]) == ("online", None) for c in on_record)
