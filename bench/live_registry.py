@@ -79,6 +79,33 @@ def _status_of(answer: dict[str, Any], camera: int) -> str | None:
     return None
 
 
+def _until_both(path: str, key: str, camera: int, new: str, written: float) -> float:
+    """Seconds from ``written`` until both workers answer ``path`` with ``camera`` in status
+    ``new`` (asked two at a time)."""
+    first: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def ask() -> None:
+        _, headers, answer = _call(path, key)
+        worker = headers["X-Gilmok-Worker"]
+        now = time.monotonic() - written
+        with lock:
+            if _status_of(answer, camera) == new:
+                first.setdefault(worker, now)
+            else:
+                first.pop(worker, None)  # not yet: not settled
+
+    while len(first) < 2:
+        if time.monotonic() - written > 30:
+            sys.exit(f"camera {camera}: not {new} on both workers after 30 s")
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return max(first.values())
+
+
 def delta_latency(base: str, keys: dict[str, str], points: np.ndarray, trials: int) -> list[float]:
     """Seconds from a status write's answer to both workers answering with it, per trial."""
     rng = np.random.default_rng(7)
@@ -101,29 +128,7 @@ def delta_latency(base: str, keys: dict[str, str], points: np.ndarray, trials: i
         )  # fmt: skip
         if status != 200:
             sys.exit(f"PATCH camera {camera}: {status} {body}")
-        written = time.monotonic()
-        first: dict[str, float] = {}
-        lock = threading.Lock()
-
-        def ask() -> None:
-            _, headers, answer = _call(path, keys["requester"])
-            worker = headers["X-Gilmok-Worker"]
-            now = time.monotonic() - written
-            with lock:
-                if _status_of(answer, camera) == new:
-                    first.setdefault(worker, now)
-                else:
-                    first.pop(worker, None)  # not yet (or went back): not settled
-
-        while len(first) < 2:
-            if time.monotonic() - written > 30:
-                sys.exit(f"camera {camera}: not {new} on both workers after 30 s")
-            threads = [threading.Thread(target=ask) for _ in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        out.append(max(first.values()))
+        out.append(_until_both(path, keys["requester"], camera, new, time.monotonic()))
     return out
 
 
