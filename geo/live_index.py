@@ -156,26 +156,42 @@ class LiveCoverageIndex:
             )
         }
         base_rows = self._base_row(ids)
+        kept = [int(c) if isinstance(c, np.integer) else c for c in rows["camera_id"].tolist()]
         with self._lock:
             if np.any(base_rows >= 0):
                 if self._masked is None:
                     self._masked = np.zeros(len(self.base), dtype=bool)
                 self._masked[base_rows[base_rows >= 0]] = True
-            for cam in ids.tolist():
-                slot = self._slot_of.pop(cam, None)
-                if slot is not None:
+            if not self._columns:
+                # text columns as objects: a fixed width would cut a longer value later
+                self._columns = {
+                    name: value[:0].astype(object) if value.dtype.kind == "U" else value[:0].copy()
+                    for name, value in rows.items()
+                }
+            staying = set(kept)
+            for cam in ids.tolist():  # removed cameras leave the delta
+                if cam not in staying and cam in self._slot_of:
+                    slot = self._slot_of.pop(cam)
                     self._tree.delete(slot, tuple(self._boxes[slot]))
                     self._free.append(slot)
-            if not self._columns:
-                self._columns = {name: value[:0].copy() for name, value in rows.items()}
-            self._grow(len(self._slot_of) + len(built))
-            for j in range(len(built)):
-                slot = self._free.pop()
-                for name, value in rows.items():
-                    self._columns[name][slot] = value[j]
-                self._boxes[slot] = boxes[j]
-                self._tree.insert(slot, tuple(boxes[j]))
-                self._slot_of[rows["camera_id"][j].item()] = slot
+            self._grow(len(self._slot_of) + len(kept))
+            slots = np.empty(len(kept), dtype=np.int64)
+            moved = np.ones(len(kept), dtype=bool)
+            for j, cam in enumerate(kept):
+                slot = self._slot_of.get(cam)
+                if slot is None:
+                    slot = self._free.pop()
+                    self._slot_of[cam] = slot
+                elif np.array_equal(self._boxes[slot], boxes[j]):
+                    moved[j] = False  # a status report: the tree already has the right box
+                else:
+                    self._tree.delete(slot, tuple(self._boxes[slot]))
+                slots[j] = slot
+            for name, value in rows.items():
+                self._columns[name][slots] = value
+            self._boxes[slots] = boxes
+            for j in np.flatnonzero(moved).tolist():
+                self._tree.insert(int(slots[j]), tuple(boxes[j]))
             for cam, state in states.items():
                 if state.status == "online":
                     self._states.pop(cam, None)
@@ -217,6 +233,8 @@ class LiveCoverageIndex:
                 keep = ~self._masked[rows]
                 pair_geom, rows, near = pair_geom[keep], rows[keep], near[keep]
             cand_geom, cand_slot = self._delta_candidates(bounds)
+            if cand_slot.shape[0] == 0:  # no changed camera near: the base rows are the answer
+                return pair_geom, rows, near, self.base
             slots, local = np.unique(cand_slot, return_inverse=True)
             delta_cols = {name: col[slots] for name, col in self._columns.items()}
         base_rows, base_local = np.unique(rows, return_inverse=True)
@@ -249,10 +267,22 @@ class LiveCoverageIndex:
         if not self._slot_of or bounds.shape[0] == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        b = np.ascontiguousarray(bounds, dtype=np.float64)
-        slots, counts = self._tree.intersection_v(b[:, :2].copy(), b[:, 2:].copy())
-        geom = np.repeat(np.arange(b.shape[0], dtype=np.int64), np.asarray(counts, dtype=np.int64))
-        return geom, np.asarray(slots, dtype=np.int64)
+        b = np.asarray(bounds, dtype=np.float64)
+        # one tree query for the lines' common box (each tree query costs tens of µs), then
+        # each line's box against the few boxes found
+        low = np.array([[b[:, 0].min(), b[:, 1].min()]])
+        high = np.array([[b[:, 2].max(), b[:, 3].max()]])
+        found = np.asarray(self._tree.intersection_v(low, high)[0], dtype=np.int64)
+        if found.shape[0] == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        boxes = self._boxes[found]
+        meets = (
+            (b[:, None, 0] <= boxes[None, :, 2]) & (b[:, None, 2] >= boxes[None, :, 0])
+            & (b[:, None, 1] <= boxes[None, :, 3]) & (b[:, None, 3] >= boxes[None, :, 1])
+        )  # fmt: skip
+        geom, which = np.nonzero(meets)
+        return geom.astype(np.int64), found[which]
 
     def camera_state(
         self, camera_ids: NDArray[Any], online: NDArray[np.bool_]

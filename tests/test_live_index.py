@@ -137,6 +137,8 @@ def _answers(network: Any, index: Any, points: list[tuple[float, float]]) -> lis
                     w.facing.tolist(),
                     np.round(w.distance_m, 6).tolist(),
                     w.online.tolist(),
+                    [str(c) for c in w.confidence],
+                    [str(k) for k in w.kind],
                     w.blind.tolist(),
                 )
             )
