@@ -15,7 +15,7 @@ about a second (:mod:`api.live_changes`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask import request
@@ -64,17 +64,27 @@ def _reason() -> Text:
 class CameraPatchIn(ma.Schema):
     status = fields.String(validate=validate.OneOf(domain.REPORTED_STATUSES))
     reason = _reason()
+    #: Not empty; a position is lon and lat together.
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "minProperties": 1,
+        "anyOf": [
+            {"required": ["lon", "lat"]},
+            {"not": {"anyOf": [{"required": ["lon"]}, {"required": ["lat"]}]}},
+        ],
+    }
+
     heading_deg = Float(
         allow_none=True,
         validate=validate.Range(min=0, max=360, max_inclusive=False),
         metadata={"description": "surveyed heading, degrees clockwise from true north; null:"
-                  " unknown"},
+                  " unknown", "exclusiveMaximum": True},
     )  # fmt: skip
     fov_deg = Float(
         allow_none=True,
         validate=validate.Range(min=0, max=360, min_inclusive=False),
-        metadata={"description": "horizontal field of view, degrees; null: the kind's default"},
-    )
+        metadata={"description": "horizontal field of view, degrees; null: the kind's default",
+                  "exclusiveMinimum": True},
+    )  # fmt: skip
     lon = longitude()
     lat = latitude()
     kind = fields.String(validate=validate.OneOf(domain.CAMERA_KINDS))
@@ -106,8 +116,12 @@ class StatusItem(ma.Schema):
 
 class StatusBatchIn(ma.Schema):
     items = fields.List(
-        fields.Nested(StatusItem), required=True, validate=validate.Length(min=1, max=MAX_BATCH)
-    )
+        fields.Nested(StatusItem),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": "each camera at most once in a batch (422 naming the ids"
+                  " given twice)"},
+    )  # fmt: skip
 
 
 class StatusBatchOut(ma.Schema):

@@ -178,15 +178,14 @@ class LiveCoverageIndex:
             slots = np.empty(len(kept), dtype=np.int64)
             moved = np.ones(len(kept), dtype=bool)
             for j, cam in enumerate(kept):
-                slot = self._slot_of.get(cam)
-                if slot is None:
-                    slot = self._free.pop()
-                    self._slot_of[cam] = slot
-                elif np.array_equal(self._boxes[slot], boxes[j]):
+                held = self._slot_of.get(cam)
+                if held is None:
+                    held = self._slot_of[cam] = self._free.pop()
+                elif np.array_equal(self._boxes[held], boxes[j]):
                     moved[j] = False  # a status report: the tree already has the right box
                 else:
-                    self._tree.delete(slot, tuple(self._boxes[slot]))
-                slots[j] = slot
+                    self._tree.delete(held, tuple(self._boxes[held]))
+                slots[j] = held
             for name, value in rows.items():
                 self._columns[name][slots] = value
             self._boxes[slots] = boxes

@@ -169,6 +169,9 @@ SEMANTIC_422 = {
     " lie within its radius",
     "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
     " valid area inside the country; cameras owned for a hull",
+    "POST /v1/cameras/status": "each camera at most once in a batch",
+    "POST /v1/cameras/survey": "a survey CSV (camera_id, heading_deg and/or fov_deg) whose every"
+    " row is good",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: schemathesis 4's warnings (all shown by default).
