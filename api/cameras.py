@@ -25,7 +25,6 @@ from marshmallow import fields, validate
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.schemas import INT64_MAX, Blueprint, Float, Id, Text
-from api.spatial import latitude, longitude
 from geo import domain
 from geo.errors import InvalidInput, NotFound
 from geo.ingest.survey import read_survey
@@ -85,8 +84,16 @@ class CameraPatchIn(ma.Schema):
         metadata={"description": "horizontal field of view, degrees; null: the kind's default",
                   "exclusiveMinimum": True},
     )  # fmt: skip
-    lon = longitude()
-    lat = latitude()
+    lon = Float(
+        validate=validate.Range(min=-180, max=180),
+        metadata={"description": "new position: longitude, degrees (EPSG:4326), inside the"
+                  " country bounds (GILMOK_COUNTRY_BOUNDS)"},
+    )  # fmt: skip
+    lat = Float(
+        validate=validate.Range(min=-90, max=90),
+        metadata={"description": "new position: latitude, degrees (EPSG:4326), inside the"
+                  " country bounds"},
+    )  # fmt: skip
     kind = fields.String(validate=validate.OneOf(domain.CAMERA_KINDS))
 
     @ma.validates_schema
@@ -170,6 +177,14 @@ class Camera(MethodView):
         owner, org = _owner()
         if camera_id > INT64_MAX:
             raise camera_not_found(camera_id)
+        if "lon" in body:
+            x0, y0, x1, y1 = app_state().settings.country_bounds
+            if not (x0 <= body["lon"] <= x1 and y0 <= body["lat"] <= y1):
+                raise InvalidInput(
+                    f"({body['lon']}, {body['lat']}) is outside the country bounds"
+                    f" ({x0}, {y0}, {x1}, {y1})",
+                    details={"field": "lon,lat"},
+                )
         with transaction() as conn:
             (result,) = store.correct_cameras(
                 conn, [(camera_id, body)], owner_id=owner, organization_id=org,

@@ -346,3 +346,29 @@ def test_best_passes_over_a_camera_reported_offline_since_the_incident(
     ]  # fmt: skip
     assert on_record
     assert all((c["status"], c["status_since"]) == ("online", None) for c in on_record)
+
+
+def test_a_camera_moves_only_inside_the_country(
+    client: FlaskClient, world: MapoWorld, db: Connection
+) -> None:
+    (cam,) = _own_cameras(db, world, 1)
+    headers = world.headers("municipal_centre")
+    away = client.patch(f"/v1/cameras/{cam}", json={"lon": 0.0, "lat": 0.0}, headers=headers)
+    assert away.status_code == 422
+    assert "outside the country bounds" in away.json["message"]
+    half = client.patch(f"/v1/cameras/{cam}", json={"lon": 126.95}, headers=headers)
+    assert half.status_code == 422
+    assert _changes(db, cam) == []
+    moved = client.patch(
+        f"/v1/cameras/{cam}", json={"lon": 126.9551, "lat": 37.5456}, headers=headers
+    )
+    assert moved.status_code == 200, moved.json
+    near = db.execute(
+        text(
+            "SELECT ST_DWithin(c.position, ST_Transform(ST_SetSRID(ST_MakePoint(126.9551,"
+            " 37.5456), 4326), 5179), 0.01), ST_Intersects(v.geom, c.position)"
+            " FROM camera c JOIN coverage v ON v.camera_id = c.id WHERE c.id = :c"
+        ),
+        {"c": cam},
+    ).one()
+    assert tuple(near) == (True, True)  # moved, and its coverage drawn around the new place

@@ -130,7 +130,11 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         f"SELECT min(id) FROM drill_scenario WHERE drill_id = {drill_id}"
     ).scalar_one()
     drill = {"name": "mapo-drill", "scenario_id": scenario}
+    own_camera = world.conn.exec_driver_sql(
+        f"SELECT max(id) FROM camera WHERE owner_id = {world.orgs['municipal_centre']}"
+    ).scalar_one()
     return {
+        "PATCH /v1/cameras/{camera_id}": {"camera_id": own_camera},
         "GET /v1/activations/{activation_id}": {"activation_id": activation},
         "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
         "GET /v1/incidents/{incident_id}": {"incident_id": incident},
@@ -169,6 +173,7 @@ SEMANTIC_422 = {
     " lie within its radius",
     "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
     " valid area inside the country; cameras owned for a hull",
+    "PATCH /v1/cameras/{camera_id}": "a new position inside the country bounds",
     "POST /v1/cameras/status": "each camera at most once in a batch",
     "POST /v1/cameras/survey": "a survey CSV (camera_id, heading_deg and/or fov_deg) whose every"
     " row is good",
