@@ -9,9 +9,9 @@ A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, re
   ``highway``, ``ref``, ``osm_way_id``, ``bridge``, ``tunnel``, the line running u→v;
 - ``camera``: position and what coverage needs, owner and provenance flags, and its state as
   of the export: ``status`` (online / offline / maintenance / retired), ``status_reason``,
-  ``status_since`` (ISO 8601 UTC, empty: as imported), ``heading_source`` (surveyed, osm_tag, inferred, unknown) and
-  ``last_change_seq`` (its newest change in the registry's change sequence, 0: none) — never the
-  source URL;
+  ``status_since`` (ISO 8601 UTC, empty: as imported), ``heading_source`` (surveyed,
+  osm_tag, inferred, unknown) and ``last_change_seq`` (its newest change in the registry's
+  change sequence, 0: none) — never the source URL;
 - ``coverage``: the stored coverage polygons (``camera_id``, ``level``, ``range_m``);
 - ``import_batch`` (no geometry): each import's counts and its report as JSON.
 

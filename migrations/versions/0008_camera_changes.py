@@ -28,7 +28,9 @@ APP_ROLE = "gilmok_app"
 def upgrade() -> None:
     op.drop_constraint(op.f("ck_camera_status"), "camera", type_="check")
     op.create_check_constraint(
-        op.f("ck_camera_status"), "camera", "status IN ('online', 'offline', 'maintenance', 'retired')"
+        op.f("ck_camera_status"),
+        "camera",
+        "status IN ('online', 'offline', 'maintenance', 'retired')",
     )
     op.add_column(
         "camera", sa.Column("status_reason", sa.Text(), server_default="", nullable=False)
