@@ -23,6 +23,11 @@ gunicorn workers serving:
    both workers). wrk is closed-loop: it sends as fast as the two workers answer, which is
    more than the 300 req/s the goal names whenever its req/s is above that. Goal: p99 < 25 ms.
 
+3. **The query's own cost with the changes applied**, in this process (no server): the snapshot
+   loaded from the database, then every change made above applied to a live index over it;
+   ``cameras_watching`` on the same cordons with the bare snapshot index and with the live
+   one, interleaved so that the machine's load weighs on both alike (medians).
+
 Everything shares this machine's cores (server, PostgreSQL, wrk, the writer, the poller); the
 load average is printed beside the figures.
 """
@@ -30,6 +35,7 @@ load average is printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -52,9 +58,14 @@ from api.keys import issue_api_key
 from bench.api_approaches import _free_port, ensure_wrk, run_wrk, start_server, warm_up
 from bench.core_query import incident_points, load_data
 from bench.national import bench_database
+from geo.approaches import find_approaches
+from geo.cordon import CordonOptions
+from geo.errors import GilmokError
+from geo.live_index import LiveCoverageIndex
+from geo.select import cameras_watching
 from geo.settings import Settings, load_settings
-from geo.store import connect, orgs
-from geo.store.snapshot import load_road_networks
+from geo.store import camera_changes, connect, orgs
+from geo.store.snapshot import load_road_networks, load_snapshot
 
 
 def _call(url: str, key: str, *, method: str = "GET", body: Any = None) -> tuple[int, dict, Any]:
@@ -173,6 +184,34 @@ class Writer(threading.Thread):
             self.stop.wait(max(0.0, started + n * self.interval - time.monotonic()))
 
 
+def query_overhead(url: URL, settings: Settings, points: np.ndarray) -> tuple[float, float, int]:
+    """Median ms of ``cameras_watching`` with the bare index and with every change applied."""
+    engine = connect(url)
+    with engine.connect() as conn:
+        snapshot = load_snapshot(
+            conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
+        )
+        upto, rows = camera_changes.changed_since(conn, 0)
+    engine.dispose()
+    live = LiveCoverageIndex(snapshot.index)
+    live.apply(rows, seq=upto)
+    network = snapshot.networks[0].roads
+    cordons = []
+    for lon, lat in points:
+        with contextlib.suppress(GilmokError):
+            cordons.append(find_approaches(network, (lon, lat), CordonOptions(radius_m=500.0)))
+    bare, changed = [], []
+    for _ in range(3):
+        for cordon in cordons:
+            t0 = time.perf_counter()
+            cameras_watching(snapshot.index, cordon)
+            t1 = time.perf_counter()
+            cameras_watching(live, cordon)
+            changed.append(time.perf_counter() - t1)
+            bare.append(t1 - t0)
+    return float(np.median(bare) * 1e3), float(np.median(changed) * 1e3), live.delta_size
+
+
 def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     wrk = ensure_wrk()
     engine = connect(url)
@@ -242,6 +281,7 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+    base_ms, live_ms, delta = query_overhead(url, settings, points)
     load = ", ".join(f"{v:.2f}" for v in load_before + load_mid + os.getloadavg())
     print(f"\nload average (1, 5, 15 min) before, between, after: {load} on"
           f" {os.cpu_count()} cores")  # fmt: skip
@@ -263,6 +303,9 @@ def run(url: URL, settings: Settings, args: argparse.Namespace) -> None:
         f"ratio p99 with writes / without: {busy['p99'] / quiet['p99']:.2f};"
         " goals: p99 < 25 ms, > 300 req/s, zero errors"
     )
+    print(f"cameras_watching in process, {delta:,} changed cameras applied as a delta: median"
+          f" {live_ms:.3f} ms, beside the bare snapshot index {base_ms:.3f} ms (same cordons,"
+          f" interleaved): {live_ms / base_ms:.2f}x")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
