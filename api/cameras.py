@@ -233,6 +233,8 @@ class Survey(MethodView):
         """Upload a survey of the centre's cameras (headings, fields of view): all or nothing;
         a file with a bad row is 422, its report (each bad row by line and field) in details"""
         owner, org = _owner()
+        if (request.content_length or 0) > MAX_SURVEY_BYTES:
+            raise InvalidInput(f"the survey file is larger than {MAX_SURVEY_BYTES} bytes")
         data = request.get_data(cache=False)
         if len(data) > MAX_SURVEY_BYTES:
             raise InvalidInput(f"the survey file is larger than {MAX_SURVEY_BYTES} bytes")

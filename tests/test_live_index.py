@@ -179,7 +179,7 @@ def test_deltas_answer_as_a_rebuilt_snapshot(
         rng = np.random.default_rng(seed)
         x0, y0, x1, y1 = 126.945, 37.54, 126.965, 37.555
         points = [(lon + rng.normal(0, 0.001), lat + rng.normal(0, 0.001)) for lon, lat in touched]
-        points += [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(12)]
+        points += [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(24)]
         network = base.networks[0].roads
         got = _answers(network, live, points)
         want = _answers(rebuilt.networks[0].roads, rebuilt.index, points)
