@@ -239,22 +239,16 @@ class LiveCoverageIndex:
         base_rows, base_local = np.unique(rows, return_inverse=True)
         base_cols = index_rows(self.base, base_rows)
         n_base = base_rows.shape[0]
-        if slots.shape[0]:
-            delta = index_from_rows(delta_cols, crs=self.crs, max_range_m=self.max_range_m)
-            d_geom, d_cam, d_near = delta.decide_pairs(
-                x, y, part, owner, n, ints(cand_geom), ints(local), level=level
-            )
-            columns = {
-                name: np.concatenate([base_cols[name], delta_cols[name]]) for name in base_cols
-            }
-        else:
-            d_geom = d_cam = np.empty(0, dtype=np.int64)
-            d_near = np.empty(0)
-            columns = base_cols
+        # one small index of the cameras found, base rows first: it decides the delta's
+        # candidates (the base's own decided them already) and ranks them all
+        columns = {name: np.concatenate([base_cols[name], delta_cols[name]]) for name in base_cols}
         merged = index_from_rows(columns, crs=self.crs, max_range_m=self.max_range_m)
+        d_geom, d_cam, d_near = merged.decide_pairs(
+            x, y, part, owner, n, ints(cand_geom), ints(local + n_base), level=level
+        )
         return (
             np.concatenate([pair_geom, d_geom]).astype(np.int64),
-            np.concatenate([base_local.reshape(-1), d_cam + n_base]).astype(np.int64),
+            np.concatenate([base_local.reshape(-1), d_cam]).astype(np.int64),
             np.concatenate([near, d_near]),
             merged,
         )
@@ -269,9 +263,9 @@ class LiveCoverageIndex:
         b = np.asarray(bounds, dtype=np.float64)
         # one tree query for the lines' common box (each tree query costs tens of µs), then
         # each line's box against the few boxes found
-        low = np.array([[b[:, 0].min(), b[:, 1].min()]])
-        high = np.array([[b[:, 2].max(), b[:, 3].max()]])
-        found = np.asarray(self._tree.intersection_v(low, high)[0], dtype=np.int64)
+        whole = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                 float(b[:, 3].max()))  # fmt: skip
+        found = np.fromiter(self._tree.intersection(whole), dtype=np.int64)
         if found.shape[0] == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
