@@ -99,9 +99,13 @@ def create_app(
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     app.before_request(refuse_unstorable_text)
+    from api.live_changes import stamp_response
+
+    app.after_request(stamp_response)
     for module in (health, sessions, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
     from api import (
+        cameras,
         control_points,
         events,
         feed_queue,
@@ -114,7 +118,16 @@ def create_app(
     )
 
     snapshot.init_app(app)
-    for module in (spatial, incidents, feed_requests, feed_queue, control_points, events, ogc):
+    for module in (
+        spatial,
+        incidents,
+        feed_requests,
+        feed_queue,
+        control_points,
+        cameras,
+        events,
+        ogc,
+    ):
         api.register_blueprint(module.blp)
     for name, scheme in platform_events.SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)

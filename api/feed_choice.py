@@ -58,8 +58,9 @@ def choose_cameras(
     """The cameras asked for, checked: they exist, are in service, belong to the incident, and
     stand inside the area of an activation in force that covers the incident.
 
-    With ``best``, the k best online cameras of each approach among those that may be
-    requested (inside an activation's area); with ``camera_ids``, a camera outside is refused.
+    With ``best``, the k best cameras of each approach that are online now among those that may
+    be requested (inside an activation's area); with ``camera_ids``, a camera outside is
+    refused.
     """
     on_record = {c["camera_id"] for a in approaches for c in a.cameras}
     point = (incident.lon, incident.lat)
@@ -68,6 +69,13 @@ def choose_cameras(
         ranked = [
             [c["camera_id"] for c in sorted(a.cameras, key=lambda c: c["rank"]) if c["online"]]
             for a in approaches
+        ]
+        # online when the incident was answered is not enough: a camera reported offline or in
+        # maintenance since then is passed over too
+        recorded = list(dict.fromkeys(i for online in ranked for i in online))
+        now = camera_store.cameras_by_id(conn, recorded)
+        ranked = [
+            [i for i in online if i in now and now[i].status == "online"] for online in ranked
         ]
         candidates = list(dict.fromkeys(i for online in ranked for i in online))
         if not candidates:

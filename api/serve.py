@@ -216,9 +216,13 @@ def stop_expiry_loop(arbiter: Any, worker: Any) -> None:  # noqa: ARG001 (gunico
 
 
 def prepare_worker(worker: Any) -> None:
-    """gunicorn ``post_worker_init``: start the expiry loop, then load the snapshot."""
+    """gunicorn ``post_worker_init``: start the expiry loop, load the snapshot, then listen for
+    camera changes (:mod:`api.live_changes`: one listener per worker process)."""
+    from api.live_changes import start_listener
+
     start_expiry_loop(worker)
     load_snapshot_before_serving(worker)
+    start_listener(worker.wsgi)
 
 
 def default_workers() -> int:

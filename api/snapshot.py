@@ -12,8 +12,11 @@ graphs and the coverage index), never from a query per request. The cache:
   ``check_interval_s`` seconds (default :data:`CHECK_INTERVAL_S`); when it changed, the request
   that noticed reloads while other threads keep answering from the snapshot they have; the new
   one replaces it whole (readers hold a reference, so a swap never mixes two snapshots);
-- does not see edits in place (a camera's status set by hand): they are picked up with the next
-  import, or by :meth:`SnapshotCache.invalidate`;
+- holds, beside the snapshot, its :class:`geo.live_index.LiveCoverageIndex`: the snapshot's
+  coverage index with the camera changes made since (status, position, heading, field of view,
+  kind, added and removed cameras), which :meth:`SnapshotCache.refresh_changes` brings up to
+  the registry's change sequence; the process's one listener (:mod:`api.live_changes`) calls it
+  when PostgreSQL notifies a change, and once a second whatever it heard;
 - once a snapshot is loaded, freezes the heap (``gc.freeze``): the garbage collector's full
   passes no longer walk the snapshot's objects.
 
@@ -27,11 +30,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app
 
 from api.context import transaction
+from geo.live_index import CameraState, LiveCoverageIndex
 from geo.registry import RegistrySnapshot
+from geo.store import camera_changes
 from geo.store.cameras import registry_version
 from geo.store.snapshot import load_shared_snapshot
 
@@ -65,12 +71,28 @@ class SnapshotCache:
         self._loaded_version: Version | None = None
         self._checked_at = 0.0
         self._pinned = False
+        self._live: LiveCoverageIndex | None = None
+        self._changes: Callable[[int], tuple[int, Any]] | None = None
+        self._states: Callable[[], dict[Any, CameraState]] | None = None
+        self._refresh_lock = threading.Lock()
         self.loads = 0
 
+    def follow_changes(
+        self,
+        changes: Callable[[int], tuple[int, Any]],
+        states: Callable[[], dict[Any, CameraState]],
+    ) -> None:
+        """Where camera changes come from: ``changes(after)`` gives (the change sequence now,
+        the current rows of the cameras changed after ``after``); ``states()`` the status of
+        the cameras not online, read when a snapshot loads."""
+        self._changes, self._states = changes, states
+
     def install(self, snapshot: RegistrySnapshot) -> None:
-        """Use ``snapshot`` from now on and never reload it (tests, benchmarks)."""
+        """Use ``snapshot`` from now on and never reload it (tests, benchmarks); changes are
+        applied to it only by explicit calls of :meth:`refresh_changes`."""
         with self._lock:
             self._snapshot, self._pinned = snapshot, True
+            self._live = LiveCoverageIndex(snapshot.index, applied_seq=snapshot.change_seq)
 
     def invalidate(self) -> None:
         """Reload at the next request, whatever the version says."""
@@ -79,7 +101,14 @@ class SnapshotCache:
 
     def _load(self) -> RegistrySnapshot:
         snapshot, version = self._loader()
-        self._snapshot, self._loaded_version = snapshot, version
+        states = self._states() if self._states is not None else {}
+        live = LiveCoverageIndex(snapshot.index, states=states, applied_seq=snapshot.change_seq)
+        if self._changes is not None:
+            # Changes the snapshot was not built with: applied before it answers anything.
+            upto, rows = self._changes(live.applied_seq)
+            if upto > live.applied_seq:
+                live.apply(rows, seq=upto)
+        self._snapshot, self._live, self._loaded_version = snapshot, live, version
         self._checked_at = self._clock()
         self.loads += 1
         _freeze_heap()
@@ -114,6 +143,33 @@ class SnapshotCache:
         finally:
             self._lock.release()
 
+    @property
+    def applied_seq(self) -> int | None:
+        """The change sequence this process's answers reflect (None before the first load)."""
+        live = self._live
+        return None if live is None else live.applied_seq
+
+    def live(self) -> LiveCoverageIndex:
+        """The snapshot's coverage index with the camera changes applied so far."""
+        self.get()
+        live = self._live
+        assert live is not None
+        return live
+
+    def refresh_changes(self) -> int:
+        """Apply the camera changes made since the live index's change sequence; the number of
+        cameras applied. One caller at a time; answers keep flowing meanwhile."""
+        if self._changes is None or self._live is None:
+            return 0
+        with self._refresh_lock:
+            live = self._live
+            upto, rows = self._changes(live.applied_seq)
+            if upto <= live.applied_seq:
+                return 0
+            live.apply(rows, seq=upto)
+            log.debug("camera changes applied up to %d: %d cameras", upto, len(rows))
+            return len(rows)
+
 
 def _freeze_heap() -> None:
     """Take what is alive now (above all the snapshot's millions of objects) out of the garbage
@@ -129,8 +185,11 @@ def _load_from_app() -> tuple[RegistrySnapshot, Version]:
 
     settings = app_state().settings
     with transaction(bounded=False) as conn:
-        # The version is read first: a change landing during the load is seen at the next
-        # check. The snapshot is mapped from the machine's snapshot folder, built there once.
+        # The registry's version (import batches, camera and network ids) keys the machine's
+        # shared snapshot folder, mapped here and built once by the first process to need it. A
+        # folder holds the tables as they stood at its build, camera changes included, but is
+        # not keyed by them: the live index replays the current state of every camera changed
+        # in the change log (idempotent) before this snapshot answers (SnapshotCache._load).
         shared = load_shared_snapshot(
             conn,
             folder=settings.snapshot_dir,
@@ -138,8 +197,22 @@ def _load_from_app() -> tuple[RegistrySnapshot, Version]:
             max_range_m=settings.max_coverage_range_m,
         )
     assert shared is not None  # waits for a build in progress
+    shared.snapshot.change_seq = 0
     batch, camera, network = shared.version.registry
     return shared.snapshot, (batch, camera, network)
+
+
+def _changes_from_app(after: int) -> tuple[int, Any]:
+    with transaction() as conn:
+        return camera_changes.changed_since(conn, after)
+
+
+def _states_from_app() -> dict[Any, CameraState]:
+    with transaction() as conn:
+        return {
+            cam: CameraState(status, reason, since.isoformat() if since else None)
+            for cam, status, reason, since in camera_changes.not_online(conn)
+        }
 
 
 def _version_from_app() -> Version:
@@ -150,6 +223,7 @@ def _version_from_app() -> Version:
 def init_app(app: Flask) -> SnapshotCache:
     """Give ``app`` its snapshot cache (``app.extensions["gilmok.snapshot"]``)."""
     cache = SnapshotCache(_load_from_app, _version_from_app)
+    cache.follow_changes(_changes_from_app, _states_from_app)
     app.extensions[EXTENSION] = cache
     return cache
 
@@ -167,3 +241,8 @@ def snapshot_cache(app: Flask | None = None) -> SnapshotCache:
 def current_snapshot() -> RegistrySnapshot:
     """The current app's registry snapshot."""
     return snapshot_cache().get()
+
+
+def current_index() -> LiveCoverageIndex:
+    """The current app's coverage index, with the camera changes applied so far."""
+    return snapshot_cache().live()

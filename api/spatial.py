@@ -27,7 +27,7 @@ from marshmallow import fields, validate
 from api.auth import requires_roles
 from api.context import transaction
 from api.schemas import Blueprint, Float, PageArgs
-from api.snapshot import current_snapshot
+from api.snapshot import current_index, current_snapshot
 from geo import domain
 from geo.cordon import MAX_RADIUS_M, MIN_RADIUS_M, CordonOptions
 from geo.errors import InvalidInput
@@ -168,7 +168,7 @@ def answer_at(lon: float, lat: float, cordon: CordonOptions, *, level: str) -> A
     """
     snapshot = current_snapshot()
     network = snapshot.network_for(lon, lat)
-    return answer_incident(network.roads, snapshot.index, (lon, lat), cordon, level=level)
+    return answer_incident(network.roads, current_index(), (lon, lat), cordon, level=level)
 
 
 class FeatureCollectionOut(ma.Schema):

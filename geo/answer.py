@@ -11,7 +11,8 @@ holds, told apart by the ``role`` property:
   ``bearing_deg``, ``blind`` and its number of online watchers;
 - ``watch_stretch``: each approach's stretch of road;
 - ``camera``: each (approach, camera) pair with ``rank``, ``dori_level``, ``px_per_m``,
-  ``facing``, ``distance_m``, ``online``, ``confidence``.
+  ``facing``, ``distance_m``, ``online``, ``status`` (online / offline / maintenance),
+  ``status_since`` (ISO 8601, or null when not known), ``confidence``.
 
 The incident, each approach (at its entry point) and each camera carry ``sigungu_code``,
 ``sigungu_name``, ``emd_code`` and ``emd_name``: the 시군구 and 읍면동 they lie in
@@ -284,6 +285,8 @@ def answer_to_geojson(
             facing=watchers.facing,
             distance_m=watchers.distance_m,
             online=watchers.online,
+            status=watchers.status,
+            status_since=watchers.status_since,
             confidence=watchers.confidence,
             **{name: values[k + 1 : k + 1 + n_watchers] for name, values in areas.items()},
         )
@@ -386,7 +389,7 @@ def format_answer_table(
                     f"{watchers.px_per_m[i]:.0f}" if np.isfinite(watchers.px_per_m[i]) else "inf",
                     "yes" if watchers.facing[i] else "",
                     f"{watchers.distance_m[i]:.0f} m",
-                    ("online" if watchers.online[i] else "OFFLINE")
+                    ("online" if watchers.online[i] else str(watchers.status[i]).upper())
                     + (" low-confidence" if watchers.confidence[i] == "low" else ""),
                 ]
             )

@@ -37,7 +37,14 @@ ROLES: Final = ("requester", "regional_centre", "municipal_centre", "planner", "
 
 CAMERA_KINDS: Final = ("fixed", "ptz", "dome")
 HEADING_SOURCES: Final = ("surveyed", "osm_tag", "inferred", "unknown")
-CAMERA_STATUSES: Final = ("online", "offline", "retired")
+#: ``maintenance``: out of service on purpose (work on the pole, a lens being cleaned); ranked
+#: last like ``offline``, which is a fault. ``retired``: the camera no longer exists.
+CAMERA_STATUSES: Final = ("online", "offline", "maintenance", "retired")
+#: Statuses a centre (or its VMS) may report; ``retired`` is removing the camera.
+REPORTED_STATUSES: Final = ("online", "offline", "maintenance")
+#: How a camera change reached the registry, and what kind of change it is.
+CAMERA_CHANGE_VIA: Final = ("api", "vms", "survey", "relay", "cli")
+CAMERA_CHANGE_KINDS: Final = ("status", "correction", "added", "removed")
 CAMERA_SOURCES: Final = ("cctv_standard", "enforcement", "osm", "manual")
 
 #: IEC 62676-4 DORI pixel densities, pixels per metre at the target, weakest first.

@@ -9,7 +9,11 @@ A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, re
   ``highway``, ``ref``, ``osm_way_id``, ``bridge``, ``tunnel``, the line running u→v;
 - ``camera``: position (and ``lon``, ``lat``), what coverage needs as typed numbers (REAL
   ``heading_deg``, ``pan_min_deg``, ``pan_max_deg``, ``mount_height_m``, …), owner, 시군구 /
-  읍면동 and provenance flags — never the source URL;
+  읍면동 and provenance flags, and its state as of the export: ``status`` (online / offline /
+  maintenance / retired), ``status_reason``, ``status_since`` (ISO 8601 UTC, empty: as
+  imported), ``heading_source`` (surveyed, osm_tag, inferred, unknown) and
+  ``last_change_seq`` (its newest change in the registry's change sequence, 0: none) — never
+  the source URL;
 - ``coverage``: each camera's coverage at every DORI level (``camera_id``, ``level``,
   ``px_per_m``, ``range_m``, ``confidence``), drawn as the import draws it
   (:func:`coverage_at_every_level`);

@@ -19,6 +19,7 @@ from geo.crs import xy_to_lonlat
 from geo.domain import CORDON_MODES, DEFAULT_DORI_LEVEL
 from geo.errors import GilmokError
 from geo.index import CoverageIndex
+from geo.live_index import LiveCoverageIndex
 from geo.network import RoadNetwork
 from geo.select import Watchers, cameras_watching
 
@@ -43,7 +44,7 @@ class Answer:
 
 def answer_incident(
     network: RoadNetwork,
-    index: CoverageIndex,
+    index: CoverageIndex | LiveCoverageIndex,
     incident: tuple[float, float],
     options: CordonOptions = DEFAULT_CORDON,
     *,

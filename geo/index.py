@@ -333,10 +333,31 @@ class CoverageIndex:
                 & (boxes[:, 1] <= gb[:, 3]) & (boxes[:, 3] >= gb[:, 1])
             )  # fmt: skip
             pair_geom, pair_cam = pair_geom[meets], pair_cam[meets]
+        return self.decide_pairs(
+            x, y, part, owner, n, ints(pair_geom), ints(pair_cam), level=level, geoms=geoms
+        )
+
+    def decide_pairs(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        part: NDArray[np.int64],
+        owner: NDArray[np.int64],
+        n: int,
+        pair_geom: NDArray[np.int64],
+        pair_cam: NDArray[np.int64],
+        *,
+        level: str,
+        geoms: NDArray[np.object_] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """Of candidate pairs (line, camera row), those whose coverage at ``level`` meets the
+        line, with the distance of :meth:`query` (the second half of :meth:`query_lines`, for
+        candidates found by another tree: :class:`geo.live_index.LiveCoverageIndex`)."""
+        strength = DORI_LEVELS.index(level)
         radius_all = self.range_by_level[strength]
         pair_geom, pair_cam, near, unsure, n_unsure = watch_pairs(
             *self.camera_disks[strength],
-            *LineVertices(x, y, part, owner, n), ints(pair_geom), ints(pair_cam),
+            *LineVertices(x, y, part, owner, n), pair_geom, pair_cam,
             ARC_TOLERANCE_M, MIN_ARC_STEP_DEG, ARC_STEP_DEG,
         )  # fmt: skip
         if n_unsure == 0:
@@ -360,6 +381,67 @@ class CoverageIndex:
         )
         near[unsure] = near_unsure
         return pair_geom[hit], pair_cam[hit], near[hit]
+
+    def camera_state(
+        self, cameras: NDArray[np.int64]
+    ) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+        """Status (``online``/``offline``) and since when (unknown here: None) of camera rows;
+        :class:`geo.live_index.LiveCoverageIndex` knows more."""
+        status = np.where(self.online[cameras], "online", "offline").astype(object)
+        return status, np.full(cameras.shape[0], None, dtype=object)
+
+    def watch_rows(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        part: ArrayLike,
+        owner: ArrayLike,
+        n: int,
+        *,
+        level: str,
+        bounds: NDArray[np.float64] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], CoverageIndex]:
+        """:meth:`query_lines`, with the index whose rows the camera numbers refer to (this
+        one; a live index answers with a small index of the cameras it found)."""
+        pair_geom, cams, near = self.query_lines(x, y, part, owner, n, level=level, bounds=bounds)
+        return pair_geom, cams, near, self
+
+
+#: The per-camera columns of a :class:`CoverageIndex` (``range_by_level`` and ``id_rank``
+#: aside), what :func:`index_rows` takes and :func:`index_from_rows` puts together.
+CAMERA_FIELDS = (
+    "camera_id", "x", "y", "kind", "heading_deg", "pan_min_deg", "pan_max_deg",
+    "heading_source", "pixels_h", "fov_deg", "grid_start_deg", "grid_span_deg", "confidence",
+    "online", "fixed", "lens_factor",
+)  # fmt: skip
+
+
+def index_rows(index: CoverageIndex, rows: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
+    """The per-camera columns of ``rows`` (``range_<level>`` for each DORI level)."""
+    out = {name: getattr(index, name)[rows] for name in CAMERA_FIELDS}
+    for level, ranges in zip(DORI_LEVELS, index.range_by_level, strict=True):
+        out[f"range_{level}"] = ranges[rows]
+    return out
+
+
+def index_from_rows(
+    columns: dict[str, NDArray[Any]], *, crs: str, max_range_m: float
+) -> CoverageIndex:
+    """A :class:`CoverageIndex` of the cameras in ``columns`` (as :func:`index_rows` gives
+    them), with no tree: for ranking and :meth:`CoverageIndex.decide_pairs` only. Ties rank by
+    the ids' order, as in the index they came from."""
+    n = int(np.asarray(columns["x"]).shape[0])
+    return CoverageIndex(
+        crs=crs,
+        max_range_m=max_range_m,
+        **{name: columns[name] for name in CAMERA_FIELDS},
+        id_rank=_id_rank(columns["camera_id"]),
+        grid=build_grid(np.empty((0, 4), dtype=np.float64)),
+        grow_m=(0.0,) * len(DORI_LEVELS),
+        range_by_level=tuple(
+            np.asarray(columns[f"range_{lv}"], dtype=np.float64).reshape(n) for lv in DORI_LEVELS
+        ),
+    )
 
 
 def _id_rank(camera_id: Any) -> NDArray[np.int64]:

@@ -58,6 +58,9 @@ class RegistrySnapshot:
     crs: str
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    #: the registry's camera change sequence the snapshot reflects (changes after it are
+    #: applied in memory: :class:`geo.live_index.LiveCoverageIndex`)
+    change_seq: int = 0
 
     @classmethod
     def build(

@@ -3,7 +3,8 @@
 A camera *watches* an approach when its coverage at the requested DORI level intersects the
 approach's watch stretch. The watchers of one approach are ranked:
 
-1. online before offline (offline cameras are listed, last, and flagged);
+1. online before offline or in maintenance (those are listed, last, flagged with their status
+   and since when);
 2. the DORI level reached on the stretch: the pixel density at the nearest point of the
    stretch inside the camera's coverage (never below the requested level);
 3. facing the traffic: the camera can look within ±60° of the reverse of the direction of
@@ -28,6 +29,7 @@ from geo.coverage import DORI_LEVELS, level_px_per_m
 from geo.domain import DORI_PX_PER_M
 from geo.index import CoverageIndex
 from geo.kernels.watch import ApproachPoints, Ranking, WatchPairs, rank_watchers
+from geo.live_index import LiveCoverageIndex
 
 #: A camera faces the traffic when it can look within this angle of it, degrees.
 FACING_TOLERANCE_DEG = 60.0
@@ -56,7 +58,10 @@ class Watchers:
     distance_m
         From the camera to the crossing point, metres.
     online, confidence
-        Camera status, and ``"low"`` where its coverage rests on an unknown or inferred heading.
+        Whether the camera is online, and ``"low"`` where its coverage rests on an unknown or
+        inferred heading.
+    status, status_since
+        ``online``, ``offline`` or ``maintenance``, and since when (ISO 8601; None: unknown).
     x, y, kind
         Camera position (metres, working CRS) and kind.
     blind
@@ -78,6 +83,8 @@ class Watchers:
     y: NDArray[np.float64]
     kind: NDArray[np.object_]
     blind: NDArray[np.bool_]
+    status: NDArray[np.object_]
+    status_since: NDArray[np.object_]
 
     def __len__(self) -> int:
         return int(self.approach.shape[0])
@@ -114,14 +121,19 @@ def facing_traffic(
 
 
 def cameras_watching(
-    index: CoverageIndex, approaches: Approaches | Cordon, *, level: str = "observe"
+    index: CoverageIndex | LiveCoverageIndex,
+    approaches: Approaches | Cordon,
+    *,
+    level: str = "observe",
 ) -> Watchers:
     """The cameras watching each approach at DORI ``level``, ranked, and the blind approaches.
 
     Parameters
     ----------
     index
-        From :func:`geo.index.build_coverage_index`, in the same working CRS as the approaches.
+        From :func:`geo.index.build_coverage_index`, in the same working CRS as the approaches,
+        or a :class:`geo.live_index.LiveCoverageIndex` (a snapshot's index with the camera
+        changes made since).
     approaches
         A :class:`geo.approaches.Cordon` or its ``approaches``.
     level
@@ -133,13 +145,14 @@ def cameras_watching(
     level_idx = DORI_LEVELS.index(level)
     k = len(approaches)
     # the nearest point of the stretch inside the coverage sets the pixel density there
-    pair_app, cams, near = index.query_lines(
+    pair_app, cams, near, rows = index.watch_rows(
         approaches.stretch_x, approaches.stretch_y, approaches.stretch_part,
         approaches.stretch_owner, k, level=level, bounds=approaches.stretch_bounds,
     )  # fmt: skip
     n = pair_app.shape[0]
     if n == 0:
-        return _no_watchers(index, level, k)
+        return _no_watchers(rows, level, k)
+    live, index = index, rows
     ranked = Ranking._make(
         rank_watchers(
             *WatchPairs(pair_app, cams, near), *index.camera_columns,
@@ -150,11 +163,16 @@ def cameras_watching(
     approach, cams, rank = ranked.ints
     px_per_m, distance_m, x, y = ranked.values
     facing, online = ranked.flags
+    camera_id = np.asarray(index.camera_id[cams], dtype=object)
+    if isinstance(live, LiveCoverageIndex):
+        status, since = live.camera_state(camera_id, online)
+    else:
+        status, since = index.camera_state(cams)
     return Watchers(
         requested_level=level,
         approach=approach,
         camera=cams,
-        camera_id=np.asarray(index.camera_id[cams], dtype=object),
+        camera_id=camera_id,
         rank=rank,
         level=_LEVEL_NAMES[ranked.level],
         px_per_m=px_per_m,
@@ -166,6 +184,8 @@ def cameras_watching(
         y=y,
         kind=index.kind[cams],
         blind=ranked.blind,
+        status=status,
+        status_since=since,
     )
 
 
@@ -179,4 +199,5 @@ def _no_watchers(index: CoverageIndex, level: str, k: int) -> Watchers:
         level=np.empty(0, dtype=str), px_per_m=floats, facing=flags, distance_m=floats,
         online=flags, confidence=index.confidence[:0], x=floats, y=floats,
         kind=index.kind[:0], blind=np.ones(k, dtype=bool),
+        status=np.empty(0, dtype=object), status_since=np.empty(0, dtype=object),
     )  # fmt: skip

@@ -138,6 +138,8 @@ def reference_answer_to_geojson(
                     "facing": watchers.facing[i],
                     "distance_m": watchers.distance_m[i],
                     "online": watchers.online[i],
+                    "status": watchers.status[i],
+                    "status_since": watchers.status_since[i],
                     "confidence": watchers.confidence[i],
                     **area(watchers.x[i], watchers.y[i]),
                 }

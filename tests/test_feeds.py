@@ -422,6 +422,13 @@ def test_a_camera_source_down_fails_that_feed_only(world: World, relay: JanusRel
         "the camera has no source URL registered",
     )
     assert "feed.failed" in _actions(world, "feed_request", bad)
+    # the camera the relay cannot open is offline from now on, with the reason (never its URL)
+    state = _row(world, "SELECT status, status_reason FROM camera WHERE id = :id",
+                 id=world.missing_camera)  # fmt: skip
+    assert tuple(state) == ("offline", "the relay cannot open the camera's video source")
+    via = _row(world, "SELECT via FROM camera_change WHERE camera_id = :id ORDER BY id DESC",
+               id=world.missing_camera)  # fmt: skip
+    assert via[0] == "relay"
     streams = [o["viewer"][0]["stream"] for o in (offers[0], offers[3]) if o]
     wait_flowing(relay, streams)
     assert [_request_state(world, r)[0] for r in good] == ["provisioned", "provisioned"]

@@ -186,10 +186,14 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         cookie = signed.headers["Set-Cookie"].split(";", 1)[0]
         SESSIONS[use] = {"Cookie": cookie, "X-CSRF-Token": signed.json["csrf_token"]}
     platform_key, event = _platform(app, world)
+    own_camera = world.conn.exec_driver_sql(
+        f"SELECT max(id) FROM camera WHERE owner_id = {world.orgs['municipal_centre']}"
+    ).scalar_one()
     return {
         "platform": {"key": platform_key},  # not an operation: the key of the platform's one
         "GET /v1/platform/events/{event_id}": {"event_id": event},
         "POST /v1/platform/events/{event_id}/activate": {"event_id": event},
+        "PATCH /v1/cameras/{camera_id}": {"camera_id": own_camera},
         "GET /v1/activations/{activation_id}": {"activation_id": activation},
         "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
         "GET /v1/incidents/{incident_id}": {"incident_id": incident},
@@ -239,6 +243,10 @@ SEMANTIC_422 = {
     "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
     " valid area inside the country; cameras owned for a hull",
     "POST /v1/platform/events": "coordinates as decimals in the roads; a subscribed event type",
+    "PATCH /v1/cameras/{camera_id}": "a new position inside the country bounds",
+    "POST /v1/cameras/status": "each camera at most once in a batch",
+    "POST /v1/cameras/survey": "a survey CSV (camera_id, heading_deg and/or fov_deg) whose every"
+    " row is good",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: The OGC API's operations answer a parameter that is not valid 400, as its standard asks; a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,7 +12,8 @@ from api.cli.common import Context, checked_engine, cli_actor, domain_errors, fa
 
 @click.group()
 def cameras() -> None:
-    """The camera registry's source URLs (secrets that go to the relay and nowhere else)."""
+    """The camera registry: source URLs (secrets that go to the relay and nowhere else),
+    inferred and surveyed headings."""
 
 
 @cameras.command("set-source")
@@ -53,3 +55,38 @@ def cameras_infer_headings(ctx: Context) -> None:
         f" (one-way road, facing the oncoming traffic), {report.both_senses} beside a two-way"
         f" road (axis recorded, heading still unknown), {report.no_road} with no road near"
     )
+
+
+@cameras.command("survey")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--centre", help="Only this centre's cameras (its name); others are rejected.")
+@click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
+@pass_context
+@domain_errors
+def cameras_survey(ctx: Context, file: Path, centre: str | None, dry_run: bool) -> None:
+    """Apply a survey CSV of headings and fields of view (camera_id, heading_deg, fov_deg).
+
+    All or nothing: a file with any bad row changes nothing; each bad row is named by line and
+    field. A heading given becomes a surveyed one. UTF-8 (with or without BOM) or CP949.
+    """
+    from geo.errors import ImportFileError
+    from geo.ingest.survey import read_survey
+    from geo.store.camera_changes import apply_survey
+    from geo.store.orgs import get_organization
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"{file}: cannot be read ({exc.strerror})") from exc
+    rows, report = read_survey(data, file.name)
+    with checked_engine(ctx).begin() as conn:
+        owner = get_organization(conn, centre).id if centre else None
+        apply_survey(
+            conn, rows, report, owner_id=owner, organization_id=owner, actor=cli_actor(),
+            via="cli", max_range_m=ctx.settings.max_coverage_range_m, dry_run=dry_run,
+        )  # fmt: skip
+    click.echo(report.summary())
+    for rejection in report.rejections:
+        click.echo(f"  {rejection}")
+    if report.rejected:
+        sys.exit(1)

@@ -29,7 +29,7 @@ from api.relay.base import Grant, Relay, RelayedStream, utc_now
 from api.relay.errors import CameraSourceUnavailable, RelayRefused, RelayUnavailable
 from api.settings import Settings
 from geo.errors import GilmokError
-from geo.store import audit, feed_sessions
+from geo.store import audit, camera_changes, feed_sessions
 
 #: Reason kept on an approved request the relay could not take yet.
 RELAY_NOT_CONFIGURED = "approved, not provisioned: relay not configured"
@@ -139,6 +139,7 @@ def provision_requests(
                 _defer(conn, target, reason, actor=actor)
             elif isinstance(outcome, GilmokError):
                 _fail(conn, target, "the relay cannot pull the camera's video source", actor=actor)
+                _mark_offline(conn, target.camera_id, actor=actor)
             else:
                 session_id = _record_session(conn, relay, target, outcome, actor=actor)
                 offers[target.id] = offer(target.id, session_id, target.camera_id, outcome)
@@ -215,6 +216,19 @@ def _defer(
         return
     feed_sessions.set_request_status(conn, target.id, "approved", reason)
     _audit(conn, target, "feed.provision_deferred", actor=actor, details={"reason": reason})
+
+
+#: The status reason of a camera whose source the relay could not open (never the URL).
+SOURCE_FAILED = "the relay cannot open the camera's video source"
+
+
+def _mark_offline(conn: Connection, camera_id: int, *, actor: str) -> None:
+    """A camera the relay cannot open is offline until its centre says otherwise: answers rank
+    it last from now on (a camera change, as a centre's report would be)."""
+    camera_changes.set_statuses(
+        conn, [(camera_id, "offline", SOURCE_FAILED)], owner_id=None, organization_id=None,
+        actor=actor, via="relay",
+    )  # fmt: skip
 
 
 def _fail(

@@ -195,6 +195,11 @@ def read_csv_table(path: str | os.PathLike[str], *, what: str) -> CsvTable:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImportFileError(f"{name}: cannot be read ({exc.strerror})") from exc
+    return csv_table_from_bytes(data, name, what=what)
+
+
+def csv_table_from_bytes(data: bytes, name: str, *, what: str) -> CsvTable:
+    """:func:`read_csv_table` of a file's bytes (an upload), named ``name`` in messages."""
     if not data.strip():
         raise ImportFileError(f"{name}: the file is empty; expected {what}")
     kind = sniff_kind(data[:8192])

@@ -127,6 +127,8 @@ def approach_rows(answer: Answer) -> list[dict[str, Any]]:
                 "faces_traffic": bool(w.facing[i]),
                 "distance_m": _round(float(w.distance_m[i]), 1),
                 "online": bool(w.online[i]),
+                "status": str(w.status[i]),
+                "status_since": w.status_since[i],
                 "confidence": str(w.confidence[i]),
                 "kind": str(w.kind[i]),
             }

@@ -204,6 +204,10 @@ class Camera(AdminAreaColumns, Base):
     megapixels: Mapped[float | None] = mapped_column(Float)
     purpose: Mapped[str] = mapped_column(Text, server_default="")
     status: Mapped[str] = mapped_column(Text, server_default="online")
+    #: why the camera is offline or in maintenance, as its centre reported it
+    status_reason: Mapped[str] = mapped_column(Text, server_default="")
+    #: when the status last changed (NULL: as imported)
+    status_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     address: Mapped[str] = mapped_column(Text, server_default="")
     direction_text: Mapped[str] = mapped_column(Text, server_default="")
     #: the camera's stream URL: a secret that goes to the relay and never to a requester
@@ -230,6 +234,31 @@ class Coverage(Base):
     range_m: Mapped[float] = mapped_column(Float)
     confidence: Mapped[str] = mapped_column(Text)
     geom: Mapped[Any] = mapped_column(_geom("POLYGON"))
+
+
+class CameraChange(Base):
+    """One change to a camera after its import; ``id`` is the registry's change sequence.
+
+    ``previous``/``current`` hold the changed columns before and after (position as lon/lat).
+    A statement-level trigger notifies ``gilmok_camera_change`` (migration 0008).
+    """
+
+    __tablename__ = "camera_change"
+    __table_args__ = (
+        _one_of("via", domain.CAMERA_CHANGE_VIA),
+        _one_of("change", domain.CAMERA_CHANGE_KINDS),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    actor: Mapped[str] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(Text)
+    change: Mapped[str] = mapped_column(Text)
+    previous: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    current: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class RoadNetwork(Base):
