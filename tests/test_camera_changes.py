@@ -52,11 +52,12 @@ def test_changes_are_read_back_in_sequence_as_current_state(
     first = camera_changes.set_statuses(
         db, [(a, "offline", "x"), (b, "maintenance", "y")], **common
     )
-    assert [r.seq for r in first] == [start + 1, start + 2]
+    # In sequence (a sequence may skip numbers a rolled-back transaction took: not gapless).
+    assert start < first[0].seq < first[1].seq
     (moved,) = camera_changes.correct_cameras(db, [(a, {"heading_deg": 33.0})], via="api", **common)
-    assert moved.seq == start + 3
+    assert moved.seq > first[1].seq
     upto, rows = camera_changes.changed_since(db, start)
-    assert upto == start + 3
+    assert upto == moved.seq
     state = rows.set_index("id")
     assert sorted(state.index) == sorted([a, b])  # one row a camera, however many changes
     assert state.loc[a, "status"] == "offline"
