@@ -15,7 +15,8 @@ for arg in "$@"; do
   case "$arg" in
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
                     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-                    gstreamer1.0-tools python3-gi) ;;
+                    gstreamer1.0-tools python3-gi
+                    chromium chromium-driver iproute2) ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done
@@ -73,6 +74,17 @@ fi
 if [ "$(psql_admin -c "SELECT pg_has_role('gilmok_service', 'gilmok', 'MEMBER')")" = "t" ]; then
   say "gilmok_service is a member of the owner gilmok: revoke that (REVOKE gilmok FROM gilmok_service)"
   exit 1
+fi
+# The browser tests run `gilmok serve` inside a network namespace of their own (tests/netns.py),
+# where 127.0.0.1:5432 is not this server: they reach PostgreSQL through its unix socket, with the
+# same passwords as over TCP (Debian's default for the socket is peer authentication).
+hba=$(psql_admin -c "SHOW hba_file")
+if ! grep -qE '^local[[:space:]]+all[[:space:]]+gilmok,gilmok_service[[:space:]]+scram-sha-256' "$hba"; then
+  say "PostgreSQL: gilmok and gilmok_service may log in with their passwords on the unix socket"
+  awk '!done && /^local[[:space:]]+all[[:space:]]+all[[:space:]]/ {
+         print "local   all             gilmok,gilmok_service                   scram-sha-256"; done=1 }
+       { print }' "$hba" >"$hba.gilmok" && cat "$hba.gilmok" >"$hba" && rm -f "$hba.gilmok"
+  psql_admin -c "SELECT pg_reload_conf()" >/dev/null
 fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='gilmok'")" != "1" ]; then
   say "creating database gilmok"
