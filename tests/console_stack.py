@@ -155,7 +155,7 @@ class ConsoleStack:
                 raise RuntimeError(f"gilmok serve exited:\n{self.serve_log.read_text()[-3000:]}")
             try:
                 status, body = self.api("GET", "/healthz")
-                if status == 200 and body.get("relay", {}).get("up", True):
+                if status == 200 and body["status"] == "ok":
                     return
             except OSError:
                 pass
