@@ -3,7 +3,10 @@
 # the PostgreSQL cluster running with PostGIS, gilmok's role and database, and the virtual
 # environment with gilmok installed. A second run changes nothing and takes seconds.
 #
-# Usage: scripts/setup.sh [--with-relay]      (environment: GILMOK_VENV, default .venv)
+# Usage: scripts/setup.sh [--with-relay] [--with-browser]   (environment: GILMOK_VENV, default .venv)
+#   --with-relay    Janus and the GStreamer camera simulator (the relay tests, the demo's streams)
+#   --with-browser  Debian's Chromium and its driver, and a Hangul font (the console's browser tests)
+# The web console's bundle is built (scripts/build-console) on every run that finds it stale.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +19,7 @@ for arg in "$@"; do
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
                     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
                     gstreamer1.0-tools python3-gi) ;;
+    --with-browser) want_packages+=(chromium chromium-driver fonts-nanum) ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done
@@ -98,4 +102,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/pip" install -q -e "$root[dev]" 2>&1 | { grep -v "is neither a file nor a directory" || true; } >&2
   echo "$want" >"$stamp"
 fi
+# The console's bundle (MapLibre, the Janus client, the pages), from the committed npm lockfile.
+"$root/scripts/build-console"
 say "ready ($(pg_lsclusters -h | awk '$1=="15" && $2=="main" {print "PostgreSQL 15 " $4}'), venv $venv)"
