@@ -3,9 +3,7 @@
 # the PostgreSQL cluster running with PostGIS, gilmok's role and database, and the virtual
 # environment with gilmok installed. A second run changes nothing and takes seconds.
 #
-# Usage: scripts/setup.sh [--with-relay] [--with-browser]   (environment: GILMOK_VENV, default .venv)
-#   --with-relay    Janus and the GStreamer camera simulator (the relay tests, the demo's streams)
-#   --with-browser  Debian's Chromium and its driver, and a Hangul font (the console's browser tests)
+# Usage: scripts/setup.sh [--with-relay]      (environment: GILMOK_VENV, default .venv)
 # The web console's bundle is built (scripts/build-console) on every run that finds it stale.
 set -euo pipefail
 
@@ -19,11 +17,12 @@ for arg in "$@"; do
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
                     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
                     gstreamer1.0-tools python3-gi) ;;
-    --with-browser) want_packages+=(chromium chromium-driver fonts-nanum) ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done
 
+# The console's browser tests: Debian's Chromium (never a downloaded browser) and a Hangul font.
+want_packages+=(chromium chromium-driver fonts-nanum)
 missing=()
 for pkg in "${want_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,5 +1,5 @@
-// Placeholder until the video wall lands (c3's module replaces this file): the console calls
-// mountVideoWall(container, {api, session}) once the requester's view is up.
+// Placeholder for the video wall (c3's module of the same name replaces this file whole).
+// mountVideoWall(container, {api, session}) → {update({incident, feeds}), destroy()}
 export function mountVideoWall(container) {
   container.dataset.videowall = "placeholder";
   return { update() {}, destroy() {} };
