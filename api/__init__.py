@@ -97,9 +97,12 @@ def create_app(
     app.before_request(refuse_unstorable_text)
     for module in (health, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import control_points, feed_requests, incidents, snapshot, spatial
+    from api import control_points, feed_requests, incidents, snapshot, spatial, tiles
 
     snapshot.init_app(app)
-    for module in (spatial, incidents, feed_requests, control_points):
+    for module in (spatial, incidents, feed_requests, control_points, tiles):
         api.register_blueprint(module.blp)
+    from api import console
+
+    app.register_blueprint(console.blp)
     return app

@@ -4,6 +4,7 @@
 # environment with gilmok installed. A second run changes nothing and takes seconds.
 #
 # Usage: scripts/setup.sh [--with-relay]      (environment: GILMOK_VENV, default .venv)
+# The web console's bundle is built (scripts/build-console) on every run that finds it stale.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,11 +17,13 @@ for arg in "$@"; do
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
                     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
                     gstreamer1.0-tools python3-gi
-                    chromium chromium-driver iproute2) ;;
+                    iproute2) ;;  # iproute2: the browser tests' network namespace (tests/netns.py)
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done
 
+# The console's browser tests: Debian's Chromium (never a downloaded browser) and a Hangul font.
+want_packages+=(chromium chromium-driver fonts-nanum)
 missing=()
 for pkg in "${want_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -110,4 +113,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/pip" install -q -e "$root[dev]" 2>&1 | { grep -v "is neither a file nor a directory" || true; } >&2
   echo "$want" >"$stamp"
 fi
+# The console's bundle (MapLibre, the Janus client, the pages), from the committed npm lockfile.
+"$root/scripts/build-console"
 say "ready ($(pg_lsclusters -h | awk '$1=="15" && $2=="main" {print "PostgreSQL 15 " $4}'), venv $venv)"

@@ -133,7 +133,7 @@ class Tile {
     this.overlay = h("div", { class: "tile-overlay" }, word("connecting"));
     this.el = h(
       "figure",
-      { class: "tile", dataset: { feedRequest: item.id, camera: item.camera_id, state: "connecting" } },
+      { class: "vw-tile", dataset: { feedRequest: item.id, camera: item.camera_id, state: "connecting" } },
       h("div", { class: "tile-screen" }, this.video, this.overlay),
       h("figcaption", {}, h("div", { class: "tile-head" }, this.title, this.meta), h("div", { class: "tile-foot" }, this.age, this.expiry)),
     );
@@ -202,6 +202,8 @@ class Tile {
     this.video.srcObject = null;
     this.el.dataset.reason = reason;
     if (cause) this.el.dataset.cause = cause;
+    // When it went dark (epoch ms): what the browser tests hold against the revocation.
+    if (!this.el.dataset.darkAt) this.el.dataset.darkAt = String(Date.now());
     this.setState("dark", `${word("ended")}: ${word(`reason_${reason}`)}`);
   }
 
@@ -232,9 +234,9 @@ class Tile {
 
 export function mountVideoWall(container, { api }) {
   const tiles = new Map();
-  const grid = h("div", { class: "videowall-grid" });
-  const empty = h("p", { class: "videowall-empty" }, word("empty"));
-  const root = h("section", { class: "videowall", "aria-label": word("title") }, h("h2", {}, word("title")), empty, grid);
+  const grid = h("div", { class: "vw-grid" });
+  const empty = h("p", { class: "vw-empty" }, word("empty"));
+  const root = h("section", { class: "vw", "aria-label": word("title") }, h("h2", {}, word("title")), empty, grid);
   container.append(root);
 
   const wall = { placements: new Map(), incident: null, refresh: () => refresh() };

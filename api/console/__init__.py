@@ -1,0 +1,147 @@
+"""The web console: its page at ``/`` and its bundled assets under ``/console/assets/``.
+
+The page is a shell (no inline script or style) that loads the bundle ``scripts/build-console``
+made from ``api/console/web/`` into ``api/console/static/``; everything it shows comes from the
+API. Each console response carries a strict Content-Security-Policy: scripts, styles, fonts,
+images and workers from this origin only; connections to this origin and to the relay's viewer
+origin (the Janus HTTP API the video wall talks to); no framing. Without a bundle the page says
+how to build one (503), rather than failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, send_from_directory
+
+from api.context import app_state
+
+STATIC_DIR = Path(__file__).with_name("static")
+ASSETS_PATH = "/console/assets"
+
+blp = Blueprint("console", __name__)
+
+
+@cache
+def _manifest(static_dir: Path, stamp: float) -> dict[str, str] | None:
+    """The bundle's file names (``js``, ``css``, ``worker``), or None when it is not built."""
+    del stamp  # part of the cache key only: a rebuilt bundle is read again
+    try:
+        found: dict[str, str] = json.loads((static_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not all(isinstance(found.get(key), str) for key in ("js", "css", "worker")):
+        return None
+    return found
+
+
+def bundle_manifest(static_dir: Path = STATIC_DIR) -> dict[str, str] | None:
+    """The built bundle's manifest, read again whenever the build rewrote it."""
+    try:
+        stamp = os.stat(static_dir / "manifest.json").st_mtime
+    except OSError:
+        return None
+    return _manifest(static_dir, stamp)
+
+
+def relay_viewer_origin() -> str | None:
+    """Origin (scheme://host:port) of the relay's HTTP API as viewers reach it, for CSP."""
+    relay = app_state().settings.relay
+    base = relay.public_url or f"http://{relay.host}:{relay.port}"
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy() -> str:
+    relay = relay_viewer_origin()
+    connect = "'self'" + (f" {relay}" if relay else "")
+    directives = {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data: blob:",
+        "font-src": "'self'",
+        "connect-src": connect,
+        # MapLibre's worker is a module from this origin; WebRTC video plays from a MediaStream.
+        "worker-src": "'self'",
+        "media-src": "'self' blob:",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+@blp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    return response
+
+
+_PAGE = """<!doctype html>
+<html lang="ko">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>길목 관제 콘솔 · gilmok console</title>
+<link rel="stylesheet" href="{css}">
+<script type="module" src="{js}"></script>
+</head>
+<body>
+<div id="app" data-worker="{worker}"></div>
+<noscript>길목 콘솔은 JavaScript가 필요합니다. The gilmok console needs JavaScript.</noscript>
+</body>
+</html>
+"""
+
+_NOT_BUILT = """<!doctype html>
+<html lang="ko">
+<head><meta charset="utf-8"><title>길목 콘솔이 빌드되지 않았습니다 · console not built</title></head>
+<body>
+<h1>길목 콘솔이 아직 빌드되지 않았습니다</h1>
+<p>서버에 콘솔 번들이 없습니다. <code>scripts/build-console</code>(또는 <code>scripts/setup.sh</code>)를
+실행한 뒤 다시 열어 주십시오. API(<code>/v1/…</code>, <code>/openapi.json</code>)는 그대로 동작합니다.</p>
+<h1 lang="en">The gilmok console is not built</h1>
+<p lang="en">This server has no console bundle in <code>{static}</code>. Run
+<code>scripts/build-console</code> (or <code>scripts/setup.sh</code>) and reload. The API
+(<code>/v1/…</code>, <code>/openapi.json</code>) works without it.</p>
+</body>
+</html>
+"""
+
+
+@blp.get("/")
+def index() -> Response:
+    manifest = bundle_manifest()
+    if manifest is None:
+        page = _NOT_BUILT.format(static=escape(str(STATIC_DIR)))
+        response = Response(page, status=503, mimetype="text/html")
+    else:
+        page = _PAGE.format(
+            css=escape(f"{ASSETS_PATH}/{manifest['css']}"),
+            js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
+            worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),
+        )
+        response = Response(page, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@blp.get(f"{ASSETS_PATH}/<path:name>")
+def asset(name: str) -> Response:
+    """A file of the bundle; their names carry a hash of their content, so they never change."""
+    response = send_from_directory(STATIC_DIR, name, max_age=365 * 24 * 3600)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
