@@ -240,21 +240,36 @@ class ConsoleStack:
         assert status == 200, (status, reply)
         return dict(reply)
 
-    def janus_handles(self) -> list[dict[str, Any]]:
-        """Every Janus session's handles with their plugin (the admin API's ``list_sessions``
-        and ``list_handles``): what viewers and gilmok hold open."""
-        out = []
-        for session in self.janus_admin({"janus": "list_sessions"})["sessions"]:
-            handles = self.janus_admin({"janus": "list_handles", "session_id": session})
-            out.extend({"session": session, "handle": h} for h in handles.get("handles", []))
-        return out
-
     def relay_streams(self) -> list[str]:
-        """Ids of every mountpoint Janus holds, private ones included (the streaming plugin's
-        ``list`` hides private mountpoints, so each stream gilmok's ledger names is asked by
-        ``info``; a stream missing from the ledger is found by its viewer token's prefix)."""
+        """Ids of every mountpoint Janus holds: the streaming plugin's ``list`` with the
+        admin key, which shows private mountpoints too (gilmok makes only private ones)."""
+        secrets_ = janus_secrets(str(self.relay.secret))
+        base = f"http://{self.relay.host}:{self.relay.port}/janus"
+
+        def core(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            payload = {**body, "transaction": secrets.token_hex(6)}
+            payload["apisecret"] = secrets_["api_secret"]
+            status, reply = self._http("POST", base + path, payload, {}, 10.0)
+            assert status == 200 and reply.get("janus") in ("success", "ack"), reply
+            return dict(reply)
+
+        session = core("", {"janus": "create"})["data"]["id"]
+        try:
+            handle = core(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"})
+            listed = core(
+                f"/{session}/{handle['data']['id']}",
+                {"janus": "message", "body": {"request": "list", "admin_key": secrets_["admin_key"]}},
+            )
+        finally:
+            core(f"/{session}", {"janus": "destroy"})
+        data = listed["plugindata"]["data"]
+        assert "list" in data, data
+        return sorted(str(m["id"]) for m in data["list"])
+
+    def viewer_tokens(self) -> list[str]:
+        """Every viewer token Janus still accepts (the admin API's ``list_tokens``)."""
         tokens = self.janus_admin({"janus": "list_tokens"})["data"]["tokens"]
-        return sorted({str(t["token"]).split(".", 1)[0] for t in tokens})
+        return sorted(str(t["token"]) for t in tokens)
 
     # ---- the browser -----------------------------------------------------------------------
 

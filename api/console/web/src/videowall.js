@@ -212,6 +212,11 @@ class Tile {
   }
 
   tick(now) {
+    if (this.isDark) {
+      this.age.textContent = "";
+      this.expiry.textContent = "";
+      return;
+    }
     if (this.expiresAt !== null) {
       const left = this.expiresAt - Date.now();
       this.expiry.textContent = `${word("expiresIn")} ${countdown(left)}`;
@@ -221,7 +226,7 @@ class Tile {
     if (this.el.dataset.state === "live" && this.lastFrameAt !== null) {
       this.age.textContent = `${word("mediaAge")} ${Math.round(now - this.lastFrameAt)} ms`;
     } else {
-      this.age.textContent = this.isDark ? "" : `${word("mediaAge")} —`;
+      this.age.textContent = `${word("mediaAge")} —`;
     }
   }
 
