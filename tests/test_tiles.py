@@ -215,7 +215,8 @@ def test_tile_endpoint_serves_cached_tiles_to_any_key(
     # Busan: no road stored there, an empty tile
     bx, by = tile_of(129.07, 35.18, 15)
     empty = client.get(f"/v1/tiles/roads/15/{bx}/{by}.pbf", headers=world.headers("requester"))
-    assert empty.status_code == 200 and empty.data == b""
+    assert empty.status_code == 200
+    assert empty.data == b""
 
 
 @pytest.mark.parametrize(
