@@ -1,9 +1,10 @@
-"""The console's base map: vector tiles of gilmok's own roads, ``GET /v1/tiles/roads/{z}/{x}/{y}.pbf``.
+"""The console's base map: vector tiles of gilmok's own roads (``GET /v1/tiles/roads/...``).
 
-Tiles are Web Mercator Mapbox Vector Tiles made by PostGIS (:func:`geo.store.road_segments.road_tile`)
-and kept by each worker (:class:`TileCache`, least recently used first out, bounded in bytes),
-keyed by the registry's version (:func:`geo.store.cameras.registry_version`, checked at most every
-:data:`CHECK_INTERVAL_S` seconds), so an import of roads is drawn within seconds. Any
+Tiles (``{z}/{x}/{y}.pbf``) are Web Mercator Mapbox Vector Tiles made by PostGIS
+(:func:`geo.store.road_segments.road_tile`) and kept by each worker (:class:`TileCache`, least
+recently used first out, bounded in bytes), keyed by the registry's version
+(:func:`geo.store.cameras.registry_version`, checked at most every :data:`CHECK_INTERVAL_S`
+seconds), so an import of roads is drawn within seconds. Any
 authenticated caller may read them: roads are public, and nothing else is in them.
 """
 

@@ -90,46 +90,18 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-_PAGE = """<!doctype html>
-<html lang="ko">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>길목 관제 콘솔 · gilmok console</title>
-<link rel="stylesheet" href="{css}">
-<script type="module" src="{js}"></script>
-</head>
-<body>
-<div id="app" data-worker="{worker}"></div>
-<noscript>길목 콘솔은 JavaScript가 필요합니다. The gilmok console needs JavaScript.</noscript>
-</body>
-</html>
-"""
-
-_NOT_BUILT = """<!doctype html>
-<html lang="ko">
-<head><meta charset="utf-8"><title>길목 콘솔이 빌드되지 않았습니다 · console not built</title></head>
-<body>
-<h1>길목 콘솔이 아직 빌드되지 않았습니다</h1>
-<p>서버에 콘솔 번들이 없습니다. <code>scripts/build-console</code>(또는 <code>scripts/setup.sh</code>)를
-실행한 뒤 다시 열어 주십시오. API(<code>/v1/…</code>, <code>/openapi.json</code>)는 그대로 동작합니다.</p>
-<h1 lang="en">The gilmok console is not built</h1>
-<p lang="en">This server has no console bundle in <code>{static}</code>. Run
-<code>scripts/build-console</code> (or <code>scripts/setup.sh</code>) and reload. The API
-(<code>/v1/…</code>, <code>/openapi.json</code>) works without it.</p>
-</body>
-</html>
-"""
+def _template(name: str) -> str:
+    return (Path(__file__).parent / name).read_text("utf-8")
 
 
 @blp.get("/")
 def index() -> Response:
     manifest = bundle_manifest()
     if manifest is None:
-        page = _NOT_BUILT.format(static=escape(str(STATIC_DIR)))
+        page = _template("not_built.html").format(static=escape(str(STATIC_DIR)))
         response = Response(page, status=503, mimetype="text/html")
     else:
-        page = _PAGE.format(
+        page = _template("page.html").format(
             css=escape(f"{ASSETS_PATH}/{manifest['css']}"),
             js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
             worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),

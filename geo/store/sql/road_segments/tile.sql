@@ -3,7 +3,7 @@
 -- rest), name, ref, one-way, bridge, tunnel. Roads are kept in EPSG:5179: the tile's envelope
 -- (with a buffer of 64/4096 so lines cross tile edges cleanly), densified so its straight Mercator
 -- edges stay inside its 5179 outline, finds them on the GiST index; only their clipped parts are
--- carried into Mercator. Ranks below :min_rank are left out at low zooms.
+-- carried into Mercator. Ranks past max_rank (the minor roads) are left out at low zooms.
 WITH bounds AS (
     SELECT
         ST_TileEnvelope(:z, :x, :y) AS mercator,
