@@ -13,6 +13,7 @@ browser is ``/usr/bin/chromium``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -34,6 +35,7 @@ from api.relay.janus_process import JanusProcess, janus_secrets
 from geo.settings import RelaySettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "api" / "console" / "web"
 CHROMIUM = "/usr/bin/chromium"
 PG_SOCKET_DIR = "/var/run/postgresql"
 SERVE_PORT = 8000
@@ -51,6 +53,44 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--no-default-browser-check",
 )
+
+
+#: Mounts the video wall alone (the script of :func:`video_wall_script`) on a page of the API's
+#: origin as ``window.wall``, its API calls made with a key (``window.api``).
+MOUNT_WALL = """(key) => {
+  const call = async (method, path, body) => {
+    const r = await fetch(path, {method, headers: {Authorization: `Bearer ${key}`,
+      "Content-Type": "application/json"}, body: body && JSON.stringify(body)});
+    if (!r.ok) throw Object.assign(new Error(`HTTP ${r.status}`), {status: r.status});
+    return r.json();
+  };
+  window.api = {get: (p) => call("GET", p), post: (p, b = {}) => call("POST", p, b)};
+  document.body.replaceChildren();
+  window.wall = window.gilmokVideoWall.mountVideoWall(document.body, {api: window.api});
+}"""
+
+
+def video_wall_script(out_dir: Path) -> Path:
+    """The video wall alone, bundled from the console's sources as a classic script exposing
+    ``gilmokVideoWall`` (esbuild from the console's own npm packages, installed at set-up)."""
+    entry = 'import { mountVideoWall } from "./src/videowall.js";\n'
+    entry += "window.gilmokVideoWall = { mountVideoWall };\n"
+    out = out_dir / "videowall-alone.js"
+    subprocess.run(
+        [str(WEB / "node_modules" / ".bin" / "esbuild"), "--bundle", "--format=iife",
+         f"--outfile={out}", "--sourcefile=videowall-alone.js", "--log-level=warning"],
+        input=entry, text=True, check=True, cwd=WEB,
+    )  # fmt: skip
+    return out
+
+
+def open_wall(page: Any, base_url: str, key: str, script: Path) -> None:
+    """Mount the wall alone on a page of the API's origin (``/healthz``: no console page, so
+    no session is needed, only the key)."""
+    page.goto(f"{base_url}/healthz")
+    page.add_style_tag(path=str(WEB / "src" / "videowall.css"))
+    page.add_script_tag(path=str(script))
+    page.evaluate(MOUNT_WALL, key)
 
 
 def over_unix_socket(url: URL) -> URL:
@@ -187,10 +227,8 @@ class ConsoleStack:
         finally:
             # Anything still inside (a browser a crashed driver left) goes with the namespace.
             for pid in self.ns.pids():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.ns.remove()
 
     def __enter__(self) -> ConsoleStack:
@@ -250,7 +288,8 @@ class ConsoleStack:
             payload = {**body, "transaction": secrets.token_hex(6)}
             payload["apisecret"] = secrets_["api_secret"]
             status, reply = self._http("POST", base + path, payload, {}, 10.0)
-            assert status == 200 and reply.get("janus") in ("success", "ack"), reply
+            assert status == 200, reply
+            assert reply.get("janus") in ("success", "ack"), reply
             return dict(reply)
 
         session = core("", {"janus": "create"})["data"]["id"]
@@ -258,7 +297,10 @@ class ConsoleStack:
             handle = core(f"/{session}", {"janus": "attach", "plugin": "janus.plugin.streaming"})
             listed = core(
                 f"/{session}/{handle['data']['id']}",
-                {"janus": "message", "body": {"request": "list", "admin_key": secrets_["admin_key"]}},
+                {
+                    "janus": "message",
+                    "body": {"request": "list", "admin_key": secrets_["admin_key"]},
+                },
             )
         finally:
             core(f"/{session}", {"janus": "destroy"})

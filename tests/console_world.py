@@ -74,16 +74,17 @@ class ConsoleWorld:
     def raise_incident(self, lon: float = GWANGHWAMUN[0], lat: float = GWANGHWAMUN[1]) -> Any:
         return self.call("POST", "/v1/incidents", "requester", {"lon": lon, "lat": lat})
 
-    def video_from_simulator(self, incident: dict[str, Any]) -> list[int]:
-        """Every camera watching the incident's approaches gets a simulated source (their real
-        source URLs are not ours); the camera ids."""
-        cameras = sorted(
-            {
-                c["camera_id"]
-                for f in incident["approaches"]["features"]
-                for c in f["properties"]["cameras"]
-            }
-        )
+    def video_from_simulator(self, cameras: dict[str, Any] | list[int]) -> list[int]:
+        """Cameras (given, or every camera watching an incident's approaches) get a simulated
+        source: their real source URLs are not ours. The camera ids."""
+        if isinstance(cameras, dict):
+            cameras = sorted(
+                {
+                    c["camera_id"]
+                    for f in cameras["approaches"]["features"]
+                    for c in f["properties"]["cameras"]
+                }
+            )
         sources = map_cameras(
             [str(c) for c in cameras], cameras=self.stack.cameras, port=self.stack.relay.camsim_port
         )
@@ -91,7 +92,7 @@ class ConsoleWorld:
             camera_sources.set_camera_sources(
                 conn, {int(k): v for k, v in sources.items()}, actor=ACTOR
             )
-        return cameras
+        return list(cameras)
 
     def owners(self, camera_ids: list[int]) -> dict[int, str]:
         """Owner organization id → name of these cameras."""

@@ -9,18 +9,16 @@ through PostgreSQL's unix socket.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from console_stack import ConsoleStack
+from console_stack import ConsoleStack, open_wall, video_wall_script
 from console_world import ConsoleWorld
 
 ROOT = Path(__file__).resolve().parents[1]
-WEB = ROOT / "api" / "console" / "web"
 SCREENSHOTS = ROOT / "out" / "screenshots"
 
 pytestmark = [pytest.mark.db, pytest.mark.relay]
@@ -38,24 +36,8 @@ def world(console_stack: ConsoleStack, console_registry_url: Any) -> Iterator[Co
         w.close()
 
 
-def _wall_script(tmp_path: Path) -> Path:
-    """The video wall alone, bundled as a classic script exposing ``gilmokVideoWall``: the
-    console's page needs a signed-in session, this test only the wall and an API key."""
-    entry = 'import { mountVideoWall } from "./src/videowall.js"; window.gilmokVideoWall = { mountVideoWall };'
-    out = tmp_path / "videowall-test.js"
-    subprocess.run(
-        [str(WEB / "node_modules" / ".bin" / "esbuild"), "--bundle", "--format=iife",
-         f"--outfile={out}", "--sourcefile=videowall-test.js",
-         "--log-level=warning"],
-        input=entry, text=True, check=True, cwd=WEB,
-    )  # fmt: skip
-    return out
-
-
 def _frames(page: Any) -> list[int]:
-    return list(
-        page.evaluate(f"{VIDEOS}.map(v => v.getVideoPlaybackQuality().totalVideoFrames)")
-    )
+    return list(page.evaluate(f"{VIDEOS}.map(v => v.getVideoPlaybackQuality().totalVideoFrames)"))
 
 
 def assert_tiles_decode(page: Any, count: int, *, timeout_s: float = 20.0) -> None:
@@ -107,23 +89,11 @@ def test_the_wall_plays_auto_approved_feeds_and_goes_dark_when_the_incident_clos
     browser = console_stack.browser()
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{console_stack.base_url}/healthz")  # the API's origin, without its page
-        page.evaluate("document.body.replaceChildren()")
-        page.add_style_tag(path=str(WEB / "src" / "videowall.css"))
-        page.add_script_tag(path=str(_wall_script(tmp_path)))
+        open_wall(
+            page, console_stack.base_url, world.keys["requester"], video_wall_script(tmp_path)
+        )
         page.evaluate(
-            """([key, incident, feeds]) => {
-              const call = async (method, path, body) => {
-                const r = await fetch(path, {method, headers: {Authorization: `Bearer ${key}`,
-                  "Content-Type": "application/json"}, body: body && JSON.stringify(body)});
-                if (!r.ok) throw Object.assign(new Error(`HTTP ${r.status}`), {status: r.status});
-                return r.json();
-              };
-              const api = {get: (p) => call("GET", p), post: (p, b = {}) => call("POST", p, b)};
-              const wall = window.gilmokVideoWall.mountVideoWall(document.body, {api});
-              wall.update({incident, feeds});
-            }""",
-            [world.keys["requester"], incident, items],
+            "([incident, feeds]) => window.wall.update({incident, feeds})", [incident, items]
         )
         assert_tiles_decode(page, 2)
         labels = page.evaluate(f"{TILES}.map(t => t.innerText)")
