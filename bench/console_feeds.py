@@ -87,24 +87,6 @@ ARM_BUTTON = """([incident, body, n]) => { window.benchResult = new Promise((res
 }); }"""
 
 
-def cameras_near(world: ConsoleWorld, lon: float, lat: float, count: int) -> list[int]:
-    """``count`` in-service cameras within the incident's 500 m, nearest first."""
-    d = 0.003  # ~330 m of latitude, ~265 m of longitude here: inside the cordon's radius
-    bbox = f"{lon - d},{lat - d},{lon + d},{lat + d}"
-    page = world.call("GET", f"/v1/cameras?bbox={bbox}&limit=500", "requester")
-    found = []
-    for f in page["features"]:
-        p = f["properties"]
-        if p.get("status") != "online":
-            continue
-        x, y = f["geometry"]["coordinates"]
-        found.append(((x - lon) ** 2 + (y - lat) ** 2, int(f["id"])))
-    chosen = [cid for _, cid in sorted(found)[:count]]
-    if len(chosen) < count:
-        raise SystemExit(f"only {len(chosen)} cameras near the incident; {count} needed")
-    return chosen
-
-
 def bundle_size() -> tuple[int, int]:
     """(raw, gzipped) bytes of the files the console page loads."""
     manifest = json.loads((STATIC / "manifest.json").read_text())
@@ -177,7 +159,9 @@ def measure(
     stack: ConsoleStack, world: ConsoleWorld, tmp: Path, sizes: list[int], rounds: int, loads: int
 ) -> tuple[list[tuple[int, list[dict[str, float]], list[dict[str, float]]]], list[float]]:
     world.activate()
-    cameras = cameras_near(world, *GWANGHWAMUN, max(sizes))
+    cameras = world.cameras_within(*GWANGHWAMUN, 500.0, max(sizes))  # the cordon's radius
+    if len(cameras) < max(sizes):
+        raise SystemExit(f"only {len(cameras)} cameras within 500 m of the incident")
     world.video_from_simulator(cameras)
     owners = list(world.owners(cameras))
     world.auto_approve(owners, on=True)

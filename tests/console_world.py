@@ -94,6 +94,20 @@ class ConsoleWorld:
             )
         return list(cameras)
 
+    def cameras_within(self, lon: float, lat: float, radius_m: float, count: int) -> list[int]:
+        """The ``count`` online cameras nearest the point within ``radius_m``, nearest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT c.id FROM camera c, (SELECT ST_Transform(ST_SetSRID(ST_MakePoint("
+                    ":lon, :lat), 4326), 5179) AS p) i WHERE c.status = 'online'"
+                    " AND ST_DWithin(c.position, i.p, :r) ORDER BY c.position <-> i.p, c.id"
+                    " LIMIT :n"
+                ),
+                {"lon": lon, "lat": lat, "r": radius_m, "n": count},
+            ).all()
+        return [int(r.id) for r in rows]
+
     def owners(self, camera_ids: list[int]) -> dict[int, str]:
         """Owner organization id → name of these cameras."""
         with self.engine.connect() as conn:
