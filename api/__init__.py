@@ -24,9 +24,12 @@ _DESCRIPTION = """\
 Which cameras watch the approaches to an incident, and — only under an active legal basis —
 their feeds for an authorised situation room.
 
-Every endpoint under /v1 needs an API key (`Authorization: Bearer gk_…` or `X-API-Key`);
-each operation lists the roles that may call it in `x-gilmok-roles`. Every error has the body
-`{"code", "message", "details"}`. Coordinates are [longitude, latitude] (EPSG:4326).
+Every endpoint under /v1 needs an API key (`Authorization: Bearer gk_…` or `X-API-Key`), or
+the cookie of a browser session opened with one (`POST /v1/session`): with the cookie, every
+POST, PUT, PATCH and DELETE must also send the session's `X-CSRF-Token` (else 403
+`csrf_failed`). Each operation lists the roles that may call it in `x-gilmok-roles`. Every
+error has the body `{"code", "message", "details"}`. Coordinates are [longitude, latitude]
+(EPSG:4326).
 Each key has a request budget, and a smaller one for refused feed requests: past it the answer is
 429 `rate_limited` with `Retry-After`. A request whose database work runs too long is cancelled
 with nothing written: 503 `statement_timeout`.
@@ -56,7 +59,7 @@ def create_app(
     from flask import Flask
     from flask_smorest import Api
 
-    from api import activations, audit, drills, health, organizations, rate_limits
+    from api import activations, audit, cors, drills, health, organizations, rate_limits, sessions
     from api.auth import SECURITY_SCHEMES
     from api.context import AppState
     from api.errors import ErrorSchema, handle_http_exception, register_error_handlers
@@ -91,16 +94,17 @@ def create_app(
     app.extensions["gilmok"] = AppState(settings=settings, bind=bind, relay=relay)
     api = GilmokApi(app, spec_kwargs={"extra_plugins": [SchemaRules()]})
     rate_limits.init_app(app)
+    cors.init_app(app, settings)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_error_handlers(app)
     app.before_request(refuse_unstorable_text)
-    for module in (health, activations, audit, drills, organizations):
+    for module in (health, sessions, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import control_points, feed_requests, incidents, snapshot, spatial, tiles
+    from api import control_points, feed_queue, feed_requests, incidents, snapshot, spatial, tiles
 
     snapshot.init_app(app)
-    for module in (spatial, incidents, feed_requests, control_points, tiles):
+    for module in (spatial, incidents, feed_requests, feed_queue, control_points, tiles):
         api.register_blueprint(module.blp)
     from api import console
 

@@ -1,6 +1,8 @@
 """API keys: who is calling, and whether their role may do this.
 
-A key is sent as ``Authorization: Bearer gk_<prefix>_<secret>`` or ``X-API-Key: gk_…``. The
+A key is sent as ``Authorization: Bearer gk_<prefix>_<secret>`` or ``X-API-Key: gk_…``; a
+browser instead sends the cookie of a session it opened with a key (:mod:`api.browser_sessions`),
+which acts with the key's organization and role. The
 caller (key id and prefix, organization id, name and kind, role) is put in ``g.caller`` for the
 view. Which role may call which endpoint is decided where the endpoint is declared, with
 :func:`requires_roles`, and documented in the OpenAPI document (``x-gilmok-roles``).
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from api import browser_sessions
 from api.context import transaction
 from api.errors import Unauthenticated
 from api.keys import authenticate, hash_api_key
@@ -35,10 +38,21 @@ from geo.store.orgs import Caller
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: OpenAPI security requirement: either header works.
-SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+SECURITY: list[dict[str, list[str]]] = [
+    {"bearerAuth": []},
+    {"apiKeyHeader": []},
+    {"sessionCookie": []},
+]
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "gk_<prefix>_<secret>"},
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": browser_sessions.COOKIE_NAME,
+        "description": "A browser session from POST /v1/session; a state change must also"
+        " send its CSRF token in X-CSRF-Token",
+    },
 }
 
 
@@ -116,7 +130,8 @@ def verified_keys(app: Flask | None = None) -> VerifiedKeys:
     return keys
 
 
-def _presented_key() -> str:
+def _presented_key() -> str | None:
+    """The API key of the request's headers, or None when it sends neither header."""
     authorization = request.headers.get("Authorization")
     header_key = request.headers.get("X-API-Key")
     bearer = None
@@ -131,15 +146,11 @@ def _presented_key() -> str:
     if bearer and header_key and bearer != header_key.strip():
         raise Unauthenticated("the Authorization and X-API-Key headers carry different keys")
     key = bearer or (header_key or "").strip()
-    if not key:
-        raise Unauthenticated(
-            "this endpoint needs an API key: send 'Authorization: Bearer gk_…' or 'X-API-Key'"
-        )
-    return key
+    return key or None
 
 
-def authenticate_request() -> Caller:
-    """The caller behind the request's key.
+def authenticate_key(key: str) -> Caller:
+    """The caller behind an API key.
 
     From :func:`verified_keys` when the key was verified less than its TTL ago, else from the
     database (and then remembered).
@@ -147,9 +158,8 @@ def authenticate_request() -> Caller:
     Raises
     ------
     Unauthenticated
-        no key, or an unknown, malformed or revoked one (the same answer for each).
+        an unknown, malformed or revoked key (the same answer for each).
     """
-    key = _presented_key()
     keys = verified_keys()
     digest = hash_api_key(key)
     caller = keys.get(digest)
@@ -161,6 +171,35 @@ def authenticate_request() -> Caller:
         raise Unauthenticated("the API key is not valid: unknown, revoked or malformed")
     keys.put(digest, caller)
     return caller
+
+
+def authenticate_request() -> Caller:
+    """The caller behind the request's API key or, without one, its browser session cookie.
+
+    A key in the headers wins over a cookie. A request authenticated by the cookie that changes
+    state must carry the session's CSRF token and come from this server's pages
+    (:func:`api.browser_sessions.check_state_change`); its session is put in
+    ``g.browser_session``.
+
+    Raises
+    ------
+    Unauthenticated
+        neither a key nor a cookie; an unknown, malformed or revoked key; a session that ended.
+    CsrfFailed
+    """
+    key = _presented_key()
+    if key is not None:
+        return authenticate_key(key)
+    token = browser_sessions.presented_token()
+    if token is None:
+        raise Unauthenticated(
+            "this endpoint needs an API key: send 'Authorization: Bearer gk_…' or 'X-API-Key'"
+            " (or sign in with POST /v1/session and send its cookie)"
+        )
+    session = browser_sessions.authenticate_session(token)
+    browser_sessions.check_state_change(session)
+    g.browser_session = session
+    return session.caller
 
 
 def current_caller() -> Caller:

@@ -37,6 +37,12 @@ class Unauthenticated(ge.GilmokError):
     code = "unauthenticated"
 
 
+class CsrfFailed(ge.Forbidden):
+    """A state change by a browser session without its CSRF token, or from another site."""
+
+    code = "csrf_failed"
+
+
 #: Status of each domain error. A subclass not listed takes its nearest listed ancestor's.
 STATUS: dict[type[ge.GilmokError], int] = {
     ge.InvalidInput: 422,

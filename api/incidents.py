@@ -5,6 +5,7 @@ Who may do what:
 - **raise** (``POST /v1/incidents``): ``requester`` keys, for their own organization.
 - **close**: the requester organization, or ``admin``; closing revokes the incident's feeds in
   the same transaction (:func:`api.feeds.revoke.revoke_for`).
+- **list** (``GET /v1/incidents``): the incidents the caller may read, by the same rule.
 - **read** an incident, its feeds and its control points: the requester organization; the
   centres it involves — the owners of the cameras on its record or asked for, and the regional
   centres that route to them; ``admin`` and ``auditor``. Planners do not.
@@ -29,7 +30,7 @@ from api.activations import OrgRef
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
 from api.feeds.revoke import revoke_for
-from api.schemas import Blueprint, Text, only_one_of
+from api.schemas import Blueprint, PageArgs, Text, only_one_of
 from api.spatial import (
     CORDON_RULES,
     CordonQuery,
@@ -147,11 +148,46 @@ class IncidentOut(ma.Schema):
     )
 
 
+class IncidentListQuery(PageArgs):
+    state = fields.String(
+        validate=validate.OneOf(domain.INCIDENT_STATUSES),
+        metadata={"description": "Only incidents in this state (default: any)"},
+    )
+
+
+class IncidentListItem(ma.Schema):
+    """An incident as ``GET /v1/incidents/{id}`` answers it, without its approaches (fetch the
+    incident for them): their number and how many are blind instead."""
+
+    id = fields.Integer(required=True)
+    requester = fields.Nested(OrgRef, required=True)
+    location = fields.Dict(required=True, metadata=GEOJSON_POINT)
+    radius_m = fields.Float(required=True)
+    mode = fields.String(required=True)
+    direction = fields.String(required=True)
+    travel = fields.String(required=True)
+    level = fields.String(required=True)
+    note = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(domain.INCIDENT_STATUSES))
+    incomplete = fields.Boolean(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    closed_at = fields.AwareDateTime(allow_none=True, required=True)
+    approach_count = fields.Integer(required=True)
+    blind_count = fields.Integer(required=True)
+
+
+class IncidentPage(ma.Schema):
+    items = fields.List(fields.Nested(IncidentListItem), required=True)
+    next_after_id = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "after_id of the next page"}
+    )
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def incident_out(incident: Incident, approaches: list[ApproachRecord]) -> dict[str, Any]:
-    return {
+def incident_out(incident: Incident, approaches: list[ApproachRecord] | None) -> dict[str, Any]:
+    out = {
         "id": incident.id,
         "requester": {"id": incident.requester_id, "name": incident.requester_name},
         "location": {
@@ -168,8 +204,10 @@ def incident_out(incident: Incident, approaches: list[ApproachRecord]) -> dict[s
         "incomplete": incident.incomplete,
         "created_at": incident.created_at,
         "closed_at": incident.closed_at,
-        "approaches": approaches_geojson(approaches),
     }
+    if approaches is not None:
+        out["approaches"] = approaches_geojson(approaches)
+    return out
 
 
 def _approach_props(a: ApproachRecord) -> dict[str, Any]:
@@ -237,6 +275,38 @@ def require_open(incident: Incident) -> None:
 
 @blp.route("/incidents")
 class Incidents(MethodView):
+    @requires_roles(*READERS)
+    @blp.arguments(IncidentListQuery, location="query", unknown=ma.RAISE)
+    @blp.response(200, IncidentPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Incidents the caller may read, oldest first: its own, or (a centre) those involving it
+
+        The same incidents ``GET /v1/incidents/{id}`` shows the caller: a requester its own
+        organization's; a centre those with requests for, or cameras on record of, it or a
+        centre below it; admin and auditor all.
+        """
+        caller = current_caller()
+        everyone = caller.role in ("admin", "auditor")
+        centre = caller.role in ("regional_centre", "municipal_centre")
+        with transaction() as conn:
+            found = incident_store.list_visible(
+                conn,
+                everyone=everyone,
+                requester_id=caller.organization_id,
+                centre_id=caller.organization_id if centre else None,
+                state=args.get("state"),
+                after_id=args.get("after_id") or 0,
+                limit=args["limit"],
+            )
+        items = []
+        for summary in found:
+            item = incident_out(summary.incident, None)
+            item["approach_count"] = summary.approach_count
+            item["blind_count"] = summary.blind_count
+            items.append(item)
+        last = found[-1].incident.id if len(found) == args["limit"] else None
+        return {"items": items, "next_after_id": last}
+
     @requires_roles("requester")
     @blp.arguments(IncidentIn)
     @blp.response(201, IncidentOut)

@@ -9,7 +9,11 @@ Two limits, both set in :class:`geo.settings.ApiSettings`:
   window ends: each refusal writes an audit record, and a client probing for cameras it may
   not have must not be able to write thousands.
 
-A limit spent answers 429 in the one error shape, with ``Retry-After`` (:mod:`api.errors`).
+- ``GILMOK_RATE_LIMIT_REFUSED_LOGINS`` (default 10/minute): refused sign-ins
+  (``POST /v1/session``) of one client address.
+
+A browser signed in is counted by its session cookie's digest. A limit spent answers 429 in the
+one error shape, with ``Retry-After`` (:mod:`api.errors`).
 
 Why PostgreSQL: gunicorn runs several worker processes and a deployment may run several
 ``gilmok serve``; a limit counted in each process's memory would multiply by their number.
@@ -43,6 +47,7 @@ from limits.storage import Storage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from sqlalchemy.engine import Connection
 
+from api.browser_sessions import COOKIE_NAME, digest
 from api.keys import hash_api_key
 from geo.errors import GilmokError
 from geo.store import rate_limits as store
@@ -177,13 +182,22 @@ STRATEGIES[STRATEGY] = LeasedFixedWindow
 
 
 def rate_limit_key() -> str:
-    """Whom a request counts against: its API key's digest, else its client address."""
+    """Whom a request counts against: its API key's digest, else its browser session cookie's,
+    else its client address."""
     presented = request.headers.get("X-API-Key") or ""
     scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         presented = value
     if presented.strip():
         return "key:" + hash_api_key(presented.strip()).hex()[:32]
+    cookie = request.cookies.get(COOKIE_NAME, "").strip()
+    if cookie:
+        return "session:" + digest(cookie).hex()[:32]
+    return address_key()
+
+
+def address_key() -> str:
+    """The request's client address, as a limit's key."""
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
@@ -193,6 +207,10 @@ def _request_rate() -> str:
 
 def _refused_feeds_rate() -> str:
     return _settings().rate_limit_refused_feeds or ""
+
+
+def _refused_logins_rate() -> str:
+    return _settings().rate_limit_refused_logins or ""
 
 
 def _exempt() -> bool:
@@ -224,6 +242,13 @@ limiter = Limiter(
 #: Decorates the feed-request view: only refused requests are counted.
 limit_refused_feed_requests = limiter.limit(
     _refused_feeds_rate, deduct_when=_refused, override_defaults=False
+)
+
+
+#: Decorates the sign-in view: refused sign-ins are counted by client address (a guessed key
+#: has no digest of its own worth counting against).
+limit_refused_logins = limiter.limit(
+    _refused_logins_rate, key_func=address_key, deduct_when=_refused, override_defaults=False
 )
 
 

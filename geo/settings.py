@@ -2,7 +2,8 @@
 
 The settings come in groups, one class per concern, each parsed with pydantic-settings from
 its own variables: :class:`DatabaseSettings`, :class:`RegistrySettings`, :class:`FeedSettings`,
-:class:`ApiSettings`, :class:`AuditSettings` and the relay's :class:`RelaySettings`.
+:class:`ApiSettings`, :class:`AuditSettings`, :class:`ConsoleSettings` and the relay's
+:class:`RelaySettings`.
 :class:`Settings` is all of them at once; its attributes keep the variables' names
 (``GILMOK_WORKING_CRS`` is ``settings.working_crs``), the relay's excepted (``settings.relay``).
 
@@ -14,6 +15,7 @@ wrong value raises :class:`~geo.errors.ConfigurationError`, one line naming the 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -472,11 +474,16 @@ class ApiSettings(_Group):
         Feed requests one API key may have refused (any 4xx answer: no legal basis, a camera
         outside the activation, ...) before every further feed request of the key is refused
         for the rest of the window (``GILMOK_RATE_LIMIT_REFUSED_FEEDS``, default 30/minute).
+    rate_limit_refused_logins
+        Sign-ins (``POST /v1/session``) one client address may have refused before every
+        further sign-in from it is refused for the rest of the window
+        (``GILMOK_RATE_LIMIT_REFUSED_LOGINS``, default 10/minute).
     """
 
     request_statement_timeout_ms: int = 2000
     rate_limit: str | None = "1200/minute"
     rate_limit_refused_feeds: str | None = "30/minute"
+    rate_limit_refused_logins: str | None = "10/minute"
 
     @field_validator("request_statement_timeout_ms", mode="before")
     @classmethod
@@ -486,7 +493,9 @@ class ApiSettings(_Group):
             return int(_parse_float(name, raw, low=1, high=600_000))
         return raw
 
-    @field_validator("rate_limit", "rate_limit_refused_feeds", mode="before")
+    @field_validator(
+        "rate_limit", "rate_limit_refused_feeds", "rate_limit_refused_logins", mode="before"
+    )
     @classmethod
     def _rate(cls, raw: Any, info: ValidationInfo) -> Any:
         name = f"GILMOK_{str(info.field_name).upper()}"
@@ -516,7 +525,103 @@ class AuditSettings(_Group):
         return raw
 
 
-class Settings(DatabaseSettings, RegistrySettings, FeedSettings, ApiSettings, AuditSettings):
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean (true or false)")
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    """``GILMOK_CORS_ORIGINS``: comma-separated ``scheme://host[:port]`` origins, or empty."""
+    origins = []
+    for part in raw.split(","):
+        origin = part.strip().rstrip("/")
+        if not origin:
+            continue
+        if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise ConfigurationError(
+                f"GILMOK_CORS_ORIGINS: {origin!r} is not an origin such as"
+                " https://console.example.org (no wildcard, no path)"
+            )
+        origins.append(origin.lower())
+    return tuple(dict.fromkeys(origins))
+
+
+class ConsoleSettings(_Group):
+    """Browser sessions, the event stream and cross-origin access (the web console's needs).
+
+    Attributes
+    ----------
+    session_idle_s
+        A browser session not used for this many seconds ends (``GILMOK_SESSION_IDLE_S``,
+        default 30 minutes; an open event stream counts as use).
+    session_max_s
+        A browser session ends this many seconds after sign-in whatever its use
+        (``GILMOK_SESSION_MAX_S``, default 12 hours).
+    session_cookie_secure
+        Whether the session cookie carries ``Secure`` (sent over HTTPS only)
+        (``GILMOK_SESSION_COOKIE_SECURE``, default true; set false for plain http on loopback).
+    cors_origins
+        Origins other than the server's own whose pages may call the API with credentials
+        (``GILMOK_CORS_ORIGINS``, comma-separated; empty, the default, allows none).
+    events_max_streams
+        Event streams (``GET /v1/events``) one server process holds at once; more are refused
+        with 503 (``GILMOK_EVENTS_MAX_STREAMS``, default 8). Each holds one of the process's
+        threads, so ``gilmok serve`` gives every worker this many threads more.
+    events_heartbeat_s
+        Seconds between two keep-alive comments on an idle event stream
+        (``GILMOK_EVENTS_HEARTBEAT_S``, default 15).
+    """
+
+    session_idle_s: float = 1800.0
+    session_max_s: float = 43200.0
+    session_cookie_secure: bool = True
+    cors_origins: tuple[str, ...] = ()
+    events_max_streams: int = 8
+    events_heartbeat_s: float = 15.0
+
+    @field_validator("session_idle_s", "session_max_s", mode="before")
+    @classmethod
+    def _session_s(cls, raw: Any, info: ValidationInfo) -> Any:
+        name = f"GILMOK_{str(info.field_name).upper()}"
+        return _parse_float(name, raw, low=10, high=7 * 24 * 3600) if isinstance(raw, str) else raw
+
+    @field_validator("session_cookie_secure", mode="before")
+    @classmethod
+    def _secure(cls, raw: Any) -> Any:
+        return _parse_bool("GILMOK_SESSION_COOKIE_SECURE", raw) if isinstance(raw, str) else raw
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, raw: Any) -> Any:
+        return _parse_origins(raw) if isinstance(raw, str) else raw
+
+    @field_validator("events_max_streams", mode="before")
+    @classmethod
+    def _max_streams(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            return int(_parse_float("GILMOK_EVENTS_MAX_STREAMS", raw, low=1, high=1000))
+        return raw
+
+    @field_validator("events_heartbeat_s", mode="before")
+    @classmethod
+    def _heartbeat(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            return _parse_float("GILMOK_EVENTS_HEARTBEAT_S", raw, low=0.1, high=300)
+        return raw
+
+
+class Settings(
+    DatabaseSettings,
+    RegistrySettings,
+    FeedSettings,
+    ApiSettings,
+    AuditSettings,
+    ConsoleSettings,
+):
     """gilmok's configuration: every group's attributes, and the relay's as ``relay``.
 
     Attributes
@@ -537,6 +642,7 @@ class Settings(DatabaseSettings, RegistrySettings, FeedSettings, ApiSettings, Au
                 FeedSettings,
                 ApiSettings,
                 AuditSettings,
+                ConsoleSettings,
             )
             for name, value in group.variables(environ).items()
         }

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy.engine import Connection
 
@@ -274,3 +274,59 @@ def viewer_sessions(conn: Connection, request_ids: list[int]) -> dict[int, dict[
         }
         for r in rows
     }
+
+
+@dataclass(frozen=True)
+class QueuedRequest:
+    """A feed request with what an approver decides on: the incident's point and state, the
+    camera's address and kind, the legal basis's reference and period."""
+
+    request: FeedRequest
+    incident_lon: float
+    incident_lat: float
+    incident_status: str
+    incident_radius_m: float
+    activation_reference: str
+    activation_starts_at: dt.datetime
+    activation_ends_at: dt.datetime
+    camera_address: str
+    camera_kind: str
+
+
+def list_visible(
+    conn: Connection,
+    *,
+    everyone: bool,
+    requester_id: int | None = None,
+    owner_id: int | None = None,
+    via_id: int | None = None,
+    state: str | None = None,
+    incident_id: int | None = None,
+    request_id: int | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[QueuedRequest]:
+    """Feed requests in id order after ``after_id``: all when ``everyone``, else those of the
+    requester ``requester_id``, owned by ``owner_id`` or routed through ``via_id``; filtered by
+    ``state``, ``incident_id`` and ``request_id`` when given."""
+    rows = conn.execute(
+        query("feed_requests/list_visible"),
+        {
+            "everyone": everyone,
+            "requester": requester_id,
+            "owner": owner_id,
+            "via": via_id,
+            "state": state,
+            "incident": incident_id,
+            "id": request_id,
+            "after": after_id,
+            "limit": limit,
+        },
+    )
+    out = []
+    names = {f.name for f in fields(FeedRequest)}
+    for row in rows:
+        values = dict(row._mapping)
+        request = FeedRequest(**{k: values.pop(k) for k in list(values) if k in names})
+        out.append(QueuedRequest(request, **values))
+    return out

@@ -268,3 +268,44 @@ def close_incident(
         details={"reason": reason},
     )
     return get_incident(conn, incident_id)
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """An incident in a list: the incident, and how many approaches (blind ones) it has."""
+
+    incident: Incident
+    approach_count: int
+    blind_count: int
+
+
+def list_visible(
+    conn: Connection,
+    *,
+    everyone: bool,
+    requester_id: int | None,
+    centre_id: int | None,
+    state: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[IncidentSummary]:
+    """Incidents in id order after ``after_id`` that a caller may read: all when ``everyone``;
+    else those ``requester_id`` raised and those involving the centre ``centre_id`` or one
+    below it (the rule of :func:`involved_organizations`, read from the other side)."""
+    rows = conn.execute(
+        query("incidents/list_visible"),
+        {
+            "everyone": everyone,
+            "requester": requester_id,
+            "centre": centre_id,
+            "state": state,
+            "after": after_id,
+            "limit": limit,
+        },
+    )
+    out = []
+    for row in rows:
+        values = dict(row._mapping)
+        approaches, blind = values.pop("approach_count"), values.pop("blind_count")
+        out.append(IncidentSummary(Incident(**values), int(approaches), int(blind)))
+    return out

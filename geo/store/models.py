@@ -101,6 +101,27 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class BrowserSession(Base):
+    """A console sign-in: an API key exchanged for a cookie; only digests of the cookie's session
+    id and of the CSRF token are stored. Ends at ``expires_at``, after ``GILMOK_SESSION_IDLE_S``
+    unused, at sign-out (``ended_at``) or when its key is revoked."""
+
+    __tablename__ = "browser_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    csrf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ImportBatch(Base):
     """One run of an importer over one file, with its report."""
 

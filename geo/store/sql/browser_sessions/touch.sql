@@ -1,0 +1,1 @@
+UPDATE browser_session SET last_seen_at = now() WHERE id = :id
