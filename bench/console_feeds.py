@@ -30,6 +30,7 @@ import argparse
 import gzip
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -185,6 +186,8 @@ def measure(
 
 
 def main() -> None:
+    # `kill` ends the run as Ctrl-C does: through the finally blocks that stop the stack.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="1,4,9")

@@ -14,6 +14,7 @@ browser is ``/usr/bin/chromium``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -91,6 +92,16 @@ def open_wall(page: Any, base_url: str, key: str, script: Path) -> None:
     page.add_style_tag(path=str(WEB / "src" / "videowall.css"))
     page.add_script_tag(path=str(script))
     page.evaluate(MOUNT_WALL, key)
+
+
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+PR_SET_PDEATHSIG = 1
+
+
+def _term_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies (a killed run must not
+    leave a server inside a namespace nobody will delete)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def over_unix_socket(url: URL) -> URL:
@@ -179,7 +190,13 @@ class ConsoleStack:
                 command += ["--host", "127.0.0.1", "--port", str(SERVE_PORT)]
                 with self.serve_log.open("wb") as out:
                     self.server = subprocess.Popen(
-                        command, cwd=ROOT, env=self.serve_env, stdout=out, stderr=out
+                        command,
+                        cwd=ROOT,
+                        env=self.serve_env,
+                        stdout=out,
+                        stderr=out,
+                        # gone with this process, even when it is killed (see JanusProcess)
+                        preexec_fn=_term_with_parent,  # noqa: PLW1509
                     )
             self._await_serve(timeout_s)
         except BaseException:

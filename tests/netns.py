@@ -25,6 +25,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,13 @@ def remove_stale() -> list[str]:
     for path in NETNS_DIR.glob(f"{PREFIX}*") if NETNS_DIR.is_dir() else ():
         m = re.fullmatch(rf"{PREFIX}(\d+)-[0-9a-f]+", path.name)
         if m and not Path(f"/proc/{m.group(1)}").exists():
+            # What the dead test process left running inside goes first (a server, a browser).
+            left = subprocess.run(
+                ["ip", "netns", "pids", path.name], capture_output=True, text=True, check=False
+            )
+            for pid in left.stdout.split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
             subprocess.run(["ip", "netns", "del", path.name], capture_output=True, check=False)
             removed.append(path.name)
     return removed

@@ -69,6 +69,8 @@ const WORDS = {
 
 const word = (key) => (WORDS[currentLang()] || WORDS.ko)[key] ?? key;
 const VIEWABLE = new Set(["approved", "provisioned"]);
+const REASONS = new Set(["revoked", "expired", "activation_ended", "incident_closed"]);
+const ENDING_EVENTS = new Set(["feed_session.ended", "feed_request.revoked", "feed_request.expired"]);
 const ENDED = new Set(["revoked", "expired", "failed", "denied"]);
 // A dropped stream of a feed still allowed is watched again, at most this often.
 const RENEW_AFTER_MS = 1500;
@@ -123,6 +125,7 @@ class Tile {
     this.expiresAt = null;
     this.lastFrameAt = null;
     this.renewals = 0;
+    this.used = new Set();
     this.renewing = false;
     this.video = h("video", { muted: true, autoplay: true, playsinline: true });
     this.video.muted = true;
@@ -263,8 +266,10 @@ export function mountVideoWall(container, { api }) {
     if (tile.renewing) return;
     tile.renewing = true;
     try {
-      const offer = item.credential || (await api.post(`/v1/feed-requests/${item.id}/credential`)).credential;
-      item.credential = undefined; // shown once: a later watch asks for a fresh one
+      // A credential is used once: after a drop, the one the caller still holds opens nothing.
+      const given = item.credential && !tile.used.has(item.credential.credential?.token) ? item.credential : null;
+      const offer = given || (await api.post(`/v1/feed-requests/${item.id}/credential`)).credential;
+      if (offer) tile.used.add(offer.credential?.token);
       if (offer && (!tile.isDark || tile.el.dataset.reason === "relay")) tile.watch(offer);
     } catch (error) {
       // 409: not viewable (any more); the list says why on the next refresh
@@ -333,9 +338,10 @@ export function mountVideoWall(container, { api }) {
       for (const tile of tiles.values()) {
         if (tile.activationId === Number(data.activation_id)) tile.dark("activation_ended");
       }
-    } else if (type === "feed_session.ended" || type === "feed_request.revoked") {
-      const tile = tiles.get(Number(data.feed_request_id));
-      tile?.dark(reasonOf({ status: data.status, reason: data.reason }));
+    } else if (ENDING_EVENTS.has(type)) {
+      // The event names the reason (api/events.py); an older server's text is read as the list's.
+      const reason = REASONS.has(data.reason) ? data.reason : reasonOf({ status: data.state, reason: data.message });
+      tiles.get(Number(data.feed_request_id))?.dark(reason);
     }
     if (ofIncident) refresh();
   };
