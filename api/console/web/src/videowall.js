@@ -96,23 +96,28 @@ function countdown(ms) {
   return hh > 0 ? `${hh}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-/** Camera id → {approach, road, level} of its best placement among the incident's approaches. */
+/** Camera id → {approach, road, level} of its best placement among the incident's approaches:
+ * from the incident's stored approaches (each listing its cameras) or an answer's features (the
+ * approaches and the cameras as features of their own, role "approach" / "camera"). */
 function placements(incident) {
   const out = new Map();
-  for (const feature of incident?.approaches?.features || []) {
+  const roads = new Map();
+  const place = (cam, approach) => {
+    const seen = out.get(cam.camera_id);
+    if (!seen || cam.rank < seen.rank) {
+      out.set(cam.camera_id, { approach, level: cam.dori_level, rank: cam.rank });
+    }
+  };
+  const features = [incident?.approaches, incident?.answer].flatMap((c) => c?.features || []);
+  for (const feature of features) {
     const p = feature.properties || {};
-    for (const cam of p.cameras || []) {
-      const seen = out.get(cam.camera_id);
-      if (!seen || cam.rank < seen.rank) {
-        out.set(cam.camera_id, {
-          approach: p.id,
-          road: p.road_name || "",
-          level: cam.dori_level,
-          rank: cam.rank,
-        });
-      }
+    if (p.role === "camera") place(p, p.approach);
+    else if (p.id !== undefined && (p.role === "approach" || p.cameras)) {
+      roads.set(p.id, p.road_name || p.name || "");
+      for (const cam of p.cameras || []) place(cam, p.id);
     }
   }
+  for (const where of out.values()) where.road = roads.get(where.approach) || "";
   return out;
 }
 
