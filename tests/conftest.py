@@ -135,6 +135,7 @@ def relay_settings(tmp_path_factory: pytest.TempPathFactory) -> RelaySettings:
     return RelaySettings(
         port=free_tcp_port(),
         admin_port=free_tcp_port(),
+        ws_port=free_tcp_port(),
         secret=f"test-{secrets.token_urlsafe(24)}",
         runtime_dir=tmp_path_factory.mktemp("relay"),
         media_ports=(block, block + 199),

@@ -59,9 +59,17 @@ def relay_viewer_origin() -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def relay_websocket_origin() -> str | None:
+    """Origin of the relay's WebSocket API (what the video wall uses), when it offers one."""
+    relay = app_state().settings.relay
+    return None if relay.public_url else f"ws://{relay.host}:{relay.ws_port}"
+
+
 def content_security_policy() -> str:
     relay = relay_viewer_origin()
     connect = "'self'" + (f" {relay}" if relay else "")
+    if websocket := relay_websocket_origin():
+        connect += f" {websocket}"
     directives = {
         "default-src": "'none'",
         "script-src": "'self'",

@@ -173,7 +173,12 @@ class Tile {
 
   watch(offer) {
     this.viewer?.close();
-    const endpoint = offer.viewer.find((v) => v.protocol === "janus-streaming") || offer.viewer[0];
+    // The relay's WebSocket API when offered: a browser holds six HTTP connections per host,
+    // and each feed's Janus session would keep one of them in a long poll.
+    const endpoint =
+      offer.viewer.find((v) => v.protocol === "janus-streaming-ws") ||
+      offer.viewer.find((v) => v.protocol === "janus-streaming") ||
+      offer.viewer[0];
     if (offer.expires_at) this.expiresAt = Date.parse(offer.expires_at);
     this.setState("connecting", word("connecting"));
     const viewer = watchFeed({
@@ -210,6 +215,8 @@ class Tile {
     this.video.srcObject = null;
     this.el.dataset.reason = reason;
     if (cause) this.el.dataset.cause = cause;
+    this.age.textContent = "";
+    this.expiry.textContent = "";
     // When it went dark (epoch ms): what the browser tests hold against the revocation.
     if (!this.el.dataset.darkAt) this.el.dataset.darkAt = String(Date.now());
     this.setState("dark", `${word("ended")}: ${word(`reason_${reason}`)}`);
