@@ -56,6 +56,7 @@ STATIC = ROOT / "api" / "console" / "static"
 
 #: Click → the wall's N tiles decoding, measured inside the page (performance.now()).
 ARM_BUTTON = """([incident, body, n]) => { window.benchResult = new Promise((resolve, reject) => {
+  setTimeout(() => reject(new Error(`${n} tiles not all decoding after 30 s`)), 30000);
   const button = document.createElement("button");
   button.id = "request-feeds";
   button.textContent = "request feeds";
