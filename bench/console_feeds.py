@@ -6,10 +6,12 @@ simulator, ``gilmok serve`` (1 worker) and Debian's Chromium in a network namesp
 on the real central-Seoul registry. The owning centres approve alert-level-2 requests
 automatically. Each round raises a new incident at Gwanghwamun and then:
 
-- **browser**: a click on a page of the API's origin holding the video wall posts the feeds
-  request (``POST /v1/incidents/{id}/feeds`` with N cameras) and hands the answer (with its
-  credentials) to the wall; timed until every one of the N tiles has decoded a frame
-  (``videoWidth > 0`` and ``totalVideoFrames > 0``), and until the first did;
+- **browser** (each click after a random part of the simulator's 2 s GOP: a new mountpoint
+  shows nothing before the source's next keyframe): a click on a page of the API's origin
+  holding the video wall posts the feeds request (``POST /v1/incidents/{id}/feeds`` with N
+  cameras) and hands the answer (with its credentials) to the wall; timed until every one of
+  the N tiles has decoded a frame (``videoWidth > 0`` and ``totalVideoFrames > 0``), and until
+  the first did;
 - **baseline (API only)**, the same run: the same request from Python, timed to its answer
   (the feeds provisioned on Janus, credentials issued), then until Janus reports media flowing
   through every stream (``info``'s packet age, no WebRTC);
@@ -30,6 +32,7 @@ import argparse
 import gzip
 import json
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -140,8 +143,16 @@ def api_round(
         world.call("POST", f"/v1/incidents/{incident['id']}/close", "requester", {"reason": "b"})
 
 
+#: The simulator's GOP (key-int 30 at 15 fps): a new mountpoint shows nothing before the source's
+#: next keyframe, so rounds at a fixed cadence would all land at one phase of it. Each round's
+#: click waits a random part of a GOP, as a person's click would.
+GOP_S = 2.0
+_jitter = random.Random(14)
+
+
 def browser_round(world: ConsoleWorld, page: Any, cameras: list[int]) -> dict[str, float]:
     """Click → every tile decoding, on the wall's page."""
+    time.sleep(_jitter.uniform(0.0, GOP_S))
     incident = world.raise_incident(*GWANGHWAMUN)
     try:
         page.evaluate(ARM_BUTTON, [incident, {"camera_ids": cameras}, len(cameras)])
