@@ -101,10 +101,19 @@ def create_app(
     app.before_request(refuse_unstorable_text)
     for module in (health, sessions, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
-    from api import control_points, feed_queue, feed_requests, incidents, snapshot, spatial, tiles
+    from api import (
+        control_points,
+        events,
+        feed_queue,
+        feed_requests,
+        incidents,
+        snapshot,
+        spatial,
+        tiles,
+    )
 
     snapshot.init_app(app)
-    for module in (spatial, incidents, feed_requests, feed_queue, control_points, tiles):
+    for module in (spatial, incidents, feed_requests, feed_queue, control_points, events, tiles):
         api.register_blueprint(module.blp)
     from api import console
 

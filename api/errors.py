@@ -43,6 +43,12 @@ class CsrfFailed(ge.Forbidden):
     code = "csrf_failed"
 
 
+class TooManyStreams(ge.GilmokError):
+    """The server process holds as many event streams as it may (``GILMOK_EVENTS_MAX_STREAMS``)."""
+
+    code = "too_many_streams"
+
+
 #: Status of each domain error. A subclass not listed takes its nearest listed ancestor's.
 STATUS: dict[type[ge.GilmokError], int] = {
     ge.InvalidInput: 422,
@@ -58,6 +64,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     relay_errors.RelayRefused: 502,
     ge.DatabaseUnavailable: 503,
     ge.StatementTimeout: 503,
+    TooManyStreams: 503,
     relay_errors.RelayUnavailable: 503,
     ge.SchemaOutOfDate: 503,
     ge.NoRoadData: 503,
@@ -68,6 +75,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
 RETRY_AFTER: dict[type[ge.GilmokError], int] = {
     ge.DatabaseUnavailable: 5,
     ge.StatementTimeout: 5,
+    TooManyStreams: 5,
     relay_errors.RelayUnavailable: 10,
 }
 

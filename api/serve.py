@@ -30,7 +30,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as http_errors
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers.gthread import ThreadWorker
 
 from geo.settings import Settings
 
@@ -103,9 +103,21 @@ def refusal(exc: BaseException, cfg: Any) -> tuple[int, str, str, str, dict[str,
     return None
 
 
-class JsonErrorWorker(SyncWorker):
-    """gunicorn's sync worker, answering the requests it refuses itself in gilmok's error shape
-    (``{"code", "message", "details"}``, as :mod:`api.errors` answers every other error)."""
+class JsonErrorWorker(ThreadWorker):
+    """gunicorn's threaded worker, answering the requests it refuses itself in gilmok's error
+    shape (``{"code", "message", "details"}``, as :mod:`api.errors` answers every other error).
+
+    Threaded because an event stream (``GET /v1/events``) holds its thread for as long as the
+    console stays open: a sync worker would serve nothing else meanwhile. Stopping the worker
+    ends its event streams at once (each gets an ``end`` event), so that a graceful stop does
+    not wait for consoles to go away.
+    """
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        from api.event_hub import stop_event_hub
+
+        super().handle_exit(sig, frame)
+        stop_event_hub(self.wsgi)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         refused = refusal(exc, self.cfg)
@@ -209,11 +221,33 @@ def default_workers() -> int:
     return 2 * (os.cpu_count() or 1) + 1
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int | None = None) -> None:
-    """Run the API until interrupted (SIGINT/SIGTERM stop it gracefully)."""
+#: Threads per worker for ordinary requests (event streams get threads of their own).
+DEFAULT_REQUEST_THREADS = 4
+
+
+def worker_threads(settings: Settings, request_threads: int) -> int:
+    """Threads of one worker: ``request_threads`` for requests, and one per event stream it may
+    hold (``GILMOK_EVENTS_MAX_STREAMS``), so that open consoles never starve the API."""
+    return request_threads + settings.events_max_streams
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int | None = None,
+    threads: int = DEFAULT_REQUEST_THREADS,
+) -> None:
+    """Run the API until interrupted (SIGINT/SIGTERM stop it gracefully).
+
+    Each worker is a process with ``threads`` request threads plus one thread per event stream
+    it may hold; a deployment serves ``workers × GILMOK_EVENTS_MAX_STREAMS`` consoles' streams.
+    """
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers or default_workers(),
+        "threads": worker_threads(settings, threads),
         "worker_class": JsonErrorWorker,
         "control_socket_disable": True,
         "preload_app": False,

@@ -23,9 +23,17 @@ from api.cli.common import Context, domain_errors, fail, pass_context, service_e
     type=click.IntRange(1, 64),
     help="gunicorn worker processes (default: 2 × CPUs + 1).",
 )
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Request threads per worker; each also gets one thread per event stream it may hold"
+    " (GILMOK_EVENTS_MAX_STREAMS).",
+)
 @pass_context
 @domain_errors
-def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the HTTP API through gunicorn, with the expiry loop (see `gilmok worker`).
 
     Every gunicorn worker runs the loop in a thread; one of all the workers and serves on the
@@ -34,7 +42,7 @@ def serve(ctx: Context, host: str, port: int, workers: int | None) -> None:
     from api.serve import serve as run
 
     service_engine(ctx).dispose()  # fail now, with one line, if the database or role is unusable
-    run(ctx.settings, host=host, port=port, workers=workers)
+    run(ctx.settings, host=host, port=port, workers=workers, threads=threads)
 
 
 def _tick_line(report: Any) -> str:
