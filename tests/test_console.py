@@ -13,11 +13,15 @@ No browser is downloaded: ``/usr/bin/chromium`` from Debian (scripts/setup.sh).
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -70,6 +74,7 @@ class Console:
     keys: dict[str, str]
     centre_name: str
     url: Any
+    log: Path
 
     def api(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.keys[who]}"}
@@ -132,7 +137,7 @@ def console(
                 break
             except OSError:
                 time.sleep(0.3)
-        probe = Console(base, keys, "", url)
+        probe = Console(base, keys, "", url, log)
         status, answer = probe.api("GET", _approaches_path(*GWANGHWAMUN), "requester")
         assert status == 200, answer
         best = min(
@@ -155,9 +160,9 @@ def console(
                 conn, organization=centre, role="municipal_centre", actor=ACTOR
             )[1]
         engine.dispose()
-        yield Console(base, keys, centre, url)
+        yield Console(base, keys, centre, url, log)
     finally:
-        _end_activations(Console(base, keys, "", url))
+        _end_activations(Console(base, keys, "", url, log))
         server.terminate()
         server.wait(timeout=30)
 
@@ -176,6 +181,39 @@ def _end_activations(console: Console) -> None:
             console.api(
                 "POST", f"/v1/activations/{item['id']}/end", "regional", {"reason": "test over"}
             )
+
+
+@contextlib.contextmanager
+def _other_site() -> Iterator[str]:
+    """A page of another site on loopback: http://localhost:<port>/ (a server of its own)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>elsewhere</title><p>elsewhere</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closes_logged(console: Console, incident: int) -> list[str]:
+    """Statuses of the POSTs closing ``incident`` in the server's access log, in order."""
+    time.sleep(0.3)  # the access log line follows the answer
+    pattern = re.compile(rf'"POST /v1/incidents/{incident}/close HTTP/1.1" (\d+)')
+    return pattern.findall(console.log.read_text(errors="replace"))
 
 
 def _approaches_path(lon: float, lat: float) -> str:
@@ -374,28 +412,24 @@ def test_a_requester_session_cannot_approve_and_cross_site_posts_are_refused(
         f"async () => (await fetch('/v1/incidents/{incident}/close', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, body: '{{}}'}})).status"
     )
     assert status in (401, 403)
-    # another site (localhost is not 127.0.0.1's site) posting a form to the API in the same
-    # browser: the SameSite=Strict cookie stays home, and the server refuses the close
-    other_site = console.base.replace("127.0.0.1", "localhost") + "/elsewhere"
-    evil = room.context.new_page()
-    evil.route(
-        other_site,
-        lambda route: route.fulfill(
-            status=200, content_type="text/html", body="<html><body>x</body></html>"
-        ),
-    )
-    evil.goto(other_site)
-    sent = evil.evaluate(
-        f"""async () => {{
-            try {{
-                await fetch('{console.base}/v1/incidents/{incident}/close', {{method: 'POST',
-                    credentials: 'include', mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}},
-                    body: '{{}}'}});
-                return true;
-            }} catch (e) {{ return String(e); }}
-        }}"""
-    )
-    assert sent is True, sent
+    # another site (localhost is not 127.0.0.1's site) posting to the API in the same browser:
+    # the request reaches the server, but the SameSite=Strict cookie stays home: refused
+    with _other_site() as other:
+        evil = room.context.new_page()
+        evil.goto(other)
+        closes_before = _closes_logged(console, incident)
+        sent = evil.evaluate(
+            f"""async () => {{
+                try {{
+                    await fetch('{console.base}/v1/incidents/{incident}/close', {{method: 'POST',
+                        credentials: 'include', mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}},
+                        body: '{{}}'}});
+                    return true;
+                }} catch (e) {{ return String(e); }}
+            }}"""
+        )
+        assert sent is True, sent
+    assert _closes_logged(console, incident) == [*closes_before, "401"]
     status, after = console.api("GET", f"/v1/incidents/{incident}", "requester")
     assert status == 200
     assert after["status"] == "open"

@@ -15,7 +15,8 @@ export function configureMapWorker(url) {
 function absoluteStyle() {
   const style = structuredClone(baseStyle);
   for (const source of Object.values(style.sources)) {
-    if (source.tiles) source.tiles = source.tiles.map((tile) => new URL(tile, window.location.origin).href);
+    // MapLibre wants absolute tile URLs; URL() would escape the {z}/{x}/{y} placeholders.
+    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile);
   }
   return style;
 }

@@ -324,7 +324,7 @@ export function mountRequester(root, { api, session }) {
       return;
     }
     if (data.incident_id !== undefined && data.incident_id !== incident.id) return;
-    if (type === "incident.closed" && data.id === incident.id) {
+    if (type === "incident.closed" || type === "resync") {
       api.get(`/v1/incidents/${incident.id}`).then((fresh) => {
         incident = fresh;
         renderSummary();
