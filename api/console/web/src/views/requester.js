@@ -196,7 +196,7 @@ export function mountRequester(root, { api, session }) {
           h("span", {}, `${t("camera")} ${r.camera_id}`),
           stateTag(r.status),
           h("span", { class: "muted" }, r.owner?.name || ""),
-          r.reason ? h("span", { class: "muted" }, r.reason) : null,
+          r.reason ? h("span", { class: "muted reason" }, r.reason) : null,
         ),
       ),
     );
@@ -208,6 +208,8 @@ export function mountRequester(root, { api, session }) {
     const best = h("input", { type: "number", min: 1, max: 10, value: 2, id: "best-k" });
     const direction = incident.direction === "outbound" ? t("exits") : t("approaches");
     const closed = incident.status !== "open";
+    summary.dataset.incidentId = incident.id;
+    summary.dataset.status = incident.status;
     clear(
       summary,
       h("h2", {}, `${t("incident")} #${incident.id}`, closed ? ` · ${t("state_closed")}` : ""),
