@@ -146,7 +146,6 @@ _TILE_DOC: dict[str, Any] = {
             "description": "The tile (layer `roads`; empty when no road meets it)",
             "content": {MVT_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
-        "422": {"description": "z, x or y outside the tile grid"},
     },
 }  # fmt: skip
 
