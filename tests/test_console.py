@@ -398,6 +398,13 @@ def test_a_requester_session_cannot_approve_and_cross_site_posts_are_refused(
     incident = raised["id"]
     room = _context(browser).new_page()
     _sign_in(room, console, "requester")
+    # Korean by default, English by the switch, and back
+    expect(room.locator("button.sign-out")).to_have_text("로그아웃")
+    room.click("button.lang")
+    expect(room.locator("button.sign-out")).to_have_text("Sign out")
+    expect(room.locator("#raise-incident")).to_have_text("Raise incident")
+    room.click("button.lang")
+    expect(room.locator("#raise-incident")).to_have_text("사건 등록")
     token = room.evaluate("async () => (await (await fetch('/v1/session')).json()).csrf_token")
     assert token
     # an approver's action with the requester's session and its CSRF token: 403
