@@ -385,6 +385,11 @@ def test_the_roles_work_the_scenario_in_the_browser(browser: Browser, console: C
     expect(auditor.locator("#audit-rows tr[data-audit-id]")).not_to_have_count(0)
     auditor.click("#verify-chain")
     expect(auditor.locator("#verify-result[data-ok=yes]")).to_have_count(1, timeout=20_000)
+    auditor.fill("#f-subject-type", "feed_request")
+    auditor.click("#audit-filters button[type=submit]")
+    expect(auditor.locator("#audit-rows td.subject").first).to_contain_text("feed_request")
+    subjects = auditor.locator("#audit-rows td.subject").all_inner_texts()
+    assert all(s.startswith("feed_request ") for s in subjects), subjects
     _shot(auditor, "auditor-trail")
 
 

@@ -69,9 +69,9 @@ export function mountAuditor(root, { api }) {
             h("td", { class: "time" }, formatTime(r.at)),
             h("td", {}, r.actor),
             h("td", { class: "mono" }, r.action),
-            h("td", {}, `${r.subject_type} ${r.subject_id}`),
+            h("td", { class: "subject" }, `${r.subject_type} ${r.subject_id}`),
             h("td", { class: "time" }, r.legal_basis ? t(`basis_${r.legal_basis}`) : ""),
-            h("td", { class: "mono" }, JSON.stringify(r.details).slice(0, 160)),
+            h("td", { class: "mono details" }, JSON.stringify(r.details).slice(0, 200)),
             h("td", { class: "mono", title: r.record_hash }, r.record_hash.slice(0, 10)),
           ),
         );
