@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app
 from flask.views import MethodView
 
 from api.auth import requires_roles
-from api.context import transaction
+from api.context import app_state, transaction
 from api.schemas import Blueprint
 from geo import domain
 from geo.errors import InvalidInput
@@ -146,7 +146,6 @@ _TILE_DOC: dict[str, Any] = {
             "description": "The tile (layer `roads`; empty when no road meets it)",
             "content": {MVT_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
-        "422": {"description": "z, x or y outside the tile grid"},
     },
 }  # fmt: skip
 
@@ -168,8 +167,9 @@ class RoadTile(MethodView):
         key = (cache.version(), z, x, y)
         tile = cache.get(key)
         if tile is None:
+            bounds = app_state().settings.country_bounds
             with transaction() as conn:
-                tile = road_tile(conn, z, x, y)
+                tile = road_tile(conn, z, x, y, bounds=bounds)
             cache.put(key, tile)
         response = Response(tile, mimetype=MVT_MEDIA_TYPE)
         response.headers["Cache-Control"] = f"private, max-age={BROWSER_MAX_AGE_S}"

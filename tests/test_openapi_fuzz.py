@@ -169,6 +169,7 @@ SEMANTIC_422 = {
     " lie within its radius",
     "PUT /v1/organizations/{organization_id}/service-area": "real 시군구 / 시도 names or codes; a"
     " valid area inside the country; cameras owned for a hull",
+    "GET /v1/tiles/roads/{z}/{x}/{y}.pbf": "x and y within 0..2^z-1",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: schemathesis 4's warnings (all shown by default).

@@ -21,11 +21,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
 from api.tiles import tile_cache
+from geo.crs import DEFAULT_COUNTRY_BOUNDS
 from geo.settings import Settings
 from geo.store.road_segments import max_rank_at, road_tile
 
 pytestmark = pytest.mark.db
 
+BOUNDS = DEFAULT_COUNTRY_BOUNDS
 EXTENT = 4096
 BUFFER = 64
 HALF_WORLD = 20037508.342789244
@@ -127,7 +129,7 @@ def test_each_tile_holds_exactly_the_segments_meeting_it(
         drawn = {i: s for i, s in segments.items() if int(s["rank"]) <= max_rank}  # type: ignore[call-overload]
         must = {i for i, s in drawn.items() if shapely.intersects(s["line"], inner)}
         may = {i for i, s in drawn.items() if shapely.intersects(s["line"], outer)}
-        features = decode(road_tile(db, tz, tx, ty))
+        features = decode(road_tile(db, tz, tx, ty, bounds=BOUNDS))
         got = {int(f["id"]) for f in features}
         assert len(got) == len(features), "one feature per segment"
         assert must <= got, sorted(must - got)[:10]
@@ -152,7 +154,7 @@ def test_lines_are_where_the_roads_are(
     z, x, y = tiles_around(16)[4]
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     unit = (maxx - minx) / EXTENT
-    features = decode(road_tile(db, z, x, y))
+    features = decode(road_tile(db, z, x, y, bounds=BOUNDS))
     assert features
     named = [f for f in features if f["properties"]["name"]]
     assert named, "Mapo's roads have Hangul names"
@@ -190,7 +192,9 @@ def test_minor_roads_wait_for_their_zoom(
     ranks_at = {}
     for z in (12, 13, 15):
         ranks_at[z] = {
-            int(f["properties"]["rank"]) for t in tiles_around(z) for f in decode(road_tile(db, *t))
+            int(f["properties"]["rank"])
+            for t in tiles_around(z)
+            for f in decode(road_tile(db, *t, bounds=BOUNDS))
         }
     assert max(ranks_at[12]) <= 3
     assert max(ranks_at[13]) <= 4
@@ -208,7 +212,7 @@ def test_tile_endpoint_serves_cached_tiles_to_any_key(
         response = client.get(path, headers=world.headers(role))
         assert response.status_code == 200, response.get_data(as_text=True)
         assert response.mimetype == "application/vnd.mapbox-vector-tile"
-        assert response.data == road_tile(db, z, x, y)
+        assert response.data == road_tile(db, z, x, y, bounds=BOUNDS)
         assert "max-age" in response.headers["Cache-Control"]
     cache = tile_cache(app)
     assert (cache.misses, cache.hits) == (1, 3)
@@ -217,6 +221,18 @@ def test_tile_endpoint_serves_cached_tiles_to_any_key(
     empty = client.get(f"/v1/tiles/roads/15/{bx}/{by}.pbf", headers=world.headers("requester"))
     assert empty.status_code == 200
     assert empty.data == b""
+
+
+@pytest.mark.parametrize("z", range(7))
+def test_low_zooms_spanning_the_world_are_made(db: Connection, z: int) -> None:
+    """A tile far wider than the working CRS's domain (the whole world at zoom 0) is made
+    without error (segments of tens of metres are below a tile unit there, kilometres, and
+    drop out); one on the other side of the world is empty."""
+    x, y = tile_of(*MAPO_POINT, z)
+    assert isinstance(road_tile(db, z, x, y, bounds=BOUNDS), bytes)
+    far = ((x + (1 << z) // 2) % (1 << z), y)
+    if far != (x, y):
+        assert road_tile(db, z, *far, bounds=BOUNDS) == b""
 
 
 @pytest.mark.parametrize(

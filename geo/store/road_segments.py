@@ -31,16 +31,21 @@ def max_rank_at(z: int) -> int:
     return 5
 
 
-def road_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
+def road_tile(
+    conn: Connection, z: int, x: int, y: int, *, bounds: tuple[float, float, float, float]
+) -> bytes:
     """The vector tile ``z/x/y`` of the stored roads (empty bytes when none meets it).
 
     Each feature is one segment, clipped to the tile: properties ``class`` (the OSM highway
     value), ``rank`` (1–5, see the SQL), ``name``, ``ref``, ``oneway``, ``bridge``, ``tunnel``;
     its id is the segment's.
 
-    ``z`` is 0..:data:`MAX_ZOOM`, ``x`` and ``y`` 0..2**z-1 (the caller checks).
+    ``z`` is 0..:data:`MAX_ZOOM`, ``x`` and ``y`` 0..2**z-1 (the caller checks). ``bounds``
+    (west, south, east, north; degrees) is the country's box (``GILMOK_COUNTRY_BOUNDS``): no
+    road lies outside it, and the working CRS is not defined far beyond it.
     """
-    found = conn.execute(
-        query("road_segments/tile"), {"z": z, "x": x, "y": y, "max_rank": max_rank_at(z)}
-    ).scalar_one()
+    west, south, east, north = bounds
+    params = {"z": z, "x": x, "y": y, "max_rank": max_rank_at(z)}
+    params |= {"west": west, "south": south, "east": east, "north": north}
+    found = conn.execute(query("road_segments/tile"), params).scalar_one()
     return bytes(found)

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,4 +44,13 @@ for (const [file, info] of Object.entries(result.metafile.outputs)) {
 }
 if (!manifest.js || !manifest.css) throw new Error(`bundle incomplete: ${JSON.stringify(manifest)}`);
 writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
-console.log(`[build-console] ${manifest.js}, ${manifest.css}, ${workerName} in ${out}`);
+const sizes = [manifest.js, manifest.css, workerName].map((name) => {
+  const bytes = readFileSync(join(out, name));
+  return [bytes.length, gzipSync(bytes, { level: 9 }).length];
+});
+const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
+const total = sizes.reduce((sum, [, gz]) => sum + gz, 0);
+console.log(
+  `[build-console] ${manifest.js}, ${manifest.css}, ${workerName} in ${out}: ` +
+    `${sizes.map(([raw, gz]) => `${kb(raw)} (${kb(gz)} gzipped)`).join(", ")}; ${kb(total)} gzipped in all`,
+);

@@ -17,12 +17,19 @@ export const EVENT_TYPES = [
   "feed_request.created",
   "feed_request.approved",
   "feed_request.denied",
-  "feed_request.revoked",
+  "feed_request.deferred",
   "feed_request.failed",
+  "feed_request.revoked",
+  "feed_request.expired",
   "feed_session.live",
   "feed_session.ended",
+  "feed_session.source_lost",
+  "feed_session.source_restored",
   "activation.started",
   "activation.ended",
+  // the server says: fetch every list again (missed too much), or this stream is over
+  "resync",
+  "end",
 ];
 
 export class Api {
@@ -31,6 +38,7 @@ export class Api {
     this.source = null;
     this.listeners = new Set();
     this.statusListeners = new Set();
+    this.connected = false;
   }
 
   async request(method, path, body, { accept = "application/json" } = {}) {
@@ -98,7 +106,6 @@ export class Api {
   /** Calls listener(type, data) for every event of /v1/events; returns the unsubscribe. */
   onEvent(listener) {
     this.listeners.add(listener);
-    this.openEvents();
     return () => this.listeners.delete(listener);
   }
 
@@ -122,13 +129,23 @@ export class Api {
       for (const listener of this.listeners) listener(type, data);
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, emit(type));
-    source.addEventListener("open", () => this.statusListeners.forEach((l) => l(true)));
-    source.addEventListener("error", () => this.statusListeners.forEach((l) => l(false)));
+    // The stream ended for good (signed out, session over, key revoked): no reconnecting.
+    source.addEventListener("end", () => {
+      this.closeEvents();
+    });
+    source.addEventListener("open", () => this.setConnected(true));
+    source.addEventListener("error", () => this.setConnected(false));
   }
 
   closeEvents() {
     this.source?.close();
     this.source = null;
+    this.setConnected(false);
+  }
+
+  setConnected(connected) {
+    this.connected = connected;
+    for (const listener of this.statusListeners) listener(connected);
   }
 }
 

@@ -41,9 +41,11 @@ function show(session) {
   unmount = null;
   document.title = t("title");
   if (!session) {
+    api.closeEvents();
     clear(root, header(null), mountSignIn(api, show));
     return;
   }
+  api.openEvents();
   const main = h("main", { class: "view", "data-role": session.role });
   clear(root, header(session), main);
   const mount = VIEWS[session.role];
@@ -54,13 +56,28 @@ function show(session) {
   unmount = mount(main, { api, session }) || null;
 }
 
+// A stream the server ended (sign-out elsewhere, the session's end, the key revoked): back to
+// the sign-in form if the session is gone, else listen again.
+api.onEvent(async (type) => {
+  if (type !== "end") return;
+  const session = await api.session().catch(() => null);
+  if (!session) show(null);
+  else api.openEvents();
+});
+
+let stopStatus = null;
+
 function header(session) {
   const status = h("span", { class: "live-status", "data-live": "unknown" });
+  stopStatus?.();
+  stopStatus = null;
   if (session) {
-    api.onStatus((connected) => {
+    const showStatus = (connected) => {
       status.dataset.live = connected ? "yes" : "no";
       status.textContent = connected ? t("live") : t("offline");
-    });
+    };
+    stopStatus = api.onStatus(showStatus);
+    if (api.connected) showStatus(true);
   }
   return h(
     "header",

@@ -15,7 +15,8 @@ export function configureMapWorker(url) {
 function absoluteStyle() {
   const style = structuredClone(baseStyle);
   for (const source of Object.values(style.sources)) {
-    if (source.tiles) source.tiles = source.tiles.map((tile) => new URL(tile, window.location.origin).href);
+    // MapLibre wants absolute tile URLs; URL() would escape the {z}/{x}/{y} placeholders.
+    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile);
   }
   return style;
 }
@@ -30,12 +31,16 @@ export function createMap(container, { center = DEFAULT_CENTER, zoom = 15, inter
     minZoom: 8,
     maxZoom: 19,
     interactive,
-    attributionControl: { compact: true },
+    attributionControl: interactive ? { compact: true } : false,
     localIdeographFontFamily: "'NanumGothic', 'Noto Sans CJK KR', 'Malgun Gothic', sans-serif",
   });
   if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
+  // For people and tests alike: the road tiles in view are drawn.
+  map.on("idle", () => {
+    if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
+  });
   return { map, ready };
 }
 

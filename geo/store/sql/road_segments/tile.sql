@@ -2,13 +2,25 @@
 -- class, a rank for styling (1 motorway/trunk, 2 primary, 3 secondary/tertiary, 4 local, 5 the
 -- rest), name, ref, one-way, bridge, tunnel. Roads are kept in EPSG:5179: the tile's envelope
 -- (with a buffer of 64/4096 so lines cross tile edges cleanly), densified so its straight Mercator
--- edges stay inside its 5179 outline, finds them on the GiST index; only their clipped parts are
+-- edges stay inside its 5179 outline and cut to the country's box (:west .. :north, lon/lat),
+-- finds them on the GiST index; only their clipped parts are
 -- carried into Mercator. Ranks past max_rank (the minor roads) are left out at low zooms.
 WITH bounds AS (
     SELECT
         ST_TileEnvelope(:z, :x, :y) AS mercator,
+        -- only the part inside the country's lon/lat box is carried into EPSG:5179, whose
+        -- projection is undefined far from Korea (a low zoom's tile spans the world)
         ST_Transform(
-            ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), ST_Area(ST_TileEnvelope(:z, :x, :y)) ^ 0.5 / 16),
+            ST_Intersection(
+                ST_Transform(
+                    ST_Segmentize(
+                        ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096),
+                        ST_Area(ST_TileEnvelope(:z, :x, :y)) ^ 0.5 / 16
+                    ),
+                    4326
+                ),
+                ST_MakeEnvelope(:west, :south, :east, :north, 4326)
+            ),
             5179
         ) AS working
 ),

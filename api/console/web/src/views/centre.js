@@ -18,47 +18,48 @@ export function mountCentre(root, { api }) {
   );
   const incidents = new Map(); // incident id → GET /v1/incidents/{id}
   let miniMaps = [];
-  let refreshing = null;
-  let again = false;
 
   async function incidentOf(id) {
     if (!incidents.has(id)) incidents.set(id, api.get(`/v1/incidents/${id}`).catch(() => null));
     return incidents.get(id);
   }
 
-  async function refresh() {
-    if (refreshing) {
-      again = true;
-      return refreshing;
+  // Events come in bursts (one per camera asked for): one fetch answers them all.
+  let due = null;
+  let running = Promise.resolve();
+  function refresh(lists = ["pending", "provisioned"]) {
+    if (due) {
+      for (const list of lists) due.add(list);
+      return;
     }
-    refreshing = (async () => {
-      try {
-        const [pending, provisioned] = await Promise.all([
-          api.get("/v1/feed-requests", { state: "pending" }),
-          api.get("/v1/feed-requests", { state: "provisioned" }),
-        ]);
-        await renderQueue(pending.items || []);
-        renderLive(provisioned.items || []);
-      } catch (error) {
-        message.textContent = errorText(error);
-      }
-    })();
-    await refreshing;
-    refreshing = null;
-    if (again) {
-      again = false;
-      await refresh();
+    due = new Set(lists);
+    setTimeout(() => {
+      const wanted = due;
+      due = null;
+      running = running.then(() => load(wanted));
+    }, 0);
+  }
+
+  async function load(wanted) {
+    try {
+      const [pending, provisioned] = await Promise.all([
+        wanted.has("pending") ? api.get("/v1/feed-requests", { state: "pending" }) : null,
+        wanted.has("provisioned") ? api.get("/v1/feed-requests", { state: "provisioned" }) : null,
+      ]);
+      if (pending) renderQueue(pending.items || []);
+      if (provisioned) renderLive(provisioned.items || []);
+    } catch (error) {
+      message.textContent = errorText(error);
     }
   }
 
-  async function renderQueue(items) {
+  function renderQueue(items) {
     for (const m of miniMaps) m.remove();
     miniMaps = [];
     document.getElementById("queue-count").textContent = `(${items.length})`;
-    const found = await Promise.all(items.map((item) => incidentOf(item.incident_id)));
     clear(queue, items.length ? null : h("li", { class: "muted" }, t("emptyQueue")));
     items.forEach((item, i) => {
-      const incident = found[i];
+      const where = h("span", { class: "where" });
       const mapEl = h("div", { class: "mini-map" });
       const reason = h("input", { type: "text", maxlength: 500, placeholder: t("reason"), class: "reason" });
       const li = h(
@@ -78,12 +79,7 @@ export function mountCentre(root, { api }) {
             h("dt", {}, t("legalBasis")),
             h("dd", { class: "basis" }, t(`basis_${item.legal_basis}`)),
             h("dt", {}, t("incident")),
-            h(
-              "dd",
-              {},
-              `#${item.incident_id}`,
-              incident ? ` · ${incident.location.coordinates.map((c) => c.toFixed(5)).join(", ")}` : "",
-            ),
+            h("dd", {}, `#${item.incident_id}`, where),
             h("dt", {}, t("requestedAt")),
             h("dd", {}, formatTime(item.created_at)),
           ),
@@ -97,12 +93,16 @@ export function mountCentre(root, { api }) {
         ),
       );
       queue.append(li);
-      if (incident && i < MAX_MINI_MAPS) {
+      // The incident's place follows: the request is shown the moment it is known.
+      incidentOf(item.incident_id).then((incident) => {
+        if (!incident || !li.isConnected) return;
         const center = incident.location.coordinates;
+        where.textContent = ` · ${center.map((c) => c.toFixed(5)).join(", ")}`;
+        if (i >= MAX_MINI_MAPS) return;
         const { map } = createMap(mapEl, { center, zoom: 15, interactive: false });
         new maplibregl.Marker({ color: "#d0021b", scale: 0.7 }).setLngLat(center).addTo(map);
         miniMaps.push(map);
-      }
+      });
     });
   }
 
@@ -144,12 +144,14 @@ export function mountCentre(root, { api }) {
   }
 
   const stop = api.onEvent((type) => {
-    if (type.startsWith("feed_") || type.startsWith("incident.") || type.startsWith("activation.")) refresh();
+    if (type === "feed_request.created") refresh(["pending"]);
+    else if (type.startsWith("feed_") || type.startsWith("incident.") || type.startsWith("activation.") || type === "resync") refresh();
   });
-  api.onStatus((connected) => connected && refresh());
+  const stopStatus = api.onStatus((connected) => connected && refresh());
   refresh();
   return () => {
     stop();
+    stopStatus();
     for (const m of miniMaps) m.remove();
   };
 }

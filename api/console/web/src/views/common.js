@@ -27,8 +27,10 @@ export function approachSort(a, b) {
   return Number(String(a.id).slice(1)) - Number(String(b.id).slice(1));
 }
 
+/** A time as the browser's local "YYYY-MM-DD HH:MM:SS" (24-hour, one width in every row). */
 export function formatTime(iso) {
   if (!iso) return "";
-  const date = new Date(iso);
-  return date.toLocaleString(undefined, { hour12: false });
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -196,7 +196,7 @@ export function mountRequester(root, { api, session }) {
           h("span", {}, `${t("camera")} ${r.camera_id}`),
           stateTag(r.status),
           h("span", { class: "muted" }, r.owner?.name || ""),
-          r.reason ? h("span", { class: "muted" }, r.reason) : null,
+          r.reason ? h("span", { class: "muted reason" }, r.reason) : null,
         ),
       ),
     );
@@ -208,6 +208,8 @@ export function mountRequester(root, { api, session }) {
     const best = h("input", { type: "number", min: 1, max: 10, value: 2, id: "best-k" });
     const direction = incident.direction === "outbound" ? t("exits") : t("approaches");
     const closed = incident.status !== "open";
+    summary.dataset.incidentId = incident.id;
+    summary.dataset.status = incident.status;
     clear(
       summary,
       h("h2", {}, `${t("incident")} #${incident.id}`, closed ? ` · ${t("state_closed")}` : ""),
@@ -324,7 +326,7 @@ export function mountRequester(root, { api, session }) {
       return;
     }
     if (data.incident_id !== undefined && data.incident_id !== incident.id) return;
-    if (type === "incident.closed" && data.id === incident.id) {
+    if (type === "incident.closed" || type === "resync") {
       api.get(`/v1/incidents/${incident.id}`).then((fresh) => {
         incident = fresh;
         renderSummary();
