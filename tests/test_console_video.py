@@ -113,10 +113,36 @@ def test_the_wall_plays_auto_approved_feeds_and_goes_dark_when_the_incident_clos
 
         streams = {i["credential"]["viewer"][0]["stream"] for i in items}
         assert set(console_stack.relay_streams()) == streams
+
+        # One feed revoked: its tile alone goes dark, within a second, saying so.
+        first = items[0]["id"]
+        revoking = time.time() * 1000
+        world.call("POST", f"/v1/feed-requests/{first}/revoke", "requester", {"reason": "t"})
+        page.wait_for_function(
+            f"() => {TILES}.find(t => t.dataset.feedRequest === '{first}')"
+            ".dataset.reason === 'revoked'",
+            timeout=10_000,
+        )
+        dark_at = page.evaluate(
+            f"() => Number({TILES}.find(t => t.dataset.feedRequest === '{first}').dataset.darkAt)"
+        )
+        assert (dark_at - revoking) / 1000 < 1.0
+        states = page.evaluate(f"{TILES}.map(t => t.dataset.state)")
+        assert sorted(states) == ["dark", "live"], states
+        assert len(console_stack.relay_streams()) == 1
+
         closing = time.time() * 1000
         world.call("POST", f"/v1/incidents/{incident['id']}/close", "requester", {"reason": "t"})
         # No event stream here: the relay's hangup darkens each tile, the API names the reason.
-        assert_dark_within(page, closing, limit_s=1.0, reason="incident_closed")
+        page.wait_for_function(
+            f"() => {TILES}.find(t => t.dataset.feedRequest !== '{first}')"
+            ".dataset.reason === 'incident_closed'",
+            timeout=10_000,
+        )
+        last = page.evaluate(
+            f"() => Number({TILES}.find(t => t.dataset.feedRequest !== '{first}').dataset.darkAt)"
+        )
+        assert (last - closing) / 1000 < 1.0
         assert console_stack.relay_streams() == []
         assert console_stack.viewer_tokens() == []
         page.screenshot(path=str(SCREENSHOTS / "videowall-dark.png"))
