@@ -115,6 +115,7 @@ def create_app(
         platform_events,
         snapshot,
         spatial,
+        tiles,
     )
 
     snapshot.init_app(app)
@@ -126,10 +127,14 @@ def create_app(
         control_points,
         cameras,
         events,
+        tiles,
         ogc,
     ):
         api.register_blueprint(module.blp)
     for name, scheme in platform_events.SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     api.register_blueprint(platform_events.blp)
+    from api import console
+
+    app.register_blueprint(console.blp)
     return app

@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = RelaySettings(
             port=_free_port(),
             admin_port=_free_port(),
+            ws_port=_free_port(),
             secret=master,
             runtime_dir=Path(runtime),
             media_ports=(23000, 23199),

@@ -4,6 +4,7 @@
 # environment with gilmok installed. A second run changes nothing and takes seconds.
 #
 # Usage: scripts/setup.sh [--with-relay]      (environment: GILMOK_VENV, default .venv)
+# The web console's bundle is built (scripts/build-console) on every run that finds it stale.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,11 +17,14 @@ for arg in "$@"; do
   case "$arg" in
     --with-relay) want_packages+=(janus gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
                     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-                    gstreamer1.0-tools python3-gi) ;;
+                    gstreamer1.0-tools python3-gi
+                    iproute2) ;;  # iproute2: the browser tests' network namespace (tests/netns.py)
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done
 
+# The console's browser tests: Debian's Chromium (never a downloaded browser) and a Hangul font.
+want_packages+=(chromium chromium-driver fonts-nanum)
 missing=()
 for pkg in "${want_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -75,6 +79,17 @@ if [ "$(psql_admin -c "SELECT pg_has_role('gilmok_service', 'gilmok', 'MEMBER')"
   say "gilmok_service is a member of the owner gilmok: revoke that (REVOKE gilmok FROM gilmok_service)"
   exit 1
 fi
+# The browser tests run `gilmok serve` inside a network namespace of their own (tests/netns.py),
+# where 127.0.0.1:5432 is not this server: they reach PostgreSQL through its unix socket, with the
+# same passwords as over TCP (Debian's default for the socket is peer authentication).
+hba=$(psql_admin -c "SHOW hba_file")
+if ! grep -qE '^local[[:space:]]+all[[:space:]]+gilmok,gilmok_service[[:space:]]+scram-sha-256' "$hba"; then
+  say "PostgreSQL: gilmok and gilmok_service may log in with their passwords on the unix socket"
+  awk '!done && /^local[[:space:]]+all[[:space:]]+all[[:space:]]/ {
+         print "local   all             gilmok,gilmok_service                   scram-sha-256"; done=1 }
+       { print }' "$hba" >"$hba.gilmok" && cat "$hba.gilmok" >"$hba" && rm -f "$hba.gilmok"
+  psql_admin -c "SELECT pg_reload_conf()" >/dev/null
+fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='gilmok'")" != "1" ]; then
   say "creating database gilmok"
   psql_admin -c "CREATE DATABASE gilmok OWNER gilmok"
@@ -99,4 +114,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/pip" install -q -e "$root[dev]" 2>&1 | { grep -v "is neither a file nor a directory" || true; } >&2
   echo "$want" >"$stamp"
 fi
+# The console's bundle (MapLibre, the Janus client, the pages), from the committed npm lockfile.
+"$root/scripts/build-console"
 say "ready ($(pg_lsclusters -h | awk '$1=="15" && $2=="main" {print "PostgreSQL 15 " $4}'), venv $venv)"

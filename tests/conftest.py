@@ -20,6 +20,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_world import Keys, make_keys
@@ -171,6 +172,7 @@ def relay_settings(tmp_path_factory: pytest.TempPathFactory) -> RelaySettings:
     return RelaySettings(
         port=free_tcp_port(),
         admin_port=free_tcp_port(),
+        ws_port=free_tcp_port(),
         secret=f"test-{secrets.token_urlsafe(24)}",
         runtime_dir=tmp_path_factory.mktemp("relay"),
         media_ports=(block, block + 199),
@@ -193,11 +195,34 @@ def camsim() -> Iterator[CameraSimulator]:
         yield sim
 
 
+@pytest.fixture(scope="module")
+def console_registry_url(base_settings: Settings, data_dir: Path) -> URL:
+    """The real central-Seoul registry's database (roads and the Seoul CCTV), as its owner."""
+    from real_registry import real_registry_url
+
+    return real_registry_url(base_settings.owner_database_url, data_dir)
+
+
+@pytest.fixture(scope="module")
+def console_stack(
+    base_settings: Settings, console_registry_url: URL, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """Janus, the camera simulator, ``gilmok serve`` and Chromium (:meth:`ConsoleStack.browser`)
+    in a network namespace of their own, on the real registry (``tests/console_stack.py``);
+    the namespace is deleted at teardown, whatever happened."""
+    from console_stack import ConsoleStack
+
+    with ConsoleStack(
+        console_registry_url, base_settings, tmp_path_factory.mktemp("console")
+    ) as stack:
+        yield stack
+
+
 #: Fixtures that reach the PostGIS database, and the relay (Janus, the camera simulator): a test
 #: using one, directly or through another fixture, is marked ``db`` or ``relay``, so that the fast
 #: lane (``scripts/test --fast``: ``-m "not db and not relay"``) runs with neither.
-DB_FIXTURES = frozenset({"fresh_database_url", "engine"})
-RELAY_FIXTURES = frozenset({"relay_settings", "janus", "camsim"})
+DB_FIXTURES = frozenset({"fresh_database_url", "engine", "console_registry_url"})
+RELAY_FIXTURES = frozenset({"relay_settings", "janus", "camsim", "console_stack"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -247,6 +247,7 @@ SEMANTIC_422 = {
     "POST /v1/cameras/status": "each camera at most once in a batch",
     "POST /v1/cameras/survey": "a survey CSV (camera_id, heading_deg and/or fov_deg) whose every"
     " row is good",
+    "GET /v1/tiles/roads/{z}/{x}/{y}.pbf": "x and y within 0..2^z-1",
 }
 POSITIVE_STATUSES = ["2xx", "401", "403", "404", "409", "422", "429"]
 #: The OGC API's operations answer a parameter that is not valid 400, as its standard asks; a

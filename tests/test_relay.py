@@ -77,9 +77,9 @@ def test_media_flows_through_a_provisioned_stream(
     assert status.viewers == 0
     assert seen[stream.relay_stream_id] < 2.0
     # What the caller gets: the viewer endpoint and a credential of its own, nothing more.
-    (endpoint,) = stream.viewer
-    assert endpoint.protocol == "janus-streaming"
-    assert endpoint.stream == stream.relay_stream_id
+    # (Janus's HTTP API, and its WebSocket API for browsers.)
+    assert [e.protocol for e in stream.viewer] == ["janus-streaming", "janus-streaming-ws"]
+    assert all(e.stream == stream.relay_stream_id for e in stream.viewer)
     assert set(stream.credential) == {"pin", "token"}
     assert "feed-1" not in stream.relay_stream_id  # the id is visible to viewers
     assert stream.credential["pin"] not in repr(stream)

@@ -67,7 +67,8 @@ class ViewerEndpoint:
     Attributes
     ----------
     protocol
-        ``janus-streaming`` (Janus HTTP API + streaming plugin), ``whep``, ``hls``, ``rtsp`` ...
+        ``janus-streaming`` (Janus HTTP API + streaming plugin), ``janus-streaming-ws`` (its
+        WebSocket API, for browsers), ``whep``, ``hls``, ``rtsp`` ...
     url
         Base URL the viewer talks to (Janus: the HTTP API base, e.g. ``http://host:8088/janus``).
     stream

@@ -140,6 +140,10 @@ class JanusRelay(Relay):
         self._session: tuple[int, int] | None = None
         base = settings.public_url or f"http://{settings.host}:{settings.port}"
         self.viewer_url = f"{base}/janus"
+        #: The WebSocket API, for browsers (beside the HTTP API, when no public URL is set).
+        self.viewer_ws_url = (
+            None if settings.public_url else f"ws://{settings.host}:{settings.ws_port}"
+        )
 
     # ---- Janus API session -----------------------------------------------------------------
 
@@ -269,6 +273,9 @@ class JanusRelay(Relay):
             **rtsp_auth,
             "audio": False,
             "video": True,
+            # A new viewer gets the latest keyframe at once instead of waiting for the next one
+            # (up to a GOP: 2 s at 15 fps and key-int 30): the wall's first frame comes sooner.
+            "videobufferkf": True,
             "secret": self._stream_secret(relay_stream_id),
             "pin": pin,
             "is_private": True,
@@ -312,7 +319,14 @@ class JanusRelay(Relay):
         return RelayedStream(
             relay_stream_id=relay_stream_id,
             key=key,
-            viewer=(ViewerEndpoint("janus-streaming", self.viewer_url, relay_stream_id),),
+            viewer=(
+                ViewerEndpoint("janus-streaming", self.viewer_url, relay_stream_id),
+                *(
+                    [ViewerEndpoint("janus-streaming-ws", self.viewer_ws_url, relay_stream_id)]
+                    if self.viewer_ws_url
+                    else []
+                ),
+            ),
             credential={"pin": pin, "token": token},
             expires_at=grant.expires_at,
         )

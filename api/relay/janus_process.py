@@ -27,7 +27,9 @@ from geo.errors import ConfigurationError
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 KEPT_PLUGINS = {"libjanus_streaming.so"}
-KEPT_TRANSPORTS = {"libjanus_http.so"}
+#: HTTP for gilmok and scripts; WebSockets for browsers (one connection per feed: HTTP long polls
+#: hold one of a browser's six connections per host each, and a seventh feed would stall).
+KEPT_TRANSPORTS = {"libjanus_http.so", "libjanus_websockets.so"}
 #: Seconds without a request or keepalive after which Janus drops an API session.
 SESSION_TIMEOUT_S = 60
 
@@ -134,6 +136,19 @@ admin: {{
     admin_ip = {_quote(settings.host)}
     admin_port = {settings.admin_port}
     admin_https = false
+}}
+""",
+        "janus.transport.websockets.jcfg": f"""\
+general: {{
+    json = "plain"
+    ws = true
+    ws_ip = {_quote(settings.host)}
+    ws_port = {settings.ws_port}
+    wss = false
+}}
+admin: {{
+    admin_ws = false
+    admin_wss = false
 }}
 """,
         "janus.plugin.streaming.jcfg": f"""\

@@ -28,6 +28,10 @@ class RelaySettings(SettingsGroup):
         Adapter name for :func:`api.relay.make_relay` (``GILMOK_RELAY_BACKEND``, default janus).
     host
         Address of the relay's HTTP API; loopback only by design (``GILMOK_RELAY_HOST``).
+    ws_port
+        TCP port of the relay's WebSocket API, which browsers use: one connection per feed,
+        where HTTP long polls would queue behind a browser's six connections per host
+        (``GILMOK_RELAY_WS_PORT``).
     port, admin_port
         TCP ports of the relay's HTTP API and admin API (``GILMOK_RELAY_PORT``,
         ``GILMOK_RELAY_ADMIN_PORT``).
@@ -61,6 +65,7 @@ class RelaySettings(SettingsGroup):
     host: str = "127.0.0.1"
     port: int = 8088
     admin_port: int = 7088
+    ws_port: int = 8188
     public_url: str | None = None
     secret: str | None = Field(default=None, repr=False)
     runtime_dir: Path = Field(default_factory=_default_relay_runtime_dir)
@@ -82,7 +87,7 @@ class RelaySettings(SettingsGroup):
     def _backend(cls, raw: Any) -> Any:
         return raw.strip().lower() if isinstance(raw, str) else raw
 
-    @field_validator("port", "admin_port", mode="before")
+    @field_validator("port", "admin_port", "ws_port", mode="before")
     @classmethod
     def _port(cls, raw: Any, info: ValidationInfo) -> Any:
         name = f"GILMOK_RELAY_{str(info.field_name).upper()}"

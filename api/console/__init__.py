@@ -1,0 +1,127 @@
+"""The web console: its page at ``/`` and its bundled assets under ``/console/assets/``.
+
+The page is a shell (no inline script or style) that loads the bundle ``scripts/build-console``
+made from ``api/console/web/`` into ``api/console/static/``; everything it shows comes from the
+API. Each console response carries a strict Content-Security-Policy: scripts, styles, fonts,
+images and workers from this origin only; connections to this origin and to the relay's viewer
+origin (the Janus HTTP API the video wall talks to); no framing. Without a bundle the page says
+how to build one (503), rather than failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, send_from_directory
+
+from api.context import app_state
+
+STATIC_DIR = Path(__file__).with_name("static")
+ASSETS_PATH = "/console/assets"
+
+blp = Blueprint("console", __name__)
+
+
+@cache
+def _manifest(static_dir: Path, stamp: float) -> dict[str, str] | None:
+    """The bundle's file names (``js``, ``css``, ``worker``), or None when it is not built."""
+    del stamp  # part of the cache key only: a rebuilt bundle is read again
+    try:
+        found: dict[str, str] = json.loads((static_dir / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not all(isinstance(found.get(key), str) for key in ("js", "css", "worker")):
+        return None
+    return found
+
+
+def bundle_manifest(static_dir: Path = STATIC_DIR) -> dict[str, str] | None:
+    """The built bundle's manifest, read again whenever the build rewrote it."""
+    try:
+        stamp = os.stat(static_dir / "manifest.json").st_mtime
+    except OSError:
+        return None
+    return _manifest(static_dir, stamp)
+
+
+def relay_viewer_origin() -> str | None:
+    """Origin (scheme://host:port) of the relay's HTTP API as viewers reach it, for CSP."""
+    relay = app_state().settings.relay
+    base = relay.public_url or f"http://{relay.host}:{relay.port}"
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def relay_websocket_origin() -> str | None:
+    """Origin of the relay's WebSocket API (what the video wall uses), when it offers one."""
+    relay = app_state().settings.relay
+    return None if relay.public_url else f"ws://{relay.host}:{relay.ws_port}"
+
+
+def content_security_policy() -> str:
+    relay = relay_viewer_origin()
+    connect = "'self'" + (f" {relay}" if relay else "")
+    if websocket := relay_websocket_origin():
+        connect += f" {websocket}"
+    directives = {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data: blob:",
+        "font-src": "'self'",
+        "connect-src": connect,
+        # MapLibre's worker is a module from this origin; WebRTC video plays from a MediaStream.
+        "worker-src": "'self'",
+        "media-src": "'self' blob:",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+@blp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    return response
+
+
+def _template(name: str) -> str:
+    return (Path(__file__).parent / name).read_text("utf-8")
+
+
+@blp.get("/")
+def index() -> Response:
+    manifest = bundle_manifest()
+    if manifest is None:
+        page = _template("not_built.html").format(static=escape(str(STATIC_DIR)))
+        response = Response(page, status=503, mimetype="text/html")
+    else:
+        page = _template("page.html").format(
+            css=escape(f"{ASSETS_PATH}/{manifest['css']}"),
+            js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
+            worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),
+        )
+        response = Response(page, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@blp.get(f"{ASSETS_PATH}/<path:name>")
+def asset(name: str) -> Response:
+    """A file of the bundle; their names carry a hash of their content, so they never change."""
+    response = send_from_directory(STATIC_DIR, name, max_age=365 * 24 * 3600)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

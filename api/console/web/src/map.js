@@ -1,0 +1,58 @@
+// The map every view draws on: MapLibre GL JS over gilmok's own road tiles (style.json), nothing
+// from elsewhere. Overlays are GeoJSON sources and layers declared as data by each view.
+import * as maplibregl from "maplibre-gl";
+import baseStyle from "./style.json";
+
+export { maplibregl };
+
+/** Central Seoul (Gwanghwamun), where the pilot's road data lies. */
+export const DEFAULT_CENTER = [126.9769, 37.5759];
+
+export function configureMapWorker(url) {
+  if (url) maplibregl.setWorkerUrl(url);
+}
+
+function absoluteStyle() {
+  const style = structuredClone(baseStyle);
+  for (const source of Object.values(style.sources)) {
+    // MapLibre wants absolute tile URLs; URL() would escape the {z}/{x}/{y} placeholders.
+    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile);
+  }
+  return style;
+}
+
+/** A map in `container`; resolves once its style is loaded (overlays may be added then). */
+export function createMap(container, { center = DEFAULT_CENTER, zoom = 15, interactive = true } = {}) {
+  const map = new maplibregl.Map({
+    container,
+    style: absoluteStyle(),
+    center,
+    zoom,
+    minZoom: 8,
+    maxZoom: 19,
+    interactive,
+    attributionControl: interactive ? { compact: true } : false,
+    localIdeographFontFamily: "'NanumGothic', 'Noto Sans CJK KR', 'Malgun Gothic', sans-serif",
+  });
+  if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
+  if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
+  // For people and tests alike: the road tiles in view are drawn.
+  map.on("idle", () => {
+    if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
+  });
+  return { map, ready };
+}
+
+/** Adds (or replaces the data of) GeoJSON source `id` and, the first time, its `layers`. */
+export function setOverlay(map, id, data, layers = []) {
+  const source = map.getSource(id);
+  if (source) {
+    source.setData(data);
+    return;
+  }
+  map.addSource(id, { type: "geojson", data });
+  for (const layer of layers) map.addLayer({ ...layer, source: id });
+}
+
+export const EMPTY = { type: "FeatureCollection", features: [] };
