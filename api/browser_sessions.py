@@ -85,6 +85,25 @@ def allowed_origins() -> set[str]:
     return {own_origin(), *app_state().settings.cors_origins}
 
 
+def check_origin() -> None:
+    """Refuse a browser's request sent by another site's page: an ``Origin`` header that is not
+    this server's nor a ``GILMOK_CORS_ORIGINS`` one, or ``Sec-Fetch-Site: cross-site``.
+
+    Raises
+    ------
+    CsrfFailed
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.strip().rstrip("/").lower() not in allowed_origins():
+        raise CsrfFailed(
+            f"a browser may sign in or change state only from this server's pages: the request"
+            f" comes from {origin!r}",
+            details={"origin": origin},
+        )
+    if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise CsrfFailed("a browser may sign in or change state only from this server's pages")
+
+
 def check_state_change(session: LiveSession) -> None:
     """Refuse a cookie-authenticated state change without the session's CSRF token or from
     another site.
@@ -95,15 +114,7 @@ def check_state_change(session: LiveSession) -> None:
     """
     if request.method not in UNSAFE_METHODS:
         return
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.strip().rstrip("/").lower() not in allowed_origins():
-        raise CsrfFailed(
-            f"a signed-in browser may change state only from this server's pages: the request"
-            f" comes from {origin!r}",
-            details={"origin": origin},
-        )
-    if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise CsrfFailed("a signed-in browser may change state only from this server's pages")
+    check_origin()
     presented = request.headers.get(CSRF_HEADER, "")
     if not presented or not hmac.compare_digest(digest(presented), session.csrf_hash):
         raise CsrfFailed(

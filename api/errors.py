@@ -56,6 +56,7 @@ STATUS: dict[type[ge.GilmokError], int] = {
     ge.OutsideCoverageArea: 422,
     Unauthenticated: 401,
     ge.Forbidden: 403,
+    CsrfFailed: 403,
     ge.NoLegalBasis: 403,
     ge.CameraOutsideActivation: 403,
     ge.NotFound: 404,

@@ -216,6 +216,6 @@ def event_hub(app: Flask) -> EventHub | None:
 
 def stop_event_hub(app: Flask) -> None:
     """End every stream of ``app`` (a worker stopping)."""
-    hub: EventHub | None = app.extensions.get(EXTENSION)
+    hub: EventHub | None = getattr(app, "extensions", {}).get(EXTENSION)
     if hub is not None:
         hub.stop()

@@ -117,7 +117,9 @@ class JsonErrorWorker(ThreadWorker):
         from api.event_hub import stop_event_hub
 
         super().handle_exit(sig, frame)
-        stop_event_hub(self.wsgi)
+        app = getattr(self, "wsgi", None)  # None while the app is still being built
+        if app is not None:
+            stop_event_hub(app)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         refused = refusal(exc, self.cfg)

@@ -6,7 +6,8 @@
   every state-changing request of the session must send in ``X-CSRF-Token``. A wrong key is 401,
   and refused sign-ins are limited per client address (``GILMOK_RATE_LIMIT_REFUSED_LOGINS``).
 - ``GET /v1/session``: the same facts again (a reloaded page gets its CSRF token back).
-- ``DELETE /v1/session``: signs out (needs the CSRF token); the cookie is cleared.
+- ``DELETE /v1/session``: signs out (needs the CSRF token); the cookie is cleared. Idempotent:
+  without a live session it answers 204 too.
 
 Opening, refusing and ending a session are audited. The mechanics (digests, CSRF, origin) are
 :mod:`api.browser_sessions`'s; the rows :mod:`geo.store.browser_sessions`'s.
@@ -128,6 +129,7 @@ class Session(MethodView):
     @blp.arguments(SignInIn)
     @blp.response(200, SessionOut)
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.doc(security=[], **{"x-gilmok-roles": list(domain.ROLES)})
     def post(self, body: dict[str, Any]) -> Response:
@@ -136,6 +138,7 @@ class Session(MethodView):
         Any role's key may open a session; the session acts with that key's organization and
         role, and ends when the key is revoked.
         """
+        bs.check_origin()  # no other site may sign a browser in (to an account of its choosing)
         settings = app_state().settings
         key = body["api_key"]
         match = KEY_PATTERN.fullmatch(key)
@@ -184,16 +187,26 @@ class Session(MethodView):
         return response
 
     @blp.response(204)
-    @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(403, response="FORBIDDEN")
-    @blp.doc(**_DOC, **{"x-gilmok-roles": list(domain.ROLES)})
+    @blp.doc(security=[], **{"x-gilmok-roles": list(domain.ROLES)})
     def delete(self) -> Response:
-        """Sign out: the session ends and its cookie is cleared (needs X-CSRF-Token)"""
-        session, _ = _current()
-        bs.check_state_change(session)
-        g.browser_session = session
-        with transaction() as conn:
-            store.end_session(conn, session, reason="signed out")
+        """Sign out: the session ends and its cookie is cleared (needs X-CSRF-Token)
+
+        Signing out is idempotent: without a live session (no cookie, or one whose session has
+        ended) there is nothing to end, and the answer is 204 as well. A live session's cookie
+        must come with its CSRF token from this server's pages, else 403 ``csrf_failed``.
+        """
+        token = bs.presented_token()
+        idle_s = app_state().settings.session_idle_s
+        session = None
+        if token is not None:
+            with transaction() as conn:
+                session = store.live_session(conn, bs.digest(token), idle_s=idle_s)
+        if session is not None:
+            bs.check_state_change(session)
+            g.browser_session = session
+            with transaction() as conn:
+                store.end_session(conn, session, reason="signed out")
         response = Response(status=204)
         _clear_cookie(response)
         return response

@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.event_hub import stop_event_hub
 from api.keys import issue_api_key
 from api.snapshot import snapshot_cache
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
@@ -491,6 +492,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
         with log.open("wb") as out:
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         streams: list[SseClient] = []
+        latency: dict[str, float] = {}
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -522,6 +524,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 created = _of(got[name], "feed_request.created")
                 assert [d["feed_request_id"] for d in created] == [rid[name]], got[name]
                 assert all(t - written < 1.0 for t, _, _ in got[name])
+                latency[f"written by another process → {name}"] = got[name][-1][0] - written
             assert sorted(
                 d["feed_request_id"] for d in _of(got["requester"], "feed_request.created")
             ) == sorted(rid.values())
@@ -539,6 +542,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 "feed_request.approved", rid["jongno"], "approved",
             )  # fmt: skip
             assert arrived - sent < 1.0
+            latency["approval through the API → owner"] = arrived - sent
             mine = requester.drain(1.0)
             assert "feed_request.approved" in [k for _, k, _ in mine]
             assert all(d.get("feed_request_id") != rid["jongno"] for _, _, d in jung.drain(0.5))
@@ -558,6 +562,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
                 assert data["reason"] == "activation_ended"
                 written_at = dt.datetime.fromisoformat(data["at"]).timestamp()
                 assert arrived - written_at < 1.0, (name, arrived - written_at)
+                latency[f"expiry loop's commit → {name}"] = arrived - written_at
             assert jongno.comments > 0  # heartbeats while idle
 
             # 4. Signing out ends the session's stream at once; revoking a key ends its streams.
@@ -570,6 +575,7 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             assert ends
             assert ends[0][2]["reason"] == "session_ended"
             assert ends[0][0] - sent < 1.0
+            latency["sign-out → end of its stream"] = ends[0][0] - sent
             sent = time.time()
             with engine.begin() as conn:
                 orgs.revoke_api_key(conn, prefix=keys["jongno"].split("_")[1], actor="test")
@@ -577,6 +583,8 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             assert ends
             assert ends[0][2]["reason"] == "key_revoked"
             assert ends[0][0] - sent < 1.0
+            latency["key revoked → end of its stream"] = ends[0][0] - sent
+            print("\n".join(f"{ms * 1000:7.1f} ms  {what}" for what, ms in latency.items()))
             status, _, _ = _call(port, "GET", "/v1/events",
                                  {"Authorization": f"Bearer {keys['jongno']}"})  # fmt: skip
             assert status == 401
@@ -588,3 +596,84 @@ def test_serve_pushes_each_step_to_the_streams_allowed_within_a_second(
             engine.dispose()
         text_log = log.read_text()
         assert "Traceback" not in text_log, text_log[-4000:]
+
+
+# --- in process, on a live hub: the stream cap, heartbeats, resuming ---------------------------
+
+
+def _chunks(response: Any) -> Iterator[str]:
+    for chunk in response.iter_encoded():
+        yield chunk.decode("utf-8")
+
+
+def _until_event(chunks: Iterator[str], timeout_s: float) -> tuple[str, int]:
+    """Text read until a frame with an id arrives; the text and the id."""
+    seen = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen += next(chunks)
+        match = re.search(r"^id: (\d+)$", seen, re.MULTILINE)
+        if match:
+            return seen, int(match[1])
+    raise AssertionError(f"no event within {timeout_s} s: {seen[-500:]!r}")
+
+
+def test_a_process_holds_at_most_its_streams_and_a_stream_resumes(
+    base_settings: Settings,
+) -> None:
+    with scratch_database(base_settings.owner_database_url) as url:
+        owner = connect(url)
+        with owner.begin() as conn:
+            orgs.create_organization(conn, name="gilmok 운영", kind="admin", actor="test")
+            key = issue_api_key(conn, organization="gilmok 운영", role="admin", actor="test")[1]
+        service = connect(base_settings.database_url.set(database=url.database))
+        settings = base_settings.with_overrides(events_max_streams=2, events_heartbeat_s=0.2)
+        app = create_app(settings, engine=service)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        try:
+            first = client.get("/v1/events", headers=headers, buffered=False)
+            second = client.get("/v1/events", headers=headers, buffered=False)
+            assert first.status_code == second.status_code == 200
+            first_chunks, second_chunks = _chunks(first), _chunks(second)
+            assert next(first_chunks).startswith("retry: ")
+            assert next(second_chunks).startswith("retry: ")
+            third = client.get("/v1/events", headers=headers)
+            assert third.status_code == 503
+            assert third.json["code"] == "too_many_streams"
+            assert third.headers["Retry-After"] == "5"
+            first.close()  # the client goes away: its thread and its place are freed
+            fourth = client.get("/v1/events", headers=headers, buffered=False)
+            assert fourth.status_code == 200
+            fourth.close()
+            # An event written by another connection reaches the open stream; heartbeats
+            # came meanwhile.
+            with owner.begin() as conn:
+                made = activations.create_activation(
+                    conn,
+                    basis="terrorism",
+                    reference="대테러-1",
+                    area=CENTRAL,
+                    starts_at=dt.datetime.now(dt.UTC),
+                    ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+                    issuer_id=orgs.get_organization(conn, "gilmok 운영").id,
+                    actor="test",
+                )
+            text_seen, event_id = _until_event(second_chunks, 5.0)
+            assert "event: activation.started" in text_seen
+            assert f'"activation_id":{made.id}' in text_seen
+            second.close()
+            # A reconnecting client gets what it missed first.
+            resumed = client.get(
+                "/v1/events",
+                headers={**headers, "Last-Event-ID": str(event_id - 1)},
+                buffered=False,
+            )
+            chunks = _chunks(resumed)
+            _, again = _until_event(chunks, 2.0)
+            assert again == event_id
+            resumed.close()
+        finally:
+            stop_event_hub(app)
+            service.dispose()
+            owner.dispose()

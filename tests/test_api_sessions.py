@@ -175,6 +175,22 @@ def test_refused_sign_ins_are_rate_limited_per_address(
     _error(c.post("/v1/session", json={"api_key": world.keys["requester"]}), 429, "rate_limited")
 
 
+def test_another_site_cannot_sign_a_browser_in(client: FlaskClient, world: MapoWorld) -> None:
+    response = client.post(
+        "/v1/session",
+        json={"api_key": world.keys["requester"]},
+        headers={"Origin": "https://evil.example"},
+    )
+    _error(response, 403, "csrf_failed")
+    assert "Set-Cookie" not in response.headers
+    same = client.post(
+        "/v1/session",
+        json={"api_key": world.keys["requester"]},
+        headers={"Origin": "http://localhost"},
+    )
+    assert same.status_code == 200
+
+
 def test_no_cookie_is_401(client: FlaskClient) -> None:
     _error(client.get("/v1/session"), 401, "unauthenticated")
     _error(client.get("/v1/incidents"), 401, "unauthenticated")
@@ -284,6 +300,11 @@ def test_sign_out_needs_the_token_ends_the_session_and_clears_the_cookie(
     client.set_cookie(COOKIE_NAME, cookie.value)
     _error(client.get("/v1/session"), 401, "unauthenticated")
     _error(client.get("/v1/feed-requests"), 401, "unauthenticated")
+    # Signing out is idempotent: an ended session, or none, has nothing left to end.
+    assert client.delete("/v1/session").status_code == 204
+    client.delete_cookie(COOKIE_NAME)
+    assert client.delete("/v1/session").status_code == 204
+    assert len(_audit(db, "session.ended")) == 1
 
 
 @pytest.mark.parametrize(

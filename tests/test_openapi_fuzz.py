@@ -130,6 +130,11 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         f"SELECT min(id) FROM drill_scenario WHERE drill_id = {drill_id}"
     ).scalar_one()
     drill = {"name": "mapo-drill", "scenario_id": scenario}
+    # Browser sessions: one the fuzz reads with its cookie, one it signs out (see _config).
+    for use in ("read", "end"):
+        signed = app.test_client().post("/v1/session", json={"api_key": world.keys["requester"]})
+        cookie = signed.headers["Set-Cookie"].split(";", 1)[0]
+        SESSIONS[use] = {"Cookie": cookie, "X-CSRF-Token": signed.json["csrf_token"]}
     return {
         "GET /v1/activations/{activation_id}": {"activation_id": activation},
         "POST /v1/activations/{activation_id}/end": {"activation_id": to_end},
@@ -152,6 +157,10 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
         },
     }
 
+
+#: Browser sessions of the seed: "read" is the cookie of the sessionCookie scheme (GET
+#: /v1/session needs it), "end" the one DELETE /v1/session signs out (cookie and CSRF token).
+SESSIONS: dict[str, dict[str, str]] = {}
 
 #: Operations whose well-formed requests may still be 422 for a rule no JSON Schema can state
 #: (each is in the operation's or the field's description): for these alone, a schema-valid
@@ -194,6 +203,8 @@ WARNINGS = [
 def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]]) -> str:
     """schemathesis.toml: every warning fails; per operation a key and the known ids."""
     lines = ["[warnings]", "fail-on = true", ""]
+    cookie = SESSIONS["read"]["Cookie"].split("=", 1)[1]
+    lines += ["[auth.openapi.sessionCookie]", f'api_key = "{cookie}"', ""]
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
@@ -213,7 +224,10 @@ def _config(doc: dict[str, Any], world: MapoWorld, ids: dict[str, dict[str, Any]
                 hidden = {"validation_mismatch", "missing_test_data"}
                 shown = json.dumps([w for w in WARNINGS if w not in hidden])
                 lines.append(f"warnings = {{ display = {shown}, fail-on = true }}")
-            if roles:
+            if name == "DELETE /v1/session":
+                pairs = ", ".join(f'{k} = "{v}"' for k, v in SESSIONS["end"].items())
+                lines.append(f"headers = {{ {pairs} }}")
+            elif roles:
                 key = world.keys[roles[0]]
                 lines.append(f'headers = {{ Authorization = "Bearer {key}" }}')
             if params:
@@ -231,7 +245,9 @@ def test_schemathesis_checks_all_pass_with_no_warning(
         # The relay is an outside system: an in-memory adapter stands for it here (the relay
         # tests drive the real Janus), so that feeds are provisioned and credentials issued.
         # No rate limit: the fuzz sends about a hundred requests an operation, most refused.
-        settings = base_settings.with_overrides(rate_limit=None, rate_limit_refused_feeds=None)
+        settings = base_settings.with_overrides(
+            rate_limit=None, rate_limit_refused_feeds=None, rate_limit_refused_logins=None
+        )
         app = create_app(settings, engine=world.conn, relay=FakeRelay())
         snapshot_cache(app).install(world.snapshot)
         # What the server answered, by route, status and error code: printed with the report.
