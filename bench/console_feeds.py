@@ -53,7 +53,7 @@ from real_registry import real_registry_url  # noqa: E402
 from api.demo import GWANGHWAMUN  # noqa: E402
 from api.relay import wait_flowing  # noqa: E402
 from api.relay.janus import JanusRelay  # noqa: E402
-from api.settings import load_settings# noqa: E402
+from api.settings import load_settings  # noqa: E402
 
 STATIC = ROOT / "api" / "console" / "static"
 

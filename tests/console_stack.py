@@ -33,8 +33,8 @@ from sqlalchemy.engine import URL
 
 from api.relay.camsim import CameraSimulator
 from api.relay.janus_process import JanusProcess, janus_secrets
-from api.settings import Settings
 from api.relay.settings import RelaySettings
+from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "api" / "console" / "web"

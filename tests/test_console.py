@@ -461,3 +461,27 @@ def test_the_page_is_served_under_a_strict_policy(console: Console) -> None:
     assert "unsafe" not in policy
     assert "<script>" not in page
     assert " style=" not in page
+
+
+def test_without_a_bundle_the_page_says_how_to_build_it(
+    base_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.console
+    from api import create_app
+
+    monkeypatch.setattr(api.console, "STATIC_DIR", tmp_path)
+    client = create_app(base_settings).test_client()
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "scripts/build-console" in page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    # and the bundle's folder gives out nothing else
+    (tmp_path / "manifest.json").write_text('{"js": "a.js", "css": "a.css", "worker": "w.mjs"}')
+    assert client.get("/").status_code == 200
+    assert client.get("/console/assets/../__init__.py").status_code == 404
+    assert client.get("/console/assets/manifest.json").status_code == 200
+    relay = base_settings.relay
+    assert (
+        f"connect-src 'self' http://{relay.host}:{relay.port}"
+        in page.headers["Content-Security-Policy"]
+    )

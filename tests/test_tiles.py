@@ -20,9 +20,9 @@ from pyproj import Transformer
 from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
+from api.settings import Settings
 from api.tiles import tile_cache
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
-from api.settings import Settings
 from geo.store.road_segments import max_rank_at, road_tile
 
 pytestmark = pytest.mark.db

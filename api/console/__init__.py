@@ -40,8 +40,9 @@ def _manifest(static_dir: Path, stamp: float) -> dict[str, str] | None:
     return found
 
 
-def bundle_manifest(static_dir: Path = STATIC_DIR) -> dict[str, str] | None:
+def bundle_manifest(static_dir: Path | None = None) -> dict[str, str] | None:
     """The built bundle's manifest, read again whenever the build rewrote it."""
+    static_dir = static_dir or STATIC_DIR
     try:
         stamp = os.stat(static_dir / "manifest.json").st_mtime
     except OSError:

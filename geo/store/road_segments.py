@@ -45,7 +45,7 @@ def road_tile(
     road lies outside it, and the working CRS is not defined far beyond it.
     """
     west, south, east, north = bounds
-    params = {"z": z, "x": x, "y": y, "max_rank": max_rank_at(z)}
+    params: dict[str, float] = {"z": z, "x": x, "y": y, "max_rank": max_rank_at(z)}
     params |= {"west": west, "south": south, "east": east, "north": north}
     found = conn.execute(query("road_segments/tile"), params).scalar_one()
     return bytes(found)

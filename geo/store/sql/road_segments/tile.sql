@@ -14,7 +14,7 @@ WITH bounds AS (
             ST_Intersection(
                 ST_Transform(
                     ST_Segmentize(
-                        ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096),
+                        ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096.0),
                         ST_Area(ST_TileEnvelope(:z, :x, :y)) ^ 0.5 / 16
                     ),
                     4326
