@@ -12,7 +12,8 @@
 //             cameras and their DORI levels), or null for none;
 //   feeds:    its feed requests as GET /v1/incidents/{id}/feeds lists them; an item that holds
 //             a `credential` (POST …/feeds with auto-approval) is watched with it, any other
-//             approved or provisioned one after POST /v1/feed-requests/{id}/credential.
+//             provisioned one after POST /v1/feed-requests/{id}/credential; an approved one
+//             not yet on the relay waits for its feed_session.live event.
 // The wall refetches the list itself on every event of its incident.
 import { clear, h } from "./dom.js";
 import { currentLang } from "./i18n.js";
@@ -284,7 +285,8 @@ export function mountVideoWall(container, { api }) {
       if (offer) tile.used.add(offer.credential?.token);
       if (offer && (!tile.isDark || tile.el.dataset.reason === "relay")) tile.watch(offer);
     } catch (error) {
-      // 409: not viewable (any more); the list says why on the next refresh
+      // 409: not viewable any more (revoked, expired, closed); the list says why. Only a
+      // provisioned feed is asked for a credential, so this does not loop on an approved one.
       if (error?.status !== 409) tile.dark("failed");
       refresh();
     } finally {
@@ -299,7 +301,10 @@ export function mountVideoWall(container, { api }) {
         const tile = tileFor(item);
         tile.label(item);
         const dropped = tile.isDark && tile.el.dataset.reason === "relay";
-        if (!tile.viewer && (!tile.isDark || dropped)) {
+        // Approved but not yet on the relay: the tile waits; the feed_session.live event that
+        // follows the provisioning refreshes the list, and the credential is asked for then.
+        const ready = item.status === "provisioned" || item.credential;
+        if (ready && !tile.viewer && (!tile.isDark || dropped)) {
           if (dropped) {
             if (tile.renewals >= RENEW_LIMIT) continue;
             tile.renewals += 1;
