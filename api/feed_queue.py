@@ -25,7 +25,7 @@ from marshmallow import fields, validate
 
 from api.auth import current_caller, requires_roles
 from api.context import app_state, transaction
-from api.feed_requests import FeedRequestOut, ViewerOut
+from api.feed_requests import FeedRequestOut, ViewerOut, feed_out
 from api.feeds.revoke import revoke_for
 from api.incidents import GEOJSON_POINT
 from api.schemas import INT32_MAX, Blueprint, Id, PageArgs, Text
@@ -122,21 +122,9 @@ def scope_of(caller: Caller) -> dict[str, Any]:
 def item_out(q: QueuedRequest, viewer: dict[str, Any] | None) -> dict[str, Any]:
     r = q.request
     ko, en = domain.LEGAL_BASES[r.basis]
+    # The single read's fields (without its viewer, which comes last), then the queue's own.
     out: dict[str, Any] = {
-        "id": r.id,
-        "incident_id": r.incident_id,
-        "camera_id": r.camera_id,
-        "status": r.status,
-        "reason": r.reason,
-        "requester": {"id": r.requester_id, "name": r.requester_name},
-        "routed_via": None
-        if r.routed_via_id is None
-        else {"id": r.routed_via_id, "name": r.routed_via_name},
-        "owner": {"id": r.owner_id, "name": r.owner_name},
-        "activation_id": r.activation_id,
-        "legal_basis": r.basis,
-        "created_at": r.created_at,
-        "decided_at": r.decided_at,
+        **feed_out(r, None),
         "incident": {
             "id": r.incident_id,
             "location": {

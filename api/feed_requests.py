@@ -143,7 +143,8 @@ class FeedsOut(ma.Schema):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _feed_out(r: FeedRequest, viewer: dict[str, Any] | None) -> dict[str, Any]:
+def feed_out(r: FeedRequest, viewer: dict[str, Any] | None) -> dict[str, Any]:
+    """A feed request as the API answers it (``viewer``: the requester's session facts)."""
     out = {
         "id": r.id,
         "incident_id": r.incident_id,
@@ -201,7 +202,7 @@ def _listing(
         )
     out = []
     for r in requests:
-        item = _feed_out(r, sessions.get(r.id))
+        item = feed_out(r, sessions.get(r.id))
         if credentials and r.id in credentials:
             item["credential"] = credentials[r.id]
         out.append(item)
@@ -279,7 +280,7 @@ class IncidentFeeds(MethodView):
         ko, en = domain.LEGAL_BASES[activation.basis]
         return {
             "items": items,
-            "already_requested": [_feed_out(r, None) for r in existing],
+            "already_requested": [feed_out(r, None) for r in existing],
             "outside_activation": chosen.passed_over,
             "activation": {
                 "id": activation.id,
@@ -314,7 +315,7 @@ class FeedCredential(MethodView):
             )
             updated = store.get_request(conn, request_id)
             sessions = store.viewer_sessions(conn, [request_id])
-        out = _feed_out(updated, sessions.get(request_id))
+        out = feed_out(updated, sessions.get(request_id))
         out["credential"] = offer
         return out
 
@@ -342,7 +343,7 @@ def _decide(request_id: int, *, approve: bool, reason: str) -> dict[str, Any]:
             # the requester takes its credential with POST /v1/feed-requests/{id}/credential.
             _provision_approved(conn, [decided], actor=caller.actor)
             decided = store.get_request(conn, request_id)
-    return _feed_out(decided, None)
+    return feed_out(decided, None)
 
 
 @blp.route("/feed-requests/<int:request_id>/approve")
