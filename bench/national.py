@@ -222,8 +222,9 @@ def read_national_roads(folder: Path) -> RoadNetworkRead:
 
 @contextlib.contextmanager
 def bench_database(name: str, *, fresh: bool = True, keep: bool = False) -> Iterator[URL]:
-    """URL, as the schema's owner, of the benchmark database ``name``: made anew and migrated
-    unless ``fresh`` is False (reuse it as it is), dropped afterwards unless ``keep``."""
+    """URL, as the schema's owner, of the benchmark database ``name``: made anew unless
+    ``fresh`` is False (reuse it), migrated to the newest schema either way (a database kept by
+    an older release gets the tables added since), dropped afterwards unless ``keep``."""
     settings = load_settings()
     admin = connect(
         settings.owner_database_url.set(database="postgres"), isolation_level="AUTOCOMMIT"
@@ -234,7 +235,7 @@ def bench_database(name: str, *, fresh: bool = True, keep: bool = False) -> Iter
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
-            upgrade(url)
+        upgrade(url)
         yield url
     finally:
         if not keep:

@@ -35,6 +35,7 @@ from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 from geo.kernels.arrays import floats, ints
+from geo.kernels.build import edge_distances, group_by_key, merged_adjacency
 from geo.kernels.cordon import SegmentAttrs
 from geo.kernels.graph import Adjacency, Records, bounded_search
 from geo.kernels.grid import Grid, build_grid, snap_in_grid
@@ -200,11 +201,7 @@ class RoadNetwork:
     @cached_property
     def _extent_edges(self) -> tuple[NDArray[np.float64], ...]:
         """The pieces of the extent's boundary: start x, y and end x, y."""
-        rings = shapely.get_parts(shapely.get_parts(self.extent_boundary))
-        coords, ring = shapely.get_coordinates(rings, return_index=True)
-        same = ring[1:] == ring[:-1]
-        a, b = coords[:-1][same], coords[1:][same]
-        return tuple(np.ascontiguousarray(v) for v in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
+        return extent_edges(self.extent_boundary)
 
     def points_along(
         self, seg: ArrayLike, offset_m: ArrayLike
@@ -322,9 +319,50 @@ def _column(frame: Any, name: str, default: Any, n: int) -> NDArray[Any]:
     return np.full(n, default)
 
 
-def _text_column(frame: Any, name: str, n: int) -> NDArray[np.object_]:
-    values = pd.Series(_column(frame, name, "", n), dtype=object)
-    return np.asarray(values.where(values.notna(), "").astype(str), dtype=object)
+def _text_codes(frame: Any, name: str, n: int) -> tuple[NDArray[np.int64], NDArray[np.object_]]:
+    """A text column as codes into its distinct values (str; a missing value is ``""``): the
+    column is ``values[codes]``."""
+    raw = frame[name] if name in frame else np.full(n, "")
+    codes, uniques = pd.factorize(raw if isinstance(raw, pd.Series) else pd.Series(np.asarray(raw)))
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = [str(v) for v in np.asarray(uniques, dtype=object)]
+    values[-1] = ""
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), values
+
+
+def _road_numbers(
+    name: tuple[NDArray[np.int64], NDArray[np.object_]],
+    ref: tuple[NDArray[np.int64], NDArray[np.object_]],
+    way: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Each segment's road: one name, else one ref, else one OSM way; numbered in the order
+    of their labels ``n:<name>``, ``r:<ref>``, ``w:<way>`` (the labels are made once per road,
+    not per segment)."""
+    (name_codes, names), (ref_codes, refs) = name, ref
+    way_codes, ways = pd.factorize(way)
+    named = (names != "")[name_codes]
+    reffed = (refs != "")[ref_codes]
+    kind = np.where(named, 0, np.where(reffed, 1, 2)).astype(np.int64)
+    value = np.where(named, name_codes, np.where(reffed, ref_codes, way_codes)).astype(np.int64)
+    groups, keys = pd.factorize((kind << 40) | value)
+    keys = np.asarray(keys, dtype=np.int64)
+    key_kind, key_value = keys >> 40, keys & ((1 << 40) - 1)
+    labels = np.empty(keys.shape[0], dtype=object)
+    for k, prefix, values in ((0, "n:", names), (1, "r:", refs), (2, "w:", ways)):
+        at = np.flatnonzero(key_kind == k)
+        labels[at] = [prefix + str(v) for v in np.asarray(values, dtype=object)[key_value[at]]]
+    rank = np.empty(keys.shape[0], dtype=np.int64)
+    rank[np.argsort(labels.astype(str), kind="stable")] = np.arange(keys.shape[0])
+    return rank[groups]
+
+
+def extent_edges(boundary: shapely.Geometry) -> tuple[NDArray[np.float64], ...]:
+    """The pieces of an extent's boundary (every ring): start x, y and end x, y."""
+    rings = shapely.get_parts(shapely.get_parts(boundary))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    return tuple(np.ascontiguousarray(v) for v in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
 
 
 def spatial_order(geometries: ArrayLike, *, bits: int = 16) -> NDArray[np.int64]:
@@ -380,10 +418,8 @@ def hilbert_order(x: ArrayLike, y: ArrayLike, *, bits: int = 16) -> NDArray[np.i
 
 
 def _csr_by(key: NDArray[np.int64], n: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    order = np.argsort(key, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key, minlength=n), out=ptr[1:])
-    return ptr, order.astype(np.int64)
+    ptr, order = group_by_key(ints(key), n)
+    return ptr, order
 
 
 def _adjacency(
@@ -391,17 +427,8 @@ def _adjacency(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """CSR rows by ``src``, each row's edges by ``dst``; of parallel edges only the shortest is
     kept."""
-    key = src * np.int64(n) + dst
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    first = np.ones(key.shape[0], dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    starts = np.flatnonzero(first)
-    w_min = np.minimum.reduceat(w[order], starts) if starts.shape[0] else w[:0]
-    src, dst = src[order][starts], dst[order][starts]
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    return ptr, dst.astype(np.int64), w_min  # explicit zeros stay edges in csgraph
+    ptr, targets, weights = merged_adjacency(ints(src), ints(dst), floats(w), n)
+    return ptr, targets, weights  # explicit zeros stay edges in csgraph
 
 
 def _travel_graph(
@@ -531,12 +558,8 @@ def road_network_from_vertices(
     # nodes numbered in the order the segments first name them (u, then v): a table in
     # spatial order (see :func:`spatial_order`) gives neighbouring nodes neighbouring numbers
     ends = np.column_stack([u_ids, v_ids]).reshape(-1)
-    unique_ids, first_at, inverse = np.unique(ends, return_index=True, return_inverse=True)
-    by_first = np.argsort(first_at, kind="stable")
-    rank = np.empty(unique_ids.shape[0], dtype=np.int64)
-    rank[by_first] = np.arange(unique_ids.shape[0])
-    node_id = unique_ids[by_first]
-    numbered = rank[inverse.reshape(-1)].reshape(n_seg, 2)
+    codes, node_id = pd.factorize(ends)  # numbered in order of first appearance
+    numbered = codes.astype(np.int64).reshape(n_seg, 2)
     seg_u = np.ascontiguousarray(numbered[:, 0])
     seg_v = np.ascontiguousarray(numbered[:, 1])
     inverse = np.concatenate([seg_u, seg_v])
@@ -553,26 +576,24 @@ def road_network_from_vertices(
     extent_boundary = shapely.boundary(extent)
     shapely.prepare(extent)
     shapely.prepare(extent_boundary)
-    node_points = shapely.points(node_x, node_y)
+    # 0 outside the extent; inside, the distance to its boundary (every ring)
+    ax, ay, bx, by = extent_edges(extent_boundary)
     node_edge_m = np.where(
         shapely.contains_xy(extent, node_x, node_y),
-        shapely.distance(node_points, extent_boundary),
+        edge_distances(ax, ay, bx, by, floats(node_x), floats(node_y), 64),
         0.0,
     )
 
     oneway = np.asarray(pd.Series(np.asarray(segments["oneway"])).fillna(False), dtype=bool)
-    highway = _text_column(segments, "highway", n_seg)
-    name = _text_column(segments, "name", n_seg)
-    ref = _text_column(segments, "ref", n_seg)
+    highway_codes, highways = _text_codes(segments, "highway", n_seg)
+    names, refs = _text_codes(segments, "name", n_seg), _text_codes(segments, "ref", n_seg)
+    highway, name, ref = highways[highway_codes], names[1][names[0]], refs[1][refs[0]]
     way = np.asarray(pd.to_numeric(pd.Series(_column(segments, "osm_way_id", -1, n_seg)))
                      .fillna(-1), dtype=np.int64)  # fmt: skip
     bridge = np.asarray(pd.Series(_column(segments, "bridge", False, n_seg)).fillna(False), bool)
     tunnel = np.asarray(pd.Series(_column(segments, "tunnel", False, n_seg)).fillna(False), bool)
-    # one road = one name, else one ref, else one OSM way
-    road_label = np.where(name != "", "n:" + name, np.where(ref != "", "r:" + ref, "w:"))
-    road_label = np.where(road_label == "w:", "w:" + way.astype(str), road_label)
-    _, seg_road = np.unique(road_label.astype(str), return_inverse=True)
-    main = np.isin(highway, list(MAIN_ROAD_CLASSES))
+    seg_road = _road_numbers(names, refs, way)
+    main = np.isin(highways, list(MAIN_ROAD_CLASSES))[highway_codes]
 
     seg_bounds = segment_bounds(coords, counts)
     graphs = {

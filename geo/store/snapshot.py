@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput
+from geo.index import CoverageIndex, build_coverage_index
 from geo.network import (
     build_road_network,
     hilbert_order,
@@ -47,6 +49,7 @@ from geo.registry import (
 )
 from geo.snapshot_arrays import snapshot_arrays, snapshot_from_arrays
 from geo.snapshot_file import SnapshotVersion, open_or_build
+from geo.store import packed
 from geo.store.cameras import registry_version
 from geo.store.queries import query
 
@@ -116,84 +119,64 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     return out
 
 
+#: The snapshot's camera columns, in order.
+CAMERA_COLUMNS = ("id", "x", "y", "kind", "heading_deg", "heading_source", "fov_deg",
+                  "pan_min_deg", "pan_max_deg", "resolution_px_h", "status", "owner_id",
+                  "owner_name", "source")  # fmt: skip
+
+
 def load_cameras(conn: Connection) -> pd.DataFrame:
     """Every camera that is not retired: position (working CRS) and what coverage needs, in
     the order of a Hilbert curve through their positions (:func:`geo.network.hilbert_order`),
-    so that the few hundred cameras one query looks at lie close together in memory.
+    so that the few hundred cameras one query looks at lie close together in memory; read as
+    packed blocks (:mod:`geo.store.packed`).
 
     Never the source URL.
     """
-    table = _copy_out(
-        conn,
-        query("snapshot/cameras"),
-        {},
-        {
-            "id": pa.int64(),
-            "resolution_px_h": pa.float64(),
-            "heading_deg": pa.float64(),
-            "fov_deg": pa.float64(),
-            "pan_min_deg": pa.float64(),
-            "pan_max_deg": pa.float64(),
-            "owner_id": pa.int64(),
-        },
-    )
-    return cameras_in_space_order(table.to_pandas())
-
-
-def _linestring_vertices(wkb_hex: pa.Array) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """The vertices ((m, 2)) and vertex counts of 2-D LineStrings given as hex WKB (an Arrow
-    string column without nulls), parsed with numpy: the hex decoded in one call, every
-    header checked (little-endian, type 2, the vertex count its length implies) and cut out.
-
-    Raises
-    ------
-    InvalidInput
-        when a geometry is not a 2-D little-endian LineString.
-    """
-    wkb_hex = wkb_hex.combine_chunks() if isinstance(wkb_hex, pa.ChunkedArray) else wkb_hex
-    if wkb_hex.null_count:
-        raise InvalidInput("every road segment needs a geometry")
-    offsets = np.frombuffer(wkb_hex.buffers()[1], dtype=np.int32)[
-        wkb_hex.offset : wkb_hex.offset + len(wkb_hex) + 1
-    ]
-    hex_data = memoryview(wkb_hex.buffers()[2])[offsets[0] : offsets[-1]]
-    raw = np.frombuffer(bytes.fromhex(bytes(hex_data).decode("ascii")), dtype=np.uint8)
-    sizes = np.diff(offsets).astype(np.int64) // 2
-    npoints = (sizes - 9) // 16
-    starts = np.zeros(sizes.shape[0], dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    head = raw[starts[:, None] + np.arange(9)]
-    kind = head[:, 1:5].copy().view("<u4").reshape(-1)
-    count = head[:, 5:9].copy().view("<u4").reshape(-1)
-    if (
-        np.any(sizes != 9 + 16 * npoints)
-        or np.any(head[:, 0] != 1)
-        or np.any(kind != 2)
-        or np.any(count != npoints)
-    ):
-        raise InvalidInput("every road segment geometry must be a 2-D LineString")
-    keep = np.ones(raw.shape[0], dtype=bool)
-    keep[(starts[:, None] + np.arange(9)).reshape(-1)] = False
-    return raw[keep].view("<f8").reshape(-1, 2), npoints
+    blocks = packed.read_blocks(conn, query("snapshot/camera_blocks"), {})
+    floats = ("x", "y", "heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg", "resolution_px_h")
+    columns: dict[str, Any] = {"id": packed.numbers(blocks, "id", "int8")}
+    columns |= {name: packed.numbers(blocks, name, "float8") for name in floats}
+    columns["owner_id"] = packed.numbers(blocks, "owner_id", "int8")
+    for name in ("kind", "heading_source", "status", "owner_name", "source"):
+        columns[name] = packed.texts(blocks, name)
+    table = pd.DataFrame({name: columns[name] for name in CAMERA_COLUMNS})
+    by_id = np.argsort(table["id"].to_numpy(), kind="stable")
+    return cameras_in_space_order(table.take(by_id).reset_index(drop=True))
 
 
 def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
-    """:func:`load_road_networks` without a geometry object per segment: the vertices parsed
-    from the WKB with numpy, ordered in space on their boxes and built into the graph from
-    vertices (:func:`geo.network.road_network_from_vertices`). The same networks, row for
-    row."""
+    """:func:`load_road_networks` without a row or a geometry object per segment: the segments
+    read as packed blocks (:mod:`geo.store.packed`), their vertices cut out of the WKB with
+    numpy, ordered in space on their boxes and built into the graph from vertices
+    (:func:`geo.network.road_network_from_vertices`). The same networks, row for row."""
     out = []
     for net in conn.execute(query("snapshot/road_networks")).all():
-        table = _copy_out(
-            conn, query("snapshot/road_segments"), {"network_id": int(net.id)}, _SEGMENT_TYPES
-        )
-        coords, npoints = _linestring_vertices(table["wkb"])
-        frame = table.drop(["wkb"]).to_pandas()
-        for column in ("name", "highway", "ref"):
-            frame[column] = frame[column].fillna("")
-        # the order of segments_in_space_order, on the vertices' boxes
-        bounds = segment_bounds(coords, npoints)
-        order = hilbert_order((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+        params = {"network_id": int(net.id)}
+        blocks = packed.read_blocks(conn, query("snapshot/road_segment_blocks"), params)
+        nodes = packed.read_blocks(conn, query("snapshot/road_node_ids"), params)
+        npoints = packed.numbers(blocks, "npoints", "int4").astype(np.int64)
+        wkb = b"".join(bytes(row.wkb) for row in blocks)
+        coords, npoints = packed.linestring_vertices(wkb, npoints)
+        frame = pd.DataFrame({
+            "id": packed.numbers(blocks, "id", "int8"),
+            "u": _osm_ids(nodes, packed.numbers(blocks, "source", "int8")),
+            "v": _osm_ids(nodes, packed.numbers(blocks, "target", "int8")),
+            "oneway": packed.numbers(blocks, "oneway", "bool"),
+            "name": packed.texts(blocks, "name"),
+            "highway": packed.texts(blocks, "highway"),
+            "ref": packed.texts(blocks, "ref"),
+            "osm_way_id": packed.numbers(blocks, "osm_way_id", "int8"),
+            "bridge": packed.numbers(blocks, "bridge", "bool"),
+            "tunnel": packed.numbers(blocks, "tunnel", "bool"),
+        })  # fmt: skip
+        # by id (the blocks come in any order), then along the Hilbert curve through the
+        # centres of their boxes, as segments_in_space_order orders geometries
+        by_id = np.argsort(frame["id"].to_numpy(), kind="stable")
+        bounds = segment_bounds(coords, npoints)[by_id]
+        order = by_id[
+            hilbert_order((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+        ]
         starts = np.zeros(npoints.shape[0] + 1, dtype=np.int64)
         np.cumsum(npoints, out=starts[1:])
         counts = npoints[order]
@@ -208,12 +191,41 @@ def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     return out
 
 
+def _osm_ids(nodes: Sequence[Any], node: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The OSM ids of the nodes ``node`` (road_node ids), from the packed node table."""
+    ids = packed.numbers(nodes, "id", "int8") if nodes[0].id is not None else np.empty(0, int)
+    osm = packed.numbers(nodes, "osm_id", "int8") if nodes[0].id is not None else ids
+    at = np.minimum(np.searchsorted(ids, node), max(ids.shape[0] - 1, 0))
+    if ids.shape[0] == 0 or np.any(ids[at] != node):
+        raise InvalidInput("a road segment names a node its network does not hold")
+    return osm[at]
+
+
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
-    """Build the in-memory snapshot of roads and cameras from the database."""
+    """Build the in-memory snapshot of roads and cameras from the database.
+
+    When ``conn``'s transaction has written nothing, the cameras are read and indexed on a
+    second connection in a thread while the roads are read and built on this one (PostgreSQL
+    works on both at once); a transaction holding its own writes reads both itself, since
+    another connection would not see them.
+    """
     t0 = time.perf_counter()
-    networks = read_road_networks(conn, crs=crs)
-    cameras = load_cameras(conn)
-    return RegistrySnapshot.build(networks, cameras, crs=crs, max_range_m=max_range_m, started=t0)
+    if not conn.execute(query("snapshot/reads_alone")).scalar_one():
+        networks = read_road_networks(conn, crs=crs)
+        return RegistrySnapshot.build(
+            networks, load_cameras(conn), crs=crs, max_range_m=max_range_m, started=t0
+        )
+
+    def cameras_and_index() -> tuple[pd.DataFrame, CoverageIndex]:
+        with conn.engine.connect() as other:
+            cameras = load_cameras(other)
+        return cameras, build_coverage_index(cameras, max_range_m=max_range_m, crs=crs)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-cameras") as pool:
+        pending = pool.submit(cameras_and_index)
+        networks = read_road_networks(conn, crs=crs)
+        cameras, index = pending.result()
+    return RegistrySnapshot.assemble(networks, cameras, index, crs=crs, started=t0)
 
 
 @dataclass(frozen=True)
