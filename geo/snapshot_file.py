@@ -46,6 +46,9 @@ MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 #: Prefix of the folders being written (never opened; removed when found under the lock).
 PARTIAL = ".partial-"
+#: Prefix of the stamp a process leaves once it has verified every array of a folder in this
+#: boot (followed by the boot id): later openers in the same boot skip the full read.
+VERIFIED = ".verified-"
 #: Checksums are summed over blocks of this many bytes.
 _CRC_BLOCK = 1 << 24
 
@@ -209,7 +212,11 @@ def open_snapshot_file(
     """Map the snapshot folder ``path``: every array read-only from its file.
 
     ``version``, when given, must be the one the manifest records. ``verify`` recomputes each
-    array's checksum (reading every page once: they stay in the page cache for the others).
+    array's checksum (reading every page once: they stay in the page cache for the others),
+    once per boot: the first process to verify a folder leaves a stamp naming this boot and
+    every file's inode, size and modification time, and an opener finding it matching skips
+    the read. A crash that could leave a file torn is a reboot, so the next boot verifies
+    again; a file replaced or rewritten no longer matches its stamp.
 
     Raises
     ------
@@ -222,6 +229,9 @@ def open_snapshot_file(
     if version is not None and recorded != version.as_json():
         raise SnapshotFileInvalid(f"{path}: holds version {recorded}, not {version.as_json()}")
     arrays: dict[str, NDArray[Any]] = {}
+    stamp = _verified_stamp(path, manifest) if verify else None
+    if stamp is not None and _read_stamp(path, stamp[0]) == stamp[1]:
+        verify = False  # every file as it was when a process of this boot read all its pages
     for name, entry in manifest["arrays"].items():
         try:
             mapped = np.load(path / entry["file"], mmap_mode="c", allow_pickle=False)
@@ -237,6 +247,8 @@ def open_snapshot_file(
         if verify and checksum(array) != entry.get("sum64"):
             raise SnapshotFileInvalid(f"{path}: array {name!r} does not match its checksum")
         arrays[name] = array
+    if verify and stamp is not None:
+        _write_stamp(path, *stamp)
     found = SnapshotVersion(
         database=recorded["database"],
         registry=tuple(recorded["registry"]),
@@ -244,6 +256,49 @@ def open_snapshot_file(
         params=recorded["params"],
     )
     return SnapshotFile(path, version or found, arrays, manifest["meta"], manifest["created"])
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _verified_stamp(path: Path, manifest: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(stamp file name, what it must hold) for the folder as it is now: this boot's id and
+    every array file's inode, size and modification time. None where the boot cannot be
+    told (then every open verifies)."""
+    boot = _boot_id()
+    if boot is None:
+        return None
+    files = {}
+    for entry in manifest["arrays"].values():
+        try:
+            st = os.stat(path / entry["file"])
+        except OSError:
+            return None
+        files[entry["file"]] = [st.st_ino, st.st_size, st.st_mtime_ns]
+    return f"{VERIFIED}{boot}", json.dumps(files, sort_keys=True)
+
+
+def _read_stamp(path: Path, name: str) -> str | None:
+    try:
+        return (path / name).read_text()
+    except OSError:
+        return None
+
+
+def _write_stamp(path: Path, name: str, body: str) -> None:
+    """Record that every array was read and matched its checksum in this boot (best effort: a
+    folder this process cannot write is verified by every opener)."""
+    tmp = path / f"{name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(body)
+        tmp.rename(path / name)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 @contextlib.contextmanager

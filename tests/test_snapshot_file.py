@@ -17,6 +17,7 @@ import pytest
 from geo.snapshot_file import (
     MANIFEST,
     PARTIAL,
+    VERIFIED,
     SnapshotFileInvalid,
     SnapshotVersion,
     open_or_build,
@@ -203,3 +204,38 @@ def test_a_crashed_build_leaves_nothing_that_is_used(tmp_path: Path) -> None:
     assert got is not None
     assert got.built
     assert not stale.exists()
+
+
+def _flip_keeping_mtime(path: Path) -> None:
+    """Flip a bit of ``path`` and set its modification time back, as damage no write made
+    would look (a torn page, a bad disk)."""
+    st = os.stat(path)
+    with open(path, "r+b") as fh:
+        fh.seek(-3, os.SEEK_END)
+        byte = fh.read(1)
+        fh.seek(-3, os.SEEK_END)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_folder_is_verified_once_per_boot(tmp_path: Path) -> None:
+    path = tmp_path / "v"
+    write_snapshot_file(path, VERSION, _arrays(), {})
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    # a stamp left in another boot does not count: the damage is found
+    (path / f"{VERIFIED}not-this-boot").write_text("{}")
+    _flip_keeping_mtime(path / "ids.npy")
+    with pytest.raises(SnapshotFileInvalid):
+        open_snapshot_file(path, VERSION)
+    assert not (path / f"{VERIFIED}{boot}").exists()
+
+    write_snapshot_file(tmp_path / "w", VERSION, _arrays(), {})
+    open_snapshot_file(tmp_path / "w", VERSION)  # verified: stamped for this boot
+    assert (tmp_path / "w" / f"{VERIFIED}{boot}").exists()
+    # a file written since (its time changed) is verified again
+    with open(tmp_path / "w" / "x.npy", "r+b") as fh:
+        fh.seek(-3, os.SEEK_END)
+        fh.write(b"\x00\x01\x02")
+    os.utime(tmp_path / "w" / "x.npy", ns=(1, 1))
+    with pytest.raises(SnapshotFileInvalid):
+        open_snapshot_file(tmp_path / "w", VERSION)
