@@ -134,7 +134,8 @@ def test_a_centre_adds_a_camera_that_watches_a_blind_approach_and_never_shows_it
     assert r.status_code == 201, r.json
     body = r.json
     cam = body["camera_id"]
-    assert body["outcome"] == "added" and body["seq"] > 0
+    assert body["outcome"] == "added"
+    assert body["seq"] > 0
     assert body["owner_id"] == world.orgs["municipal_centre"]
     assert (body["status"], body["heading_source"], body["has_source_url"]) == (
         "online", "unknown", True
@@ -155,7 +156,8 @@ def test_a_centre_adds_a_camera_that_watches_a_blind_approach_and_never_shows_it
         text("SELECT string_agg(action || details::text, ' ') FROM audit_record"
              " WHERE subject_id = :s"), {"s": str(cam)},
     ).scalar_one()  # fmt: skip
-    assert "camera.added" in audit_text and "camera.source_set" in audit_text
+    assert "camera.added" in audit_text
+    assert "camera.source_set" in audit_text
     assert "s3cret" not in audit_text
     change = db.execute(
         text("SELECT change, via, current FROM camera_change WHERE camera_id = :c"), {"c": cam}
@@ -198,7 +200,8 @@ def test_a_key_taken_is_409_and_nothing_is_written(
     )
     assert gone.status_code == 200, gone.json
     again = client.post("/v1/cameras", json=body, headers=world.headers("municipal_centre"))
-    assert again.status_code == 409 and "retired" in again.json["message"]
+    assert again.status_code == 409
+    assert "retired" in again.json["message"]
 
 
 @pytest.mark.parametrize(
@@ -248,13 +251,16 @@ def test_only_a_centre_or_an_admin_adds_and_a_centre_only_its_own(
     r = client.post(
         "/v1/cameras", json={**body, "owner_id": mapo}, headers=world.headers("other_municipal")
     )
-    assert r.status_code == 403 and r.json["details"] == {"field": "owner_id"}
+    assert r.status_code == 403
+    assert r.json["details"] == {"field": "owner_id"}
     r = client.post("/v1/cameras", json=body, headers=world.headers("admin"))
-    assert r.status_code == 422 and r.json["details"] == {"field": "owner_id"}
+    assert r.status_code == 422
+    assert r.json["details"] == {"field": "owner_id"}
     r = client.post(
         "/v1/cameras", json={**body, "owner_id": 2_000_000_000}, headers=world.headers("admin")
     )
-    assert r.status_code == 422 and r.json["details"] == {"field": "owner_id"}
+    assert r.status_code == 422
+    assert r.json["details"] == {"field": "owner_id"}
     r = client.post("/v1/cameras", json={**body, "owner_id": mapo}, headers=world.headers("admin"))
     assert r.status_code == 201, r.json
     assert r.json["owner_id"] == mapo
@@ -282,7 +288,8 @@ def test_a_retired_camera_is_no_longer_offered_nor_requested_and_only_its_centre
         "999999999", "N"
     )
     no_reason = client.delete(f"/v1/cameras/{cam}", headers=world.headers("municipal_centre"))
-    assert no_reason.status_code == 422 and "reason" in json.dumps(no_reason.json["details"])
+    assert no_reason.status_code == 422
+    assert "reason" in json.dumps(no_reason.json["details"])
     assert db.execute(text("SELECT status FROM camera WHERE id = :c"), {"c": cam}).scalar_one() == (
         "online"
     )
