@@ -473,3 +473,27 @@ def test_retiring_a_camera_ends_its_live_feeds_now_audited_as_a_revocation(
 
             expire_due(conn, relay)
         relay.close()
+
+
+def test_a_moved_camera_is_located_again_in_its_new_district(
+    client: FlaskClient, world: MapoWorld, db: Connection
+) -> None:
+    cam = db.execute(
+        text("SELECT id FROM camera WHERE owner_id = :o ORDER BY id LIMIT 1"),
+        {"o": world.orgs["municipal_centre"]},
+    ).scalar_one()
+    before = db.execute(
+        text("SELECT sigungu_name FROM camera WHERE id = :c"), {"c": cam}
+    ).scalar_one()
+    assert before.startswith("서울특별시 ")
+    assert before != "서울특별시 종로구"
+    r = client.patch(
+        f"/v1/cameras/{cam}", json={"lon": 126.9769, "lat": 37.5759},  # Gwanghwamun
+        headers=world.headers("municipal_centre"),
+    )  # fmt: skip
+    assert r.status_code == 200, r.json
+    row = db.execute(
+        text("SELECT sigungu_code, sigungu_name, emd_name FROM camera WHERE id = :c"), {"c": cam}
+    ).one()
+    assert (row.sigungu_code, row.sigungu_name) == ("11110", "서울특별시 종로구")
+    assert row.emd_name != ""
