@@ -311,6 +311,16 @@ def test_a_retired_camera_is_no_longer_offered_nor_requested_and_only_its_centre
     assert actions[-1] == "camera.removed"
     _refresh(app)
     assert cam not in _watching(_answer(client, world))
+    lon, lat = db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM camera, ST_Transform(position, 4326) p WHERE id = :c"),
+        {"c": cam},
+    ).one()
+    listed = client.get(
+        f"/v1/cameras?bbox={lon - 0.0005:.6f},{lat - 0.0005:.6f},{lon + 0.0005:.6f},{lat + 0.0005:.6f}",
+        headers=world.headers("requester"),
+    )
+    assert listed.status_code == 200, listed.json
+    assert cam not in [f["id"] for f in listed.json["features"]]
     again = client.delete(
         f"/v1/cameras/{cam}?reason=again", headers=world.headers("municipal_centre")
     )
