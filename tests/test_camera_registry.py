@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
-from scratch_db import scratch_database
+from scratch_db import database_env, scratch_database
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -387,10 +390,51 @@ def feed_world(
         engine.dispose()
 
 
+def _requests(feed_world: dict[str, Any], per_incident: list[list[tuple[int, str]]]) -> list[Any]:
+    """Under a new activation, one incident per list of (camera, request status): the requests'
+    ids, committed, in the same shape."""
+    engine, ids = feed_world["engine"], feed_world["ids"]
+    now = dt.datetime.now(dt.UTC)
+    with app_transaction(engine) as conn:
+        activation = activations.create_activation(
+            conn, basis="alert_level_2", reference=f"합참-{time.monotonic_ns()}",
+            area=CENTRAL_SEOUL, starts_at=now - dt.timedelta(minutes=1),
+            ends_at=now + dt.timedelta(hours=1), issuer_id=ids["regional"], actor="test",
+        )  # fmt: skip
+        out = []
+        for wanted in per_incident:
+            incident = conn.execute(
+                text("INSERT INTO incident (requester_id, location, radius_m, mode) VALUES (:r,"
+                     " ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 5179), 500,"
+                     " 'network') RETURNING id"),
+                {"r": ids["requester"], "lon": GWANGHWAMUN[0], "lat": GWANGHWAMUN[1]},
+            ).scalar_one()  # fmt: skip
+            out.append([
+                int(conn.execute(
+                    text("INSERT INTO feed_request (incident_id, camera_id, requester_id,"
+                         " routed_via_id, owner_id, activation_id, status, decided_at) VALUES"
+                         " (:i, :c, :r, :v, :o, :a, :s, now()) RETURNING id"),
+                    {"i": incident, "c": camera, "r": ids["requester"], "v": ids["regional"],
+                     "o": ids["owner"], "a": activation.id, "s": status},
+                ).scalar_one())
+                for camera, status in wanted
+            ])  # fmt: skip
+    return out
+
+
+def _close_all(feed_world: dict[str, Any], relay: JanusRelay) -> None:
+    """End every feed the way production does (the incidents closed, the loop's expiry)."""
+    from api.feeds.revoke import expire_due
+
+    with app_transaction(feed_world["engine"]) as conn:
+        conn.execute(text("UPDATE incident SET status = 'closed'"))
+        expire_due(conn, relay)
+
+
 def test_retiring_a_camera_ends_its_live_feeds_now_audited_as_a_revocation(
     feed_world: dict[str, Any], janus: JanusProcess, relay_settings: RelaySettings
 ) -> None:
-    engine, settings, ids, keys = (feed_world[k] for k in ("engine", "settings", "ids", "keys"))
+    engine, settings, keys = (feed_world[k] for k in ("engine", "settings", "keys"))
     camsim: CameraSimulator = feed_world["camsim"]
     relay = JanusRelay(relay_settings, ledger=DbStreamLedger(engine))
     client = create_app(settings, engine=engine, relay=relay).test_client()
@@ -406,36 +450,8 @@ def test_retiring_a_camera_ends_its_live_feeds_now_audited_as_a_revocation(
     ]  # fmt: skip
     assert all(r.status_code == 201 for r in added), [r.json for r in added]
     gone, kept = (r.json["camera_id"] for r in added)
-    now = dt.datetime.now(dt.UTC)
-    with app_transaction(engine) as conn:
-        activation = activations.create_activation(
-            conn, basis="alert_level_2", reference=f"합참-{time.monotonic_ns()}",
-            area=CENTRAL_SEOUL, starts_at=now - dt.timedelta(minutes=1),
-            ends_at=now + dt.timedelta(hours=1), issuer_id=ids["regional"], actor="test",
-        )  # fmt: skip
-        incidents = [
-            conn.execute(
-                text("INSERT INTO incident (requester_id, location, radius_m, mode) VALUES (:r,"
-                     " ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 5179), 500,"
-                     " 'network') RETURNING id"),
-                {"r": ids["requester"], "lon": GWANGHWAMUN[0], "lat": GWANGHWAMUN[1]},
-            ).scalar_one()
-            for _ in range(2)
-        ]  # fmt: skip
-
-        def request(camera: int, status: str, incident: int = incidents[0]) -> int:
-            return int(
-                conn.execute(
-                    text("INSERT INTO feed_request (incident_id, camera_id, requester_id,"
-                         " routed_via_id, owner_id, activation_id, status, decided_at) VALUES"
-                         " (:i, :c, :r, :v, :o, :a, :s, now()) RETURNING id"),
-                    {"i": incident, "c": camera, "r": ids["requester"], "v": ids["regional"],
-                     "o": ids["owner"], "a": activation.id, "s": status},
-                ).scalar_one()
-            )  # fmt: skip
-
-        live, other = request(gone, "approved"), request(kept, "approved")
-        waiting = request(gone, "pending", incidents[1])
+    (live, other), (waiting,) = _requests(feed_world, [[(gone, "approved"), (kept, "approved")],
+                                                       [(gone, "pending")]])  # fmt: skip
     streams = []
     for r in (live, other):
         with app_transaction(engine) as conn:
@@ -477,11 +493,7 @@ def test_retiring_a_camera_ends_its_live_feeds_now_audited_as_a_revocation(
         )
         assert again.status_code == 409, again.json
     finally:
-        with app_transaction(engine) as conn:
-            conn.execute(text("UPDATE incident SET status = 'closed'"))
-            from api.feeds.revoke import expire_due
-
-            expire_due(conn, relay)
+        _close_all(feed_world, relay)
         relay.close()
 
 
@@ -507,3 +519,70 @@ def test_a_moved_camera_is_located_again_in_its_new_district(
     ).one()
     assert (row.sigungu_code, row.sigungu_name) == ("11110", "서울특별시 종로구")
     assert row.emd_name != ""
+
+
+def test_gilmok_cameras_add_and_remove_keep_the_source_secret_and_end_the_feeds(
+    feed_world: dict[str, Any], janus: JanusProcess, relay_settings: RelaySettings
+) -> None:
+    engine, settings = feed_world["engine"], feed_world["settings"]
+    camsim: CameraSimulator = feed_world["camsim"]
+    env = {
+        **os.environ, **database_env(engine.url, settings),
+        "GILMOK_RELAY_BACKEND": "janus", "GILMOK_RELAY_PORT": str(relay_settings.port),
+        "GILMOK_RELAY_ADMIN_PORT": str(relay_settings.admin_port),
+        "GILMOK_RELAY_SECRET": str(relay_settings.secret),
+        "GILMOK_RELAY_RUNTIME_DIR": str(relay_settings.runtime_dir),
+    }  # fmt: skip
+
+    def gilmok(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "api.cli", "cameras", *args], input=stdin, env=env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    centre = "서울특별시 종로구청"
+    lon, lat = GWANGHWAMUN[0] + 5e-4, GWANGHWAMUN[1]
+    added = gilmok("add", "--centre", centre, "--key", "CLI-1", "--lon", str(lon), "--lat",
+                   str(lat), "--kind", "dome", "--source-stdin", stdin=camsim.url(3) + "\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert camsim.url(3) not in added.stdout + added.stderr
+    cam = int(added.stdout.split()[1])
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT source_url, status FROM camera WHERE id = :c"), {"c": cam}
+        ).one()
+    assert tuple(stored) == (camsim.url(3), "online")
+    outside = gilmok("add", "--centre", centre, "--key", "CLI-2", "--lon", "140", "--lat",
+                     "37", "--kind", "dome")  # fmt: skip
+    assert outside.returncode == 1
+    assert outside.stderr.strip().count("\n") == 0
+    assert "outside the country bounds" in outside.stderr
+
+    ((live,),) = _requests(feed_world, [[(cam, "approved")]])
+    relay = JanusRelay(relay_settings, ledger=DbStreamLedger(engine))
+    try:
+        with app_transaction(engine) as conn:
+            offer = provision_request(conn, relay, live, settings=settings)
+        assert offer is not None
+        stream = offer["viewer"][0]["stream"]
+        wait_flowing(relay, [stream])
+        theirs = gilmok("remove", str(cam), "--reason", "x", "--centre", "제56보병사단")
+        assert theirs.returncode == 1
+        assert f"no camera of 제56보병사단 has the id {cam}" in theirs.stderr
+        assert relay.status(stream).present
+        removed = gilmok("remove", str(cam), "--reason", "replaced", "--centre", centre)
+        assert removed.returncode == 0, removed.stderr
+        assert "1 live feed(s) ended" in removed.stdout
+        assert not relay.status(stream).present
+        with engine.connect() as conn:
+            session = conn.execute(
+                text("SELECT status, last_error FROM feed_session WHERE feed_request_id = :r"),
+                {"r": live},
+            ).one()
+        assert tuple(session) == ("revoked", "")
+        again = gilmok("remove", str(cam), "--reason", "again")
+        assert again.returncode == 1
+        assert again.stderr.strip() == f"gilmok: error: camera {cam} is retired already"
+    finally:
+        _close_all(feed_world, relay)
+        relay.close()
