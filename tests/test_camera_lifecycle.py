@@ -129,6 +129,11 @@ def _rebuilt_answer(url: Any, settings: Settings, lon: float, lat: float) -> Any
                                      option=orjson.OPT_SERIALIZE_NUMPY))  # fmt: skip
 
 
+def _say(what: str, lags: dict[str, float]) -> None:
+    """Print (``pytest -s``) how soon each worker answered with a change."""
+    print(f"{what}: each worker saw it after {sorted(round(v, 2) for v in lags.values())} s")
+
+
 def _until_both(
     poller: Poller, written: float, check: Any, *, timeout_s: float = 10.0
 ) -> dict[str, float]:
@@ -177,9 +182,7 @@ def test_added_and_retired_cameras_reach_every_worker_and_a_new_one(
             assert status == 201, body
             written, api_cam = time.monotonic(), body["camera_id"]
             lags = _until_both(poller, written, lambda b: a1 in _watching(b, api_cam))
-            print(
-                f"added through the API: each worker saw it after {sorted(round(v, 2) for v in lags.values())} s"
-            )
+            _say("added through the API", lags)
             assert max(lags.values()) <= WITHIN_S, lags
 
             # 2. added from the command line, as the registry's operator
@@ -192,9 +195,7 @@ def test_added_and_retired_cameras_reach_every_worker_and_a_new_one(
             assert added.returncode == 0, added.stdout + added.stderr
             cli_cam = int(added.stdout.split()[1])
             lags = _until_both(poller, written, lambda b: a2 in _watching(b, cli_cam))
-            print(
-                f"added from the command line: each worker saw it after {sorted(round(v, 2) for v in lags.values())} s"
-            )
+            _say("added from the command line", lags)
             assert max(lags.values()) <= WITHIN_S, lags
             again = subprocess.run(
                 [sys.executable, "-m", "api.cli", "cameras", "add", "--centre", centre,
@@ -213,9 +214,7 @@ def test_added_and_retired_cameras_reach_every_worker_and_a_new_one(
             assert status == 200, body
             written, seq = time.monotonic(), body["seq"]
             lags = _until_both(poller, written, lambda b: not _watching(b, api_cam))
-            print(
-                f"retired through the API: each worker saw it after {sorted(round(v, 2) for v in lags.values())} s"
-            )
+            _say("retired through the API", lags)
             assert max(lags.values()) <= WITHIN_S, lags
 
             # 4. answers equal a snapshot rebuilt from the database, and a server started now
