@@ -141,6 +141,7 @@ class Cameras(MethodView):
     @requires_roles(*WRITERS)
     @blp.arguments(CameraIn)
     @blp.response(201, CameraAddedOut)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add a camera the centre owns (an admin: for the owner it names); its coverage is
         drawn and every answer offers it within about a second; 409 when the key is taken"""
@@ -188,6 +189,7 @@ class Camera(MethodView):
     @requires_roles(*WRITERS)
     @blp.arguments(RemoveArgs, location="query")
     @blp.response(200, CameraRemovedOut)
+    @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, args: dict[str, Any], camera_id: int) -> dict[str, Any]:
         """Retire a camera of the centre (it no longer exists): no longer offered, its live
         feeds ended and their relay streams destroyed (audited), its open requests revoked"""
