@@ -105,6 +105,7 @@ def create_app(
     for module in (health, sessions, activations, audit, drills, organizations):
         api.register_blueprint(module.blp)
     from api import (
+        camera_registry,
         cameras,
         control_points,
         events,
@@ -126,6 +127,7 @@ def create_app(
         feed_queue,
         control_points,
         cameras,
+        camera_registry,
         events,
         tiles,
         ogc,

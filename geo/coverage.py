@@ -127,7 +127,7 @@ def pixel_density(pixels_h: ArrayLike, fov_deg: ArrayLike, distance_m: ArrayLike
     pixels = np.asarray(pixels_h, dtype=np.float64)
     fov = np.asarray(fov_deg, dtype=np.float64)
     distance = np.asarray(distance_m, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return np.asarray(pixels / (lens_width_factor(fov) * distance))
 
 
@@ -168,7 +168,10 @@ def dori_range_m(
     fov = np.asarray(fov_deg, dtype=np.float64)
     if np.any(~(pixels > 0)) or np.any(~((fov > 0) & (fov <= 360))):
         raise InvalidInput("pixels_h must be > 0 and fov_deg in (0, 360]; fill defaults first")
-    return np.asarray(np.minimum(pixels / (lens_width_factor(fov) * px_per_m), max_range_m))
+    # a field of view so narrow (a few 1e-300 degrees) that its width rounds to 0 sees as far
+    # as the cap: the division gives inf there, which the cap bounds
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.asarray(np.minimum(pixels / (lens_width_factor(fov) * px_per_m), max_range_m))
 
 
 def dori_level_index(pixels_h: ArrayLike, fov_deg: ArrayLike, distance_m: ArrayLike) -> NDArray:

@@ -12,7 +12,9 @@ A registry GeoPackage (written by :func:`geo.store.export.export_geopackage`, re
   읍면동 and provenance flags, and its state as of the export: ``status`` (online / offline /
   maintenance / retired), ``status_reason``, ``status_since`` (ISO 8601 UTC, empty: as
   imported), ``heading_source`` (surveyed, osm_tag, inferred, unknown) and
-  ``last_change_seq`` (its newest change in the registry's change sequence, 0: none) — never
+  ``last_change_seq`` (its newest change in the registry's change sequence, 0: none),
+  ``heading_change_seq`` and ``heading_via`` (the newest change that set its heading and how it
+  came: ``api``, ``survey``, ``cli``; 0 and empty when the heading is the import's) — never
   the source URL;
 - ``coverage``: each camera's coverage at every DORI level (``camera_id``, ``level``,
   ``px_per_m``, ``range_m``, ``confidence``), drawn as the import draws it

@@ -189,8 +189,13 @@ def _seed(app: Flask, world: MapoWorld) -> dict[str, dict[str, Any]]:
     own_camera = world.conn.exec_driver_sql(
         f"SELECT max(id) FROM camera WHERE owner_id = {world.orgs['municipal_centre']}"
     ).scalar_one()
+    to_retire = world.conn.exec_driver_sql(
+        f"SELECT max(id) FROM camera WHERE owner_id = {world.orgs['municipal_centre']}"
+        f" AND id < {own_camera}"
+    ).scalar_one()
     return {
         "platform": {"key": platform_key},  # not an operation: the key of the platform's one
+        "DELETE /v1/cameras/{camera_id}": {"camera_id": to_retire},
         "GET /v1/platform/events/{event_id}": {"event_id": event},
         "POST /v1/platform/events/{event_id}/activate": {"event_id": event},
         "PATCH /v1/cameras/{camera_id}": {"camera_id": own_camera},
@@ -244,6 +249,8 @@ SEMANTIC_422 = {
     " valid area inside the country; cameras owned for a hull",
     "POST /v1/platform/events": "coordinates as decimals in the roads; a subscribed event type",
     "PATCH /v1/cameras/{camera_id}": "a new position inside the country bounds",
+    "POST /v1/cameras": "a position inside the country bounds; an owner that exists (admin);"
+    " a source URL a relay can pull",
     "POST /v1/cameras/status": "each camera at most once in a batch",
     "POST /v1/cameras/survey": "a survey CSV (camera_id, heading_deg and/or fov_deg) whose every"
     " row is good",

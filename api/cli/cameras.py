@@ -90,3 +90,89 @@ def cameras_survey(ctx: Context, file: Path, centre: str | None, dry_run: bool) 
         click.echo(f"  {rejection}")
     if report.rejected:
         sys.exit(1)
+
+
+@cameras.command("add")
+@click.option("--centre", required=True, help="The owning centre (its name).")
+@click.option("--key", required=True, help="The centre's own id for the camera (VMS / asset no.).")
+@click.option("--lon", required=True, type=click.FloatRange(-180, 180), help="Degrees (EPSG:4326).")
+@click.option("--lat", required=True, type=click.FloatRange(-90, 90), help="Degrees (EPSG:4326).")
+@click.option("--kind", required=True, type=click.Choice(["fixed", "ptz", "dome"]))
+@click.option("--heading", type=click.FloatRange(0, 360, max_open=True),
+              help="Surveyed heading, degrees clockwise from north (omit: unknown).")  # fmt: skip
+@click.option("--fov", type=click.FloatRange(0, 360, min_open=True),
+              help="Horizontal field of view, degrees (omit: the kind's default).")  # fmt: skip
+@click.option("--resolution", type=click.IntRange(1, 8640),
+              help="Vertical resolution, pixels (omit: the kind's default).")  # fmt: skip
+@click.option("--purpose", default="", help="What it is for (방범, 교통, …).")
+@click.option("--source-stdin", is_flag=True,
+              help="Read the camera's source URL (a secret) from one line of stdin.")  # fmt: skip
+@pass_context
+@domain_errors
+def cameras_add(
+    ctx: Context, centre: str, key: str, lon: float, lat: float, kind: str,
+    heading: float | None, fov: float | None, resolution: int | None, purpose: str,
+    source_stdin: bool,
+) -> None:  # fmt: skip
+    """Add a camera a centre owns, outside any import; every running server offers it within
+    about a second. The source URL is read from stdin, never from the command line."""
+    from geo.errors import InvalidInput
+    from geo.store.camera_changes import add_camera, centre_source_key
+    from geo.store.camera_sources import set_camera_sources
+    from geo.store.orgs import get_organization
+
+    x0, y0, x1, y1 = ctx.settings.country_bounds
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        raise InvalidInput(f"--lon/--lat ({lon}, {lat}) are outside the country bounds"
+                           f" ({x0}, {y0}, {x1}, {y1})")  # fmt: skip
+    url = sys.stdin.readline().strip() if source_stdin else ""
+    if source_stdin and not url:
+        fail("--source-stdin: no URL on stdin")
+    with checked_engine(ctx).begin() as conn:
+        owner = get_organization(conn, centre).id
+        result = add_camera(
+            conn, owner_id=owner, lon=lon, lat=lat, kind=kind, heading_deg=heading, fov_deg=fov,
+            resolution_px_h=resolution, purpose=purpose, organization_id=owner,
+            source_key=centre_source_key(owner, key), actor=cli_actor(), via="cli",
+            max_range_m=ctx.settings.max_coverage_range_m,
+        )  # fmt: skip
+        if url:
+            set_camera_sources(conn, {result.camera_id: url}, actor=cli_actor())
+    click.echo(
+        f"camera {result.camera_id} added for {centre} (key {key}, change {result.seq})"
+        + (", source URL set" if url else "")
+    )
+
+
+@cameras.command("remove")
+@click.argument("camera_id", type=click.IntRange(1))
+@click.option("--reason", required=True, help="Why it is retired (dismantled, replaced, …).")
+@click.option("--centre", help="Only if this centre (its name) owns it.")
+@pass_context
+@domain_errors
+def cameras_remove(ctx: Context, camera_id: int, reason: str, centre: str | None) -> None:
+    """Retire camera CAMERA_ID (it no longer exists): no longer offered, its live feeds ended
+    (their relay streams destroyed now, or by the running loop when the relay is down)."""
+    from api.feeds.ledger import make_app_relay
+    from api.feeds.revoke import revoke_for
+    from geo.errors import NotFound
+    from geo.store.camera_changes import remove_camera
+    from geo.store.orgs import get_organization
+
+    if not reason.strip():
+        fail("--reason: say why the camera is retired")
+    with checked_engine(ctx).begin() as conn:
+        owner = get_organization(conn, centre).id if centre else None
+        result = remove_camera(
+            conn, camera_id, owner_id=owner, organization_id=owner, actor=cli_actor(),
+            via="cli", reason=reason.strip(),
+        )  # fmt: skip
+        if result.outcome == "unchanged":
+            raise NotFound(f"camera {camera_id} is retired already")
+        if result.outcome != "changed":
+            raise NotFound(f"no camera{' of ' + centre if centre else ''} has the id {camera_id}")
+        ended = revoke_for(
+            conn, make_app_relay(ctx.settings, conn), camera_id=camera_id, actor=cli_actor(),
+            reason=f"the camera was removed from the registry: {reason.strip()}",
+        )  # fmt: skip
+    click.echo(f"camera {camera_id} retired (change {result.seq}); {ended} live feed(s) ended")

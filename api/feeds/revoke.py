@@ -78,10 +78,12 @@ def revoke_for(
     incident_id: int | None = None,
     activation_id: int | None = None,
     feed_request_id: int | None = None,
+    camera_id: int | None = None,
     reason: str,
     actor: str = SYSTEM_ACTOR,
 ) -> int:
-    """Revoke the live feeds of an incident, an activation or one request; how many sessions.
+    """Revoke the live feeds of an incident, an activation, one request or one camera (removed
+    from the registry); how many sessions.
 
     Every matching live session's relay stream is destroyed now (a relay that is down leaves
     it to :func:`reconcile`, which destroys it when the relay answers) and the session marked
@@ -93,20 +95,16 @@ def revoke_for(
     InvalidInput
         no filter given (revoking everything is not a thing this function does).
     """
-    if incident_id is None and activation_id is None and feed_request_id is None:
-        raise InvalidInput("revoke_for needs an incident, an activation or a feed request")
+    filters: dict[str, int | None] = {
+        "incident_id": incident_id, "activation_id": activation_id,
+        "feed_request_id": feed_request_id, "camera_id": camera_id,
+    }  # fmt: skip
+    if all(v is None for v in filters.values()):
+        raise InvalidInput("revoke_for needs an incident, an activation, a request or a camera")
     now = utc_now()
     feed_sessions.take_audit_lock(conn)
-    requests = feed_sessions.open_requests(
-        conn, incident_id=incident_id, activation_id=activation_id, feed_request_id=feed_request_id
-    )
-    sessions = feed_sessions.live_sessions(
-        conn,
-        incident_id=incident_id,
-        activation_id=activation_id,
-        feed_request_id=feed_request_id,
-        lock=True,
-    )
+    requests = feed_sessions.open_requests(conn, **filters)
+    sessions = feed_sessions.live_sessions(conn, relay_name=None, **filters, lock=True)
     for session in sessions:
         end_live_session(
             conn, relay, session, status="revoked", reason=reason, actor=actor, now=now

@@ -24,8 +24,9 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from geo import domain
+from geo.admin_locate import locate_lonlat
 from geo.coverage import DEFAULT_MAX_RANGE_M
-from geo.errors import InvalidInput
+from geo.errors import Conflict, InvalidInput
 from geo.ingest.survey import Rejection, SurveyReport, SurveyRow
 from geo.store import audit
 from geo.store.imports import refresh_coverage
@@ -35,6 +36,8 @@ from geo.store.queries import query
 CORRECTABLE = ("status", "reason", "heading_deg", "fov_deg", "lon", "lat", "kind")
 #: Corrections that move a camera's coverage, which is then redrawn.
 _SHAPE = ("heading_deg", "fov_deg", "lon", "lat", "kind")
+#: The largest vertical resolution a camera may have, pixels (a 16K sensor).
+MAX_RESOLUTION_PX = 8640
 #: Position changes smaller than this (degrees, about 1 mm) are no change.
 _POSITION_EPS = 1e-8
 
@@ -280,6 +283,11 @@ def correct_cameras(
              "status_changed": new["status"] != old["status"],
              "lon": float(new["lon"]), "lat": float(new["lat"])},
         )  # fmt: skip
+        if {"lon", "lat"} & set(diff):
+            conn.execute(
+                query("camera_changes/set_admin_areas"),
+                {"id": int(cam), **locate_lonlat([new["lon"]], [new["lat"]]).row(0)},
+            )
         logged.append((result, "status" if set(diff) <= {"status", "reason"} else "correction"))
         if set(diff) & set(_SHAPE):
             reshaped.append(int(cam))
@@ -325,6 +333,12 @@ def _log(
     return [int(r[0]) for r in rows]
 
 
+def centre_source_key(owner_id: int, key: str) -> str:
+    """The ``source_key`` of a camera a centre added under its own ``key`` (its VMS or asset
+    number): unique per centre, so two centres may use the same numbers."""
+    return f"{int(owner_id)}:{key}"
+
+
 def add_camera(
     conn: Connection,
     *,
@@ -336,22 +350,44 @@ def add_camera(
     heading_deg: float | None = None,
     fov_deg: float | None = None,
     resolution_px_h: int | None = None,
+    purpose: str = "",
     organization_id: int | None,
     actor: str,
     via: str,
     max_range_m: float = DEFAULT_MAX_RANGE_M,
 ) -> ChangeResult:
     """A camera its centre added outside any import (source ``manual``), logged ``added``,
-    with its coverage drawn."""
+    with its coverage drawn and the 시군구 / 읍면동 it lies in.
+
+    Raises
+    ------
+    Conflict
+        a camera (retired or not) already has ``source_key``; nothing is written.
+    InvalidInput
+        a value outside the registry's rules, naming the field.
+    """
     check_correction({"kind": kind, "heading_deg": heading_deg, "fov_deg": fov_deg,
                       "lon": lon, "lat": lat})  # fmt: skip
+    if resolution_px_h is not None and not 1 <= int(resolution_px_h) <= MAX_RESOLUTION_PX:
+        raise InvalidInput(f"resolution_px_h must be 1 to {MAX_RESOLUTION_PX} pixels",
+                           details={"field": "resolution_px_h"})  # fmt: skip
     _lock_log(conn)
+    held = conn.execute(query("camera_changes/by_source_key"), {"source_key": source_key}).first()
+    if held is not None:
+        retired = " (retired: a retired camera keeps its key)" if held.status == "retired" else ""
+        raise Conflict(
+            f"camera {held.id} already has this key{retired}",
+            details={"field": "key", "camera_id": int(held.id)},
+        )
+    areas = locate_lonlat([lon], [lat]).row(0)
     cam = int(
         conn.execute(
             query("camera_changes/add_camera"),
             {"owner": owner_id, "lon": lon, "lat": lat, "kind": kind, "source_key": source_key,
              "heading_deg": heading_deg, "fov_deg": fov_deg, "resolution_px_h": resolution_px_h,
-             "heading_source": "unknown" if heading_deg is None else "surveyed"},
+             "heading_source": "unknown" if heading_deg is None else "surveyed",
+             "purpose": purpose, "provenance": json.dumps({"added_by": actor, "via": via}),
+             **areas},
         ).scalar_one()
     )  # fmt: skip
     current = {"lon": lon, "lat": lat, "kind": kind, "heading_deg": heading_deg,

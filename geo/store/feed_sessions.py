@@ -267,6 +267,7 @@ def live_sessions(
     incident_id: int | None = None,
     activation_id: int | None = None,
     feed_request_id: int | None = None,
+    camera_id: int | None = None,
     lock: bool = False,
 ) -> list[LiveSession]:
     """Live sessions matching every given filter, oldest first; ``lock`` holds them."""
@@ -276,6 +277,7 @@ def live_sessions(
         (_r.c.incident_id, incident_id),
         (_r.c.activation_id, activation_id),
         (_r.c.id, feed_request_id),
+        (_r.c.camera_id, camera_id),
     ):
         if value is not None:
             statement = statement.where(column == value)
@@ -346,6 +348,7 @@ def open_requests(
     incident_id: int | None = None,
     activation_id: int | None = None,
     feed_request_id: int | None = None,
+    camera_id: int | None = None,
 ) -> list[tuple[int, str, int | None, str]]:
     """(id, status, requester_id, basis) of requests that may still become live, locked."""
     statement = (
@@ -357,6 +360,7 @@ def open_requests(
         (_r.c.incident_id, incident_id),
         (_r.c.activation_id, activation_id),
         (_r.c.id, feed_request_id),
+        (_r.c.camera_id, camera_id),
     ):
         if value is not None:
             statement = statement.where(column == value)
