@@ -553,6 +553,26 @@ def test_the_worker_ends_a_session_at_its_expiry(
     assert _request_state(world, request)[0] == "expired"
 
 
+def test_the_worker_ends_the_feed_of_a_camera_retired_outside_the_api(
+    world: World, relay: JanusRelay, worker: Worker
+) -> None:
+    """A camera retired by a path that ends no session itself (a direct edit, a future
+    import) stops being relayed at the worker's next turn, with the reason."""
+    scene = _scene(world)
+    camera = world.cameras[8]
+    request = _request(world, scene, camera)
+    offer = _provision(world, relay, request)
+    assert offer is not None
+    stream = offer["viewer"][0]["stream"]
+    wait_flowing(relay, [stream])
+    with world.engine.begin() as conn:
+        conn.execute(text("UPDATE camera SET status = 'retired' WHERE id = :id"), {"id": camera})
+    session = _eventually(lambda: _session(world, request), lambda s: s.status != "live")
+    assert session.status == "revoked"
+    assert "the camera was removed from the registry" in _request_state(world, request)[1]
+    assert not relay.status(stream).present
+
+
 # ---- recovery --------------------------------------------------------------------------------
 
 

@@ -296,7 +296,8 @@ def sessions_to_end(conn: Connection, *, now: dt.datetime) -> list[LiveSession]:
     """Live sessions that must end now, locked (skipping those another transaction holds).
 
     Each carries ``end_status`` (``expired`` or ``revoked``) and ``end_reason``: its expiry
-    reached, the activation ended early or ran out, the incident closed, or the request no
+    reached, the activation ended early or ran out, the incident closed, the camera retired
+    (by any path: an API removal ends it at once, this catches the others), or the request no
     longer ``provisioned`` (a centre revoked it).
     """
     rows = conn.execute(query("feed_sessions/sessions_to_end"), {"now": now, "id": None})

@@ -1,5 +1,6 @@
 -- The one rule for when a live feed session must end, and why: its expiry reached, its
--- activation ended or ran out, its incident closed, or its request no longer provisioned.
+-- activation ended or ran out, its incident closed, its camera retired (removed from the
+-- registry by any path), or its request no longer provisioned.
 -- :id NULL gives every such session (the expiry loop), a session id just that one (a
 -- credential re-issue, which already holds the session's lock). Locked rows another
 -- transaction holds are skipped; the caller's own locks are not.
@@ -15,6 +16,7 @@ SELECT s.id, s.feed_request_id, s.relay_name, s.relay_stream_id, s.expires_at,
                 THEN 'the activation (legal basis) ended'
             WHEN a.ends_at <= :now THEN 'the activation (legal basis) ran out'
             WHEN i.status <> 'open' THEN 'the incident was closed'
+            WHEN c.status = 'retired' THEN 'the camera was removed from the registry'
             ELSE 'the feed request was ' || r.status END AS end_reason
 FROM feed_session s
 JOIN feed_request r ON r.id = s.feed_request_id
@@ -27,6 +29,6 @@ WHERE
     AND (CAST(:id AS bigint) IS NULL OR s.id = CAST(:id AS bigint))
     AND (s.expires_at <= :now
          OR (a.ended_at IS NOT NULL AND a.ended_at <= :now) OR a.ends_at <= :now
-         OR i.status <> 'open' OR r.status <> 'provisioned')
+         OR i.status <> 'open' OR c.status = 'retired' OR r.status <> 'provisioned')
 ORDER BY s.id
 FOR UPDATE OF s, r SKIP LOCKED
