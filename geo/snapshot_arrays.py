@@ -71,6 +71,10 @@ def decode_values(blob: NDArray[np.uint8], offsets: NDArray[np.int64]) -> NDArra
 
 
 def _put_labels(arrays: Arrays, name: str, values: Any) -> None:
+    if isinstance(values, Labels) and values.encoded is not None:  # as mapped: the same arrays
+        arrays[f"{name}.codes"] = values.codes
+        arrays[f"{name}.values"], arrays[f"{name}.offsets"] = values.encoded
+        return
     arrays[f"{name}.codes"], arrays[f"{name}.values"], arrays[f"{name}.offsets"] = encode_labels(
         values
     )
@@ -81,8 +85,15 @@ class Labels:
     the object array it stands for: an int gives the text (None where missing), an array of
     ints, a mask or a slice an object array. No per-row Python object is made until asked."""
 
-    def __init__(self, codes: NDArray[np.int32], values: NDArray[np.object_]) -> None:
+    def __init__(
+        self,
+        codes: NDArray[np.int32],
+        values: NDArray[np.object_],
+        encoded: tuple[NDArray[np.uint8], NDArray[np.int64]] | None = None,
+    ) -> None:
         self.codes = codes
+        #: the distinct values as mapped (UTF-8 bytes and offsets), when read from arrays
+        self.encoded = encoded
         # code -1 (missing) takes the last value: None
         self.values = np.concatenate([values, np.array([None], dtype=object)])
         self.shape = codes.shape
@@ -105,8 +116,8 @@ class Labels:
 
 def _labels(arrays: Arrays, name: str) -> Any:
     """The labels ``name`` as :class:`Labels` (standing for an object array)."""
-    values = decode_values(arrays[f"{name}.values"], arrays[f"{name}.offsets"])
-    return Labels(arrays[f"{name}.codes"], values)
+    blob, offsets = arrays[f"{name}.values"], arrays[f"{name}.offsets"]
+    return Labels(arrays[f"{name}.codes"], decode_values(blob, offsets), (blob, offsets))
 
 
 def _put_grid(arrays: Arrays, prefix: str, grid: Grid) -> dict[str, Any]:
@@ -257,13 +268,19 @@ def snapshot_arrays(snapshot: RegistrySnapshot) -> tuple[Arrays, dict[str, Any]]
     return arrays, meta
 
 
+def networks_from_arrays(arrays: Arrays, meta: dict[str, Any]) -> list[NetworkSnapshot]:
+    """The road networks of :func:`snapshot_arrays`' output alone (their arrays used as they
+    are): what a new version carries over when only its cameras changed."""
+    return [_network(arrays, f"net{k}", m) for k, m in enumerate(meta["networks"])]
+
+
 def snapshot_from_arrays(
     arrays: Arrays, meta: dict[str, Any], *, started: float | None = None
 ) -> RegistrySnapshot:
     """The snapshot of :func:`snapshot_arrays`, its arrays used as they are (mapped ones stay
     mapped), warmed up; ``started`` (a perf_counter value, default now) counts in ``seconds``."""
     t0 = time.perf_counter() if started is None else started
-    networks = [_network(arrays, f"net{k}", m) for k, m in enumerate(meta["networks"])]
+    networks = networks_from_arrays(arrays, meta)
     index = _index(arrays, meta["index"])
     cameras = _cameras(arrays, meta["cameras"])
     return RegistrySnapshot.assemble(networks, cameras, index, crs=meta["crs"], started=t0)

@@ -53,6 +53,9 @@ VERIFIED = ".verified-"
 _CRC_BLOCK = 1 << 24
 
 Arrays = Mapping[str, NDArray[Any]]
+#: What a build returns: its arrays and metadata, and optionally the version it carried some
+#: arrays over from (they are hard-linked, not written again).
+Built = tuple[Arrays, Mapping[str, Any]] | tuple[Arrays, Mapping[str, Any], "SnapshotFile | None"]
 
 
 class SnapshotFileInvalid(Exception):
@@ -145,16 +148,34 @@ def _fsync(path: Path) -> None:
 
 
 def write_snapshot_file(
-    path: Path, version: SnapshotVersion, arrays: Arrays, meta: Mapping[str, Any]
+    path: Path,
+    version: SnapshotVersion,
+    arrays: Arrays,
+    meta: Mapping[str, Any],
+    *,
+    reuse: SnapshotFile | None = None,
 ) -> None:
     """Write ``arrays`` and ``meta`` (JSON-able) as the folder ``path`` (which must not exist),
-    through a temporary folder beside it renamed into place once every file is on disk."""
+    through a temporary folder beside it renamed into place once every file is on disk.
+
+    An array that *is* one of ``reuse``'s mapped arrays (the same object: a part of the
+    snapshot carried over unchanged from that version, such as its road networks when only
+    cameras changed) is hard-linked from that folder, with its recorded checksum, instead of
+    being written again."""
     path = Path(path)
     tmp = path.parent / f"{PARTIAL}{path.name}-{os.getpid()}-{time.monotonic_ns()}"
     tmp.mkdir(parents=True)
     try:
         entries = {}
+        carried = {id(a): n for n, a in reuse.arrays.items()} if reuse is not None else {}
+        reused = read_manifest(reuse.path)["arrays"] if reuse is not None else {}
         for name, array in arrays.items():
+            same = carried.get(id(array))
+            if reuse is not None and same is not None and reuse.arrays[same] is array:
+                entry = dict(reused[same])
+                os.link(reuse.path / entry["file"], tmp / f"{name}.npy")
+                entries[name] = {**entry, "file": f"{name}.npy"}
+                continue
             arr = np.ascontiguousarray(array)
             if arr.dtype.hasobject:
                 raise TypeError(f"array {name!r} holds Python objects: encode it first")
@@ -347,7 +368,7 @@ def collect_garbage(folder: Path, current: str, *, keep: int = 1) -> list[str]:
 def open_or_build(
     root: Path,
     version: SnapshotVersion,
-    build: Callable[[], tuple[Arrays, Mapping[str, Any]]],
+    build: Callable[[], Built],
     *,
     wait: bool = True,
     verify: bool = True,
@@ -355,7 +376,8 @@ def open_or_build(
     """The snapshot of ``version`` under ``root``, mapped: built first (once, by whichever
     process gets the lock) when it is not there or not sound.
 
-    ``build`` returns the arrays and metadata; it runs under the lock, so no two processes
+    ``build`` returns the arrays and metadata, and optionally a version it carried arrays over
+    from (:func:`write_snapshot_file`'s ``reuse``); it runs under the lock, so no two processes
     build the same scope at once. With ``wait=False`` a process finding the lock held returns
     None at once (it answers from the version it has and asks again later).
     """
@@ -374,8 +396,10 @@ def open_or_build(
                 doomed = folder / f"{PARTIAL}bad-{path.name}-{time.monotonic_ns()}"
                 path.rename(doomed)
                 shutil.rmtree(doomed, ignore_errors=True)
-        arrays, meta = build()
-        write_snapshot_file(path, version, arrays, meta)
+        built = build()
+        arrays, meta = built[0], built[1]
+        reuse = built[2] if len(built) > 2 else None
+        write_snapshot_file(path, version, arrays, meta, reuse=reuse)
         collect_garbage(folder, path.name)
     opened = open_snapshot_file(path, version, verify=False)
     return SnapshotFile(

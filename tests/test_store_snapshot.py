@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from scratch_db import scratch_database
 from sqlalchemy.engine import URL
@@ -122,3 +123,56 @@ def test_an_import_makes_a_version_a_running_process_picks_up(
     # the snapshot it answered from before is still whole (its folder kept as the previous)
     assert first.counts["cameras"] == second.counts["cameras"] > 37_000
     owner.dispose()
+
+
+def test_a_camera_import_carries_the_roads_over_and_answers_as_a_full_build(
+    base_settings: Settings, data_dir: Path, tmp_path: Path
+) -> None:
+    """A version whose road networks are those of the version before (only cameras changed)
+    hard-links their files instead of reading and building the roads again, and answers
+    exactly as a version built from nothing."""
+    from geo.ingest.cctv import read_cctv as read
+    from geo.ingest.enforcement import read_enforcement
+
+    with scratch_database(base_settings.owner_database_url) as url:
+        engine = connect(url)
+        with engine.begin() as conn:
+            roads = data_dir / "seoul_central_drive.graphml"
+            import_road_network(conn, read_road_network(roads), path=roads)
+            cctv = data_dir / "seoul_cctv_2018.csv"
+            import_cameras(conn, read(cctv), path=cctv, max_range_m=MAX_RANGE_M)
+        folder, fresh = tmp_path / "kept", tmp_path / "fresh"
+        with engine.connect() as conn:
+            first = load_shared_snapshot(conn, folder=folder, crs=CRS, max_range_m=MAX_RANGE_M)
+        assert first is not None
+        with engine.begin() as conn:
+            enforcement = data_dir / "traffic_enforcement_cameras_2020.csv"
+            import_cameras(conn, read_enforcement(enforcement), path=enforcement,
+                           max_range_m=MAX_RANGE_M)  # fmt: skip
+        with engine.connect() as conn:
+            second = load_shared_snapshot(conn, folder=folder, crs=CRS, max_range_m=MAX_RANGE_M)
+            full = load_shared_snapshot(conn, folder=fresh, crs=CRS, max_range_m=MAX_RANGE_M)
+        engine.dispose()
+    assert second is not None
+    assert full is not None
+    assert second.built
+    assert second.version == full.version != first.version
+    assert second.snapshot.counts["cameras"] > first.snapshot.counts["cameras"]
+    # every road array is the previous version's file, linked; the cameras' are new
+    for file in first.path.glob("net0.*.npy"):
+        assert (second.path / file.name).stat().st_ino == file.stat().st_ino, file.name
+    assert (second.path / "cameras.id.npy").stat().st_ino != (
+        first.path / "cameras.id.npy"
+    ).stat().st_ino
+    for name, array in full.snapshot.networks[0].roads.__dict__.items():
+        if isinstance(array, np.ndarray):
+            assert np.array_equal(array, getattr(second.snapshot.networks[0].roads, name)), name
+    network = second.snapshot.networks[0]
+    for lon, lat in (GWANGHWAMUN, (126.9895, 37.5702), (126.9700, 37.5550)):
+        a = answer_incident(network.roads, second.snapshot.index, (lon, lat),
+                            CordonOptions(radius_m=400.0))  # fmt: skip
+        b = answer_incident(full.snapshot.networks[0].roads, full.snapshot.index, (lon, lat),
+                            CordonOptions(radius_m=400.0))  # fmt: skip
+        assert json.dumps(a.to_geojson(), sort_keys=True, default=str) == json.dumps(
+            b.to_geojson(), sort_keys=True, default=str
+        )

@@ -15,6 +15,7 @@ other.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Sequence
@@ -47,8 +48,17 @@ from geo.registry import (
     cameras_in_space_order,
     segments_in_space_order,
 )
-from geo.snapshot_arrays import snapshot_arrays, snapshot_from_arrays
-from geo.snapshot_file import SnapshotVersion, open_or_build
+from geo.snapshot_arrays import networks_from_arrays, snapshot_arrays, snapshot_from_arrays
+from geo.snapshot_file import (
+    Built,
+    SnapshotFile,
+    SnapshotFileInvalid,
+    SnapshotVersion,
+    open_or_build,
+    open_snapshot_file,
+    read_manifest,
+    versions_on_disk,
+)
 from geo.store import packed
 from geo.store.cameras import registry_version
 from geo.store.queries import query
@@ -281,14 +291,56 @@ def load_shared_snapshot(
     t0 = time.perf_counter()
     version = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=changes)
 
-    def build() -> tuple[dict[str, Any], dict[str, Any]]:
-        return snapshot_arrays(load_snapshot(conn, crs=crs, max_range_m=max_range_m))
+    def build() -> Built:
+        previous = _version_with_same_roads(conn, folder, version)
+        if previous is None:
+            return snapshot_arrays(load_snapshot(conn, crs=crs, max_range_m=max_range_m))
+        # only cameras changed since that version: its road networks are carried over (their
+        # files hard-linked), the cameras read and indexed anew
+        networks = networks_from_arrays(previous.arrays, previous.meta)
+        snapshot = RegistrySnapshot.build(
+            networks, load_cameras(conn), crs=crs, max_range_m=max_range_m, started=t0
+        )
+        arrays, meta = snapshot_arrays(snapshot)
+        return arrays, meta, previous
 
     mapped = open_or_build(folder, version, build, wait=wait)
     if mapped is None:
         return None
     snapshot = snapshot_from_arrays(mapped.arrays, mapped.meta, started=t0)
     return SharedSnapshot(snapshot, version, mapped.path, mapped.built, snapshot.seconds)
+
+
+def _version_with_same_roads(
+    conn: Connection, folder: Path, version: SnapshotVersion
+) -> SnapshotFile | None:
+    """The newest sound version on disk of this database, with the same build settings, whose
+    road networks are the ones the database holds now (same ids, names and extents: a
+    network's rows never change once imported; a new import is a new network), mapped; None
+    when there is none."""
+    want = [
+        [int(r.id), str(r.name), shapely.to_wkb(shapely.from_wkb(bytes(r.extent)), hex=True)]
+        for r in conn.execute(query("snapshot/road_networks")).all()
+    ]
+    recorded_as = version.as_json()
+    for name in versions_on_disk(folder, version):
+        path = Path(folder) / version.scope / name
+        try:
+            manifest = read_manifest(path)
+        except SnapshotFileInvalid:
+            continue
+        recorded = manifest["version"]
+        if (recorded["database"], recorded["params"]) != (
+            recorded_as["database"],
+            recorded_as["params"],
+        ):
+            continue
+        nets = manifest["meta"].get("networks", [])
+        if [[n["id"], n["name"], n["net_extent"]] for n in nets] != want:
+            continue
+        with contextlib.suppress(SnapshotFileInvalid):
+            return open_snapshot_file(path)
+    return None
 
 
 def watching_pairs_sql(
