@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from api.context import transaction
 from geo.live_index import CameraState, LiveCoverageIndex
@@ -56,13 +56,18 @@ class SnapshotCache:
 
     def __init__(
         self,
-        loader: Callable[[], tuple[RegistrySnapshot, Version]],
+        loader: Callable[..., tuple[RegistrySnapshot, Version] | None],
         version: Callable[[], Version],
         *,
         check_interval_s: float = CHECK_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        compact_after: Callable[[], int] | None = None,
     ) -> None:
         self._loader = loader
+        self._compact_after = compact_after
+        self._compacting = threading.Lock()
+        self._compact_tried_at = -float("inf")
+        self.compactions = 0
         self._version = version
         self.check_interval_s = check_interval_s
         self._clock = clock
@@ -100,7 +105,12 @@ class SnapshotCache:
             self._loaded_version, self._checked_at = None, 0.0
 
     def _load(self) -> RegistrySnapshot:
-        snapshot, version = self._loader()
+        loaded = self._loader()
+        assert loaded is not None  # a first load or reload waits for a build in progress
+        return self._take(*loaded)
+
+    def _take(self, snapshot: RegistrySnapshot, version: Version) -> RegistrySnapshot:
+        """Answer from ``snapshot`` from now on, once the changes made since it are applied."""
         states = self._states() if self._states is not None else {}
         live = LiveCoverageIndex(snapshot.index, states=states, applied_seq=snapshot.change_seq)
         if self._changes is not None:
@@ -168,7 +178,53 @@ class SnapshotCache:
                 return 0
             live.apply(rows, seq=upto)
             log.debug("camera changes applied up to %d: %d cameras", upto, len(rows))
-            return len(rows)
+        self._maybe_compact()
+        return len(rows)
+
+    #: Seconds between two attempts at a compaction another process was building.
+    COMPACT_RETRY_S = 5.0
+
+    def _maybe_compact(self) -> None:
+        """When the live delta holds more cameras than ``compact_after`` allows, have a new
+        version built (or mapped, if another process built it) that includes the changes up
+        to the sequence reached, in a thread; it replaces the snapshot once ready, as a reload
+        does. Answers keep flowing from the current one meanwhile."""
+        live = self._live
+        if (
+            self._compact_after is None
+            or self._pinned
+            or live is None
+            or live.delta_size <= self._compact_after()
+            or self._clock() - self._compact_tried_at < self.COMPACT_RETRY_S
+            or not self._compacting.acquire(blocking=False)
+        ):
+            return
+        self._compact_tried_at = self._clock()
+        seq = live.applied_seq
+        app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+
+        def compact() -> None:
+            if app is None:
+                self._compact(seq)
+                return
+            with app.app_context():
+                self._compact(seq)
+
+        threading.Thread(target=compact, name="snapshot-compaction", daemon=True).start()
+
+    def _compact(self, seq: int) -> None:
+        try:
+            loaded = self._loader(seq)
+            if loaded is None:
+                return  # another process builds it: the next attempt maps it
+            with self._lock:
+                self._take(*loaded)
+            self.compactions += 1
+            log.info("registry snapshot compacted at change %d", seq)
+        except Exception:  # a failed compaction leaves the current snapshot answering
+            log.exception("registry snapshot compaction at change %d failed", seq)
+        finally:
+            self._compacting.release()
 
 
 def _freeze_heap() -> None:
@@ -180,26 +236,36 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _load_from_app() -> tuple[RegistrySnapshot, Version]:
+def _load_from_app(changes: int | None = None) -> tuple[RegistrySnapshot, Version] | None:
     from api.context import app_state
 
     settings = app_state().settings
     with transaction(bounded=False) as conn:
-        # The registry's version (import batches, camera and network ids) keys the machine's
-        # shared snapshot folder, mapped here and built once by the first process to need it. A
-        # folder holds the tables as they stood at its build, camera changes included, but is
-        # not keyed by them: the live index replays the current state of every camera changed
-        # in the change log (idempotent) before this snapshot answers (SnapshotCache._load).
+        # The registry's version (import batches, camera and network ids) and the camera change
+        # sequence a build includes key the machine's shared snapshot folders, mapped here and
+        # built once by the first process to need one. A first load takes the version on disk
+        # with the most changes; the live index then replays the changes after it (the current
+        # state of each camera changed since: idempotent) before the snapshot answers
+        # (SnapshotCache._load). A compaction (``changes`` given) asks for a version holding
+        # the changes up to that sequence, without waiting for another process's build.
         shared = load_shared_snapshot(
             conn,
             folder=settings.snapshot_dir,
             crs=settings.working_crs,
             max_range_m=settings.max_coverage_range_m,
+            changes=changes,
+            wait=changes is None,
         )
-    assert shared is not None  # waits for a build in progress
-    shared.snapshot.change_seq = 0
+    if shared is None:
+        return None  # another process is building it: asked again later
     batch, camera, network = shared.version.registry
     return shared.snapshot, (batch, camera, network)
+
+
+def _compact_after_from_app() -> int:
+    from api.context import app_state
+
+    return int(app_state().settings.snapshot_compact_after)
 
 
 def _changes_from_app(after: int) -> tuple[int, Any]:
@@ -222,7 +288,7 @@ def _version_from_app() -> Version:
 
 def init_app(app: Flask) -> SnapshotCache:
     """Give ``app`` its snapshot cache (``app.extensions["gilmok.snapshot"]``)."""
-    cache = SnapshotCache(_load_from_app, _version_from_app)
+    cache = SnapshotCache(_load_from_app, _version_from_app, compact_after=_compact_after_from_app)
     cache.follow_changes(_changes_from_app, _states_from_app)
     app.extensions[EXTENSION] = cache
     return cache

@@ -193,6 +193,11 @@ class RegistrySettings(SettingsGroup):
         Folder of the registry snapshots, one sub-folder per database and version, built once
         and mapped by every process of the machine (``GILMOK_SNAPSHOT_DIR``, default
         ``~/.local/state/gilmok/snapshots``; see :mod:`geo.snapshot_file`).
+    snapshot_compact_after
+        Cameras changed since a worker's snapshot (held in its live delta) past which the
+        worker has a new version built that includes them, keyed by the change sequence
+        (``GILMOK_SNAPSHOT_COMPACT_AFTER``, default 5,000): the delta stays small, and a worker
+        starting later replays only the changes after that version.
     """
 
     data_dir: Path | None = Field(default_factory=_default_data_dir)
@@ -201,6 +206,7 @@ class RegistrySettings(SettingsGroup):
     country_bounds: tuple[float, float, float, float] = DEFAULT_COUNTRY_BOUNDS
     max_coverage_range_m: float = 200.0
     snapshot_dir: Path = Field(default_factory=_default_snapshot_dir)
+    snapshot_compact_after: int = Field(default=5_000, ge=1)
 
     @field_validator("snapshot_dir", mode="before")
     @classmethod

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from geo.errors import InvalidInput
 from geo.store.queries import query
 
-#: Each packed number's wire type, by the kind of column.
+#: The wire type of each kind of packed number (binary send forms are big-endian).
 NUMBER = {"int8": ">i8", "int4": ">i4", "float8": ">f8", "bool": "?"}
 
 
@@ -42,18 +42,30 @@ def read_blocks(conn: Connection, statement: TextClause, params: dict[str, Any])
         return cur.fetchall()
 
 
-def numbers(blocks: Sequence[Any], column: str, kind: str) -> NDArray[Any]:
-    """The packed numbers of ``column`` over every block, in native byte order."""
-    wire = np.dtype(NUMBER[kind])
-    parts = [np.frombuffer(getattr(row, column), dtype=wire) for row in blocks]
-    out = np.concatenate(parts) if parts else np.empty(0, dtype=wire)
-    return out.astype(wire.newbyteorder("="))  # a writable copy in native order
+def records(
+    blocks: Sequence[Any], fields: Sequence[tuple[str, str]], column: str = "rec"
+) -> dict[str, NDArray[Any]]:
+    """The fixed records of ``column`` over every block, one per row, laid out as ``fields``
+    (name, kind of :data:`NUMBER`) in that order: each field as a writable array in native
+    byte order.
+
+    Raises
+    ------
+    InvalidInput
+        when the records do not divide into whole rows of that layout.
+    """
+    wire = np.dtype([(name, NUMBER[kind]) for name, kind in fields])
+    data = b"".join(bytes(getattr(row, column)) for row in blocks)
+    if len(data) % wire.itemsize:
+        raise InvalidInput(f"column {column!r}: the packed records are not whole")
+    packed = np.frombuffer(data, dtype=wire)
+    return {name: packed[name].astype(packed[name].dtype.newbyteorder("=")) for name, _ in fields}
 
 
-def texts(blocks: Sequence[Any], column: str) -> pd.Series:
-    """The packed texts of ``column`` (with their lengths, ``<column>_len``) over every block,
-    as an Arrow-backed string Series (missing where the length is -1)."""
-    lengths = numbers(blocks, f"{column}_len", "int4").astype(np.int64)
+def texts(blocks: Sequence[Any], column: str, lengths: NDArray[Any]) -> pd.Series:
+    """The packed texts of ``column`` over every block, cut by their byte ``lengths`` (-1
+    where missing), as an Arrow-backed string Series (missing where the length is -1)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
     data = b"".join(bytes(getattr(row, column)) for row in blocks)
     missing = lengths < 0
     offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)

@@ -45,7 +45,6 @@ from geo.network import (
 from geo.registry import (
     NetworkSnapshot,
     RegistrySnapshot,
-    cameras_in_space_order,
     segments_in_space_order,
 )
 from geo.snapshot_arrays import networks_from_arrays, snapshot_arrays, snapshot_from_arrays
@@ -60,6 +59,7 @@ from geo.snapshot_file import (
     versions_on_disk,
 )
 from geo.store import packed
+from geo.store.camera_changes import latest_seq
 from geo.store.cameras import registry_version
 from geo.store.queries import query
 
@@ -129,6 +129,19 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     return out
 
 
+#: The fixed record of each road segment (snapshot/road_segment_blocks.sql).
+_SEGMENT_RECORD = (
+    ("id", "int8"), ("source", "int8"), ("target", "int8"), ("osm_way_id", "int8"),
+    ("npoints", "int4"), ("name_len", "int4"), ("highway_len", "int4"), ("ref_len", "int4"),
+    ("oneway", "bool"), ("bridge", "bool"), ("tunnel", "bool"),
+)  # fmt: skip
+#: The fixed record of each camera (snapshot/camera_blocks.sql).
+_CAMERA_RECORD = (
+    ("id", "int8"), ("x", "float8"), ("y", "float8"), ("heading_deg", "float8"),
+    ("fov_deg", "float8"), ("pan_min_deg", "float8"), ("pan_max_deg", "float8"),
+    ("resolution_px_h", "float8"), ("owner_id", "int8"), ("kind_len", "int4"),
+    ("heading_source_len", "int4"), ("status_len", "int4"), ("source_len", "int4"),
+)  # fmt: skip
 #: The snapshot's camera columns, in order.
 CAMERA_COLUMNS = ("id", "x", "y", "kind", "heading_deg", "heading_source", "fov_deg",
                   "pan_min_deg", "pan_max_deg", "resolution_px_h", "status", "owner_id",
@@ -144,15 +157,24 @@ def load_cameras(conn: Connection) -> pd.DataFrame:
     Never the source URL.
     """
     blocks = packed.read_blocks(conn, query("snapshot/camera_blocks"), {})
-    floats = ("x", "y", "heading_deg", "fov_deg", "pan_min_deg", "pan_max_deg", "resolution_px_h")
-    columns: dict[str, Any] = {"id": packed.numbers(blocks, "id", "int8")}
-    columns |= {name: packed.numbers(blocks, name, "float8") for name in floats}
-    columns["owner_id"] = packed.numbers(blocks, "owner_id", "int8")
-    for name in ("kind", "heading_source", "status", "owner_name", "source"):
-        columns[name] = packed.texts(blocks, name)
-    table = pd.DataFrame({name: columns[name] for name in CAMERA_COLUMNS})
-    by_id = np.argsort(table["id"].to_numpy(), kind="stable")
-    return cameras_in_space_order(table.take(by_id).reset_index(drop=True))
+    rec = packed.records(blocks, _CAMERA_RECORD)
+    # by id (as rows may come within a block), then along the Hilbert curve: one permutation
+    by_id = np.argsort(rec["id"], kind="stable")
+    order = by_id[hilbert_order(rec["x"][by_id], rec["y"][by_id])]
+    owners = {int(r.id): str(r.name) for r in conn.execute(query("snapshot/organization_names"))}
+    owner_ids = np.fromiter(owners, dtype=np.int64, count=len(owners))
+    columns: dict[str, Any] = {}
+    for name in CAMERA_COLUMNS:
+        if name == "owner_name":  # the owners' names, as categories of the owner ids
+            at = np.searchsorted(owner_ids, columns["owner_id"])
+            codes, names = pd.factorize(pd.Index(list(owners.values()), dtype="str"))
+            columns[name] = pd.Categorical.from_codes(codes[at], categories=names)
+        elif name in rec:
+            columns[name] = rec[name][order]
+        else:  # a text of few values (kind, status, …): categories, reordered by their codes
+            text = pd.Categorical(packed.texts(blocks, name, rec[f"{name}_len"]))
+            columns[name] = pd.Categorical.from_codes(text.codes[order], categories=text.categories)
+    return pd.DataFrame(columns)
 
 
 def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
@@ -165,20 +187,21 @@ def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
         params = {"network_id": int(net.id)}
         blocks = packed.read_blocks(conn, query("snapshot/road_segment_blocks"), params)
         nodes = packed.read_blocks(conn, query("snapshot/road_node_ids"), params)
-        npoints = packed.numbers(blocks, "npoints", "int4").astype(np.int64)
+        rec = packed.records(blocks, _SEGMENT_RECORD)
         wkb = b"".join(bytes(row.wkb) for row in blocks)
-        coords, npoints = packed.linestring_vertices(wkb, npoints)
+        coords, npoints = packed.linestring_vertices(wkb, rec["npoints"].astype(np.int64))
+        node = packed.records(nodes, (("id", "int8"), ("osm_id", "int8")))
         frame = pd.DataFrame({
-            "id": packed.numbers(blocks, "id", "int8"),
-            "u": _osm_ids(nodes, packed.numbers(blocks, "source", "int8")),
-            "v": _osm_ids(nodes, packed.numbers(blocks, "target", "int8")),
-            "oneway": packed.numbers(blocks, "oneway", "bool"),
-            "name": packed.texts(blocks, "name"),
-            "highway": packed.texts(blocks, "highway"),
-            "ref": packed.texts(blocks, "ref"),
-            "osm_way_id": packed.numbers(blocks, "osm_way_id", "int8"),
-            "bridge": packed.numbers(blocks, "bridge", "bool"),
-            "tunnel": packed.numbers(blocks, "tunnel", "bool"),
+            "id": rec["id"],
+            "u": _osm_ids(node, rec["source"]),
+            "v": _osm_ids(node, rec["target"]),
+            "oneway": rec["oneway"],
+            "name": packed.texts(blocks, "name", rec["name_len"]),
+            "highway": packed.texts(blocks, "highway", rec["highway_len"]),
+            "ref": packed.texts(blocks, "ref", rec["ref_len"]),
+            "osm_way_id": rec["osm_way_id"],
+            "bridge": rec["bridge"],
+            "tunnel": rec["tunnel"],
         })  # fmt: skip
         # by id (the blocks come in any order), then along the Hilbert curve through the
         # centres of their boxes, as segments_in_space_order orders geometries
@@ -201,14 +224,13 @@ def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
     return out
 
 
-def _osm_ids(nodes: Sequence[Any], node: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The OSM ids of the nodes ``node`` (road_node ids), from the packed node table."""
-    ids = packed.numbers(nodes, "id", "int8") if nodes[0].id is not None else np.empty(0, int)
-    osm = packed.numbers(nodes, "osm_id", "int8") if nodes[0].id is not None else ids
-    at = np.minimum(np.searchsorted(ids, node), max(ids.shape[0] - 1, 0))
-    if ids.shape[0] == 0 or np.any(ids[at] != node):
+def _osm_ids(node: dict[str, NDArray[np.int64]], ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The OSM ids of the road_node ``ids``, from the network's nodes (ascending ids)."""
+    known = node["id"]
+    at = np.minimum(np.searchsorted(known, ids), max(known.shape[0] - 1, 0))
+    if known.shape[0] == 0 or np.any(known[at] != ids):
         raise InvalidInput("a road segment names a node its network does not hold")
-    return osm[at]
+    return node["osm_id"][at]
 
 
 def load_snapshot(conn: Connection, *, crs: str, max_range_m: float) -> RegistrySnapshot:
@@ -271,25 +293,60 @@ def snapshot_version(
     )
 
 
+def newest_version_on_disk(folder: Path, version: SnapshotVersion) -> SnapshotVersion | None:
+    """Of the sound versions under ``folder`` of ``version``'s database, registry and build
+    settings, the one with the greatest change sequence not past ``version.changes``; None
+    when there is none."""
+    best: SnapshotVersion | None = None
+    same = {**version.as_json(), "changes": 0}
+    for name in versions_on_disk(folder, version):
+        try:
+            recorded = read_manifest(Path(folder) / version.scope / name)["version"]
+        except SnapshotFileInvalid:
+            continue
+        found = SnapshotVersion(
+            database=recorded["database"],
+            registry=tuple(recorded["registry"]),
+            changes=int(recorded["changes"]),
+            params=recorded["params"],
+        )
+        if {**found.as_json(), "changes": 0} != same or found.changes > version.changes:
+            continue
+        if best is None or found.changes > best.changes:
+            best = found
+    return best
+
+
 def load_shared_snapshot(
     conn: Connection,
     *,
     folder: Path,
     crs: str,
     max_range_m: float,
-    changes: int = 0,
+    changes: int | None = None,
     wait: bool = True,
 ) -> SharedSnapshot | None:
     """The registry snapshot of the database's current version, mapped from ``folder``
     (:func:`geo.snapshot_file.open_or_build`): built from the tables first, by this process
     under the folder's lock, when no process on the machine has built it yet.
 
+    A version is keyed by the import batches (the registry's version) and by the camera change
+    sequence it includes (:attr:`SharedSnapshot.version`'s ``changes``: read before the
+    tables, so the build holds every change up to it; the caller replays the changes after
+    it). ``changes=None`` takes the version on disk with the most changes (built at the
+    sequence now when there is none); a number asks for exactly that version (a worker whose
+    live delta grew large asks for the sequence it has reached).
+
     The version is read before the tables (as :func:`load_snapshot` is used by the API): a
     change landing during a build is seen as a new version at the next check. With
     ``wait=False`` returns None at once when another process is building it.
     """
     t0 = time.perf_counter()
-    version = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=changes)
+    if changes is None:
+        now = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=latest_seq(conn))
+        version = newest_version_on_disk(folder, now) or now
+    else:
+        version = snapshot_version(conn, crs=crs, max_range_m=max_range_m, changes=changes)
 
     def build() -> Built:
         previous = _version_with_same_roads(conn, folder, version)
@@ -308,6 +365,7 @@ def load_shared_snapshot(
     if mapped is None:
         return None
     snapshot = snapshot_from_arrays(mapped.arrays, mapped.meta, started=t0)
+    snapshot.change_seq = version.changes
     return SharedSnapshot(snapshot, version, mapped.path, mapped.built, snapshot.seconds)
 
 
