@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
@@ -205,7 +206,7 @@ def fill_camera_defaults(
     kinds = np.asarray(kind, dtype=object)
     pixels = np.array(pixels_h, dtype=np.float64, copy=True).reshape(kinds.shape)
     fov = np.array(fov_deg, dtype=np.float64, copy=True).reshape(kinds.shape)
-    unknown_kinds = set(np.unique(kinds).tolist()) - set(KIND_DEFAULTS)
+    unknown_kinds = set(pd.unique(kinds).tolist()) - set(KIND_DEFAULTS)  # hashed: O(n)
     if unknown_kinds:
         raise InvalidInput(
             f"unknown camera kind(s) {sorted(map(str, unknown_kinds))}; "

@@ -228,6 +228,16 @@ def _index(arrays: Arrays, meta: dict[str, Any]) -> CoverageIndex:
 def _camera_arrays(arrays: Arrays, cameras: pd.DataFrame) -> list[list[str]]:
     columns = []
     for name in cameras.columns:
+        if isinstance(cameras[name].dtype, pd.CategoricalDtype):  # codes already: kept
+            cats = cameras[name].cat
+            encoded = [str(c).encode() for c in cats.categories]
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(b) for b in encoded], out=offsets[1:])
+            arrays[f"cameras.{name}.codes"] = cats.codes.to_numpy().astype(np.int32)
+            arrays[f"cameras.{name}.values"] = np.frombuffer(b"".join(encoded), np.uint8).copy()
+            arrays[f"cameras.{name}.offsets"] = offsets
+            columns.append([str(name), "labels"])
+            continue
         values = cameras[name].to_numpy()
         if values.dtype.kind in "biuf":
             arrays[f"cameras.{name}"] = values

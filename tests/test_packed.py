@@ -163,3 +163,33 @@ def test_two_connections_read_the_snapshot_one_reads(seoul_url: URL) -> None:
         assert np.array_equal(both.index.camera_id, alone.index.camera_id)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("geometries", "good"),
+    [
+        (["LINESTRING (0 0, 1 1)", "LINESTRING (2 2, 3 3, 4 5)"], True),
+        (["LINESTRING (0 0, 1 1)", "POINT (1 1)"], False),
+        (["LINESTRING Z (0 0 0, 1 1 1)"], False),
+        (["POLYGON ((0 0, 1 0, 1 1, 0 0))"], False),
+    ],
+)
+def test_wkb_headers_are_checked_as_they_are_walked(geometries: list[str], good: bool) -> None:
+    import shapely
+
+    from geo.errors import InvalidInput
+    from geo.store.packed import linestring_vertices
+
+    shapes = [shapely.from_wkt(g) for g in geometries]
+    wkb = b"".join(shapely.to_wkb(g, byte_order=1, output_dimension=3) for g in shapes)
+    if not good:
+        with pytest.raises(InvalidInput, match="2-D LineString"):
+            linestring_vertices(wkb)
+        with pytest.raises(InvalidInput):
+            linestring_vertices(wkb[:-1] if len(shapes) == 1 else wkb[:-3])
+        return
+    coords, counts = linestring_vertices(wkb)
+    assert counts.tolist() == [2, 3]
+    assert coords.tolist() == [[0, 0], [1, 1], [2, 2], [3, 3], [4, 5]]
+    with pytest.raises(InvalidInput):  # cut short
+        linestring_vertices(wkb[:-1])

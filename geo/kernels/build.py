@@ -118,3 +118,32 @@ def edge_distances(ax, ay, bx, by, px, py, cells):
             best = min(best, to_piece(px[i], py[i], ax[q], ay[q], bx[q], by[q])[0])
         out[i] = best
     return out
+
+
+@njit(cache=True, nogil=True)
+def linestring_counts(raw):
+    """The vertex count of each 2-D LineString in ``raw`` (bytes of little-endian WKB one
+    after the other), walking header to header; ``(counts, ok)``, ``ok`` False where a header
+    is not a little-endian 2-D LineString's or a geometry runs past the end."""
+    counts = np.empty(raw.shape[0] // 41 + 1, dtype=np.int64)  # a LineString takes >= 41 bytes
+    n = 0
+    pos = np.int64(0)
+    end = np.int64(raw.shape[0])
+    while pos < end:
+        if pos + 9 > end or raw[pos] != 1:
+            return counts[:n], False
+        kind = raw[pos + 1] | (raw[pos + 2] << 8) | (raw[pos + 3] << 16) | (raw[pos + 4] << 24)
+        if kind != 2:
+            return counts[:n], False
+        count = (
+            np.int64(raw[pos + 5])
+            | (np.int64(raw[pos + 6]) << 8)
+            | (np.int64(raw[pos + 7]) << 16)
+            | (np.int64(raw[pos + 8]) << 24)
+        )
+        pos += 9 + 16 * count
+        if pos > end or n >= counts.shape[0]:
+            return counts[:n], False
+        counts[n] = count
+        n += 1
+    return counts[:n], True

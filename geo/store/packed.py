@@ -24,6 +24,7 @@ from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput
+from geo.kernels.build import linestring_counts
 from geo.store.queries import query
 
 #: The wire type of each kind of packed number (binary send forms are big-endian).
@@ -81,12 +82,10 @@ def texts(blocks: Sequence[Any], column: str, lengths: NDArray[Any]) -> pd.Serie
     return pd.Series(array.to_pandas(), copy=False)
 
 
-def linestring_vertices(
-    wkb: bytes, npoints: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """The vertices ((m, 2)) of 2-D LineStrings given as little-endian WKB one after the other,
-    each with its vertex count ``npoints``: every header checked (little-endian, type 2, the
-    count it says) and cut out, no geometry object made.
+def linestring_vertices(wkb: bytes) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The vertices ((m, 2)) and vertex counts of 2-D LineStrings given as little-endian WKB
+    one after the other: the headers walked (each checked: little-endian, type 2, within the
+    bytes) and cut out, no geometry object made.
 
     Raises
     ------
@@ -94,17 +93,12 @@ def linestring_vertices(
         when a geometry is not a 2-D little-endian LineString.
     """
     raw = np.frombuffer(wkb, dtype=np.uint8)
-    npoints = np.asarray(npoints, dtype=np.int64)
-    sizes = 9 + 16 * npoints
-    if int(sizes.sum()) != raw.shape[0]:
+    npoints, ok = linestring_counts(raw)
+    if not ok:
         raise InvalidInput("every road segment geometry must be a 2-D LineString")
+    sizes = 9 + 16 * npoints
     starts = np.zeros(sizes.shape[0], dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
-    head = raw[starts[:, None] + np.arange(9)]
-    kind = head[:, 1:5].copy().view("<u4").reshape(-1)
-    count = head[:, 5:9].copy().view("<u4").reshape(-1)
-    if np.any(head[:, 0] != 1) or np.any(kind != 2) or np.any(count != npoints):
-        raise InvalidInput("every road segment geometry must be a 2-D LineString")
     keep = np.ones(raw.shape[0], dtype=bool)
     keep[(starts[:, None] + np.arange(9)).reshape(-1)] = False
     return raw[keep].view("<f8").reshape(-1, 2), npoints

@@ -132,7 +132,7 @@ def load_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
 #: The fixed record of each road segment (snapshot/road_segment_blocks.sql).
 _SEGMENT_RECORD = (
     ("id", "int8"), ("source", "int8"), ("target", "int8"), ("osm_way_id", "int8"),
-    ("npoints", "int4"), ("name_len", "int4"), ("highway_len", "int4"), ("ref_len", "int4"),
+    ("name_len", "int4"), ("highway_len", "int4"), ("ref_len", "int4"),
     ("oneway", "bool"), ("bridge", "bool"), ("tunnel", "bool"),
 )  # fmt: skip
 #: The fixed record of each camera (snapshot/camera_blocks.sql).
@@ -189,7 +189,9 @@ def read_road_networks(conn: Connection, *, crs: str) -> list[NetworkSnapshot]:
         nodes = packed.read_blocks(conn, query("snapshot/road_node_ids"), params)
         rec = packed.records(blocks, _SEGMENT_RECORD)
         wkb = b"".join(bytes(row.wkb) for row in blocks)
-        coords, npoints = packed.linestring_vertices(wkb, rec["npoints"].astype(np.int64))
+        coords, npoints = packed.linestring_vertices(wkb)
+        if npoints.shape[0] != rec["id"].shape[0]:
+            raise InvalidInput("the road segments' geometries and rows do not match")
         node = packed.records(nodes, (("id", "int8"), ("osm_id", "int8")))
         frame = pd.DataFrame({
             "id": rec["id"],

@@ -2,10 +2,11 @@
 -- (each an index range of the primary key), so that two million segments cross as a few
 -- hundred values instead of two million rows (geo.store.packed). In a block:
 --   rec: one fixed record per segment, its numbers in their binary send form (big-endian):
---        id, source, target, osm_way_id (-1 for none) int8; vertex count and the byte
---        lengths of name, highway and ref (-1 for none) int4; oneway, bridge, tunnel bool;
+--        id, source, target, osm_way_id (-1 for none) int8; the byte lengths of name,
+--        highway and ref (-1 for none) int4; oneway, bridge, tunnel bool;
 --   name, highway, ref: the texts one after the other (UTF-8);
---   wkb: the geometries as little-endian WKB one after the other.
+--   wkb: the geometries as little-endian WKB one after the other (their headers give their
+--        vertex counts).
 -- The blocks come in id order; every aggregate of a block sees its segments in one order.
 SELECT blk.*
 FROM
@@ -18,7 +19,7 @@ CROSS JOIN LATERAL (
     SELECT
         string_agg(
             int8send(s.id) || int8send(s.source) || int8send(s.target)
-            || int8send(coalesce(s.osm_way_id, -1)) || int4send(ST_NPoints(s.geom))
+            || int8send(coalesce(s.osm_way_id, -1))
             || int4send(coalesce(octet_length(convert_to(s.name, 'UTF8')), -1))
             || int4send(coalesce(octet_length(convert_to(s.highway, 'UTF8')), -1))
             || int4send(coalesce(octet_length(convert_to(s.ref, 'UTF8')), -1))
