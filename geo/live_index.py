@@ -10,6 +10,11 @@ with the very code the base uses (:meth:`geo.index.CoverageIndex.decide_pairs`);
 found are gathered into a small index for ranking. The answers are those of an index rebuilt
 from the changed registry (tests/test_live_index.py checks it on random edits).
 
+A change that leaves a camera's coverage as the base has it — a status report from a centre's
+VMS, the bulk of all changes — does not go into the delta: the camera stays a base row and
+only its status is overridden (one byte per base row), so that thousands of reports a minute
+leave the delta, and the cost of a query, as they were.
+
 A change's columns are turned into index rows by :func:`geo.index.build_coverage_index`, the
 function that builds the base, so a changed camera is drawn exactly as a rebuild would draw it.
 
@@ -84,6 +89,9 @@ class LiveCoverageIndex:
         self._lock = threading.Lock()
         self._states: dict[Any, CameraState] = dict(states or {})
         self._masked: NDArray[np.bool_] | None = None
+        #: per base row: -1 as the base says, else whether it is online now (a camera whose
+        #: change since the base is its status alone stays a base row, not a delta slot)
+        self._online_now: NDArray[np.int8] | None = None
         self._base_order: NDArray[np.int64] | None = None
         self._tree = rtree_index.Index(interleaved=True)
         self._columns: dict[str, NDArray[Any]] = {}
@@ -98,8 +106,31 @@ class LiveCoverageIndex:
 
     @property
     def delta_size(self) -> int:
-        """Cameras held in the delta (changed or added since the base)."""
+        """Cameras held in the delta (their coverage changed, or added, since the base); a
+        camera whose status alone changed is not one of them."""
         return len(self._slot_of)
+
+    def _status_only(
+        self, rows: dict[str, NDArray[Any]], base_rows: NDArray[np.int64]
+    ) -> NDArray[np.bool_]:
+        """Which index rows (``rows``, one per kept camera, their base rows ``base_rows``, -1
+        for none) differ from their base row in ``online`` alone."""
+        out = base_rows >= 0
+        if not out.any():
+            return out
+        at = np.flatnonzero(out)
+        base = index_rows(self.base, base_rows[at])
+        same = np.ones(at.shape[0], dtype=bool)
+        for name, theirs in base.items():
+            if name == "online":
+                continue
+            ours = np.asarray(rows[name])[at]
+            if ours.dtype.kind == "f" and np.asarray(theirs).dtype.kind == "f":
+                same &= (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
+            else:
+                same &= np.asarray(ours == theirs, dtype=bool)
+        out[at] = same
+        return out
 
     # ---- applying changes ------------------------------------------------------------------
 
@@ -156,21 +187,40 @@ class LiveCoverageIndex:
             )
         }
         base_rows = self._base_row(ids)
+        kept_base = self._base_row(rows["camera_id"])
+        # a camera back to its base coverage with another status: a base row with its status
+        # overridden, out of the delta (VMS reports, the bulk of changes, stay this cheap)
+        status_only = self._status_only(rows, kept_base)
+        back = kept_base[status_only]
+        online_now = np.asarray(rows["online"], dtype=bool)[status_only]
+        drawn = ~status_only
+        rows = {name: np.asarray(value)[drawn] for name, value in rows.items()}
+        boxes = boxes[drawn]
         kept = [int(c) if isinstance(c, np.integer) else c for c in rows["camera_id"].tolist()]
+        leaving = [
+            int(c) if isinstance(c, np.integer) else c
+            for c in np.asarray(ids)[np.isin(ids, rows["camera_id"], invert=True)].tolist()
+        ]
         with self._lock:
             if np.any(base_rows >= 0):
                 if self._masked is None:
                     self._masked = np.zeros(len(self.base), dtype=bool)
                 self._masked[base_rows[base_rows >= 0]] = True
+                self._masked[back] = False
+            if back.shape[0]:
+                if self._online_now is None:
+                    self._online_now = np.full(len(self.base), -1, dtype=np.int8)
+                self._online_now[back] = np.where(
+                    online_now == self.base.online[back], -1, online_now.astype(np.int8)
+                )
             if not self._columns:
                 # text columns as objects: a fixed width would cut a longer value later
                 self._columns = {
                     name: value[:0].astype(object) if value.dtype.kind == "U" else value[:0].copy()
                     for name, value in rows.items()
                 }
-            staying = set(kept)
-            for cam in ids.tolist():  # removed cameras leave the delta
-                if cam not in staying and cam in self._slot_of:
+            for cam in leaving:  # removed cameras, and those back to their base coverage
+                if cam in self._slot_of:
                     slot = self._slot_of.pop(cam)
                     self._tree.delete(slot, tuple(self._boxes[slot]))
                     self._free.append(slot)
@@ -226,19 +276,29 @@ class LiveCoverageIndex:
             x, y, part, owner, n, level=level, bounds=bounds
         )
         with self._lock:
-            if self._masked is None and not self._slot_of:
+            if self._masked is None and not self._slot_of and self._online_now is None:
                 return pair_geom, rows, near, self.base
             if self._masked is not None and rows.shape[0]:
                 keep = ~self._masked[rows]
                 pair_geom, rows, near = pair_geom[keep], rows[keep], near[keep]
             cand_geom, cand_slot = self._delta_candidates(bounds)
-            if cand_slot.shape[0] == 0:  # no changed camera near: the base rows are the answer
-                return pair_geom, rows, near, self.base
+            online_now = None if self._online_now is None else self._online_now[rows]
+            restated = online_now is not None and bool(np.any(online_now >= 0))
+            if cand_slot.shape[0] == 0 and not restated:
+                return pair_geom, rows, near, self.base  # nothing changed near: the base's
             slots, local = np.unique(cand_slot, return_inverse=True)
             delta_cols = {name: col[slots] for name, col in self._columns.items()}
         base_rows, base_local = np.unique(rows, return_inverse=True)
         base_cols = index_rows(self.base, base_rows)
+        if restated:
+            assert online_now is not None
+            now = np.empty(base_rows.shape[0], dtype=np.int8)
+            now[base_local.reshape(-1)] = online_now
+            base_cols["online"] = np.where(now >= 0, now == 1, base_cols["online"])
         n_base = base_rows.shape[0]
+        if slots.shape[0] == 0:  # status overrides only: the base's pairs, on a small index
+            merged = index_from_rows(base_cols, crs=self.crs, max_range_m=self.max_range_m)
+            return pair_geom, base_local.reshape(-1).astype(np.int64), near, merged
         # one small index of the cameras found, base rows first: it decides the delta's
         # candidates (the base's own decided them already) and ranks them all
         columns = {name: np.concatenate([base_cols[name], delta_cols[name]]) for name in base_cols}

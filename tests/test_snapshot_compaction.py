@@ -51,11 +51,25 @@ def _settings(base: Settings, url: URL, folder: Path) -> Settings:
     )
 
 
+def _survey(url: URL, cameras: list[int]) -> int:
+    """Surveyed headings for ``cameras`` (their coverage redrawn): the change sequence after."""
+    engine = connect(url)
+    with engine.begin() as conn:
+        camera_changes.correct_cameras(
+            conn, [(c, {"heading_deg": float(37 * k % 360)}) for k, c in enumerate(cameras)],
+            owner_id=None, organization_id=None, actor="test", via="cli",
+            max_range_m=MAX_RANGE_M,
+        )  # fmt: skip
+        seq = camera_changes.latest_seq(conn)
+    engine.dispose()
+    return seq
+
+
 def _set_offline(url: URL, cameras: list[int]) -> int:
     engine = connect(url)
     with engine.begin() as conn:
         camera_changes.set_statuses(
-            conn, [(c, "offline", "bench: no signal") for c in cameras],
+            conn, [(c, "offline", "test: no signal") for c in cameras],
             owner_id=None, organization_id=None, actor="test",
         )  # fmt: skip
         seq = camera_changes.latest_seq(conn)
@@ -80,8 +94,16 @@ def test_a_large_delta_is_compacted_into_a_version_a_new_worker_maps(
         )  # fmt: skip
     engine.dispose()
 
-    # below the threshold: applied as a delta, no new version
-    seq = _set_offline(seoul_url, cameras[:3])
+    # a status report is no delta at all: the camera stays a base row, its status overridden
+    seq = _set_offline(seoul_url, cameras[:12])
+    with app.app_context():
+        cache.refresh_changes()
+    assert cache.applied_seq == seq
+    assert cache.live().delta_size == 0
+    assert cache.live().state_of(cameras[0]).status == "offline"
+
+    # new headings below the threshold: applied as a delta, no new version
+    seq = _survey(seoul_url, cameras[:3])
     with app.app_context():
         cache.refresh_changes()
     assert cache.applied_seq == seq
@@ -89,7 +111,7 @@ def test_a_large_delta_is_compacted_into_a_version_a_new_worker_maps(
     assert cache.compactions == 0
 
     # past it: a version holding the changes is built in the background and taken
-    seq = _set_offline(seoul_url, cameras[3:12])
+    seq = _survey(seoul_url, cameras[3:12])
     with app.app_context():
         cache.refresh_changes()
         deadline = time.monotonic() + 120
@@ -114,7 +136,7 @@ def test_a_large_delta_is_compacted_into_a_version_a_new_worker_maps(
     assert other.live().state_of(cameras[0]).status == "offline"
 
     # a change after it: replayed as a delta on top of the compacted version
-    seq = _set_offline(seoul_url, [cameras[12]])
+    seq = _survey(seoul_url, [cameras[12]])
     with later.app_context():
         other.refresh_changes()
     assert other.applied_seq == seq
