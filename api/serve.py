@@ -269,4 +269,22 @@ def serve(
         "errorlog": "-",
         "proc_name": "gilmok",
     }
+    preload_for_workers(settings)
     GilmokServer(settings, options).run()
+
+
+def preload_for_workers(settings: Settings) -> None:
+    """What every worker needs and no worker changes, loaded once in the master before the
+    workers fork, so that each inherits it (its pages shared) instead of loading its own:
+    the app's modules, the compiled loops of the incident query (loaded on a made-up sample,
+    :func:`geo.incident.warm_up_on_a_sample`) and the administrative boundaries. A worker
+    (re)started by gunicorn then maps the registry snapshot and answers."""
+    from api import create_app
+    from geo.admin_locate import load_admin_boundaries
+    from geo.incident import warm_up_on_a_sample
+
+    # an app made and dropped: every module a worker's app is made of is imported (it opens
+    # no connection: its engine connects on first use)
+    create_app(settings).extensions["gilmok"].bind.dispose()
+    warm_up_on_a_sample(settings.working_crs)
+    load_admin_boundaries(settings.working_crs)

@@ -81,3 +81,49 @@ def warm_up(network: RoadNetwork, index: CoverageIndex) -> None:
             answer_incident(network, index, (float(lon[0]), float(lat[0])), options).to_geojson(
                 arrays=True
             )
+
+
+def warm_up_on_a_sample(crs: str) -> None:
+    """:func:`warm_up` on a small made-up grid of streets with a few cameras (no registry
+    needed): loads every compiled loop a query uses into this process.
+
+    ``gilmok serve`` calls it in its master process before the workers fork, so that each
+    worker inherits the loaded loops (their pages shared) instead of loading its own copy
+    (about a second and a hundred megabytes apiece)."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from geo.crs import lonlat_to_xy
+    from geo.index import build_coverage_index
+    from geo.network import build_road_network
+
+    step, half = 100.0, 10  # a 2 km square, streets every 100 m
+    x0, y0 = lonlat_to_xy(np.array([126.9769]), np.array([37.5759]), crs=crs)
+    ticks = np.arange(-half, half + 1) * step
+    ids = {(i, j): 1 + (i + half) * (2 * half + 1) + (j + half) for i in range(-half, half + 1)
+           for j in range(-half, half + 1)}  # fmt: skip
+    edges = [((0, 0), (1, 0))]  # the first segment starts at the centre: node 0, far from edges
+    edges += [((i, j), (i + 1, j)) for i in range(-half, half) for j in range(-half, half + 1)]
+    edges += [((i, j), (i, j + 1)) for i in range(-half, half + 1) for j in range(-half, half)]
+    edges = list(dict.fromkeys(edges))
+    lines = [
+        shapely.linestrings(
+            [[x0[0] + ticks[a[0] + half], y0[0] + ticks[a[1] + half]],
+             [x0[0] + ticks[b[0] + half], y0[0] + ticks[b[1] + half]]]
+        )
+        for a, b in edges
+    ]  # fmt: skip
+    segments = pd.DataFrame({
+        "u": [ids[a] for a, _ in edges], "v": [ids[b] for _, b in edges],
+        "oneway": [k % 7 == 0 for k in range(len(edges))], "geometry": lines,
+        "name": [f"{k % 5}길" for k in range(len(edges))], "highway": "primary",
+    })  # fmt: skip
+    network = build_road_network(segments, crs=crs, segments_crs=crs)
+    cameras = pd.DataFrame({
+        "id": [1, 2, 3], "x": x0[0] + np.array([20.0, -150.0, 60.0]),
+        "y": y0[0] + np.array([5.0, 40.0, -120.0]), "kind": ["fixed", "ptz", "dome"],
+        "heading_deg": [90.0, np.nan, np.nan], "heading_source": ["surveyed", "unknown", "unknown"],
+    })  # fmt: skip
+    index = build_coverage_index(cameras, crs=crs)
+    warm_up(network, index)

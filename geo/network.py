@@ -584,14 +584,15 @@ def road_network_from_vertices(
         0.0,
     )
 
-    oneway = np.asarray(pd.Series(np.asarray(segments["oneway"])).fillna(False), dtype=bool)
+    # writable copies, as a mapped snapshot's arrays are: the compiled loops take one layout
+    oneway = np.array(pd.Series(np.asarray(segments["oneway"])).fillna(False), dtype=bool)
     highway_codes, highways = _text_codes(segments, "highway", n_seg)
     names, refs = _text_codes(segments, "name", n_seg), _text_codes(segments, "ref", n_seg)
     highway, name, ref = highways[highway_codes], names[1][names[0]], refs[1][refs[0]]
-    way = np.asarray(pd.to_numeric(pd.Series(_column(segments, "osm_way_id", -1, n_seg)))
+    way = np.array(pd.to_numeric(pd.Series(_column(segments, "osm_way_id", -1, n_seg)))
                      .fillna(-1), dtype=np.int64)  # fmt: skip
-    bridge = np.asarray(pd.Series(_column(segments, "bridge", False, n_seg)).fillna(False), bool)
-    tunnel = np.asarray(pd.Series(_column(segments, "tunnel", False, n_seg)).fillna(False), bool)
+    bridge = np.array(pd.Series(_column(segments, "bridge", False, n_seg)).fillna(False), bool)
+    tunnel = np.array(pd.Series(_column(segments, "tunnel", False, n_seg)).fillna(False), bool)
     seg_road = _road_numbers(names, refs, way)
     main = np.isin(highways, list(MAIN_ROAD_CLASSES))[highway_codes]
 
