@@ -12,6 +12,9 @@ them (each its own Python, importing gilmok), all asked the same incident:
   graph and coverage index, arrays written and renamed into place), then maps it;
 - **baseline**: a worker building its own snapshot from PostGIS, as every process did before
   (:func:`geo.store.snapshot.load_snapshot`);
+- **forked**: a master loaded as ``gilmok serve``'s is (:func:`api.serve.preload_for_workers`)
+  forks ``--starts`` workers one after another, as gunicorn starts (and restarts) them; each
+  maps the version and answers; all alive at once, their USS is read;
 - **camera import**: an empty import batch recorded (the version moves, the rows stay, the
   batch is removed after), a worker builds the new version, carrying the road arrays over;
 - **shared**: ``--starts`` workers, one after another, mapping the version already built
@@ -31,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,9 +63,9 @@ def uss_kb(fields: dict[str, int]) -> int:
     return fields["Private_Clean"] + fields["Private_Dirty"]
 
 
-def worker(args: argparse.Namespace) -> None:
-    """One worker: load the snapshot the way ``args.mode`` says, answer one incident, report
-    (one JSON line), then wait for a line on stdin before exiting (so memory can be read)."""
+def load_and_answer(args: argparse.Namespace, t0: float) -> dict[str, Any]:
+    """Load the snapshot the way ``args.worker`` says, answer one incident: the report (times
+    from ``t0``, memory before and after)."""
     from api.settings import load_settings
     from geo.cordon import CordonOptions
     from geo.crs import xy_to_lonlat
@@ -88,6 +92,7 @@ def worker(args: argparse.Namespace) -> None:
             )
             assert shared is not None
             snapshot, built = shared.snapshot, shared.built
+    engine.dispose()
     loaded = time.time()
     network = snapshot.networks[0].roads
     seg = network.n_segments // 2
@@ -98,30 +103,67 @@ def worker(args: argparse.Namespace) -> None:
     )
     done = time.time()
     body = json.dumps(answer.to_geojson(), sort_keys=True, default=str)
-    after = smaps()
-    report = {
+    return {
         "mode": args.worker,
         "pid": os.getpid(),
         "built": built,
-        "start_to_answer_s": done - args.t0,
-        "imports_s": t_load - args.t0,
+        "start_to_answer_s": done - t0,
+        "imports_s": t_load - t0,
         "load_s": loaded - t_load,
         "answer_hash": hashlib.sha256(body.encode()).hexdigest(),
         "watchers": body.count('"role": "camera"'),
         "before": before,
-        "after": after,
+        "after": smaps(),
         "load": os.getloadavg()[0],
     }
-    print(json.dumps(report), flush=True)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One worker started afresh (``exec``): load, answer, report (one JSON line), then wait
+    for a line on stdin before exiting (so memory can be read)."""
+    print(json.dumps(load_and_answer(args, args.t0)), flush=True)
     sys.stdin.readline()
-    engine.dispose()
 
 
-def start(mode: str, db: str, folder: Path) -> subprocess.Popen[str]:
+def forking_master(args: argparse.Namespace) -> None:
+    """A master as ``gilmok serve`` runs one (:func:`api.serve.preload_for_workers`: the app's
+    modules, the compiled loops, the boundaries, loaded before any worker), which then forks
+    ``args.starts`` workers one after another as gunicorn does; each maps the shared snapshot
+    and answers. All stay alive until every one has answered, so that their memory is read
+    together. Reports one JSON line: each worker's report and its smaps then."""
+    from api.serve import preload_for_workers
+    from api.settings import load_settings
+
+    preload_for_workers(load_settings())
+    reports, kids = [], []
+    for _ in range(args.starts):
+        read, write = os.pipe()
+        t0 = time.time()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read)
+            args.worker = "shared"
+            with os.fdopen(write, "w") as out:
+                out.write(json.dumps(load_and_answer(args, t0)) + "\n")
+            time.sleep(3600)  # until the master ends it
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as got:
+            reports.append(json.loads(got.readline()))
+        kids.append(pid)
+    memory = {str(pid): smaps(pid) for pid in kids}
+    for pid in kids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    print(json.dumps({"mode": "forks", "reports": reports, "memory": memory}), flush=True)
+    sys.stdin.readline()
+
+
+def start(mode: str, db: str, folder: Path, starts: int = 1) -> subprocess.Popen[str]:
     """A worker process, started now."""
     cmd = [
         sys.executable, __file__, "--worker", mode, "--db", db, "--folder", str(folder),
-        "--t0", repr(time.time()),
+        "--t0", repr(time.time()), "--starts", str(starts),
     ]  # fmt: skip
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
@@ -220,6 +262,19 @@ def run(args: argparse.Namespace) -> None:
                 f" (load {got['load_s']:.2f} s); load {got['load']:.1f}",
                 flush=True,
             )
+        forks = report_of(start("forks", args.db, root, args.starts))
+        forked = forks["reports"]
+        for got in forked:
+            print(
+                f"forked by a preloaded master (as gunicorn does): first answer at"
+                f" {got['start_to_answer_s']:.2f} s (load {got['load_s']:.2f} s);"
+                f" load {got['load']:.1f}",
+                flush=True,
+            )
+        forked_uss = [uss_kb(m) for m in forks["memory"].values()]
+        print(f"{len(forked)} forked workers alive at once: USS "
+              f"{', '.join(map(mb, forked_uss))}", flush=True)  # fmt: skip
+
         # a camera import (an empty batch stands for one: the registry's version moves, the
         # rows stay) makes a new version whose roads are the previous one's
         bump = mark_import(args.db)
@@ -233,7 +288,7 @@ def run(args: argparse.Namespace) -> None:
             f" {camera_import['load_s']:.1f} s; load {camera_import['load']:.1f}",
             flush=True,
         )
-        same = {r["answer_hash"] for r in baseline + shared + [camera_import]} | {
+        same = {r["answer_hash"] for r in baseline + shared + forked + [camera_import]} | {
             build["answer_hash"]
         }
         print(f"same answer in every worker: {'yes' if len(same) == 1 else 'NO'}")
@@ -261,6 +316,9 @@ def run(args: argparse.Namespace) -> None:
             ("start to first answer (s, median)",
              med([r["start_to_answer_s"] for r in baseline]),
              med([r["start_to_answer_s"] for r in shared]), "< 5 s"),
+            ("  forked by a preloaded master (s, median)",
+             med([r["start_to_answer_s"] for r in baseline]),
+             med([r["start_to_answer_s"] for r in forked]), "< 5 s"),
             ("  of which loading the snapshot (s)",
              med([r["load_s"] for r in baseline]), med([r["load_s"] for r in shared]), ""),
             ("build of a new version (s)", med([r["load_s"] for r in baseline]),
@@ -270,6 +328,9 @@ def run(args: argparse.Namespace) -> None:
             ("memory added by a worker: USS (MB)",
              (uss_kb(base_mem["after"]) - uss_kb(base_mem["before"])) / 1024 if base_mem
              else float("nan"), med(added_uss) / 1024, "< 150 MB"),
+            ("memory of a forked worker: USS (MB)",
+             (uss_kb(base_mem["after"]) - uss_kb(base_mem["before"])) / 1024 if base_mem
+             else float("nan"), med(forked_uss) / 1024, "< 150 MB"),
             ("memory added by a worker: PSS (MB)",
              (base_mem["after"]["Pss"] - base_mem["before"]["Pss"]) / 1024 if base_mem
              else float("nan"), med(added_pss) / 1024, ""),
@@ -294,10 +355,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=3, help="workers alive for memory")
     parser.add_argument("--starts", type=int, default=3, help="shared worker starts timed")
     parser.add_argument("--baseline-runs", type=int, default=1, help="per-process builds")
-    parser.add_argument("--worker", choices=["shared", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["shared", "baseline", "forks"], help=argparse.SUPPRESS)
     parser.add_argument("--t0", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
+    if args.worker == "forks":
+        forking_master(args)
+    elif args.worker:
         worker(args)
     else:
         run(args)
