@@ -12,9 +12,14 @@ manifest, any array's dtype, shape or checksum, or whose version is not the one 
 :func:`open_or_build` is how a process gets a version: it maps the folder when it is there and
 sound; otherwise it takes the scope's lock (``fcntl.flock``), looks again (another process may
 have built it meanwhile), builds it by the caller's function, writes it to a temporary folder
-beside the others, fsyncs and renames it into place (atomic), removes the versions older than
-the previous one, and maps it. A process that already answers from an older version asks with
-``wait=False`` and gets None while another builds: it keeps answering from what it has.
+beside the others, renames it into place (atomic), removes the versions older than the
+previous one, and maps it. Nothing is fsynced: the files reach the disk as the kernel writes
+them back (a national version is 1.5 GB; forcing it out took longer than building it). A
+process that dies mid-write leaves only a partial folder, never opened; a machine that crashes
+boots again, and every folder is verified before its first use in a boot
+(:func:`open_snapshot_file`), so a file the crash tore is found and the version rebuilt. A
+process that already answers from an older version asks with ``wait=False`` and gets None
+while another builds: it keeps answering from what it has.
 
 Nothing here knows what the arrays mean (:mod:`geo.snapshot_arrays` does) nor where they come
 from (:mod:`geo.store.snapshot` reads PostGIS). Pure: no database, no web framework.
@@ -139,14 +144,6 @@ def _manifest_crc(body: Mapping[str, Any]) -> int:
     return zlib.crc32(json.dumps(body, sort_keys=True).encode())
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_snapshot_file(
     path: Path,
     version: SnapshotVersion,
@@ -181,7 +178,6 @@ def write_snapshot_file(
                 raise TypeError(f"array {name!r} holds Python objects: encode it first")
             file = f"{name}.npy"
             np.save(tmp / file, arr, allow_pickle=False)
-            _fsync(tmp / file)
             entries[name] = {
                 "file": file,
                 "dtype": arr.dtype.str,
@@ -197,10 +193,7 @@ def write_snapshot_file(
         }
         manifest = {**body, "checksum": _manifest_crc(body)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        _fsync(tmp / MANIFEST)
-        _fsync(tmp)
         tmp.rename(path)
-        _fsync(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
