@@ -35,7 +35,13 @@ from geo.crs import DEFAULT_WORKING_CRS, geometry_to_xy, transform_geometry
 from geo.domain import MAIN_ROAD_CLASSES, TRAVEL_MODES
 from geo.errors import InvalidInput, NoRoadData, OutsideCoverageArea
 from geo.kernels.arrays import floats, ints
-from geo.kernels.build import edge_distances, group_by_key, merged_adjacency
+from geo.kernels.build import (
+    edge_distances,
+    group_by_key,
+    hilbert_keys,
+    line_boxes,
+    merged_adjacency,
+)
 from geo.kernels.cordon import SegmentAttrs
 from geo.kernels.graph import Adjacency, Records, bounded_search
 from geo.kernels.grid import Grid, build_grid, snap_in_grid
@@ -402,18 +408,7 @@ def hilbert_order(x: ArrayLike, y: ArrayLike, *, bits: int = 16) -> NDArray[np.i
     span = max(float(np.ptp(cx)), float(np.ptp(cy)), 1e-9)
     gx = np.minimum(((cx - cx.min()) / span * side).astype(np.int64), side - 1)
     gy = np.minimum(((cy - cy.min()) / span * side).astype(np.int64), side - 1)
-    key = np.zeros(n, dtype=np.int64)
-    s = side // 2
-    while s > 0:
-        rx = (gx & s) > 0
-        ry = (gy & s) > 0
-        key += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
-        # rotate the quadrant so that the curve runs on through it
-        flip = ~ry & rx
-        gx = np.where(flip, side - 1 - gx, gx)
-        gy = np.where(flip, side - 1 - gy, gy)
-        gx, gy = np.where(ry, gx, gy), np.where(ry, gy, gx)
-        s //= 2
+    key = hilbert_keys(ints(gx), ints(gy), side)
     return np.argsort(key, kind="stable").astype(np.int64)
 
 
@@ -517,14 +512,10 @@ def segment_bounds(coords: NDArray[np.float64], counts: NDArray[np.int64]) -> ND
     """Bounding boxes (n, 4: minx, miny, maxx, maxy) of lines given as their vertices
     (``coords``, (m, 2)) and each line's vertex count (every count ≥ 1), as
     ``shapely.bounds`` gives them."""
-    starts = np.zeros(counts.shape[0], dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    out = np.empty((counts.shape[0], 4))
-    out[:, 0] = np.minimum.reduceat(coords[:, 0], starts)
-    out[:, 1] = np.minimum.reduceat(coords[:, 1], starts)
-    out[:, 2] = np.maximum.reduceat(coords[:, 0], starts)
-    out[:, 3] = np.maximum.reduceat(coords[:, 1], starts)
-    return out
+    counts = ints(counts)
+    if counts.shape[0] == 0:
+        return np.empty((0, 4))
+    return line_boxes(floats(coords[:, 0]), floats(coords[:, 1]), counts)
 
 
 def road_network_from_vertices(

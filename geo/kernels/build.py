@@ -147,3 +147,44 @@ def linestring_counts(raw):
         counts[n] = count
         n += 1
     return counts[:n], True
+
+
+@njit(cache=True, nogil=True)
+def hilbert_keys(gx, gy, side):
+    """Each grid cell's (``gx``, ``gy``: ints in [0, side), side a power of two) position
+    along the Hilbert curve through the ``side`` × ``side`` grid."""
+    key = np.zeros(gx.shape[0], dtype=np.int64)
+    for i in range(gx.shape[0]):
+        x, y, k = gx[i], gy[i], np.int64(0)
+        s = side // 2
+        while s > 0:
+            rx = 1 if (x & s) > 0 else 0
+            ry = 1 if (y & s) > 0 else 0
+            k += s * s * ((3 * rx) ^ ry)
+            if ry == 0:  # rotate the quadrant so that the curve runs on through it
+                if rx == 1:
+                    x = side - 1 - x
+                    y = side - 1 - y
+                x, y = y, x
+            s //= 2
+        key[i] = k
+    return key
+
+
+@njit(cache=True, nogil=True)
+def line_boxes(coord_x, coord_y, counts):
+    """The bounding box (minx, miny, maxx, maxy) of each line, given its vertices one line
+    after the other and each line's vertex count (every count >= 1)."""
+    out = np.empty((counts.shape[0], 4), dtype=np.float64)
+    at = 0
+    for i in range(counts.shape[0]):
+        x0 = x1 = coord_x[at]
+        y0 = y1 = coord_y[at]
+        for j in range(at + 1, at + counts[i]):
+            x0 = min(x0, coord_x[j])
+            x1 = max(x1, coord_x[j])
+            y0 = min(y0, coord_y[j])
+            y1 = max(y1, coord_y[j])
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = x0, y0, x1, y1
+        at += counts[i]
+    return out
