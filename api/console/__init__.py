@@ -17,12 +17,18 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, current_app, request
 
+from api.console.assets import send_asset
 from api.context import app_state
+from api.sessions import signed_in
+from geo.errors import GilmokError
 
 STATIC_DIR = Path(__file__).with_name("static")
 ASSETS_PATH = "/console/assets"
+#: Where the console's maps open (lon, lat, zoom): central Seoul (Gwanghwamun), where the pilot's
+#: road data lies. The page tells the bundle, and ``gilmok serve`` warms these tiles at start.
+OPENING_VIEW = (126.9769, 37.5759, 15)
 
 blp = Blueprint("console", __name__)
 
@@ -103,6 +109,18 @@ def _template(name: str) -> str:
     return (Path(__file__).parent / name).read_text("utf-8")
 
 
+def _session_json() -> str:
+    """The signed-in session as JSON for the page (``null`` when none): the bundle starts the
+    role's view at once instead of asking ``GET /v1/session`` first. A database that does not
+    answer leaves it out; the bundle then asks, and shows what went wrong."""
+    try:
+        session = signed_in()
+    except GilmokError as exc:
+        current_app.logger.warning("the console page goes without its session: %s", exc)
+        session = None
+    return json.dumps(session, ensure_ascii=False, default=str)
+
+
 @blp.get("/")
 def index() -> Response:
     manifest = bundle_manifest()
@@ -110,19 +128,22 @@ def index() -> Response:
         page = _template("not_built.html").format(static=escape(str(STATIC_DIR)))
         response = Response(page, status=503, mimetype="text/html")
     else:
+        lon, lat, zoom = OPENING_VIEW
         page = _template("page.html").format(
             css=escape(f"{ASSETS_PATH}/{manifest['css']}"),
             js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
             worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),
+            session=escape(_session_json()),
+            view=escape(json.dumps({"center": [lon, lat], "zoom": zoom})),
         )
         response = Response(page, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-cache"
+    # The page carries the session's CSRF token: never kept by any cache, nor shown to another.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
     return response
 
 
 @blp.get(f"{ASSETS_PATH}/<path:name>")
 def asset(name: str) -> Response:
-    """A file of the bundle; their names carry a hash of their content, so they never change."""
-    response = send_from_directory(STATIC_DIR, name, max_age=365 * 24 * 3600)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
+    """A file of the bundle, compressed ahead of time (:mod:`api.console.assets`)."""
+    return send_asset(request, STATIC_DIR, name)

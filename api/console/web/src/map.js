@@ -5,11 +5,17 @@ import baseStyle from "./style.json";
 
 export { maplibregl };
 
-/** Central Seoul (Gwanghwamun), where the pilot's road data lies. */
-export const DEFAULT_CENTER = [126.9769, 37.5759];
+/** Where maps open: the page says (the server warms those tiles); else central Seoul. */
+let opening = { center: [126.9769, 37.5759], zoom: 15 };
 
-export function configureMapWorker(url) {
-  if (url) maplibregl.setWorkerUrl(url);
+export function configureMap(workerUrl, view) {
+  if (workerUrl) maplibregl.setWorkerUrl(workerUrl);
+  if (Array.isArray(view?.center) && Number.isFinite(view?.zoom)) opening = view;
+}
+
+/** Starts MapLibre's workers now, while the view is still being built. */
+export function prewarmMap() {
+  maplibregl.prewarm();
 }
 
 function absoluteStyle() {
@@ -22,7 +28,7 @@ function absoluteStyle() {
 }
 
 /** A map in `container`; resolves once its style is loaded (overlays may be added then). */
-export function createMap(container, { center = DEFAULT_CENTER, zoom = 15, interactive = true } = {}) {
+export function createMap(container, { center = opening.center, zoom = opening.zoom, interactive = true } = {}) {
   const map = new maplibregl.Map({
     container,
     style: absoluteStyle(),
