@@ -29,6 +29,7 @@ Usage: ``.venv/bin/python bench/console_feeds.py [--rounds 5] [--sizes 1,4,9] [-
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -164,7 +165,7 @@ def first_loads(
             page = context.new_page()
             time.sleep(SETTLE_S)
             tiles: list[tuple[float, float]] = []  # epoch ms: MapLibre's worker fetches them
-            context.on("requestfinished", lambda r: _tile_timing(r, tiles))
+            context.on("requestfinished", functools.partial(_tile_timing, out=tiles))
             started = time.perf_counter()
             page.goto(f"{stack.base_url}/", wait_until="commit")
             page.wait_for_selector('[data-ready="yes"]', timeout=30_000)
