@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, request
 from api.console.assets import send_asset
 from api.context import app_state
 from api.sessions import signed_in
+from api.tiles import roads_version
 from geo.errors import GilmokError
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -134,7 +135,7 @@ def index() -> Response:
             js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
             worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),
             session=escape(_session_json()),
-            view=escape(json.dumps({"center": [lon, lat], "zoom": zoom})),
+            view=escape(json.dumps({"center": [lon, lat], "zoom": zoom, "roads": roads_version()})),
         )
         response = Response(page, mimetype="text/html")
     # The page carries the session's CSRF token: never kept by any cache, nor shown to another.

@@ -20,9 +20,11 @@ export function prewarmMap() {
 
 function absoluteStyle() {
   const style = structuredClone(baseStyle);
+  // Tiles asked for under the roads' version the page gave are cached by the browser for good.
+  const version = typeof opening.roads === "string" ? `?v=${encodeURIComponent(opening.roads)}` : "";
   for (const source of Object.values(style.sources)) {
     // MapLibre wants absolute tile URLs; URL() would escape the {z}/{x}/{y} placeholders.
-    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile);
+    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile + version);
   }
   return style;
 }
