@@ -212,7 +212,8 @@ class RoadTile(MethodView):
             response.headers["Cache-Control"] = f"private, max-age={VERSIONED_MAX_AGE_S}, immutable"
         else:  # a page of older roads: what it gets now must not outlive the check
             response.headers["Cache-Control"] = "private, no-cache"
-        return response.make_conditional(request)
+        response.make_conditional(request)  # 304 and no body when the ETag matches
+        return response
 
 
 def roads_version() -> Version | None:
