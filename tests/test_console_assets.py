@@ -42,8 +42,12 @@ def manifest() -> dict[str, str]:
 
 def unbrotli(data: bytes) -> bytes:
     """Brotli decoded by Node's zlib (the console's build needs Node anyway)."""
-    script = "process.stdout.write(require('zlib').brotliDecompressSync(require('fs').readFileSync(0)))"
-    return subprocess.run(["node", "-e", script], input=data, capture_output=True, check=True).stdout
+    script = (
+        "process.stdout.write(require('zlib').brotliDecompressSync(require('fs').readFileSync(0)))"
+    )
+    return subprocess.run(
+        ["node", "-e", script], input=data, capture_output=True, check=True
+    ).stdout
 
 
 @pytest.mark.parametrize("key", ["js", "css", "worker"])
