@@ -1,8 +1,9 @@
 // The console's entry: sign-in, then the view for the session's role.
+import "./map-worker.js"; // first: the map's worker starts while the rest is evaluated
 import { Api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { currentLang, t, toggleLang } from "./i18n.js";
-import { configureMap, prewarmMap } from "./map.js";
+import { configureMap } from "./map.js";
 import { mountAuditor } from "./views/auditor.js";
 import { mountCentre } from "./views/centre.js";
 import { mountRegional } from "./views/regional.js";
@@ -21,11 +22,8 @@ const root = document.getElementById("app");
 const api = new Api();
 let unmount = null;
 
-configureMap(root.dataset.worker, readJson(root.dataset.view));
+configureMap(readJson(root.dataset.view));
 document.documentElement.lang = currentLang();
-
-/** The views that draw a map: their map's worker starts loading before the view is built. */
-const MAP_ROLES = new Set(["requester", "municipal_centre", "regional_centre", "admin"]);
 
 async function start() {
   // The page carries the signed-in session (or null): no round trip before the view. The CSRF
@@ -33,10 +31,7 @@ async function start() {
   const carried = readJson(root.dataset.session);
   delete root.dataset.session;
   if (carried !== undefined) {
-    if (carried) {
-      api.csrfToken = carried.csrf_token;
-      if (MAP_ROLES.has(carried.role)) prewarmMap();
-    }
+    if (carried) api.csrfToken = carried.csrf_token;
     show(carried);
     return;
   }

@@ -8,14 +8,9 @@ export { maplibregl };
 /** Where maps open: the page says (the server warms those tiles); else central Seoul. */
 let opening = { center: [126.9769, 37.5759], zoom: 15 };
 
-export function configureMap(workerUrl, view) {
-  if (workerUrl) maplibregl.setWorkerUrl(workerUrl);
+/** Where maps open, as the page says (its worker is map-worker.js's). */
+export function configureMap(view) {
   if (Array.isArray(view?.center) && Number.isFinite(view?.zoom)) opening = view;
-}
-
-/** Starts MapLibre's workers now, while the view is still being built. */
-export function prewarmMap() {
-  maplibregl.prewarm();
 }
 
 function absoluteStyle() {
@@ -39,12 +34,21 @@ export function createMap(container, { center = opening.center, zoom = opening.z
     minZoom: 8,
     maxZoom: 19,
     interactive,
+    // Labels appear at once rather than fading in: no frames drawn for the fade alone (in a
+    // browser drawing WebGL in software each frame is a tenth of a second).
+    fadeDuration: 0,
     attributionControl: interactive ? { compact: true } : false,
     localIdeographFontFamily: "'NanumGothic', 'Noto Sans CJK KR', 'Malgun Gothic', sans-serif",
   });
   if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
-  const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
+  container.classList.add("map-drawing");
+  const ready = new Promise((resolve) =>
+    map.once("load", () => {
+      container.classList.remove("map-drawing");
+      resolve(map);
+    }),
+  );
   // For people and tests alike: the road tiles in view are drawn.
   map.on("idle", () => {
     if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
