@@ -16,14 +16,18 @@ automatically. Each round raises a new incident at Gwanghwamun and then:
   (the feeds provisioned on Janus, credentials issued), then until Janus reports media flowing
   through every stream (``info``'s packet age, no WebRTC);
 
-then closes the incident (every stream destroyed). The first load: a new browser context (cold
-cache), signed in, from the navigation to ``/`` until the map says it is ready
-(``[data-ready="yes"]``: MapLibre's ``load`` and the road layers). The bundle: every file the
-page loads (``api/console/static/manifest.json``), gzipped at level 9.
+then closes the incident (every stream destroyed). The first load (:func:`first_loads`): a new
+browser context (cold cache), signed in as the situation room, its window left to settle, from
+the navigation to ``/`` until the map is interactive: MapLibre's ``load`` fired (the style and
+every road tile in view fetched, parsed and drawn) with the view's overlays on it
+(``[data-ready="yes"]``), and a click on the map then answered; with where the time went (the
+page's Resource Timing, the road tiles as Playwright saw the worker fetch them). The bundle:
+every file the page loads (``api/console/static/manifest.json``), gzipped at level 9.
 
 Goals (issue 14): p95 < 2 s for 4 feeds; first load < 1.5 s; bundle < 1.5 MB gzipped.
 
-Usage: ``.venv/bin/python bench/console_feeds.py [--rounds 5] [--sizes 1,4,9] [--loads 5]``
+Usage: ``.venv/bin/python bench/console_feeds.py [--rounds 5] [--sizes 1,4,9] [--loads 5]``;
+``--rounds 0`` measures the first loads only (no activation, no video).
 """
 
 from __future__ import annotations

@@ -42,13 +42,7 @@ export function createMap(container, { center = opening.center, zoom = opening.z
   });
   if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
-  container.classList.add("map-drawing");
-  const ready = new Promise((resolve) =>
-    map.once("load", () => {
-      container.classList.remove("map-drawing");
-      resolve(map);
-    }),
-  );
+  const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
   // For people and tests alike: the road tiles in view are drawn.
   map.on("idle", () => {
     if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
