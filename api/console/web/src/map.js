@@ -43,9 +43,16 @@ export function createMap(container, { center = opening.center, zoom = opening.z
   if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
-  // For people and tests alike: the road tiles in view are drawn.
+  // For people and tests alike: whether the roads in view are drawn ("loaded": their tiles in,
+  // holding roads; "missing": in, but none drawn, e.g. a tile the server failed), again after
+  // every move.
+  map.on("movestart", () => {
+    container.dataset.roads = "loading";
+  });
   map.on("idle", () => {
-    if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
+    if (!map.getSource("roads") || !map.isSourceLoaded("roads")) return;
+    const drawn = map.querySourceFeatures("roads", { sourceLayer: "roads" }).length > 0;
+    container.dataset.roads = drawn ? "loaded" : "missing";
   });
   return { map, ready };
 }
