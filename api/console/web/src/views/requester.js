@@ -29,15 +29,11 @@ export function mountRequester(root, { api, session }) {
   let pick = null;
   let labels = [];
 
-  // The overlays join the style as soon as it is parsed, so the map's first full drawing (its
-  // `load`) holds them: no second round of work once it is up.
-  map.once("style.load", () => {
+  ready.then(() => {
     addOverlayImages(map);
     setOverlay(map, "coverage", EMPTY, COVERAGE_LAYERS);
     setOverlay(map, "answer", EMPTY, ANSWER_LAYERS);
     setOverlay(map, "cameras", EMPTY, CAMERA_LAYERS);
-  });
-  ready.then(() => {
     map.getContainer().dataset.ready = "yes";
     performance.mark("gilmok:map-ready"); // for the bench and DevTools: the map is interactive
   });
