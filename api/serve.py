@@ -115,11 +115,13 @@ class JsonErrorWorker(ThreadWorker):
     """
 
     def handle_exit(self, sig: Any, frame: Any) -> None:
-        from api.event_hub import stop_event_hub
-
         super().handle_exit(sig, frame)
         app = getattr(self, "wsgi", None)  # None while the app is still being built
         if app is not None:
+            # Imported only once the app is built: a signal that lands while the main thread is
+            # still importing the app's modules would import them again, half made (ImportError).
+            from api.event_hub import stop_event_hub
+
             stop_event_hub(app)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
