@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from gunicorn import util
@@ -114,11 +115,13 @@ class JsonErrorWorker(ThreadWorker):
     """
 
     def handle_exit(self, sig: Any, frame: Any) -> None:
-        from api.event_hub import stop_event_hub
-
         super().handle_exit(sig, frame)
         app = getattr(self, "wsgi", None)  # None while the app is still being built
         if app is not None:
+            # Imported only once the app is built: a signal that lands while the main thread is
+            # still importing the app's modules would import them again, half made (ImportError).
+            from api.event_hub import stop_event_hub
+
             stop_event_hub(app)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
@@ -215,14 +218,38 @@ def stop_expiry_loop(arbiter: Any, worker: Any) -> None:  # noqa: ARG001 (gunico
         worker.log.info("expiry loop stopped (pid %d)", os.getpid())
 
 
+def warm_console_tiles(worker: Any) -> None:
+    """Make the road tiles of the console's opening view in a thread of this worker (a second
+    or so of PostGIS), so that the first console to open finds them made."""
+    from api.console import OPENING_VIEW
+    from api.tiles import warm_tiles
+
+    def warm() -> None:
+        started = time.perf_counter()
+        try:
+            made = warm_tiles(worker.wsgi, *OPENING_VIEW)
+        except Exception as exc:  # a cold cache only costs the first console some time
+            worker.log.warning("road tiles of the console's opening view not made: %s", exc)
+            return
+        worker.log.info(
+            "road tiles of the console's opening view made: %d in %.1f s",
+            made,
+            time.perf_counter() - started,
+        )
+
+    threading.Thread(target=warm, name="tile-warm", daemon=True).start()
+
+
 def prepare_worker(worker: Any) -> None:
     """gunicorn ``post_worker_init``: start the expiry loop, load the snapshot, then listen for
-    camera changes (:mod:`api.live_changes`: one listener per worker process)."""
+    camera changes (:mod:`api.live_changes`: one listener per worker process) and make the
+    console's first road tiles."""
     from api.live_changes import start_listener
 
     start_expiry_loop(worker)
     load_snapshot_before_serving(worker)
     start_listener(worker.wsgi)
+    warm_console_tiles(worker)
 
 
 def default_workers() -> int:

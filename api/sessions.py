@@ -5,7 +5,8 @@
   Path=/, ``Secure`` per ``GILMOK_SESSION_COOKIE_SECURE``). The answer holds the CSRF token
   every state-changing request of the session must send in ``X-CSRF-Token``. A wrong key is 401,
   and refused sign-ins are limited per client address (``GILMOK_RATE_LIMIT_REFUSED_LOGINS``).
-- ``GET /v1/session``: the same facts again (a reloaded page gets its CSRF token back).
+- ``GET /v1/session``: the same facts again (a reloaded page gets its CSRF token back; the
+  console's page at ``/`` carries them already, :func:`signed_in`).
 - ``DELETE /v1/session``: signs out (needs the CSRF token); the cookie is cleared. Idempotent:
   without a live session it answers 204 too.
 
@@ -108,6 +109,20 @@ def _clear_cookie(response: Response) -> None:
         samesite="Strict",
         secure=app_state().settings.session_cookie_secure,
     )
+
+
+def signed_in() -> dict[str, Any] | None:
+    """What ``GET /v1/session`` answers for this request's cookie (JSON-ready), or None when it
+    carries no live session: the console's page carries it, so the page needs no round trip to
+    learn who is signed in (:mod:`api.console`)."""
+    token = bs.presented_token()
+    if token is None:
+        return None
+    try:
+        session = bs.authenticate_session(token)
+    except Unauthenticated:
+        return None
+    return dict(SessionOut().dump(_out(session, token)))
 
 
 def _current() -> tuple[LiveSession, str]:

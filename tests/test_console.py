@@ -485,3 +485,39 @@ def test_without_a_bundle_the_page_says_how_to_build_it(
         f"connect-src 'self' http://{relay.host}:{relay.port}"
         in page.headers["Content-Security-Policy"]
     )
+
+
+def test_the_console_works_for_a_browser_that_takes_no_compression(
+    browser: Browser, console: Console
+) -> None:
+    """A client that accepts no content coding gets the bundle's files as they are, and the
+    console works with them: signed in, the map ready with its roads. (Chromium always offers
+    brotli and gzip, so the files are fetched here by Playwright's own HTTP client with
+    ``Accept-Encoding: identity`` and handed to the page; the other tests get the brotli copies.)"""
+    answered: list[tuple[str, str | None, int]] = []
+
+    def uncompressed(route: Any) -> None:
+        headers = {**route.request.headers, "accept-encoding": "identity"}
+        response = route.fetch(headers=headers)
+        answered.append(
+            (route.request.url, response.headers.get("content-encoding"), len(response.body()))
+        )
+        route.fulfill(response=response)
+
+    context = _context(browser)
+    context.route("**/console/assets/**", uncompressed)
+    try:
+        page = context.new_page()
+        _sign_in(page, console, "requester")
+        page.reload()  # the page again, carrying the session this time
+        _map_ready(page)
+        assert page.problems == []  # type: ignore[attr-defined]
+    finally:
+        context.close()
+    names = {url.rsplit("/", 1)[1] for url, _, _ in answered}
+    manifest = json.loads((ROOT / "api" / "console" / "static" / "manifest.json").read_text())
+    assert {manifest["js"], manifest["css"], manifest["worker"]} <= names
+    for url, coding, size in answered:
+        assert coding is None, url
+        name = url.rsplit("/", 1)[1]
+        assert size == (ROOT / "api" / "console" / "static" / name).stat().st_size

@@ -278,6 +278,8 @@ def test_a_situation_room_watches_the_feeds_a_centre_approved_live(
 
         # The situation room's two tiles decode real frames.
         assert_tiles_decode(room, 2, timeout_s=30)
+        # the base map under the incident's view holds its roads (the README shows this picture)
+        room.wait_for_selector('#map[data-roads="loaded"]', timeout=10_000)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         room.screenshot(path=str(SCREENSHOTS / "console-requester-videowall.png"))
         assert len(console_stack.relay_streams()) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import mapbox_vector_tile
 import pytest
@@ -21,8 +22,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from api import create_app
 from api.settings import Settings
-from api.tiles import tile_cache
+from api.tiles import roads_version, tile_cache, tiles_in_view, warm_tiles
 from geo.crs import DEFAULT_COUNTRY_BOUNDS
+from geo.ingest.osm import read_road_network
+from geo.store.imports import import_road_network
 from geo.store.road_segments import max_rank_at, road_tile
 
 pytestmark = pytest.mark.db
@@ -249,3 +252,93 @@ def test_tiles_outside_the_grid_are_422(
     response = app.test_client().get(path, headers=world.headers("requester"))
     assert response.status_code == 422
     assert response.json["details"]["field"] == field
+
+
+def test_browsers_keep_tiles_of_the_current_roads_for_good(app: Flask, world: MapoWorld) -> None:
+    """A tile asked for under the roads' current version (what the console's page carries) is
+    cached for a year; under another version it is revalidated by its ETag, which answers 304
+    with no body while the roads are the same; without one, it is reused for 5 minutes."""
+    client = app.test_client()
+    z, x, y = tiles_around(15)[4]
+    path = f"/v1/tiles/roads/{z}/{x}/{y}.pbf"
+    who = world.headers("requester")
+    version = roads_version_of(app)
+    current = client.get(f"{path}?v={version}", headers=who)
+    assert current.status_code == 200
+    cache_control = current.headers["Cache-Control"]
+    assert "immutable" in cache_control
+    assert "max-age=31536000" in cache_control
+    assert "private" in cache_control  # only the browser: it was asked with a credential
+    for other, cached in ((path, "private, max-age=300"), (f"{path}?v=0123", "private, no-cache")):
+        plain = client.get(other, headers=who)
+        assert plain.headers["Cache-Control"] == cached
+        assert plain.data == current.data
+        assert plain.headers["ETag"] == current.headers["ETag"]
+    again = client.get(path, headers={**who, "If-None-Match": current.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert client.get(f"{path}?v=x&w=1", headers=who).status_code == 422
+
+
+def test_tiles_change_when_the_roads_do(
+    app: Flask, world: MapoWorld, db: Connection, data_dir: Path, tmp_path: Path
+) -> None:
+    """Importing the Mapo roads again without their residential streets: the roads' version
+    changes, so the tile under the old version's URL is no longer cached for good, its old
+    ETag no longer matches, and the tile now holds no residential street."""
+    client = app.test_client()
+    z = 15
+    x, y = tile_of(*MAPO_POINT, z)
+    path = f"/v1/tiles/roads/{z}/{x}/{y}.pbf"
+    who = world.headers("requester")
+    old_version = roads_version_of(app)
+    before = client.get(f"{path}?v={old_version}", headers=who)
+    assert any(f["properties"]["class"] == "residential" for f in decode(before.data))
+
+    tree = ElementTree.parse(data_dir / "mapo.osm")
+    osm = tree.getroot()
+    for way in osm.findall("way"):
+        if any(t.get("k") == "highway" and t.get("v") == "residential" for t in way.iter("tag")):
+            osm.remove(way)
+    changed = tmp_path / "mapo.osm"
+    tree.write(changed, encoding="utf-8", xml_declaration=True)
+    import_road_network(db, read_road_network(changed), path=changed)
+    tile_cache(app).check_interval_s = 0.0  # ask the database now, not within 10 s
+
+    new_version = roads_version_of(app)
+    assert new_version != old_version
+    stale = client.get(f"{path}?v={old_version}", headers=who)
+    assert stale.headers["Cache-Control"] == "private, no-cache"
+    revalidated = client.get(path, headers={**who, "If-None-Match": before.headers["ETag"]})
+    assert revalidated.status_code == 200
+    assert revalidated.headers["ETag"] != before.headers["ETag"]
+    after = decode(revalidated.data)
+    assert after
+    assert not any(f["properties"]["class"] == "residential" for f in after)
+    assert revalidated.data == road_tile(db, z, x, y, bounds=BOUNDS)
+
+
+def test_the_consoles_opening_tiles_are_made_before_anyone_asks(
+    app: Flask, world: MapoWorld
+) -> None:
+    """``gilmok serve`` warms each worker's cache with the tiles of the console's opening view
+    (the tiles a 1920×1200 screen shows there, and one zoom out): the console's first load
+    finds every one of them made, and asking for them makes no new one."""
+    lon, lat = MAPO_POINT
+    cache = tile_cache(app)
+    made = warm_tiles(app, lon, lat, 15)
+    assert made > 0
+    assert cache.misses == made  # each made once
+    misses = cache.misses
+    client = app.test_client()
+    for z, x, y in tiles_in_view(lon, lat, 15, width_px=1280, height_px=800):
+        got = client.get(f"/v1/tiles/roads/{z}/{x}/{y}.pbf", headers=world.headers("requester"))
+        assert got.status_code == 200
+    assert cache.misses == misses
+
+
+def roads_version_of(app: Flask) -> str:
+    with app.app_context():
+        version = roads_version()
+    assert version is not None
+    return version

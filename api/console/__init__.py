@@ -1,8 +1,11 @@
 """The web console: its page at ``/`` and its bundled assets under ``/console/assets/``.
 
 The page is a shell (no inline script or style) that loads the bundle ``scripts/build-console``
-made from ``api/console/web/`` into ``api/console/static/``; everything it shows comes from the
-API. Each console response carries a strict Content-Security-Policy: scripts, styles, fonts,
+made from ``api/console/web/`` into ``api/console/static/`` (sent by :mod:`api.console.assets`);
+everything it shows comes from the API. Its ``#app`` element carries, as data attributes, the
+signed-in session (what ``GET /v1/session`` would answer, or ``null``: the view starts with no
+round trip; the page is never cached) and the maps' opening view with the roads' version (tiles
+asked for under it are cached for good). Each console response carries a strict Content-Security-Policy: scripts, styles, fonts,
 images and workers from this origin only; connections to this origin and to the relay's viewer
 origin (the Janus HTTP API the video wall talks to); no framing. Without a bundle the page says
 how to build one (503), rather than failing.
@@ -17,12 +20,19 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, current_app, request
 
+from api.console.assets import send_asset
 from api.context import app_state
+from api.sessions import signed_in
+from api.tiles import roads_version
+from geo.errors import GilmokError
 
 STATIC_DIR = Path(__file__).with_name("static")
 ASSETS_PATH = "/console/assets"
+#: Where the console's maps open (lon, lat, zoom): central Seoul (Gwanghwamun), where the pilot's
+#: road data lies. The page tells the bundle, and ``gilmok serve`` warms these tiles at start.
+OPENING_VIEW = (126.9769, 37.5759, 15)
 
 blp = Blueprint("console", __name__)
 
@@ -103,6 +113,18 @@ def _template(name: str) -> str:
     return (Path(__file__).parent / name).read_text("utf-8")
 
 
+def _session_json() -> str:
+    """The signed-in session as JSON for the page (``null`` when none): the bundle starts the
+    role's view at once instead of asking ``GET /v1/session`` first. A database that does not
+    answer leaves it out; the bundle then asks, and shows what went wrong."""
+    try:
+        session = signed_in()
+    except GilmokError as exc:
+        current_app.logger.warning("the console page goes without its session: %s", exc)
+        session = None
+    return json.dumps(session, ensure_ascii=False, default=str)
+
+
 @blp.get("/")
 def index() -> Response:
     manifest = bundle_manifest()
@@ -110,19 +132,22 @@ def index() -> Response:
         page = _template("not_built.html").format(static=escape(str(STATIC_DIR)))
         response = Response(page, status=503, mimetype="text/html")
     else:
+        lon, lat, zoom = OPENING_VIEW
         page = _template("page.html").format(
             css=escape(f"{ASSETS_PATH}/{manifest['css']}"),
             js=escape(f"{ASSETS_PATH}/{manifest['js']}"),
             worker=escape(f"{ASSETS_PATH}/{manifest['worker']}"),
+            session=escape(_session_json()),
+            view=escape(json.dumps({"center": [lon, lat], "zoom": zoom, "roads": roads_version()})),
         )
         response = Response(page, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-cache"
+    # The page carries the session's CSRF token: never kept by any cache, nor shown to another.
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
     return response
 
 
 @blp.get(f"{ASSETS_PATH}/<path:name>")
 def asset(name: str) -> Response:
-    """A file of the bundle; their names carry a hash of their content, so they never change."""
-    response = send_from_directory(STATIC_DIR, name, max_age=365 * 24 * 3600)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
+    """A file of the bundle, compressed ahead of time (:mod:`api.console.assets`)."""
+    return send_asset(request, STATIC_DIR, name)

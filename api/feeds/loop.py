@@ -2,7 +2,9 @@
 
 Every tick (0.25 s by default) it ends the sessions that may no longer be live (expiry, the
 activation ended, the incident closed, a centre's revoke) and closes requests that outlived
-their activation (:func:`api.feeds.revoke.expire_due`), then reconciles the relay with the
+their activation (:func:`api.feeds.revoke.expire_due`), records the activations that ran out on
+their own (:func:`geo.store.activations.record_ran_out`: the event streams then announce their
+end, as for one ended by hand), then reconciles the relay with the
 database and provisions approved requests that waited for the relay
 (:func:`api.feeds.reconcile.reconcile`). A revocation written to the database therefore reaches
 the relay within one tick even when nobody called :func:`~api.feeds.revoke.revoke_for`.
@@ -39,6 +41,7 @@ from api.relay.base import Relay
 from api.settings import Settings
 from geo.errors import GilmokError
 from geo.store import leases
+from geo.store.activations import record_ran_out
 from geo.store.app_role import app_transaction
 
 log = logging.getLogger("gilmok.worker")
@@ -117,6 +120,8 @@ class Worker:
         try:
             with app_transaction(self.engine) as conn:
                 report.ended = expire_due(conn, self.relay, actor=self.actor)
+            with app_transaction(self.engine) as conn:
+                record_ran_out(conn, actor=self.actor)  # the consoles hear of it
             with app_transaction(self.engine) as conn:
                 report.reconciled = reconcile(
                     conn, self.relay, settings=self.settings, actor=self.actor

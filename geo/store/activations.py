@@ -268,6 +268,33 @@ def end_activation(
     return get_activation(conn, activation_id)
 
 
+#: How far back the loop looks for activations that ran out unrecorded: one that ran out while
+#: no loop ran for longer is not announced late (its state is read from it all the same).
+RAN_OUT_LOOKBACK = dt.timedelta(hours=1)
+
+
+def record_ran_out(conn: Connection, *, actor: str, now: dt.datetime | None = None) -> list[int]:
+    """Record in the audit trail, once each, the activations whose end passed without anyone
+    ending them (``activation.expired``): what tells event streams, and so the consoles, that
+    they are no longer in force. The ids recorded, in the order they ran out."""
+    now = now or _now()
+    rows = conn.execute(
+        query("activations/ran_out_unrecorded"), {"now": now, "since": now - RAN_OUT_LOOKBACK}
+    ).all()
+    for row in rows:
+        audit.append(
+            conn,
+            actor=actor,
+            organization_id=row.issuer_id,
+            action="activation.expired",
+            subject_type="activation",
+            subject_id=row.id,
+            legal_basis=row.basis,
+            details={"reference": row.reference, "ends_at": row.ends_at.isoformat()},
+        )
+    return [int(row.id) for row in rows]
+
+
 def list_activations(
     conn: Connection,
     *,

@@ -126,6 +126,8 @@ def _activation(kind: str) -> Callable[[Any], dict[str, Any]]:
         if kind == "started":
             starts = dt.datetime.fromisoformat(str(row.details.get("starts_at")))
             data["state"] = "active" if starts <= row.at else "scheduled"
+        elif row.action == "activation.expired":  # it ran out on its own: no one ended it
+            data["state"] = "expired"
         else:
             data["state"] = "ended"
             if row.details.get("reason"):
@@ -172,6 +174,7 @@ _MAKERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "feed.source_restored": lambda r: _session_event(r, "source_restored", "live"),
     "activation.created": _activation("started"),
     "activation.ended": _activation("ended"),
+    "activation.expired": _activation("ended"),
 }
 _ACTIONS = [*_MAKERS, *CONTROL_ACTIONS]
 

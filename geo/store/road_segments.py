@@ -2,6 +2,7 @@
 
 :func:`road_tile` answers one ``z/x/y`` tile (Mapbox Vector Tile, layer ``roads``) with
 ``ST_AsMVT`` over the segments meeting it; the SQL is ``sql/road_segments/tile.sql``.
+:func:`road_version` names the stored roads' state, which tiles are kept and cached under.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ def max_rank_at(z: int) -> int:
     if z == 13:
         return 4
     return 5
+
+
+def road_version(conn: Connection) -> str:
+    """A token (16 hex digits) that changes whenever the stored roads do, and only then: a
+    digest of the road networks' ids (``sql/road_segments/version.sql`` says why that is
+    enough). Camera imports leave it alone."""
+    return str(conn.execute(query("road_segments/version")).scalar_one())
 
 
 def road_tile(

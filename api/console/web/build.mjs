@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,6 +43,14 @@ for (const [file, info] of Object.entries(result.metafile.outputs)) {
   else if (name.startsWith("console-") && name.endsWith(".js")) manifest.js = name;
 }
 if (!manifest.js || !manifest.css) throw new Error(`bundle incomplete: ${JSON.stringify(manifest)}`);
+// Each file also compressed ahead of time (brotli, gzip): the server sends the copy a browser
+// accepts, so nothing is compressed per request.
+for (const name of [manifest.js, manifest.css, workerName]) {
+  const bytes = readFileSync(join(out, name));
+  writeFileSync(join(out, `${name}.gz`), gzipSync(bytes, { level: 9 }));
+  const brotli = { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length };
+  writeFileSync(join(out, `${name}.br`), brotliCompressSync(bytes, { params: brotli }));
+}
 writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
 const sizes = [manifest.js, manifest.css, workerName].map((name) => {
   const bytes = readFileSync(join(out, name));

@@ -1,8 +1,9 @@
 // The console's entry: sign-in, then the view for the session's role.
+import "./map-worker.js"; // first: the map's worker starts while the rest is evaluated
 import { Api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { currentLang, t, toggleLang } from "./i18n.js";
-import { configureMapWorker } from "./map.js";
+import { configureMap } from "./map.js";
 import { mountAuditor } from "./views/auditor.js";
 import { mountCentre } from "./views/centre.js";
 import { mountRegional } from "./views/regional.js";
@@ -21,10 +22,19 @@ const root = document.getElementById("app");
 const api = new Api();
 let unmount = null;
 
-configureMapWorker(root.dataset.worker);
+configureMap(readJson(root.dataset.view));
 document.documentElement.lang = currentLang();
 
 async function start() {
+  // The page carries the signed-in session (or null): no round trip before the view. The CSRF
+  // token goes into memory and out of the document.
+  const carried = readJson(root.dataset.session);
+  delete root.dataset.session;
+  if (carried !== undefined) {
+    if (carried) api.csrfToken = carried.csrf_token;
+    show(carried);
+    return;
+  }
   clear(root, h("p", { class: "loading" }, t("loading")));
   let session = null;
   try {
@@ -34,6 +44,16 @@ async function start() {
     return;
   }
   show(session);
+}
+
+/** A data attribute's JSON; undefined when it is missing or not JSON. */
+function readJson(text) {
+  if (text === undefined || text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function show(session) {

@@ -5,24 +5,27 @@ import baseStyle from "./style.json";
 
 export { maplibregl };
 
-/** Central Seoul (Gwanghwamun), where the pilot's road data lies. */
-export const DEFAULT_CENTER = [126.9769, 37.5759];
+/** Where maps open: the page says (the server warms those tiles); else central Seoul. */
+let opening = { center: [126.9769, 37.5759], zoom: 15 };
 
-export function configureMapWorker(url) {
-  if (url) maplibregl.setWorkerUrl(url);
+/** Where maps open, as the page says (its worker is map-worker.js's). */
+export function configureMap(view) {
+  if (Array.isArray(view?.center) && Number.isFinite(view?.zoom)) opening = view;
 }
 
 function absoluteStyle() {
   const style = structuredClone(baseStyle);
+  // Tiles asked for under the roads' version the page gave are cached by the browser for good.
+  const version = typeof opening.roads === "string" ? `?v=${encodeURIComponent(opening.roads)}` : "";
   for (const source of Object.values(style.sources)) {
     // MapLibre wants absolute tile URLs; URL() would escape the {z}/{x}/{y} placeholders.
-    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile);
+    if (source.tiles) source.tiles = source.tiles.map((tile) => window.location.origin + tile + version);
   }
   return style;
 }
 
 /** A map in `container`; resolves once its style is loaded (overlays may be added then). */
-export function createMap(container, { center = DEFAULT_CENTER, zoom = 15, interactive = true } = {}) {
+export function createMap(container, { center = opening.center, zoom = opening.zoom, interactive = true } = {}) {
   const map = new maplibregl.Map({
     container,
     style: absoluteStyle(),
@@ -31,15 +34,25 @@ export function createMap(container, { center = DEFAULT_CENTER, zoom = 15, inter
     minZoom: 8,
     maxZoom: 19,
     interactive,
+    // Labels appear at once rather than fading in: no frames drawn for the fade alone (in a
+    // browser drawing WebGL in software each frame is a tenth of a second).
+    fadeDuration: 0,
     attributionControl: interactive ? { compact: true } : false,
     localIdeographFontFamily: "'NanumGothic', 'Noto Sans CJK KR', 'Malgun Gothic', sans-serif",
   });
   if (interactive) map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   if (interactive) map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   const ready = new Promise((resolve) => map.once("load", () => resolve(map)));
-  // For people and tests alike: the road tiles in view are drawn.
+  // For people and tests alike: whether the roads in view are drawn ("loaded": their tiles in,
+  // holding roads; "missing": in, but none drawn, e.g. a tile the server failed), again after
+  // every move.
+  map.on("movestart", () => {
+    container.dataset.roads = "loading";
+  });
   map.on("idle", () => {
-    if (map.getSource("roads") && map.isSourceLoaded("roads")) container.dataset.roads = "loaded";
+    if (!map.getSource("roads") || !map.isSourceLoaded("roads")) return;
+    const drawn = map.querySourceFeatures("roads", { sourceLayer: "roads" }).length > 0;
+    container.dataset.roads = drawn ? "loaded" : "missing";
   });
   return { map, ready };
 }

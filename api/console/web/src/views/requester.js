@@ -35,6 +35,7 @@ export function mountRequester(root, { api, session }) {
     setOverlay(map, "answer", EMPTY, ANSWER_LAYERS);
     setOverlay(map, "cameras", EMPTY, CAMERA_LAYERS);
     map.getContainer().dataset.ready = "yes";
+    performance.mark("gilmok:map-ready"); // for the bench and DevTools: the map is interactive
   });
   map.on("click", (event) => {
     if (incident && incident.status === "open") return;
