@@ -6,9 +6,10 @@ everything it shows comes from the API. Its ``#app`` element carries, as data at
 signed-in session (what ``GET /v1/session`` would answer, or ``null``: the view starts with no
 round trip; the page is never cached) and the maps' opening view with the roads' version (tiles
 asked for under it are cached for good). Each console response carries a strict
-Content-Security-Policy: scripts, styles, fonts, images and workers from this origin only; connections to this origin and to the relay's viewer
-origin (the Janus HTTP API the video wall talks to); no framing. Without a bundle the page says
-how to build one (503), rather than failing.
+Content-Security-Policy: scripts, styles, fonts, images and workers from this origin only;
+connections to this origin and to the relay's viewer origin (the Janus HTTP API the video wall
+talks to); no framing. Without a bundle the page says how to build one (503), rather than
+failing.
 """
 
 from __future__ import annotations
