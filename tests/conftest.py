@@ -57,6 +57,32 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.fixture(scope="module")
+def seoul_url(base_settings: Settings, data_dir: Path) -> Iterator[URL]:
+    """A database of its own holding the real central-Seoul roads and Seoul 2018 cameras,
+    committed (for code that reads on connections of its own: shared snapshots, workers);
+    one per test module, which may change it."""
+    from scratch_db import scratch_database
+
+    from geo.ingest.cctv import read_cctv
+    from geo.ingest.osm import read_road_network
+    from geo.store.imports import import_cameras, import_road_network
+
+    with scratch_database(base_settings.owner_database_url) as url:
+        engine = connect(url)
+        with engine.begin() as conn:
+            roads = data_dir / "seoul_central_drive.graphml"
+            import_road_network(conn, read_road_network(roads), path=roads)
+            cctv = data_dir / "seoul_cctv_2018.csv"
+            import_cameras(conn, read_cctv(cctv), path=cctv, max_range_m=SEOUL_MAX_RANGE_M)
+        engine.dispose()
+        yield url
+
+
+#: The coverage cap the committed Seoul database (:func:`seoul_url`) was imported with.
+SEOUL_MAX_RANGE_M = 200.0
+
+
 @pytest.fixture(scope="session", autouse=True)
 def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The run's registry snapshot folder (``GILMOK_SNAPSHOT_DIR``, for this process and the

@@ -6,22 +6,15 @@ texts, missing numbers); the snapshot read by two connections at once is the one
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from scratch_db import scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
-from api.settings import Settings
-from geo.ingest.cctv import read_cctv
-from geo.ingest.osm import read_road_network
 from geo.registry import cameras_in_space_order
 from geo.store import connect
-from geo.store.imports import import_cameras, import_road_network
 from geo.store.snapshot import load_cameras, load_road_networks, load_snapshot, read_road_networks
 
 pytestmark = pytest.mark.db
@@ -31,20 +24,6 @@ MAX_RANGE_M = 200.0
 CAMERA_COLUMNS = ("id", "x", "y", "kind", "heading_deg", "heading_source", "fov_deg",
                   "pan_min_deg", "pan_max_deg", "resolution_px_h", "status", "owner_id",
                   "owner_name", "source")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def seoul_url(base_settings: Settings, data_dir: Path) -> Iterator[URL]:
-    """The real central-Seoul roads and Seoul 2018 cameras, committed in a database of their own."""
-    with scratch_database(base_settings.owner_database_url) as url:
-        engine = connect(url)
-        with engine.begin() as conn:
-            roads = data_dir / "seoul_central_drive.graphml"
-            import_road_network(conn, read_road_network(roads), path=roads)
-            cctv = data_dir / "seoul_cctv_2018.csv"
-            import_cameras(conn, read_cctv(cctv), path=cctv, max_range_m=MAX_RANGE_M)
-        engine.dispose()
-        yield url
 
 
 def cameras_row_by_row(conn: Connection) -> pd.DataFrame:

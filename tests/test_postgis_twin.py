@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
@@ -58,6 +58,9 @@ def test_memory_and_postgis_watch_alike(db: Connection, seoul_registry: Registry
     )
     def check(seg: int, along: float, radius: float, mode: str, direction: str) -> None:
         x, y, _ = network.points_along([seg], [along * float(network.seg_length[seg])])
+        # a few segments bulge out of the extract's extent between their ends: a point there
+        # is refused alike by both (outside the data), nothing to compare
+        assume(network.distance_to_edge(float(x[0]), float(y[0])) > 0.0)
         lon, lat = xy_to_lonlat(x, y, crs=network.crs)
         answer = answer_incident(network, index, (float(lon[0]), float(lat[0])), CordonOptions(radius_m=radius, mode=mode, direction=direction))  # fmt: skip
         w = answer.watchers

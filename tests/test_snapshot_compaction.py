@@ -6,39 +6,20 @@ afterwards maps that version and replays only what came after it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scratch_db import scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from api import create_app
 from api.settings import Settings
 from api.snapshot import snapshot_cache
-from geo.ingest.cctv import read_cctv
-from geo.ingest.osm import read_road_network
 from geo.store import camera_changes, connect
-from geo.store.imports import import_cameras, import_road_network
 
 pytestmark = pytest.mark.db
 
 MAX_RANGE_M = 200.0
-
-
-@pytest.fixture(scope="module")
-def seoul_url(base_settings: Settings, data_dir: Path) -> Iterator[URL]:
-    """The real central-Seoul roads and Seoul 2018 cameras, committed in a database of their own."""
-    with scratch_database(base_settings.owner_database_url) as url:
-        engine = connect(url)
-        with engine.begin() as conn:
-            roads = data_dir / "seoul_central_drive.graphml"
-            import_road_network(conn, read_road_network(roads), path=roads)
-            cctv = data_dir / "seoul_cctv_2018.csv"
-            import_cameras(conn, read_cctv(cctv), path=cctv, max_range_m=MAX_RANGE_M)
-        engine.dispose()
-        yield url
 
 
 def _settings(base: Settings, url: URL, folder: Path) -> Settings:

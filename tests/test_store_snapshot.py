@@ -9,7 +9,6 @@ import hashlib
 import json
 import multiprocessing
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from api.settings import Settings
 from api.snapshot import snapshot_cache
 from geo.cordon import CordonOptions
 from geo.incident import answer_incident
-from geo.ingest.cctv import read_cctv
 from geo.ingest.osm import read_road_network
 from geo.snapshot_file import PARTIAL
 from geo.store import connect
@@ -35,20 +33,6 @@ pytestmark = pytest.mark.db
 GWANGHWAMUN = (126.9769, 37.5759)
 CRS = "EPSG:5179"
 MAX_RANGE_M = 200.0
-
-
-@pytest.fixture(scope="module")
-def seoul_url(base_settings: Settings, data_dir: Path) -> Iterator[URL]:
-    """A database holding the real central-Seoul roads and Seoul 2018 cameras, committed."""
-    with scratch_database(base_settings.owner_database_url) as url:
-        engine = connect(url)
-        with engine.begin() as conn:
-            roads = data_dir / "seoul_central_drive.graphml"
-            import_road_network(conn, read_road_network(roads), path=roads)
-            cctv = data_dir / "seoul_cctv_2018.csv"
-            import_cameras(conn, read_cctv(cctv), path=cctv, max_range_m=MAX_RANGE_M)
-        engine.dispose()
-        yield url
 
 
 def _load_and_answer(url: str, folder: str, start: float, out: Any) -> None:
