@@ -8,8 +8,10 @@ cameras and authenticated callers of every role.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -100,3 +102,60 @@ def build_mapo_world(conn: Connection, data_dir: Path, settings: Settings) -> Ma
         conn, crs=settings.working_crs, max_range_m=settings.max_coverage_range_m
     )
     return MapoWorld(conn, snapshot, keys, ids)
+
+
+class MapoFixtures(NamedTuple):
+    """The Mapo world's pytest fixtures, made afresh for each test module that takes them."""
+
+    world: Any
+    db: Any
+    app: Any
+    client: Any
+
+
+def mapo_fixtures() -> MapoFixtures:
+    """Fixtures over one Mapo world per test module; a module assigns those it uses to their
+    names (pytest finds a fixture by the name it is assigned to), e.g.
+    ``world, db = mapo_fixtures()[:2]``:
+
+    - ``world``: :func:`build_mapo_world` in a transaction rolled back at the module's end;
+    - ``db``: that transaction, under a savepoint rolled back after each test;
+    - ``app``: the API on ``db``, answering from the world's snapshot;
+    - ``client``: its test client.
+    """
+    import pytest
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from sqlalchemy.engine import Engine
+
+    from api import create_app
+    from api.snapshot import snapshot_cache
+
+    @pytest.fixture(scope="module")
+    def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
+        with engine.connect() as conn:
+            outer = conn.begin()
+            try:
+                yield build_mapo_world(conn, data_dir, base_settings)
+            finally:
+                outer.rollback()
+
+    @pytest.fixture
+    def db(world: MapoWorld) -> Iterator[Connection]:
+        savepoint = world.conn.begin_nested()
+        try:
+            yield world.conn
+        finally:
+            savepoint.rollback()
+
+    @pytest.fixture
+    def app(db: Connection, world: MapoWorld, base_settings: Settings) -> Flask:
+        app = create_app(base_settings, engine=db)
+        snapshot_cache(app).install(world.snapshot)
+        return app
+
+    @pytest.fixture
+    def client(app: Flask) -> FlaskClient:
+        return app.test_client()
+
+    return MapoFixtures(world, db, app, client)

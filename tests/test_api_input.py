@@ -18,19 +18,15 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
-from sqlalchemy.engine import Connection, Engine
+from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, mapo_fixtures
 
 from api import create_app
 from api.settings import Settings, load_settings
-from api.snapshot import snapshot_cache
 
 pytestmark = pytest.mark.db
 
@@ -57,35 +53,7 @@ POST_RULES = _rules("POST")
 GET_RULES = [r for r in _rules("GET") if not r[0].startswith("/openapi")]
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
-
-
-@pytest.fixture
-def app(db: Connection, world: MapoWorld, base_settings: Settings) -> Flask:
-    app = create_app(base_settings, engine=db)
-    snapshot_cache(app).install(world.snapshot)
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+world, db, app, client = mapo_fixtures()
 
 
 @pytest.fixture(scope="module")

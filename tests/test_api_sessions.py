@@ -6,17 +6,15 @@ CORS for configured origins — on the Mapo world, through the real app and Post
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_POINT, MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from api import create_app
 from api.browser_sessions import COOKIE_NAME, digest
@@ -30,23 +28,7 @@ ERROR_KEYS = {"code", "message", "details"}
 CONSOLE = "https://console.example.org"
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
+world, db = mapo_fixtures()[:2]
 
 
 def _app(db: Connection, world: MapoWorld, settings: Settings) -> Flask:

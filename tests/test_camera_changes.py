@@ -6,38 +6,17 @@ camera imported or inserted otherwise still is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_POINT, MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from api.settings import Settings
 from geo.store import camera_changes
 from geo.store.cameras import registry_version
 
 ACTOR = "test"
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
+world, db = mapo_fixtures()[:2]
 
 
 def test_changes_are_read_back_in_sequence_as_current_state(

@@ -18,18 +18,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import shapely
 from flask import Flask
 from flask.testing import FlaskClient
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_POINT, MapoWorld, mapo_fixtures
 from scratch_db import database_env, scratch_database
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from api import create_app
 from api.feeds.ledger import DbStreamLedger
@@ -50,35 +49,7 @@ pytestmark = pytest.mark.db
 SECRET_URL = "rtsp://admin:s3cret-pw@127.0.0.1:8554/added-cam"
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
-
-
-@pytest.fixture
-def app(db: Connection, world: MapoWorld, base_settings: Settings) -> Flask:
-    app = create_app(base_settings, engine=db)
-    snapshot_cache(app).install(world.snapshot)
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+world, db, app, client = mapo_fixtures()
 
 
 def _answer(client: FlaskClient, world: MapoWorld) -> dict[str, Any]:

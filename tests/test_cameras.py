@@ -9,53 +9,20 @@ from PostGIS: the camera row, its change history, its redrawn coverage, the audi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from api import create_app
-from api.settings import Settings
 from api.snapshot import snapshot_cache
 from geo.gpkg import read_layer
 from geo.store.export import export_geopackage
 
-
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
-
-
-@pytest.fixture
-def app(db: Connection, world: MapoWorld, base_settings: Settings) -> Flask:
-    app = create_app(base_settings, engine=db)
-    snapshot_cache(app).install(world.snapshot)
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+world, db, app, client = mapo_fixtures()
 
 
 def _camera(db: Connection, cam: int) -> Any:

@@ -13,17 +13,15 @@ in rank order, with their level, density, facing, distance and whether they are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from mapo_world import MapoWorld, build_mapo_world
+from mapo_world import MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from api.settings import Settings
 from geo.cordon import CordonOptions
@@ -36,14 +34,7 @@ from geo.store.snapshot import load_snapshot
 ACTOR = "test"
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
+world = mapo_fixtures().world
 
 
 @pytest.fixture(scope="module")

@@ -8,24 +8,17 @@ CRSs put each camera where PostGIS's own transform does, in the CRS's axis order
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mapo_world import MapoWorld, build_mapo_world
+from mapo_world import MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
-from api import create_app
-from api.settings import Settings
-from api.snapshot import snapshot_cache
+from sqlalchemy.engine import Connection
 
 pytestmark = pytest.mark.db
 
@@ -33,35 +26,7 @@ pytestmark = pytest.mark.db
 BOX = (126.947, 37.539, 126.969, 37.558)
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
-
-
-@pytest.fixture
-def app(db: Connection, world: MapoWorld, base_settings: Settings) -> Flask:
-    app = create_app(base_settings, engine=db)
-    snapshot_cache(app).install(world.snapshot)
-    return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+world, db, app, client = mapo_fixtures()
 
 
 def _path(href: str) -> str:

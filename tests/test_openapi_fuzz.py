@@ -22,15 +22,13 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, Response, request
 from flask.testing import FlaskClient
-from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, build_mapo_world
-from sqlalchemy.engine import Engine
+from mapo_world import MAPO_AREA, MAPO_POINT, MapoWorld, mapo_fixtures
 from test_api_incidents import FakeRelay
 from werkzeug.serving import make_server
 
@@ -48,14 +46,7 @@ MAX_EXAMPLES = int(os.environ.get("GILMOK_FUZZ_EXAMPLES", "10"))
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
+world = mapo_fixtures().world
 
 
 #: West of the incident: the activation the fuzz may end covers none of the feeds.

@@ -11,18 +11,16 @@ run on that GeoPackage, with no database, must print it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_POINT, MapoWorld, mapo_fixtures
 from nbclient import NotebookClient
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from api.settings import Settings
 from geo.ingest.survey import read_survey
 from geo.planning import open_workbench
 from geo.registry_state import (
@@ -38,14 +36,7 @@ pytestmark = [pytest.mark.db]
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_data_quality.ipynb"
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
+world = mapo_fixtures().world
 
 
 @pytest.fixture(scope="module")

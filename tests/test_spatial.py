@@ -3,16 +3,13 @@ and GeoJSON's media type when asked — beside ``next_after_id``, which existing
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
-from mapo_world import MapoWorld, build_mapo_world
+from mapo_world import MapoWorld, mapo_fixtures
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from api import create_app
 from api.settings import Settings
@@ -21,14 +18,7 @@ pytestmark = pytest.mark.db
 BOX = (126.947, 37.539, 126.969, 37.558)
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
+world = mapo_fixtures().world
 
 
 @pytest.fixture

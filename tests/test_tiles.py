@@ -8,7 +8,6 @@ from the road_segment rows (pyproj + shapely): which segments a tile must hold, 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -16,9 +15,9 @@ import mapbox_vector_tile
 import pytest
 import shapely
 from flask import Flask
-from mapo_world import MAPO_POINT, MapoWorld, build_mapo_world
+from mapo_world import MAPO_POINT, MapoWorld, mapo_fixtures
 from pyproj import Transformer
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from api import create_app
 from api.settings import Settings
@@ -58,14 +57,7 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return minx, maxy - size, minx + size, maxy
 
 
-@pytest.fixture(scope="module")
-def world(engine: Engine, data_dir: Path, base_settings: Settings) -> Iterator[MapoWorld]:
-    with engine.connect() as conn:
-        outer = conn.begin()
-        try:
-            yield build_mapo_world(conn, data_dir, base_settings)
-        finally:
-            outer.rollback()
+world, db = mapo_fixtures()[:2]
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +79,6 @@ def segments(world: MapoWorld) -> dict[int, dict[str, object]]:
             "line": shapely.linestrings(list(zip(xs, ys, strict=True))),
         }
     return out
-
-
-@pytest.fixture
-def db(world: MapoWorld) -> Iterator[Connection]:
-    savepoint = world.conn.begin_nested()
-    try:
-        yield world.conn
-    finally:
-        savepoint.rollback()
 
 
 @pytest.fixture
