@@ -55,11 +55,15 @@ def encode_labels(values: Any) -> tuple[NDArray[np.int32], NDArray[np.uint8], ND
     ([0, -1, 1, 0], ['a', 'bé'])
     """
     codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object), dtype=object))
-    encoded = [str(u).encode() for u in uniques]
+    return (codes.astype(np.int32), *encode_values(uniques))
+
+
+def encode_values(values: Any) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Distinct text values as UTF-8 bytes one after the other and their offsets (n + 1)."""
+    encoded = [str(v).encode() for v in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
-    return codes.astype(np.int32), blob, offsets
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
 
 
 def decode_values(blob: NDArray[np.uint8], offsets: NDArray[np.int64]) -> NDArray[np.object_]:
@@ -230,12 +234,10 @@ def _camera_arrays(arrays: Arrays, cameras: pd.DataFrame) -> list[list[str]]:
     for name in cameras.columns:
         if isinstance(cameras[name].dtype, pd.CategoricalDtype):  # codes already: kept
             cats = cameras[name].cat
-            encoded = [str(c).encode() for c in cats.categories]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum([len(b) for b in encoded], out=offsets[1:])
             arrays[f"cameras.{name}.codes"] = cats.codes.to_numpy().astype(np.int32)
-            arrays[f"cameras.{name}.values"] = np.frombuffer(b"".join(encoded), np.uint8).copy()
-            arrays[f"cameras.{name}.offsets"] = offsets
+            arrays[f"cameras.{name}.values"], arrays[f"cameras.{name}.offsets"] = encode_values(
+                cats.categories
+            )
             columns.append([str(name), "labels"])
             continue
         values = cameras[name].to_numpy()

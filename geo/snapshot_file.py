@@ -97,6 +97,16 @@ class SnapshotVersion:
         registry = "-".join(str(int(v)) for v in self.registry)
         return f"v-{registry}-s{int(self.changes)}-{digest}"
 
+    @classmethod
+    def from_json(cls, recorded: Mapping[str, Any]) -> SnapshotVersion:
+        """The version a manifest records (:meth:`as_json`)."""
+        return cls(
+            database=recorded["database"],
+            registry=tuple(recorded["registry"]),
+            changes=int(recorded["changes"]),
+            params=recorded["params"],
+        )
+
     def as_json(self) -> dict[str, Any]:
         """The version as the manifest records it."""
         return {
@@ -263,12 +273,7 @@ def open_snapshot_file(
         arrays[name] = array
     if verify and stamp is not None:
         _write_stamp(path, *stamp)
-    found = SnapshotVersion(
-        database=recorded["database"],
-        registry=tuple(recorded["registry"]),
-        changes=recorded["changes"],
-        params=recorded["params"],
-    )
+    found = SnapshotVersion.from_json(recorded)
     return SnapshotFile(path, version or found, arrays, manifest["meta"], manifest["created"])
 
 
@@ -398,6 +403,21 @@ def open_or_build(
     return SnapshotFile(
         opened.path, opened.version, opened.arrays, opened.meta, opened.created, built=True
     )
+
+
+def kindred_versions(root: Path, version: SnapshotVersion) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(folder, manifest) of each sound version under ``root`` of ``version``'s database and
+    build settings (any registry or change sequence), newest first."""
+    same = version.as_json()
+    for name in versions_on_disk(root, version):
+        path = Path(root) / version.scope / name
+        try:
+            manifest = read_manifest(path)
+        except SnapshotFileInvalid:
+            continue
+        recorded = manifest["version"]
+        if (recorded["database"], recorded["params"]) == (same["database"], same["params"]):
+            yield path, manifest
 
 
 def versions_on_disk(root: Path, version: SnapshotVersion) -> list[str]:

@@ -53,10 +53,9 @@ from geo.snapshot_file import (
     SnapshotFile,
     SnapshotFileInvalid,
     SnapshotVersion,
+    kindred_versions,
     open_or_build,
     open_snapshot_file,
-    read_manifest,
-    versions_on_disk,
 )
 from geo.store import packed
 from geo.store.camera_changes import latest_seq
@@ -299,24 +298,14 @@ def newest_version_on_disk(folder: Path, version: SnapshotVersion) -> SnapshotVe
     """Of the sound versions under ``folder`` of ``version``'s database, registry and build
     settings, the one with the greatest change sequence not past ``version.changes``; None
     when there is none."""
-    best: SnapshotVersion | None = None
-    same = {**version.as_json(), "changes": 0}
-    for name in versions_on_disk(folder, version):
-        try:
-            recorded = read_manifest(Path(folder) / version.scope / name)["version"]
-        except SnapshotFileInvalid:
-            continue
-        found = SnapshotVersion(
-            database=recorded["database"],
-            registry=tuple(recorded["registry"]),
-            changes=int(recorded["changes"]),
-            params=recorded["params"],
-        )
-        if {**found.as_json(), "changes": 0} != same or found.changes > version.changes:
-            continue
-        if best is None or found.changes > best.changes:
-            best = found
-    return best
+    found = [
+        SnapshotVersion.from_json(manifest["version"])
+        for _, manifest in kindred_versions(folder, version)
+    ]
+    fitting = [
+        v for v in found if v.registry == tuple(version.registry) and v.changes <= version.changes
+    ]
+    return max(fitting, key=lambda v: v.changes, default=None)
 
 
 def load_shared_snapshot(
@@ -382,19 +371,7 @@ def _version_with_same_roads(
         [int(r.id), str(r.name), shapely.to_wkb(shapely.from_wkb(bytes(r.extent)), hex=True)]
         for r in conn.execute(query("snapshot/road_networks")).all()
     ]
-    recorded_as = version.as_json()
-    for name in versions_on_disk(folder, version):
-        path = Path(folder) / version.scope / name
-        try:
-            manifest = read_manifest(path)
-        except SnapshotFileInvalid:
-            continue
-        recorded = manifest["version"]
-        if (recorded["database"], recorded["params"]) != (
-            recorded_as["database"],
-            recorded_as["params"],
-        ):
-            continue
+    for path, manifest in kindred_versions(folder, version):
         nets = manifest["meta"].get("networks", [])
         if [[n["id"], n["name"], n["net_extent"]] for n in nets] != want:
             continue
